@@ -1,0 +1,137 @@
+//! The hosted idle loop: one epoll instance. Devices register their file
+//! descriptors edge-triggered; [`Reactor::wait`] sleeps in `epoll_wait` until
+//! the next timer deadline or input, then wakes the tasks waiting on it.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+
+use oasis_rt::platform::Platform;
+
+/// Readiness of one registered descriptor.
+#[derive(Default)]
+struct Slot {
+    /// Input may be waiting (an edge was seen, or a read has not yet hit EAGAIN).
+    readable: bool,
+    waker: Option<Waker>,
+}
+
+/// An epoll instance and the wakers of the tasks waiting on its descriptors.
+pub struct Reactor {
+    epoll: OwnedFd,
+    slots: Mutex<Vec<Slot>>,
+}
+
+/// A registered descriptor's handle in the reactor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token(usize);
+
+/// Monotonic nanoseconds from `CLOCK_MONOTONIC`.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid pointer to a timespec; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Reactor {
+    /// A new epoll instance.
+    pub fn new() -> io::Result<Reactor> {
+        // SAFETY: plain syscall; the result is checked.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Reactor {
+            // SAFETY: `fd` is a fresh descriptor we own.
+            epoll: unsafe { OwnedFd::from_raw_fd(fd) },
+            slots: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Watches `fd` for input (edge-triggered). The descriptor must be non-blocking.
+    pub fn register(&self, fd: RawFd) -> io::Result<Token> {
+        let mut slots = self.slots.lock().unwrap();
+        let token = slots.len();
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: token as u64,
+        };
+        // SAFETY: valid epoll fd and event pointer; result checked.
+        if unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        // Input may already be waiting before the first edge.
+        slots.push(Slot {
+            readable: true,
+            waker: None,
+        });
+        Ok(Token(token))
+    }
+
+    /// Ready if input may be waiting on `token`; otherwise remembers the task.
+    pub fn poll_readable(&self, token: Token, cx: &mut Context<'_>) -> Poll<()> {
+        let mut slots = self.slots.lock().unwrap();
+        let slot = &mut slots[token.0];
+        if slot.readable {
+            Poll::Ready(())
+        } else {
+            match &mut slot.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                w => *w = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        }
+    }
+
+    /// Records that a read on `token` found nothing (EAGAIN): wait for the next edge.
+    pub fn drained(&self, token: Token) {
+        self.slots.lock().unwrap()[token.0].readable = false;
+    }
+}
+
+impl Platform for Reactor {
+    fn now(&self) -> u64 {
+        monotonic_ns()
+    }
+
+    fn wait(&self, deadline: Option<u64>) {
+        let timeout_ms: i32 = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_sub(monotonic_ns());
+                // Round up: waking early would only make the executor wait again.
+                left.div_ceil(1_000_000).min(i32::MAX as u64) as i32
+            }
+        };
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        // SAFETY: valid epoll fd and buffer of the stated length.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.epoll.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len() as i32,
+                timeout_ms,
+            )
+        };
+        if n <= 0 {
+            return; // timeout, or EINTR: the executor re-checks its timers
+        }
+        let mut wake = Vec::new();
+        {
+            let mut slots = self.slots.lock().unwrap();
+            for ev in &events[..n as usize] {
+                if let Some(slot) = slots.get_mut(ev.u64 as usize) {
+                    slot.readable = true;
+                    wake.extend(slot.waker.take());
+                }
+            }
+        }
+        wake.into_iter().for_each(Waker::wake);
+    }
+}

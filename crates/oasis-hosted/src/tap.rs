@@ -1,0 +1,125 @@
+//! A net device backed by a Linux TAP interface (`/dev/net/tun`, no packet
+//! information header), non-blocking and edge-triggered in the reactor.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use oasis_rt::device::{DeviceError, Net};
+
+use crate::reactor::{Reactor, Token};
+
+/// Largest Ethernet frame handled (no jumbo frames).
+pub const FRAME_MAX: usize = 1514;
+/// Frames handed over per [`Net::receive`] call at most.
+const RX_BATCH: usize = 64;
+
+/// An open TAP interface.
+pub struct Tap {
+    file: File,
+    mac: [u8; 6],
+    reactor: Arc<Reactor>,
+    token: Token,
+    buf: Box<[u8; 65536]>,
+}
+
+#[repr(C)]
+struct IfReq {
+    name: [u8; libc::IFNAMSIZ],
+    flags: libc::c_short,
+    _pad: [u8; 22],
+}
+
+impl Tap {
+    /// Attaches to the TAP interface `name`, with `mac` as this end's address.
+    pub fn open(name: &str, mac: [u8; 6], reactor: Arc<Reactor>) -> io::Result<Tap> {
+        if name.is_empty() || name.len() >= libc::IFNAMSIZ {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("interface name must be 1 to {} bytes", libc::IFNAMSIZ - 1),
+            ));
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open("/dev/net/tun")?;
+        let mut req = IfReq {
+            name: [0; libc::IFNAMSIZ],
+            flags: (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short,
+            _pad: [0; 22],
+        };
+        req.name[..name.len()].copy_from_slice(name.as_bytes());
+        // SAFETY: TUNSETIFF reads and writes one `struct ifreq`, which IfReq matches in size.
+        if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let token = reactor.register(file.as_raw_fd())?;
+        Ok(Tap {
+            file,
+            mac,
+            reactor,
+            token,
+            buf: Box::new([0; 65536]),
+        })
+    }
+}
+
+fn errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+impl Net for Tap {
+    fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    fn mtu(&self) -> usize {
+        FRAME_MAX
+    }
+
+    fn receive(&mut self, each: &mut dyn FnMut(&[u8])) -> Result<usize, DeviceError> {
+        let mut count = 0;
+        while count < RX_BATCH {
+            match self.file.read(&mut self.buf[..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    each(&self.buf[..n]);
+                    count += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.reactor.drained(self.token);
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(DeviceError::Io("TAP read", errno(&e))),
+            }
+        }
+        Ok(count)
+    }
+
+    fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<(), DeviceError> {
+        if len > FRAME_MAX {
+            return Err(DeviceError::OutOfRange);
+        }
+        let frame = &mut self.buf[..len];
+        fill(frame);
+        match self.file.write(frame) {
+            Ok(_) => Ok(()),
+            // A full TAP queue drops the frame, as a wire would.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(DeviceError::Io("TAP write", errno(&e))),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        Ok(())
+    }
+
+    fn poll_receive_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.reactor.poll_readable(self.token, cx)
+    }
+}

@@ -1,0 +1,79 @@
+//! The crate an oasis application depends on.
+//!
+//! It re-exports the runtime and picks the platform from the build target —
+//! `x86_64-unknown-none` gives the kvm unikernel, anything else the hosted
+//! Linux process — so an application names no platform:
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! #[oasis::main]
+//! async fn main(_env: oasis::Env) -> oasis::Result {
+//!     oasis::log::info!("hello");
+//!     Ok(())
+//! }
+//! ```
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub use log;
+pub use oasis_macros::main;
+pub use oasis_rt as rt;
+pub use oasis_rt::args::Arg;
+pub use oasis_rt::device::{Block, BlockInfo, DeviceError, Net};
+pub use oasis_rt::{
+    Duration, Either, Error, Instant, JoinHandle, Result, boot_arg, join, select, sleep, spawn,
+    timeout, yield_now,
+};
+
+#[cfg(not(target_os = "none"))]
+use oasis_hosted as platform;
+#[cfg(target_os = "none")]
+use oasis_kvm as platform;
+
+#[doc(hidden)]
+pub use platform::entry_point as __entry_point;
+
+/// The platform's Ethernet device type.
+pub type NetDevice = platform::NetDevice;
+/// The platform's block device type.
+pub type BlockDevice = platform::BlockDevice;
+
+/// Fills `buf` with cryptographic-quality random bytes.
+pub fn random(buf: &mut [u8]) {
+    oasis_rt::platform::random_fill(buf)
+}
+
+/// Wall-clock time in nanoseconds since the Unix epoch.
+pub fn wall_clock_ns() -> u64 {
+    oasis_rt::platform::clock().wall_ns()
+}
+
+/// The devices attached to this unikernel, handed to `main`.
+pub struct Env {
+    _private: (),
+}
+
+impl Env {
+    #[doc(hidden)]
+    pub fn take() -> Env {
+        Env { _private: () }
+    }
+
+    /// Takes the net device the application declared as `name`.
+    pub fn net(&mut self, name: &str) -> Result<NetDevice> {
+        platform::take_net(name)
+    }
+
+    /// Takes the block device the application declared as `name`.
+    pub fn block(&mut self, name: &str) -> Result<BlockDevice> {
+        platform::take_block(name)
+    }
+}
+
+#[doc(hidden)]
+pub fn __entry<F: core::future::Future<Output = Result> + 'static>(f: F) -> oasis_rt::AppFuture {
+    alloc::boxed::Box::pin(f)
+}
