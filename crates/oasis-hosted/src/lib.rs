@@ -187,6 +187,13 @@ fn random_mac() -> [u8; 6] {
     mac
 }
 
+/// Checks `attach` against the application's declarations and opens every
+/// device, so that a missing file or TAP is an error before the application runs.
+pub fn attach_devices(app: &App, attach: &[Attach]) -> Result<(), String> {
+    check_attachments(app, attach)?;
+    open_devices(attach)
+}
+
 fn open_devices(attach: &[Attach]) -> Result<(), String> {
     let mut map = HashMap::new();
     for a in attach {
@@ -272,7 +279,7 @@ pub fn run_with(app: App, argv: &[String]) -> i32 {
         }
         Err(BootStop::BadArgs(e)) => return fail(2, e),
     }
-    if let Err(e) = check_attachments(&app, &attach).and_then(|()| open_devices(&attach)) {
+    if let Err(e) = attach_devices(&app, &attach) {
         return fail(2, e);
     }
     let reactor = reactor();

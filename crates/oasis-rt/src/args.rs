@@ -1,7 +1,7 @@
 //! Boot arguments: `--key=value` strings passed by the VMM (or argv on
 //! hosted), parsed and checked once at boot.
 //!
-//! Every library declares the keys it reads with [`boot_arg!`]; the
+//! Every library declares the keys it reads with [`boot_arg!`](crate::boot_arg); the
 //! declarations are gathered at link time, so `--help` lists every key the
 //! image understands and an unknown or malformed key is an error at boot,
 //! before the application runs.
@@ -54,7 +54,7 @@ impl PartialEq for ArgSpec {
 
 impl Eq for ArgSpec {}
 
-/// A typed boot-argument key. Declare one with [`boot_arg!`].
+/// A typed boot-argument key. Declare one with [`boot_arg!`](crate::boot_arg).
 pub struct Arg<T> {
     spec: ArgSpec,
     _type: PhantomData<fn() -> T>,

@@ -89,6 +89,12 @@ impl Core {
         }
     }
 
+    /// Timers currently registered (for tests: a cancelled sleep leaves none).
+    #[cfg(test)]
+    pub(crate) fn pending_timers(&self) -> usize {
+        self.timers.borrow().len()
+    }
+
     pub(crate) fn remove_timer(&self, key: TimerKey) {
         self.timers.borrow_mut().remove(&key);
     }

@@ -15,6 +15,9 @@ pub mod log;
 pub mod platform;
 pub mod time;
 
+#[cfg(test)]
+mod exec_tests;
+
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::future::Future;

@@ -62,22 +62,32 @@ impl core::ops::Add<Duration> for Instant {
 /// cancels the timer.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
-    deadline: u64,
+    deadline: Deadline,
     key: Option<TimerKey>,
 }
 
-impl Sleep {
-    /// The instant this sleep ends.
-    pub fn deadline(&self) -> Instant {
-        Instant(self.deadline)
-    }
+/// When a sleep ends: a duration is turned into an instant at the first poll,
+/// so a `Sleep` can be built before the executor (and its clock) runs.
+#[derive(Debug, Clone, Copy)]
+enum Deadline {
+    After(Duration),
+    At(u64),
 }
 
 impl Future for Sleep {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let core = current().expect("oasis: sleep outside an executor");
-        if core.now() >= self.deadline {
+        let now = core.now();
+        let deadline = match self.deadline {
+            Deadline::At(at) => at,
+            Deadline::After(d) => {
+                let at = Instant(now).saturating_add(d).0;
+                self.deadline = Deadline::At(at);
+                at
+            }
+        };
+        if now >= deadline {
             if let Some(key) = self.key.take() {
                 core.remove_timer(key);
             }
@@ -85,7 +95,7 @@ impl Future for Sleep {
         }
         match self.key {
             Some(key) => core.update_timer(key, cx.waker()),
-            None => self.key = Some(core.add_timer(self.deadline, cx.waker().clone())),
+            None => self.key = Some(core.add_timer(deadline, cx.waker().clone())),
         }
         Poll::Pending
     }
@@ -102,14 +112,17 @@ impl Drop for Sleep {
 /// Sleeps until `deadline`.
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
-        deadline: deadline.0,
+        deadline: Deadline::At(deadline.0),
         key: None,
     }
 }
 
-/// Sleeps for `d`.
+/// Sleeps for `d`, counted from the first poll.
 pub fn sleep(d: Duration) -> Sleep {
-    sleep_until(Instant::now() + d)
+    Sleep {
+        deadline: Deadline::After(d),
+        key: None,
+    }
 }
 
 /// The deadline of a [`timeout`] passed first.
