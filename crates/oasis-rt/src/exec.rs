@@ -295,7 +295,9 @@ pub fn block_on_stats<P: Platform, F: Future>(platform: &P, future: F) -> (F::Ou
     };
     // Drop the remaining tasks while the executor is still current, so that
     // their destructors (timers, sockets) can reach it.
-    core.tasks.borrow_mut().clear();
+    // Take the list first: a destructor may itself spawn or drop tasks.
+    let tasks = core::mem::take(&mut *core.tasks.borrow_mut());
+    drop(tasks);
     (output, stats)
 }
 

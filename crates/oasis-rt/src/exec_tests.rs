@@ -311,3 +311,21 @@ fn a_thousand_sleepers_cost_one_wait_per_deadline() {
     assert_eq!(stats.waits, 10);
     assert_eq!(p.now.get(), 10_000_000);
 }
+
+#[test]
+fn a_task_dropped_at_exit_may_spawn_from_its_destructor() {
+    struct SpawnOnDrop;
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            spawn(async {});
+        }
+    }
+    let p = VirtualTime::default();
+    block_on(&p, async {
+        spawn(async {
+            let _g = SpawnOnDrop;
+            pending::<()>().await
+        });
+        crate::exec::yield_now().await;
+    });
+}
