@@ -1,0 +1,67 @@
+//! oasis-store: typed records inside the unikernel, over redb on a block device.
+//!
+//! A Rust type becomes persistable with a derive; saving, getting and
+//! querying it by its fields come with the type, checked by the compiler:
+//!
+//! ```ignore
+//! #[derive(oasis_store::Record)]
+//! struct Person {
+//!     #[key]
+//!     name: String,
+//!     #[index]
+//!     age: u32,
+//! }
+//!
+//! let db = Store::builder().record::<Person>().open(disk)?;
+//! db.save(&Person { name: "alice".into(), age: 31 })?;
+//! let alice = db.get::<Person>("alice")?;
+//! let older = db.query::<Person>().age().gt(30).fetch()?;
+//! ```
+//!
+//! Underneath, each record type is a redb table from the key's
+//! order-preserving encoding ([`SortKey`]) to the record encoded compactly
+//! with postcard, and each `#[index]` field is a table from the field's
+//! encoding to the keys (`#[index(unique)]`: to the one key). Every save,
+//! delete and migration runs in a redb write transaction, durable when it
+//! commits. The database remembers each record type's layout (its fields,
+//! their types, key and indexes) and refuses to open a type whose layout
+//! changed unless a migration from the stored layout was declared.
+//!
+//! Storage is any [`redb::StorageBackend`]; [`BlockBackend`] puts it on an
+//! oasis [`Block`](oasis_rt::device::Block) device (the same code on kvm and
+//! hosted).
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+mod backend;
+mod error;
+pub mod fault;
+pub mod mem;
+mod query;
+mod read;
+mod record;
+mod sortkey;
+mod store;
+pub mod superblock;
+mod txn;
+
+pub use backend::{BackendIo, BlockBackend, OpenError};
+pub use error::{Error, Result};
+pub use oasis_store_derive::Record;
+pub use query::{FieldQuery, Order, Query};
+pub use record::{FieldDef, FieldIndex, Record};
+pub use sortkey::{ArgOf, Prefixed, SortKey};
+pub use store::{Store, StoreBuilder};
+pub use txn::Transaction;
+
+/// The engine, for backends and advanced use.
+pub use redb;
+
+/// What the derive's generated code uses; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::record::{decode_field, encode_field, finish_decode};
+    pub use alloc::vec::Vec;
+}
