@@ -166,13 +166,21 @@ pub fn check_attachments(app: &App, attach: &[Attach]) -> Result<(), String> {
 
 enum Opened {
     Net(tap::Tap),
+    /// `--net:NAME=socket`: no device; the application uses the host's sockets.
+    HostSockets,
     Block(block::FileBlock),
 }
+
+/// The backing of `--net:NAME=socket`: the net device is the host's own
+/// UDP/TCP sockets (oasis-net's socket stack), not a TAP interface.
+pub const HOST_SOCKETS: &str = "socket";
 
 static DEVICES: Mutex<Option<HashMap<String, Opened>>> = Mutex::new(None);
 static REACTOR: Mutex<Option<Arc<reactor::Reactor>>> = Mutex::new(None);
 
-fn reactor() -> Arc<reactor::Reactor> {
+/// The process's epoll reactor (the executor idles in it; devices and host
+/// sockets register their descriptors with it).
+pub fn reactor() -> Arc<reactor::Reactor> {
     REACTOR
         .lock()
         .unwrap()
@@ -201,6 +209,7 @@ fn open_devices(attach: &[Attach]) -> Result<(), String> {
             DeviceKind::Block => block::FileBlock::open(Path::new(&a.backing))
                 .map(Opened::Block)
                 .map_err(|e| format!("block device `{}`: cannot open {}: {e}", a.name, a.backing))?,
+            DeviceKind::Net if a.backing == HOST_SOCKETS => Opened::HostSockets,
             DeviceKind::Net => tap::Tap::open(&a.backing, random_mac(), reactor())
                 .map(Opened::Net)
                 .map_err(|e| {
@@ -222,6 +231,16 @@ fn take(kind: DeviceKind, name: &str) -> Option<Opened> {
         .unwrap()
         .as_mut()?
         .remove(&format!("{kind}:{name}"))
+}
+
+/// Whether net device `name` was attached as `--net:NAME=socket`, i.e. the
+/// application is to use the host's sockets instead of a TAP device.
+pub fn net_uses_host_sockets(name: &str) -> bool {
+    DEVICES
+        .lock()
+        .unwrap()
+        .as_ref()
+        .is_some_and(|m| matches!(m.get(&format!("net:{name}")), Some(Opened::HostSockets)))
 }
 
 /// Takes the net device attached as `name`.

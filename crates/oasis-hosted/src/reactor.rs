@@ -15,12 +15,17 @@ struct Slot {
     /// Input may be waiting (an edge was seen, or a read has not yet hit EAGAIN).
     readable: bool,
     waker: Option<Waker>,
+    /// Output may be accepted (registered with [`Reactor::register_rw`] only).
+    writable: bool,
+    write_waker: Option<Waker>,
 }
 
 /// An epoll instance and the wakers of the tasks waiting on its descriptors.
 pub struct Reactor {
     epoll: OwnedFd,
     slots: Mutex<Vec<Slot>>,
+    /// Slots released by [`Reactor::deregister`], reused first.
+    free: Mutex<Vec<usize>>,
 }
 
 /// A registered descriptor's handle in the reactor.
@@ -50,28 +55,91 @@ impl Reactor {
             // SAFETY: `fd` is a fresh descriptor we own.
             epoll: unsafe { OwnedFd::from_raw_fd(fd) },
             slots: Mutex::new(Vec::new()),
+            free: Mutex::new(Vec::new()),
         })
     }
 
     /// Watches `fd` for input (edge-triggered). The descriptor must be non-blocking.
     pub fn register(&self, fd: RawFd) -> io::Result<Token> {
+        self.add(fd, libc::EPOLLIN as u32)
+    }
+
+    /// Watches `fd` for input and for room to write (edge-triggered), as a
+    /// socket needs. The descriptor must be non-blocking.
+    pub fn register_rw(&self, fd: RawFd) -> io::Result<Token> {
+        self.add(
+            fd,
+            (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP) as u32,
+        )
+    }
+
+    fn add(&self, fd: RawFd, interest: u32) -> io::Result<Token> {
         let mut slots = self.slots.lock().unwrap();
-        let token = slots.len();
+        let token = self.free.lock().unwrap().pop().unwrap_or(slots.len());
         let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            events: interest | libc::EPOLLET as u32,
             u64: token as u64,
         };
         // SAFETY: valid epoll fd and event pointer; result checked.
         if unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0
         {
+            if token < slots.len() {
+                self.free.lock().unwrap().push(token);
+            }
             return Err(io::Error::last_os_error());
         }
         // Input may already be waiting before the first edge.
-        slots.push(Slot {
+        let slot = Slot {
             readable: true,
             waker: None,
-        });
+            writable: true,
+            write_waker: None,
+        };
+        if token == slots.len() {
+            slots.push(slot);
+        } else {
+            slots[token] = slot;
+        }
         Ok(Token(token))
+    }
+
+    /// Stops watching `fd` (registered as `token`) and frees the token for
+    /// reuse. Call before closing the descriptor.
+    pub fn deregister(&self, fd: RawFd, token: Token) {
+        // SAFETY: valid epoll fd; a null event is allowed for EPOLL_CTL_DEL.
+        unsafe {
+            libc::epoll_ctl(
+                self.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                std::ptr::null_mut(),
+            )
+        };
+        let mut slots = self.slots.lock().unwrap();
+        if let Some(slot) = slots.get_mut(token.0) {
+            *slot = Slot::default();
+            self.free.lock().unwrap().push(token.0);
+        }
+    }
+
+    /// Ready if `token` may accept output; otherwise remembers the task.
+    pub fn poll_writable(&self, token: Token, cx: &mut Context<'_>) -> Poll<()> {
+        let mut slots = self.slots.lock().unwrap();
+        let slot = &mut slots[token.0];
+        if slot.writable {
+            Poll::Ready(())
+        } else {
+            match &mut slot.write_waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                w => *w = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        }
+    }
+
+    /// Records that a write on `token` found no room (EAGAIN): wait for the next edge.
+    pub fn write_blocked(&self, token: Token) {
+        self.slots.lock().unwrap()[token.0].writable = false;
     }
 
     /// Ready if input may be waiting on `token`; otherwise remembers the task.
@@ -125,10 +193,18 @@ impl Platform for Reactor {
         let mut wake = Vec::new();
         {
             let mut slots = self.slots.lock().unwrap();
+            let input = (libc::EPOLLIN | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32;
+            let output = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32;
             for ev in &events[..n as usize] {
                 if let Some(slot) = slots.get_mut(ev.u64 as usize) {
-                    slot.readable = true;
-                    wake.extend(slot.waker.take());
+                    if ev.events & input != 0 {
+                        slot.readable = true;
+                        wake.extend(slot.waker.take());
+                    }
+                    if ev.events & output != 0 {
+                        slot.writable = true;
+                        wake.extend(slot.write_waker.take());
+                    }
                 }
             }
         }

@@ -1,0 +1,114 @@
+//! The contract between oasis's network stacks and the protocol libraries
+//! above them (DNS, HTTP, …): a [`Stack`] opens [`UdpSocket`]s,
+//! [`TcpListener`]s and [`TcpStream`]s. Both the direct stack (smoltcp over
+//! a `Net` device) and the hosted socket stack implement these traits, so a
+//! library written against them runs on either, hosted or as a unikernel.
+//!
+//! Everything is single-threaded and cooperative: the futures are not
+//! `Send`, sockets are cheap handles into their stack, and waiting never
+//! blocks the executor.
+
+use alloc::vec::Vec;
+use core::future::Future;
+use core::net::{IpAddr, SocketAddr};
+
+use crate::batch::Batch;
+use crate::error::NetError;
+
+/// A network stack: the factory of sockets. Clone it freely; clones share
+/// the stack.
+pub trait Stack: Clone + 'static {
+    /// Its UDP socket.
+    type Udp: UdpSocket;
+    /// Its TCP listening socket.
+    type Listener: TcpListener<Stream = Self::Stream>;
+    /// Its TCP connection.
+    type Stream: TcpStream;
+
+    /// Opens a UDP socket on `port` of every local address (0 picks a free port).
+    fn bind_udp(&self, port: u16) -> Result<Self::Udp, NetError>;
+
+    /// Listens for TCP connections on `port` of every local address, with up
+    /// to `backlog` connections being set up or waiting for
+    /// [`TcpListener::accept`] at once.
+    fn listen_tcp(&self, port: u16, backlog: usize) -> Result<Self::Listener, NetError>;
+
+    /// Opens a TCP connection to `to`.
+    fn connect_tcp(&self, to: SocketAddr) -> impl Future<Output = Result<Self::Stream, NetError>>;
+
+    /// The stack's local addresses now (they may change, e.g. with DHCP).
+    fn local_addrs(&self) -> Vec<IpAddr>;
+}
+
+/// A UDP socket bound to a local port.
+///
+/// The batch calls are the fast path: one call moves many datagrams (one
+/// `recvmmsg`/`sendmmsg` on the socket stack; one pass over the stack's
+/// buffers on the direct stack).
+pub trait UdpSocket {
+    /// The local port.
+    fn local_port(&self) -> u16;
+
+    /// Waits until at least one datagram has arrived, then empties `batch`
+    /// and fills it with as many waiting datagrams as it holds. Returns how
+    /// many. Datagrams longer than a slot are truncated to it.
+    fn recv_batch(&self, batch: &mut Batch) -> impl Future<Output = Result<usize, NetError>>;
+
+    /// Sends every datagram of `batch` to its peer, waiting for buffer
+    /// space as needed. A datagram the stack cannot route is dropped and
+    /// counted, as a wire would; the error is for the socket itself failing.
+    fn send_batch(&self, batch: &Batch) -> impl Future<Output = Result<(), NetError>>;
+
+    /// Receives one datagram into `buf` (truncated to it); returns its
+    /// length and sender.
+    fn recv_from(
+        &self,
+        buf: &mut [u8],
+    ) -> impl Future<Output = Result<(usize, SocketAddr), NetError>>;
+
+    /// Sends one datagram to `to`.
+    fn send_to(&self, data: &[u8], to: SocketAddr) -> impl Future<Output = Result<(), NetError>>;
+}
+
+/// A TCP socket accepting connections on a local port.
+pub trait TcpListener {
+    /// The connections it accepts.
+    type Stream: TcpStream;
+
+    /// The local port.
+    fn local_port(&self) -> u16;
+
+    /// Waits for the next established connection; returns it and its peer.
+    fn accept(&self) -> impl Future<Output = Result<(Self::Stream, SocketAddr), NetError>>;
+}
+
+/// An established TCP connection. Dropping it closes it gracefully (queued
+/// data is still sent, then FIN), in the background.
+pub trait TcpStream: 'static {
+    /// The remote address and port.
+    fn peer_addr(&self) -> SocketAddr;
+
+    /// Reads what has arrived into `buf`, waiting for at least one byte;
+    /// 0 means the peer closed its side (end of stream).
+    fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = Result<usize, NetError>>;
+
+    /// Queues as much of `data` as fits, waiting for room for at least one
+    /// byte; returns how much was taken.
+    fn write(&mut self, data: &[u8]) -> impl Future<Output = Result<usize, NetError>>;
+
+    /// Queues all of `data`.
+    fn write_all(&mut self, data: &[u8]) -> impl Future<Output = Result<(), NetError>> {
+        async move {
+            let mut rest = data;
+            while !rest.is_empty() {
+                let n = self.write(rest).await?;
+                rest = &rest[n..];
+            }
+            Ok(())
+        }
+    }
+
+    /// Closes the sending side: FIN goes out after the queued data. Reading
+    /// goes on until the peer closes its side.
+    fn shutdown(&mut self) -> Result<(), NetError>;
+}

@@ -1,0 +1,170 @@
+//! [`Batch`]: many datagrams in one buffer, received or sent with one call.
+//!
+//! A batch is allocated once and reused: receiving fills its slots in
+//! place (with `recvmmsg` on the socket stack, straight from the stack's
+//! buffers on the direct stack), and a server can answer by rewriting each
+//! slot and sending the same batch back, or by filling a second batch.
+//! Nothing here allocates after [`Batch::new`].
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+/// One datagram of a batch: its bytes and the peer it came from or goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Datagram<'a> {
+    /// The payload.
+    pub data: &'a [u8],
+    /// The remote address and port.
+    pub peer: SocketAddr,
+}
+
+/// A fixed number of datagram slots of a fixed size each.
+pub struct Batch {
+    bytes: Vec<u8>,
+    slot_size: usize,
+    lens: Vec<usize>,
+    peers: Vec<SocketAddr>,
+    count: usize,
+}
+
+const NOWHERE: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+
+impl Batch {
+    /// A batch of `capacity` slots of `slot_size` bytes (datagrams longer
+    /// than a slot are truncated to it on receive).
+    pub fn new(capacity: usize, slot_size: usize) -> Batch {
+        let capacity = capacity.max(1);
+        let slot_size = slot_size.max(1);
+        Batch {
+            bytes: vec![0; capacity * slot_size],
+            slot_size,
+            lens: vec![0; capacity],
+            peers: vec![NOWHERE; capacity],
+            count: 0,
+        }
+    }
+
+    /// How many datagrams the batch can hold.
+    pub fn capacity(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// The size of one slot, the longest datagram it holds whole.
+    pub fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+
+    /// How many datagrams it holds now.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether it holds no datagram.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Whether every slot is used.
+    pub fn is_full(&self) -> bool {
+        self.count == self.capacity()
+    }
+
+    /// Forgets every datagram (the memory stays).
+    pub fn clear(&mut self) {
+        self.count = 0;
+    }
+
+    /// Datagram `i`, if the batch holds that many.
+    pub fn get(&self, i: usize) -> Option<Datagram<'_>> {
+        (i < self.count).then(|| Datagram {
+            data: &self.bytes[i * self.slot_size..][..self.lens[i]],
+            peer: self.peers[i],
+        })
+    }
+
+    /// Every datagram held, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Datagram<'_>> {
+        (0..self.count).filter_map(|i| self.get(i))
+    }
+
+    /// The whole slot `i` (not just its datagram), to rewrite an answer in
+    /// place; set the answer's length with [`Batch::set`].
+    pub fn slot_mut(&mut self, i: usize) -> Option<&mut [u8]> {
+        (i < self.count).then(|| &mut self.bytes[i * self.slot_size..][..self.slot_size])
+    }
+
+    /// Sets the length and peer of datagram `i` (the length is capped at the slot size).
+    pub fn set(&mut self, i: usize, len: usize, peer: SocketAddr) {
+        if i < self.count {
+            self.lens[i] = len.min(self.slot_size);
+            self.peers[i] = peer;
+        }
+    }
+
+    /// Appends a datagram that `fill` writes into the next slot, returning
+    /// its length. Returns false (and calls nothing) when the batch is full.
+    pub fn push_with(&mut self, peer: SocketAddr, fill: impl FnOnce(&mut [u8]) -> usize) -> bool {
+        if self.is_full() {
+            return false;
+        }
+        let i = self.count;
+        let len = fill(&mut self.bytes[i * self.slot_size..][..self.slot_size]);
+        self.lens[i] = len.min(self.slot_size);
+        self.peers[i] = peer;
+        self.count += 1;
+        true
+    }
+
+    /// Appends a copy of `data` (truncated to a slot). Returns false when full.
+    pub fn push(&mut self, peer: SocketAddr, data: &[u8]) -> bool {
+        self.push_with(peer, |slot| {
+            let n = data.len().min(slot.len());
+            slot[..n].copy_from_slice(&data[..n]);
+            n
+        })
+    }
+
+    /// Raw parts for a receiving stack: slot `i`'s whole buffer, its length
+    /// and its peer. The caller sets `count` with [`Batch::set_len`].
+    pub(crate) fn slot_parts(&mut self, i: usize) -> (&mut [u8], &mut usize, &mut SocketAddr) {
+        (
+            &mut self.bytes[i * self.slot_size..][..self.slot_size],
+            &mut self.lens[i],
+            &mut self.peers[i],
+        )
+    }
+
+    /// Declares how many leading slots hold datagrams (receiving stacks only).
+    pub(crate) fn set_len(&mut self, count: usize) {
+        self.count = count.min(self.capacity());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(port: u16) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port))
+    }
+
+    #[test]
+    fn push_get_rewrite_and_clear() {
+        let mut b = Batch::new(2, 8);
+        assert!(b.push(peer(1), b"hello"));
+        assert!(b.push(peer(2), b"far too long for a slot"));
+        assert!(!b.push(peer(3), b"x"), "full");
+        assert_eq!(b.get(0).unwrap().data, b"hello");
+        assert_eq!(b.get(1).unwrap().data, b"far too ", "truncated to the slot");
+        assert_eq!(b.get(1).unwrap().peer, peer(2));
+        assert_eq!(b.get(2), None);
+        b.slot_mut(0).unwrap()[..2].copy_from_slice(b"ok");
+        b.set(0, 2, peer(9));
+        assert_eq!(b.get(0).unwrap().data, b"ok");
+        assert_eq!(b.iter().count(), 2);
+        b.clear();
+        assert!(b.is_empty());
+        assert_eq!(b.iter().count(), 0);
+    }
+}

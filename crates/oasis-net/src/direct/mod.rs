@@ -1,0 +1,507 @@
+//! The direct stack: smoltcp over any oasis [`Net`] device, driven by the
+//! oasis executor.
+//!
+//! One task, the *driver*, owns the device's rhythm: it sleeps until the
+//! device has input, a socket has something to send (a *kick*), or
+//! smoltcp's next timer; then it takes a whole batch of frames, polls the
+//! interface once over the batch, flushes the device once (one exit per
+//! burst on kvm), and lets smoltcp wake the sockets' tasks. Sockets are
+//! handles into the shared state; their futures register smoltcp wakers.
+
+mod check;
+mod port;
+mod stats;
+mod tcp;
+mod udp;
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::rc::{Rc, Weak};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+use core::future::poll_fn;
+use core::net::{IpAddr, Ipv6Addr};
+use core::pin::Pin;
+use core::task::{Poll, Waker};
+
+use oasis_rt::device::Net;
+use oasis_rt::time::{Duration, Instant};
+use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
+use smoltcp::socket::{dhcpv4, tcp as stcp};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr, Ipv6Cidr};
+
+use crate::config::Config;
+use crate::error::NetError;
+pub use stats::Stats;
+pub use tcp::{DirectTcpListener, DirectTcpStream};
+pub use udp::DirectUdpSocket;
+
+/// Interface polls per driver step at most while the device keeps handing
+/// over full batches; then other tasks get their turn.
+const ROUNDS_PER_STEP: usize = 4;
+/// How long a half-open connection (SYN received, our SYN-ACK unanswered)
+/// may hold a backlog slot: a SYN flood cannot lock a listener for longer.
+const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a closed connection may take to say goodbye (FIN exchange).
+const CLOSE_LINGER: Duration = Duration::from_secs(10);
+/// First ephemeral port (IANA's dynamic range).
+const EPHEMERAL_FIRST: u16 = 49152;
+
+/// A listener's connections being set up or waiting to be accepted.
+pub(crate) struct Backlog {
+    port: u16,
+    /// Each slot's socket and, while half-open, when it left `Listen`.
+    slots: Vec<(SocketHandle, Option<u64>)>,
+}
+
+/// Everything the driver and the sockets share.
+pub(crate) struct State {
+    dev: Box<dyn Net>,
+    rx: port::RxRing,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    stats: Stats,
+    scratch: Vec<u8>,
+    unflushed: usize,
+    mtu: usize,
+    dhcp: Option<SocketHandle>,
+    backlogs: Vec<Option<Backlog>>,
+    closing: Vec<(SocketHandle, u64)>,
+    udp_ports: Vec<u16>,
+    next_ephemeral: u16,
+    shown_addrs: Vec<IpCidr>,
+    rx_error_logged: bool,
+}
+
+/// The shared core: the state, and the driver's wake-up line.
+pub(crate) struct Core {
+    state: RefCell<State>,
+    kicked: Cell<bool>,
+    driver: RefCell<Option<Waker>>,
+}
+
+fn now_ns() -> u64 {
+    Instant::now().as_nanos()
+}
+
+fn smol_time(ns: u64) -> smoltcp::time::Instant {
+    smoltcp::time::Instant::from_micros((ns / 1000) as i64)
+}
+
+/// The EUI-64 link-local address of a MAC (RFC 4291 appendix A).
+fn link_local(mac: [u8; 6]) -> Ipv6Addr {
+    Ipv6Addr::from([
+        0xfe,
+        0x80,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        mac[0] ^ 0x02,
+        mac[1],
+        mac[2],
+        0xff,
+        0xfe,
+        mac[3],
+        mac[4],
+        mac[5],
+    ])
+}
+
+fn show_mac(mac: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+    )
+}
+
+impl Core {
+    /// Asks the driver to poll soon (a socket queued something).
+    pub(crate) fn kick(&self) {
+        self.kicked.set(true);
+        if let Some(w) = self.driver.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    pub(crate) fn state(&self) -> core::cell::RefMut<'_, State> {
+        self.state.borrow_mut()
+    }
+
+    /// One driver step: batches in, one poll each, one flush, upkeep.
+    /// Returns smoltcp's next deadline in monotonic nanoseconds.
+    fn step(&self) -> Option<u64> {
+        let mut guard = self.state.borrow_mut();
+        let st = &mut *guard;
+        let now = now_ns();
+        for _ in 0..ROUNDS_PER_STEP {
+            let taken = match st.rx.fill(&mut *st.dev, &mut st.stats) {
+                Ok(n) => n,
+                Err(e) => {
+                    st.stats.rx_errors += 1;
+                    if !st.rx_error_logged {
+                        log::warn!("receiving from the device failed: {e}");
+                        st.rx_error_logged = true;
+                    }
+                    0
+                }
+            };
+            st.stats.polls += 1;
+            let mut port = port::Port {
+                dev: &mut *st.dev,
+                rx: &mut st.rx,
+                stats: &mut st.stats,
+                scratch: &mut st.scratch,
+                unflushed: &mut st.unflushed,
+            };
+            st.iface.poll(smol_time(now), &mut port, &mut st.sockets);
+            if taken < port::RX_BATCH {
+                break;
+            }
+        }
+        st.flush();
+        st.upkeep(now);
+        st.iface
+            .poll_at(smol_time(now), &st.sockets)
+            .map(|t| (t.total_micros().max(0) as u64).saturating_mul(1000))
+    }
+
+    /// Waits for input, a kick or `deadline`; true if it was already there.
+    async fn idle(&self, deadline: Option<u64>) -> bool {
+        let mut sleep = deadline.map(|d| oasis_rt::time::sleep_until(Instant::from_nanos(d)));
+        let mut first = true;
+        poll_fn(|cx| {
+            let was_first = core::mem::replace(&mut first, false);
+            if self.kicked.replace(false) {
+                return Poll::Ready(was_first);
+            }
+            {
+                let mut driver = self.driver.borrow_mut();
+                match &*driver {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *driver = Some(cx.waker().clone()),
+                }
+            }
+            if self
+                .state
+                .borrow_mut()
+                .dev
+                .poll_receive_ready(cx)
+                .is_ready()
+            {
+                return Poll::Ready(was_first);
+            }
+            if let Some(s) = sleep.as_mut()
+                && Pin::new(s).poll(cx).is_ready()
+            {
+                return Poll::Ready(was_first);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        log::info!("stats at exit: {}", self.state.get_mut().stats);
+    }
+}
+
+async fn drive(core: Rc<Core>) {
+    loop {
+        let deadline = core.step();
+        if core.idle(deadline).await {
+            // Work was waiting already: let the tasks it woke run first.
+            oasis_rt::yield_now().await;
+        }
+    }
+}
+
+async fn report(core: Weak<Core>, every: Duration) {
+    loop {
+        oasis_rt::sleep(every).await;
+        let Some(core) = core.upgrade() else { return };
+        log::info!("stats: {}", core.state.borrow().stats);
+    }
+}
+
+impl State {
+    fn flush(&mut self) {
+        if self.unflushed > 0 {
+            if let Err(e) = self.dev.flush() {
+                self.stats.tx_errors += self.unflushed as u64;
+                log::debug!("flushing the device failed: {e}");
+            }
+            self.stats.tx_flushes += 1;
+            self.unflushed = 0;
+        }
+    }
+
+    /// After each poll: DHCP results, backlog slots, closing sockets.
+    fn upkeep(&mut self, now: u64) {
+        self.dhcp_upkeep();
+        self.backlog_upkeep(now);
+        self.closing_upkeep(now);
+        if self.iface.ip_addrs() != self.shown_addrs.as_slice() {
+            self.shown_addrs = self.iface.ip_addrs().to_vec();
+            let list: Vec<String> = self.shown_addrs.iter().map(|c| format!("{c}")).collect();
+            log::info!("addresses {}", list.join(" "));
+        }
+    }
+
+    fn dhcp_upkeep(&mut self) {
+        let Some(h) = self.dhcp else { return };
+        match self.sockets.get_mut::<dhcpv4::Socket>(h).poll() {
+            None => {}
+            Some(dhcpv4::Event::Configured(lease)) => {
+                let addr = lease.address;
+                let router = lease.router;
+                let server = lease.server.address;
+                self.iface.update_ip_addrs(|addrs| {
+                    addrs.retain(|a| !matches!(a, IpCidr::Ipv4(_)));
+                    let _ = addrs.push(IpCidr::Ipv4(addr));
+                });
+                match router {
+                    Some(r) => {
+                        let _ = self.iface.routes_mut().add_default_ipv4_route(r);
+                    }
+                    None => {
+                        self.iface.routes_mut().remove_default_ipv4_route();
+                    }
+                }
+                match router {
+                    Some(r) => log::info!("DHCP lease {addr} via {r} from {server}"),
+                    None => log::info!("DHCP lease {addr} (no router) from {server}"),
+                }
+            }
+            Some(dhcpv4::Event::Deconfigured) => {
+                self.iface
+                    .update_ip_addrs(|addrs| addrs.retain(|a| !matches!(a, IpCidr::Ipv4(_))));
+                self.iface.routes_mut().remove_default_ipv4_route();
+                log::info!("DHCP lease lost");
+            }
+        }
+    }
+
+    fn backlog_upkeep(&mut self, now: u64) {
+        let limit = HALF_OPEN_TIMEOUT.as_nanos() as u64;
+        for backlog in self.backlogs.iter_mut().flatten() {
+            for (h, since) in backlog.slots.iter_mut() {
+                let sock = self.sockets.get_mut::<stcp::Socket>(*h);
+                match sock.state() {
+                    stcp::State::Listen => *since = None,
+                    stcp::State::SynReceived => {
+                        let t = *since.get_or_insert(now);
+                        if now.saturating_sub(t) > limit {
+                            sock.abort();
+                            let _ = sock.listen(backlog.port);
+                            *since = None;
+                            self.stats.tcp_half_open_expired += 1;
+                        }
+                    }
+                    stcp::State::Closed | stcp::State::TimeWait => {
+                        // Reset or timed out before it was accepted.
+                        sock.abort();
+                        let _ = sock.listen(backlog.port);
+                        *since = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn closing_upkeep(&mut self, now: u64) {
+        let sockets = &mut self.sockets;
+        self.closing.retain(|&(h, deadline)| {
+            let sock = sockets.get_mut::<stcp::Socket>(h);
+            let done = matches!(sock.state(), stcp::State::Closed | stcp::State::TimeWait);
+            if done || now > deadline {
+                sockets.remove(h);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// A free ephemeral port, none of this stack's listeners or UDP sockets.
+    pub(crate) fn ephemeral_port(&mut self) -> Result<u16, NetError> {
+        for _ in EPHEMERAL_FIRST..=u16::MAX {
+            let p = self.next_ephemeral;
+            self.next_ephemeral = if p == u16::MAX {
+                EPHEMERAL_FIRST
+            } else {
+                p + 1
+            };
+            let listening = self.backlogs.iter().flatten().any(|b| b.port == p);
+            if !listening && !self.udp_ports.contains(&p) {
+                return Ok(p);
+            }
+        }
+        Err(NetError::NoPortLeft)
+    }
+
+    /// The largest UDP payload one frame carries towards `to`.
+    pub(crate) fn max_udp_payload(&self, to: IpAddr) -> usize {
+        let ip = if to.is_ipv4() { 20 } else { 40 };
+        self.mtu.saturating_sub(14 + ip + 8)
+    }
+}
+
+/// The direct stack: cheap to clone, every clone is the same stack.
+#[derive(Clone)]
+pub struct DirectStack {
+    core: Rc<Core>,
+}
+
+impl DirectStack {
+    /// Starts a stack on `dev` with `config`, spawning its driver on the
+    /// current executor. Must be called from inside the application.
+    pub fn new(dev: impl Net + 'static, config: Config) -> Result<DirectStack, NetError> {
+        let mut dev: Box<dyn Net> = Box::new(dev);
+        let mac = dev.mac();
+        let mtu = dev.mtu();
+        if mtu < 1280 + 14 {
+            return Err(NetError::Config(format!(
+                "the net device's MTU of {mtu} bytes is below IPv6's minimum (1294 with the Ethernet header)"
+            )));
+        }
+        if mac[0] & 1 != 0 {
+            return Err(NetError::Config(format!(
+                "the net device's MAC {} is a multicast address",
+                show_mac(mac)
+            )));
+        }
+        let mut seed = [0u8; 8];
+        oasis_rt::platform::random_fill(&mut seed);
+        let mut iface_config = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+        iface_config.random_seed = u64::from_le_bytes(seed);
+        iface_config.slaac = config.slaac();
+        let mut rx = port::RxRing::new(mtu);
+        let mut stats = Stats::default();
+        let mut scratch = Vec::new();
+        let mut unflushed = 0;
+        let now = now_ns();
+        let iface = {
+            let mut port = port::Port {
+                dev: &mut *dev,
+                rx: &mut rx,
+                stats: &mut stats,
+                scratch: &mut scratch,
+                unflushed: &mut unflushed,
+            };
+            Interface::new(iface_config, &mut port, smol_time(now))
+        };
+        let mut state = State {
+            dev,
+            rx,
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            stats,
+            scratch,
+            unflushed,
+            mtu,
+            dhcp: None,
+            backlogs: Vec::new(),
+            closing: Vec::new(),
+            udp_ports: Vec::new(),
+            next_ephemeral: EPHEMERAL_FIRST + (u16::from_le_bytes([seed[0], seed[1]]) % 16384),
+            shown_addrs: Vec::new(),
+            rx_error_logged: false,
+        };
+        state.configure(&config)?;
+        log::info!(
+            "direct stack on MAC {} (MTU {mtu}), IPv4 {}, IPv6 {}",
+            show_mac(mac),
+            match config.ipv4 {
+                Some(c) => format!("{}/{}", c.addr, c.prefix),
+                None => "by DHCP".into(),
+            },
+            match config.ipv6 {
+                Some(c) => format!("{}/{}", c.addr, c.prefix),
+                None => "by SLAAC".into(),
+            }
+        );
+        let core = Rc::new(Core {
+            state: RefCell::new(state),
+            kicked: Cell::new(false),
+            driver: RefCell::new(None),
+        });
+        oasis_rt::spawn(drive(core.clone()));
+        if config.stats_every > 0 {
+            let every = Duration::from_secs(u64::from(config.stats_every));
+            oasis_rt::spawn(report(Rc::downgrade(&core), every));
+        }
+        Ok(DirectStack { core })
+    }
+
+    /// The stack's counters so far.
+    pub fn stats(&self) -> Stats {
+        self.core.state.borrow().stats
+    }
+
+    /// The device's MAC address.
+    pub fn mac(&self) -> [u8; 6] {
+        self.core.state.borrow().dev.mac()
+    }
+
+    /// The stack's addresses now, with their prefixes.
+    pub fn addrs(&self) -> Vec<IpAddr> {
+        self.core
+            .state
+            .borrow()
+            .iface
+            .ip_addrs()
+            .iter()
+            .map(|c| IpAddr::from(c.address()))
+            .collect()
+    }
+}
+
+impl State {
+    fn configure(&mut self, config: &Config) -> Result<(), NetError> {
+        let mac = self.dev.mac();
+        let mut full = false;
+        self.iface.update_ip_addrs(|addrs| {
+            full |= addrs
+                .push(IpCidr::Ipv6(Ipv6Cidr::new(link_local(mac), 64)))
+                .is_err();
+            if let Some(v4) = config.ipv4 {
+                full |= addrs
+                    .push(IpCidr::Ipv4(Ipv4Cidr::new(v4.addr, v4.prefix)))
+                    .is_err();
+            }
+            if let Some(v6) = config.ipv6 {
+                full |= addrs
+                    .push(IpCidr::Ipv6(Ipv6Cidr::new(v6.addr, v6.prefix)))
+                    .is_err();
+            }
+        });
+        if full {
+            return Err(NetError::Config(
+                "too many addresses for the interface".into(),
+            ));
+        }
+        if let Some(gw) = config.ipv4_gateway {
+            self.iface
+                .routes_mut()
+                .add_default_ipv4_route(gw)
+                .map_err(|_| NetError::Config(format!("cannot add the IPv4 route via {gw}")))?;
+        }
+        if let Some(gw) = config.ipv6_gateway {
+            self.iface
+                .routes_mut()
+                .add_default_ipv6_route(gw)
+                .map_err(|_| NetError::Config(format!("cannot add the IPv6 route via {gw}")))?;
+        }
+        if config.dhcp() {
+            self.dhcp = Some(self.sockets.add(dhcpv4::Socket::new()));
+        }
+        Ok(())
+    }
+}
