@@ -62,6 +62,7 @@ impl Rcode {
     pub const SERVFAIL: Rcode = Rcode(2);
     pub const NXDOMAIN: Rcode = Rcode(3);
     pub const NOTIMP: Rcode = Rcode(4);
+    pub const YXDOMAIN: Rcode = Rcode(6);
     pub const REFUSED: Rcode = Rcode(5);
     pub const NOTAUTH: Rcode = Rcode(9);
     pub const BADVERS: Rcode = Rcode(16);

@@ -8,7 +8,7 @@
 
 mod header;
 mod message;
-mod name;
+pub(crate) mod name;
 mod record;
 
 pub use header::{Header, Opcode, Rcode, field as header_field, flag};

@@ -1,0 +1,192 @@
+//! Load-time compilation: every answer a zone can give, rendered once into
+//! wire bytes with names already compressed (DESIGN.md §2.5).
+//!
+//! An answer whose question name is fixed (an existing owner) is stored as
+//! it goes on the wire after the question. An answer shared by many
+//! question names (below a zone cut, under a wildcard, NXDOMAIN under an
+//! encloser) is rendered for a stand-in question `\000.<encloser>`; the
+//! compression pointers that point past the stand-in's first label are
+//! recorded, and moved by the length difference when a real question is
+//! copied in. Pointers to the whole question (offset 12) never move.
+
+use super::resolve::{Plan, resolve};
+use super::zone::{Found, Zone};
+use crate::wire::{Compressor, Name, Type, flag};
+use alloc::boxed::Box;
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
+/// Offset of the question name in every message.
+pub const QNAME_AT: usize = 12;
+/// The stand-in first label of shared answers: one zero byte.
+pub const STAND_IN: &[u8] = &[0];
+
+/// One answer on the wire, minus header and question.
+#[derive(Clone, Debug)]
+pub struct Template {
+    /// AA and the low four rcode bits, to be OR-ed into the header.
+    pub flags: u16,
+    /// Answer, authority and additional record counts.
+    pub counts: [u16; 3],
+    /// The records, as they follow the question.
+    pub body: Box<[u8]>,
+    /// Length of the question name this body was rendered for.
+    pub base_qlen: u16,
+    /// Offsets in `body` of compression pointers to move by the question
+    /// name's length difference.
+    pub relocs: Box<[u16]>,
+    /// Length of `body` up to the end of the authority section: what must
+    /// fit, or the response is truncated.
+    pub essential: u16,
+    /// Length of `body` after each additional record, in order.
+    pub additional_ends: Box<[u16]>,
+}
+
+/// What a table slot holds.
+#[derive(Clone, Debug)]
+pub enum Entry {
+    /// A ready answer.
+    Ready(Template),
+    /// The name has a wildcard child: look in the wildcard slots next.
+    Wildcard,
+    /// Names below this one are DNAME-substituted per query, in zone `usize`.
+    Dname(usize),
+}
+
+/// Slot kinds, the first byte of every table key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Slot {
+    /// (owner, qtype) of an existing name.
+    Exact = 0,
+    /// Any other qtype at an existing name.
+    Other = 1,
+    /// Names that do not exist below this closest encloser.
+    Below = 2,
+    /// (encloser, qtype) answered by the encloser's wildcard.
+    Wild = 3,
+    /// Any other qtype answered by the encloser's wildcard.
+    WildOther = 4,
+}
+
+/// Builds a table key: slot, qtype, lower-cased wire name.
+pub fn key_into(buf: &mut [u8; 3 + 255], slot: Slot, qtype: Type, lower_name: &[u8]) -> usize {
+    buf[0] = slot as u8;
+    buf[1..3].copy_from_slice(&qtype.0.to_be_bytes());
+    let n = lower_name.len().min(255);
+    buf[3..3 + n].copy_from_slice(&lower_name[..n]);
+    3 + n
+}
+
+fn key(slot: Slot, qtype: Type, name: &Name) -> Box<[u8]> {
+    let mut buf = [0u8; 3 + 255];
+    let n = key_into(&mut buf, slot, qtype, name.to_lowercase().as_wire());
+    buf[..n].into()
+}
+
+/// Renders a plan as a template for question name `qname`; `shared` marks
+/// a stand-in question whose pointers past the first label are relocatable.
+pub fn render(plan: &Plan, qname: &Name, qtype: Type, shared: bool) -> Template {
+    let mut msg = alloc::vec![0u8; QNAME_AT];
+    let mut c = Compressor::new();
+    c.emit(&mut msg, qname, false);
+    msg.extend_from_slice(&qtype.0.to_be_bytes());
+    msg.extend_from_slice(&1u16.to_be_bytes());
+    let start = msg.len();
+    for r in plan.answer.iter().chain(&plan.authority) {
+        r.emit(&mut msg, &mut c);
+    }
+    let essential = (msg.len() - start) as u16;
+    let mut additional_ends = Vec::new();
+    for r in &plan.additional {
+        r.emit(&mut msg, &mut c);
+        additional_ends.push((msg.len() - start) as u16);
+    }
+    let first_label_end = QNAME_AT + 1 + qname.as_wire()[0] as usize;
+    let relocs = if shared {
+        c.pointers
+            .iter()
+            .filter(|p| p.at >= start && p.target >= first_label_end)
+            .map(|p| (p.at - start) as u16)
+            .collect()
+    } else {
+        Box::default()
+    };
+    let flags = if plan.aa { flag::AA } else { 0 } | plan.rcode.0 & flag::RCODE_MASK;
+    Template {
+        flags,
+        counts: [
+            plan.answer.len() as u16,
+            plan.authority.len() as u16,
+            plan.additional.len() as u16,
+        ],
+        body: msg[start..].into(),
+        base_qlen: qname.wire_len() as u16,
+        relocs,
+        essential,
+        additional_ends: additional_ends.into(),
+    }
+}
+
+/// Adds every answer of `zone` (number `zi`) to `out`. `types` is every type
+/// in the served zones; `other` a type none of them holds.
+pub fn compile_zone(
+    zone: &Zone,
+    zi: usize,
+    types: &BTreeSet<Type>,
+    other: Type,
+    out: &mut Vec<(Box<[u8]>, Entry)>,
+) {
+    let exact =
+        |name: &Name, t: Type| Entry::Ready(render(&resolve(zone, name, t), name, t, false));
+    let shared = |below: &Name, t: Type| -> Entry {
+        match below.prepend(STAND_IN) {
+            Ok(q) if !zone.names.contains(&q) => {
+                Entry::Ready(render(&resolve(zone, &q, t), &q, t, true))
+            }
+            // No room for a stand-in, or it exists: answer per query.
+            _ => Entry::Dname(zi),
+        }
+    };
+    for name in &zone.names {
+        match zone.find(name, false) {
+            Found::Cut(cut, _) if &cut == name => {
+                out.push((key(Slot::Exact, Type::DS, name), exact(name, Type::DS)));
+                out.push((key(Slot::Other, Type(0), name), exact(name, other)));
+                out.push((key(Slot::Below, Type(0), name), shared(name, other)));
+            }
+            Found::Node(_) | Found::Empty => {
+                let node = zone.nodes.get(name);
+                let chases = node.is_some_and(|n| n.get(Type::CNAME).is_some());
+                let here: BTreeSet<Type> = match node {
+                    Some(_) if chases => types.clone(),
+                    Some(n) => n.rrsets.iter().map(|s| s.rtype).collect(),
+                    None => BTreeSet::new(),
+                };
+                for t in here.iter().copied().chain([Type::ANY]) {
+                    out.push((key(Slot::Exact, t, name), exact(name, t)));
+                }
+                out.push((key(Slot::Other, Type(0), name), exact(name, other)));
+                let wild = name.prepend(b"*").ok().and_then(|w| zone.nodes.get(&w));
+                if node.is_some_and(|n| n.get(Type::DNAME).is_some()) {
+                    out.push((key(Slot::Below, Type(0), name), Entry::Dname(zi)));
+                } else if let Some(w) = wild {
+                    out.push((key(Slot::Below, Type(0), name), Entry::Wildcard));
+                    let wtypes: BTreeSet<Type> = if w.get(Type::CNAME).is_some() {
+                        types.clone()
+                    } else {
+                        w.rrsets.iter().map(|s| s.rtype).collect()
+                    };
+                    for t in wtypes.iter().copied().chain([Type::ANY]) {
+                        out.push((key(Slot::Wild, t, name), shared(name, t)));
+                    }
+                    out.push((key(Slot::WildOther, Type(0), name), shared(name, other)));
+                } else {
+                    out.push((key(Slot::Below, Type(0), name), shared(name, other)));
+                }
+            }
+            // Occluded by a cut or a DNAME above it: never answered from here.
+            _ => {}
+        }
+    }
+}

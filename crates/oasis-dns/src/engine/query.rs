@@ -1,0 +1,309 @@
+//! The per-query path: reading a query without allocating, and writing the
+//! response into the caller's buffer.
+
+use super::compile::{QNAME_AT, Template, render};
+use super::{Catalog, Lookup, Stats};
+use crate::wire::{Class, Header, Name, Opcode, Rcode, Type, flag, name};
+
+/// How a query arrived, which bounds the response size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: 512 bytes, or the EDNS payload size up to the server's own.
+    Udp,
+    /// TCP: up to 65535 bytes.
+    Tcp,
+}
+
+/// EDNS option code of Extended DNS Errors (RFC 8914).
+const EDE: u16 = 15;
+/// EDE info code "Not Authoritative".
+const EDE_NOT_AUTHORITATIVE: u16 = 20;
+/// Size of an OPT record without options.
+const OPT_LEN: usize = 11;
+
+/// A query as read from the wire.
+#[derive(Clone, Debug)]
+pub struct Query {
+    /// The query ID.
+    pub id: u16,
+    /// The query's flags word.
+    pub flags: u16,
+    /// The question name, lower-cased, in wire form.
+    pub lower: [u8; 255],
+    /// Length of the question name.
+    pub qname_len: usize,
+    /// The question type.
+    pub qtype: Type,
+    /// The question class.
+    pub qclass: Class,
+    /// The EDNS parameters, if the query had an OPT record.
+    pub edns: Option<QueryEdns>,
+}
+
+/// The EDNS parameters of a query that matter to the response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryEdns {
+    /// The payload size the client can receive.
+    pub udp_size: u16,
+    /// The EDNS version.
+    pub version: u8,
+    /// The DNSSEC OK bit.
+    pub dnssec_ok: bool,
+}
+
+/// Why a query is not answered from the zones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reject {
+    /// Not worth a response (too short, or itself a response).
+    Drop,
+    /// A header-only response with this rcode.
+    HeaderOnly(Rcode),
+}
+
+impl Query {
+    /// Reads and checks a query. Only the question name may not be
+    /// compressed; the additional section may hold one OPT record.
+    pub fn parse(msg: &[u8]) -> Result<Query, Reject> {
+        let Ok(h) = Header::new_checked(msg) else {
+            return Err(Reject::Drop);
+        };
+        if h.is_response() {
+            return Err(Reject::Drop);
+        }
+        if h.opcode() != Opcode::QUERY {
+            return Err(Reject::HeaderOnly(Rcode::NOTIMP));
+        }
+        let formerr = Reject::HeaderOnly(Rcode::FORMERR);
+        if h.qdcount() != 1 || h.ancount() != 0 || h.nscount() != 0 {
+            return Err(formerr);
+        }
+        let mut lower = [0u8; 255];
+        let mut at = QNAME_AT;
+        loop {
+            let len = *msg.get(at).ok_or(formerr)? as usize;
+            if len > 63 {
+                return Err(formerr);
+            }
+            let end = at + 1 + len;
+            if end - QNAME_AT > 255 || end > msg.len() {
+                return Err(formerr);
+            }
+            lower[at - QNAME_AT..end - QNAME_AT].copy_from_slice(&msg[at..end]);
+            at = end;
+            if len == 0 {
+                break;
+            }
+        }
+        let qname_len = at - QNAME_AT;
+        name::lowercase_wire(&mut lower[..qname_len]);
+        let word = |i: usize| {
+            msg.get(i..i + 2)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]))
+                .ok_or(formerr)
+        };
+        let qtype = Type(word(at)?);
+        let qclass = Class(word(at + 2)?);
+        at += 4;
+        let mut edns = None;
+        for _ in 0..h.arcount() {
+            let owner = at;
+            at = name::walk(msg, at, |_| {}).map_err(|_| formerr)?;
+            let rtype = Type(word(at)?);
+            let class = word(at + 2)?;
+            let ttl_hi = word(at + 4)?;
+            let ttl_lo = word(at + 6)?;
+            let rdlen = word(at + 8)? as usize;
+            at += 10 + rdlen;
+            if at > msg.len() {
+                return Err(formerr);
+            }
+            if rtype == Type::OPT {
+                if edns.is_some() || msg[owner] != 0 {
+                    return Err(formerr);
+                }
+                edns = Some(QueryEdns {
+                    udp_size: class,
+                    version: (ttl_hi & 0xff) as u8,
+                    dnssec_ok: ttl_lo & 0x8000 != 0,
+                });
+            }
+        }
+        if at != msg.len() {
+            return Err(formerr);
+        }
+        Ok(Query {
+            id: h.id(),
+            flags: h.flags(),
+            lower,
+            qname_len,
+            qtype,
+            qclass,
+            edns,
+        })
+    }
+
+    fn question_len(&self) -> usize {
+        self.qname_len + 4
+    }
+}
+
+/// Writes the fixed part of every response: header with `flags` and zero
+/// counts except the question, then the question as the client wrote it.
+fn start(q: &Query, query: &[u8], flags: u16, out: &mut [u8]) -> Option<usize> {
+    let end = QNAME_AT + q.question_len();
+    if out.len() < end {
+        return None;
+    }
+    out[..QNAME_AT].fill(0);
+    out[QNAME_AT..end].copy_from_slice(&query[QNAME_AT..end]);
+    let mut h = Header::new_checked(&mut out[..]).ok()?;
+    h.set_id(q.id);
+    h.set_flags(flag::QR | q.flags & (flag::RD | flag::CD) | flags);
+    h.set_qdcount(1);
+    Some(end)
+}
+
+/// Appends an OPT record answering the query's, if it had one.
+fn opt(q: &Query, out: &mut [u8], at: usize, ext_rcode: u8, ede: Option<u16>) -> Option<usize> {
+    let Some(e) = q.edns else { return Some(at) };
+    let rdlen = if ede.is_some() { 6 } else { 0 };
+    let end = at + OPT_LEN + rdlen;
+    let buf = out.get_mut(at..end)?;
+    buf[0] = 0;
+    buf[1..3].copy_from_slice(&Type::OPT.0.to_be_bytes());
+    buf[3..5].copy_from_slice(&super::DEFAULT_UDP_PAYLOAD.to_be_bytes());
+    buf[5] = ext_rcode;
+    buf[6] = 0;
+    buf[7..9].copy_from_slice(&if e.dnssec_ok { 0x8000u16 } else { 0 }.to_be_bytes());
+    buf[9..11].copy_from_slice(&(rdlen as u16).to_be_bytes());
+    if let Some(code) = ede {
+        buf[11..13].copy_from_slice(&EDE.to_be_bytes());
+        buf[13..15].copy_from_slice(&2u16.to_be_bytes());
+        buf[15..17].copy_from_slice(&code.to_be_bytes());
+    }
+    let ar = u16::from_be_bytes([out[10], out[11]]) + 1;
+    out[10..12].copy_from_slice(&ar.to_be_bytes());
+    Some(end)
+}
+
+/// Header-only response (FORMERR, NOTIMP): ID, opcode and RD echoed.
+fn header_only(query: &[u8], rcode: Rcode, out: &mut [u8]) -> Option<usize> {
+    if query.len() < 4 || out.len() < QNAME_AT {
+        return None;
+    }
+    out[..QNAME_AT].fill(0);
+    out[..2].copy_from_slice(&query[..2]);
+    let qflags = u16::from_be_bytes([query[2], query[3]]);
+    let flags = flag::QR | qflags & (flag::OPCODE_MASK | flag::RD) | rcode.0 & flag::RCODE_MASK;
+    out[2..4].copy_from_slice(&flags.to_be_bytes());
+    Some(QNAME_AT)
+}
+
+impl Catalog {
+    /// Answers one query, writing the response into `out`; gives its
+    /// length, or `None` when the query deserves no response (too short to
+    /// hold a header, a response itself, or `out` too small for even the
+    /// header). Does not allocate, except to synthesise DNAME answers.
+    pub fn answer(&self, query: &[u8], transport: Transport, out: &mut [u8]) -> Option<usize> {
+        Stats::bump(&self.stats.queries);
+        let q = match Query::parse(query) {
+            Ok(q) => q,
+            Err(Reject::Drop) => {
+                Stats::bump(&self.stats.malformed);
+                return None;
+            }
+            Err(Reject::HeaderOnly(rcode)) => {
+                if rcode == Rcode::FORMERR {
+                    Stats::bump(&self.stats.malformed);
+                }
+                return header_only(query, rcode, out);
+            }
+        };
+        let limit = match (transport, q.edns) {
+            (Transport::Tcp, _) => 65535,
+            (Transport::Udp, None) => 512,
+            (Transport::Udp, Some(e)) => e.udp_size.clamp(512, self.udp_payload) as usize,
+        }
+        .min(out.len());
+        if let Some(e) = q.edns
+            && e.version > 0
+        {
+            let at = start(&q, query, 0, out)?;
+            return opt(&q, out, at, (Rcode::BADVERS.0 >> 4) as u8, None);
+        }
+        let refuse = |out: &mut [u8]| {
+            Stats::bump(&self.stats.refused);
+            let at = start(&q, query, Rcode::REFUSED.0, out)?;
+            opt(&q, out, at, 0, Some(EDE_NOT_AUTHORITATIVE))
+        };
+        if q.qclass != Class::IN {
+            return refuse(out);
+        }
+        if matches!(q.qtype, Type::AXFR | Type::IXFR) {
+            return refuse(out);
+        }
+        if q.qtype.is_meta() && q.qtype != Type::ANY {
+            let at = start(&q, query, Rcode::NOTIMP.0, out)?;
+            return opt(&q, out, at, 0, None);
+        }
+        match self.lookup(&q.lower[..q.qname_len], q.qtype) {
+            Lookup::Ready(t) => self.write(&q, query, t, limit, out),
+            Lookup::Refused => refuse(out),
+            Lookup::Synthesise(zone) => {
+                Stats::bump(&self.stats.synthesised);
+                let name = Name::from_wire(&query[QNAME_AT..QNAME_AT + q.qname_len]).ok()?;
+                let plan = super::resolve(&self.zones[zone], &name, q.qtype);
+                let t = render(&plan, &name, q.qtype, false);
+                self.write(&q, query, &t, limit, out)
+            }
+        }
+    }
+
+    /// Writes a compiled answer, dropping additional records or setting TC
+    /// when it does not fit in `limit` bytes.
+    fn write(
+        &self,
+        q: &Query,
+        query: &[u8],
+        t: &Template,
+        limit: usize,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let head = QNAME_AT + q.question_len();
+        let opt_len = if q.edns.is_some() { OPT_LEN } else { 0 };
+        let room = limit.saturating_sub(head + opt_len);
+        if (t.essential as usize) > room {
+            Stats::bump(&self.stats.truncated);
+            let at = start(q, query, t.flags | flag::TC, out)?;
+            return opt(q, out, at, 0, None);
+        }
+        let mut body_len = t.body.len();
+        let mut additional = t.counts[2];
+        while body_len > room {
+            additional -= 1;
+            body_len = match additional {
+                0 => t.essential as usize,
+                n => t.additional_ends[n as usize - 1] as usize,
+            };
+        }
+        let at = start(q, query, t.flags, out)?;
+        let body = out.get_mut(at..at + body_len)?;
+        body.copy_from_slice(&t.body[..body_len]);
+        let delta = q.qname_len as i32 - t.base_qlen as i32;
+        if delta != 0 {
+            for &r in t.relocs.iter() {
+                let r = r as usize;
+                if r + 2 > body_len {
+                    continue;
+                }
+                let p = u16::from_be_bytes([body[r], body[r + 1]]);
+                let target = ((p & 0x3fff) as i32 + delta) as u16;
+                body[r..r + 2].copy_from_slice(&(0xc000 | target).to_be_bytes());
+            }
+        }
+        out[6..8].copy_from_slice(&t.counts[0].to_be_bytes());
+        out[8..10].copy_from_slice(&t.counts[1].to_be_bytes());
+        out[10..12].copy_from_slice(&additional.to_be_bytes());
+        opt(q, out, at + body_len, 0, None)
+    }
+}

@@ -1,0 +1,347 @@
+use super::*;
+use crate::wire::{Class, Edns, Message, Question, RData, Rcode, Record, flag};
+use crate::zone::parse_str;
+use alloc::string::{String, ToString};
+use alloc::vec;
+
+pub(crate) const ZONE: &str = r#"
+$ORIGIN example.com.
+$TTL 300
+@ SOA ns1 host 1 3600 600 86400 60
+@ NS ns1
+@ NS ns2.other.net.
+@ MX 10 mail
+ns1 A 192.0.2.1
+mail A 192.0.2.2
+mail AAAA 2001:db8::2
+www CNAME web
+web CNAME mail
+loop1 CNAME loop2
+loop2 CNAME loop1
+sub NS ns.sub
+sub NS ns1
+ns.sub A 192.0.2.3
+*.wild A 192.0.2.4
+*.wild MX 10 mail
+x.y.z A 192.0.2.5
+d DNAME target.net.
+dl DNAME e2
+e2 A 192.0.2.11
+x.e2 A 192.0.2.12
+c1 CNAME nothere
+c2 CNAME x.sub
+c4 CNAME foo.wild
+*.cw CNAME mail
+*.ent A 192.0.2.7
+deep.x.ent A 192.0.2.8
+MiXeD A 192.0.2.13
+big TXT "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+"#;
+
+pub(crate) fn name(s: &str) -> Name {
+    crate::zone::text::name(s.as_bytes(), &Name::root()).unwrap()
+}
+
+pub(crate) fn catalog() -> Catalog {
+    let rs = parse_str(ZONE, "example.com.zone", &Name::root()).unwrap();
+    let child = parse_str(
+        "$ORIGIN other.net.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns2\nns2 A 198.51.100.1\n",
+        "other.net.zone",
+        &Name::root(),
+    )
+    .unwrap();
+    Catalog::new(vec![
+        Zone::new(&name("example.com."), rs).unwrap(),
+        Zone::new(&name("other.net."), child).unwrap(),
+    ])
+    .unwrap()
+}
+
+pub(crate) fn query(qname: &str, qtype: Type, edns: Option<(u16, u8, bool)>) -> Vec<u8> {
+    let m = Message {
+        id: 0x4242,
+        flags: flag::RD,
+        questions: vec![Question {
+            name: name(qname),
+            qtype,
+            qclass: Class::IN,
+        }],
+        answers: vec![],
+        authorities: vec![],
+        additionals: vec![],
+        edns: edns.map(|(udp_size, version, dnssec_ok)| Edns {
+            udp_size,
+            ext_rcode: 0,
+            version,
+            dnssec_ok,
+            z: 0,
+            options: vec![],
+        }),
+    };
+    let mut out = Vec::new();
+    m.emit(&mut out).unwrap();
+    out
+}
+
+fn ask(c: &Catalog, qname: &str, qtype: Type) -> Message {
+    ask_with(
+        c,
+        &query(qname, qtype, Some((1232, 0, false))),
+        Transport::Udp,
+    )
+}
+
+fn ask_with(c: &Catalog, q: &[u8], t: Transport) -> Message {
+    let mut out = [0u8; 65535];
+    let n = c.answer(q, t, &mut out).expect("an answer");
+    Message::parse(&out[..n]).unwrap_or_else(|e| panic!("bad response {e}: {:02x?}", &out[..n]))
+}
+
+fn rcode(m: &Message) -> Rcode {
+    Rcode(m.flags & flag::RCODE_MASK)
+}
+
+fn show(rs: &[Record]) -> Vec<String> {
+    rs.iter()
+        .map(|r| alloc::format!("{} {} {}", r.name.to_lowercase(), r.rtype, r.ttl))
+        .collect()
+}
+
+#[test]
+fn positive_answers_are_authoritative_and_minimal() {
+    let c = catalog();
+    let m = ask(&c, "example.com.", Type::MX);
+    assert_eq!(m.id, 0x4242);
+    assert_eq!(
+        m.flags & (flag::QR | flag::AA | flag::RD),
+        flag::QR | flag::AA | flag::RD
+    );
+    assert_eq!(show(&m.answers), ["example.com. MX 300"]);
+    assert!(m.authorities.is_empty() && m.additionals.is_empty());
+    assert_eq!(m.edns.unwrap().udp_size, 1232);
+}
+
+#[test]
+fn case_is_matched_insensitively_and_echoed() {
+    let c = catalog();
+    let m = ask(&c, "mIxEd.EXAMPLE.com.", Type::A);
+    assert_eq!(m.questions[0].name.to_string(), "mIxEd.EXAMPLE.com.");
+    assert_eq!(m.answers[0].name.to_string(), "mIxEd.EXAMPLE.com.");
+    assert_eq!(m.answers[0].rdata, RData::A([192, 0, 2, 13]));
+}
+
+#[test]
+fn negative_answers_carry_the_soa() {
+    let c = catalog();
+    let nx = ask(&c, "nope.example.com.", Type::A);
+    assert_eq!(rcode(&nx), Rcode::NXDOMAIN);
+    assert_eq!(show(&nx.authorities), ["example.com. SOA 60"]);
+    let nodata = ask(&c, "mail.example.com.", Type::TXT);
+    assert_eq!(rcode(&nodata), Rcode::NOERROR);
+    assert!(nodata.answers.is_empty());
+    assert_eq!(show(&nodata.authorities), ["example.com. SOA 60"]);
+    // An empty non-terminal exists: NODATA, not NXDOMAIN.
+    assert_eq!(rcode(&ask(&c, "y.z.example.com.", Type::A)), Rcode::NOERROR);
+}
+
+#[test]
+fn cname_chains_stop_on_loops_and_report_the_last_name() {
+    let c = catalog();
+    let m = ask(&c, "www.example.com.", Type::A);
+    assert_eq!(
+        show(&m.answers),
+        [
+            "www.example.com. CNAME 300",
+            "web.example.com. CNAME 300",
+            "mail.example.com. A 300"
+        ]
+    );
+    assert_eq!(ask(&c, "loop1.example.com.", Type::A).answers.len(), 2);
+    let m = ask(&c, "c1.example.com.", Type::A);
+    assert_eq!(rcode(&m), Rcode::NXDOMAIN);
+    assert_eq!(m.answers.len(), 1);
+    let m = ask(&c, "c2.example.com.", Type::A);
+    assert!(m.flags & flag::AA != 0);
+    assert_eq!(
+        show(&m.authorities),
+        ["sub.example.com. NS 300", "sub.example.com. NS 300"]
+    );
+}
+
+#[test]
+fn referrals_carry_glue_and_are_not_authoritative() {
+    let c = catalog();
+    for q in [
+        "a.b.sub.example.com.",
+        "sub.example.com.",
+        "ns.sub.example.com.",
+    ] {
+        let m = ask(&c, q, Type::A);
+        assert_eq!(m.flags & flag::AA, 0, "{q}");
+        assert_eq!(m.authorities.len(), 2, "{q}");
+        assert_eq!(
+            show(&m.additionals),
+            ["ns.sub.example.com. A 300", "ns1.example.com. A 300"],
+            "{q}"
+        );
+    }
+    // DS is the parent's: NODATA from example.com.
+    let m = ask(&c, "sub.example.com.", Type::DS);
+    assert!(m.flags & flag::AA != 0);
+    assert_eq!(show(&m.authorities), ["example.com. SOA 60"]);
+}
+
+#[test]
+fn wildcards_expand_and_are_blocked_by_existing_names() {
+    let c = catalog();
+    let m = ask(&c, "a.b.WILD.example.com.", Type::MX);
+    assert_eq!(m.answers[0].name.to_string(), "a.b.WILD.example.com.");
+    assert_eq!(m.answers[0].rdata, RData::Mx(10, name("mail.example.com.")));
+    let m = ask(&c, "q.cw.example.com.", Type::AAAA);
+    assert_eq!(
+        show(&m.answers),
+        ["q.cw.example.com. CNAME 300", "mail.example.com. AAAA 300"]
+    );
+    assert_eq!(
+        rcode(&ask(&c, "foo.x.ent.example.com.", Type::A)),
+        Rcode::NXDOMAIN
+    );
+    assert_eq!(ask(&c, "y.ent.example.com.", Type::A).answers.len(), 1);
+    let m = ask(&c, "c4.example.com.", Type::A);
+    assert_eq!(
+        show(&m.answers),
+        ["c4.example.com. CNAME 300", "foo.wild.example.com. A 300"]
+    );
+}
+
+#[test]
+fn dname_substitutes_and_follows_in_zone() {
+    let c = catalog();
+    let m = ask(&c, "foo.D.example.com.", Type::A);
+    assert_eq!(
+        show(&m.answers),
+        ["d.example.com. DNAME 300", "foo.d.example.com. CNAME 300"]
+    );
+    assert_eq!(m.answers[1].rdata, RData::Cname(name("foo.target.net.")));
+    let m = ask(&c, "x.dl.example.com.", Type::A);
+    assert_eq!(m.answers.len(), 3);
+    assert_eq!(
+        rcode(&ask(&c, "nx.dl.example.com.", Type::A)),
+        Rcode::NXDOMAIN
+    );
+    assert_eq!(c.stats().synthesised.load(Ordering::Relaxed), 3);
+}
+
+#[test]
+fn other_zones_are_refused_and_any_is_minimal() {
+    let c = catalog();
+    let m = ask(&c, "foo.org.", Type::A);
+    assert_eq!(rcode(&m), Rcode::REFUSED);
+    assert_eq!(m.flags & flag::AA, 0);
+    assert_eq!(m.edns.unwrap().options, b"\x00\x0f\x00\x02\x00\x14");
+    assert_eq!(
+        show(&ask(&c, "example.com.", Type::ANY).answers),
+        ["example.com. SOA 300"]
+    );
+    assert_eq!(
+        show(&ask(&c, "www.example.com.", Type::ANY).answers),
+        ["www.example.com. CNAME 300"]
+    );
+    // The second zone is served too.
+    assert_eq!(ask(&c, "ns2.other.net.", Type::A).answers.len(), 1);
+}
+
+#[test]
+fn truncation_follows_the_transport() {
+    let c = catalog();
+    let m = ask_with(
+        &c,
+        &query("big.example.com.", Type::TXT, None),
+        Transport::Udp,
+    );
+    assert!(m.flags & flag::TC != 0 && m.answers.is_empty() && m.edns.is_none());
+    let m = ask_with(
+        &c,
+        &query("big.example.com.", Type::TXT, Some((4096, 0, true))),
+        Transport::Udp,
+    );
+    assert!(m.flags & flag::TC == 0 && m.answers.len() == 1);
+    assert!(m.edns.unwrap().dnssec_ok);
+    let m = ask_with(
+        &c,
+        &query("big.example.com.", Type::TXT, None),
+        Transport::Tcp,
+    );
+    assert!(m.flags & flag::TC == 0 && m.answers.len() == 1);
+    assert_eq!(c.stats().truncated.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn badvers_notimp_and_formerr() {
+    let c = catalog();
+    let m = ask_with(
+        &c,
+        &query("example.com.", Type::A, Some((1232, 1, false))),
+        Transport::Udp,
+    );
+    assert_eq!(m.edns.as_ref().unwrap().ext_rcode, 1);
+    assert_eq!(rcode(&m), Rcode::NOERROR);
+    let mut q = query("example.com.", Type::A, None);
+    q[2] |= 0x10; // opcode 2, STATUS
+    let m = ask_with(&c, &q, Transport::Udp);
+    assert_eq!(rcode(&m), Rcode::NOTIMP);
+    let mut q = query("example.com.", Type::A, None);
+    q[5] = 2; // two questions announced, one present
+    assert_eq!(rcode(&ask_with(&c, &q, Transport::Udp)), Rcode::FORMERR);
+    let mut out = [0u8; 512];
+    assert_eq!(c.answer(&q[..5], Transport::Udp, &mut out), None);
+    assert_eq!(c.stats().malformed.load(Ordering::Relaxed), 2);
+}
+
+/// Every compiled answer equals the answer worked out from the model.
+#[test]
+fn compiled_answers_match_the_model() {
+    let c = catalog();
+    let names = [
+        "example.com.",
+        "www.example.com.",
+        "x.Y.z.example.com.",
+        "y.z.example.com.",
+        "nope.example.com.",
+        "a.b.c.wild.example.com.",
+        "wild.example.com.",
+        "*.wild.example.com.",
+        "sub.example.com.",
+        "deep.sub.example.com.",
+        "z.cw.example.com.",
+        "q.x.ent.example.com.",
+        "e2.example.com.",
+        "MAIL.example.com.",
+        "c2.example.com.",
+        "ns2.other.net.",
+        "x.other.net.",
+    ];
+    let types = [
+        Type::A,
+        Type::AAAA,
+        Type::MX,
+        Type::NS,
+        Type::SOA,
+        Type::TXT,
+        Type::CNAME,
+        Type::DS,
+        Type::ANY,
+        Type(999),
+    ];
+    for n in names {
+        for t in types {
+            let got = ask_with(&c, &query(n, t, None), Transport::Tcp);
+            let plan = c.plan(&name(n), t).unwrap();
+            assert_eq!(rcode(&got), plan.rcode, "{n} {t}");
+            assert_eq!(got.flags & flag::AA != 0, plan.aa, "{n} {t}");
+            assert_eq!(got.answers, plan.answer, "{n} {t}");
+            assert_eq!(got.authorities, plan.authority, "{n} {t}");
+            assert_eq!(got.additionals, plan.additional, "{n} {t}");
+        }
+    }
+}
