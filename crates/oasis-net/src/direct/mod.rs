@@ -164,9 +164,14 @@ impl Core {
         }
         st.flush();
         st.upkeep(now);
-        st.iface
+        let smoltcp_next = st
+            .iface
             .poll_at(smol_time(now), &st.sockets)
-            .map(|t| (t.total_micros().max(0) as u64).saturating_mul(1000))
+            .map(|t| (t.total_micros().max(0) as u64).saturating_mul(1000));
+        match (smoltcp_next, st.next_half_open_expiry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Waits for input, a kick or `deadline`; true if it was already there.
@@ -279,10 +284,13 @@ impl State {
                 }
             }
             Some(dhcpv4::Event::Deconfigured) => {
+                let had = self.iface.ipv4_addr().is_some();
                 self.iface
                     .update_ip_addrs(|addrs| addrs.retain(|a| !matches!(a, IpCidr::Ipv4(_))));
                 self.iface.routes_mut().remove_default_ipv4_route();
-                log::info!("DHCP lease lost");
+                if had {
+                    log::info!("DHCP: the lease ended, asking again");
+                }
             }
         }
     }
@@ -313,6 +321,17 @@ impl State {
                 }
             }
         }
+    }
+
+    /// When the oldest half-open connection runs out of time, if any.
+    fn next_half_open_expiry(&self) -> Option<u64> {
+        let limit = HALF_OPEN_TIMEOUT.as_nanos() as u64;
+        self.backlogs
+            .iter()
+            .flatten()
+            .flat_map(|b| b.slots.iter().filter_map(|(_, since)| *since))
+            .min()
+            .map(|t| t.saturating_add(limit + 1))
     }
 
     fn closing_upkeep(&mut self, now: u64) {
