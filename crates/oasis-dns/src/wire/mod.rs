@@ -199,3 +199,6 @@ pub(crate) fn read_u32(buf: &[u8], at: usize) -> Result<u32, Error> {
         None => Err(Error::Truncated(at)),
     }
 }
+
+#[cfg(test)]
+mod proptests;

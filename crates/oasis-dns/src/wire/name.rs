@@ -71,7 +71,7 @@ impl Name {
 
     /// Reads a possibly compressed name starting at `at` in `msg`, and gives
     /// it with the offset just after it. Pointers must point strictly
-    /// backwards, at most [`MAX_HOPS`] are followed, and the result is at most
+    /// backwards, at most 127 are followed, and the result is at most
     /// 255 bytes, so no packet can make this loop or grow without bound.
     pub fn parse(msg: &[u8], at: usize) -> Result<(Name, usize), NameError> {
         let mut wire = Vec::with_capacity(32);

@@ -229,3 +229,6 @@ fn is_other_class(t: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;
