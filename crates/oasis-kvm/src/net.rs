@@ -1,0 +1,142 @@
+//! Net devices over the shared rings: frames are received and sent in place
+//! in guest memory; the VMM fills the RX ring and drains the TX ring in
+//! batches (in POLL, or on an explicit flush), so a burst costs one exit.
+//!
+//! Receiving never exits: the RX ring is refilled when the executor idles in
+//! POLL, which returns at once when frames are waiting. Sending exits once
+//! per [`Net::flush`] (or when the TX ring is full), not once per frame.
+
+use core::task::{Context, Poll, Waker};
+
+use oasis_abi::MAX_DEVICES;
+use oasis_abi::hypercall::{NetIo, Number, Status};
+use oasis_abi::ring::{End, Ring};
+use oasis_rt::device::{DeviceError, Net};
+
+use crate::hypercall;
+
+/// Wakers of tasks waiting for input, by device handle; woken by the idle loop.
+static WAITERS: spin::Mutex<[Option<Waker>; MAX_DEVICES]> =
+    spin::Mutex::new([const { None }; MAX_DEVICES]);
+
+/// Wakes the tasks waiting on each device whose bit is set in `ready`.
+pub(crate) fn wake_ready(ready: u64) {
+    let mut waiters = WAITERS.lock();
+    for (i, w) in waiters.iter_mut().enumerate() {
+        if ready & (1 << i) != 0
+            && let Some(w) = w.take()
+        {
+            w.wake();
+        }
+    }
+}
+
+/// An Ethernet device attached by the VMM (`--net:NAME=TAP`).
+pub struct NetDevice {
+    handle: u32,
+    mac: [u8; 6],
+    mtu: usize,
+    rx: Ring,
+    tx: Ring,
+    queued: u32,
+}
+
+impl NetDevice {
+    /// # Safety
+    /// The ring addresses and geometry must be those the VMM reported.
+    pub(crate) unsafe fn new(
+        handle: u32,
+        mac: [u8; 6],
+        mtu: usize,
+        rings: (u64, u64),
+        slots: u32,
+        slot_size: u32,
+    ) -> NetDevice {
+        // SAFETY: the VMM placed both rings in guest memory reserved for them.
+        let (rx, tx) = unsafe {
+            (
+                Ring::new(rings.0 as *mut u8, slots, slot_size, End::Consumer),
+                Ring::new(rings.1 as *mut u8, slots, slot_size, End::Producer),
+            )
+        };
+        NetDevice {
+            handle,
+            mac,
+            mtu,
+            rx,
+            tx,
+            queued: 0,
+        }
+    }
+
+    fn exit(&mut self, n: Number) -> Result<u32, DeviceError> {
+        let mut arg = NetIo {
+            device: self.handle,
+            ..NetIo::default()
+        };
+        hypercall::call(n, &mut arg);
+        match Status::from_u32(arg.status) {
+            Status::Ok => Ok(arg.frames),
+            Status::Io => Err(DeviceError::Io("net", arg.errno as i32)),
+            _ => Err(DeviceError::Io("net", 22)),
+        }
+    }
+}
+
+fn ring_error(_: oasis_abi::ring::RingError) -> DeviceError {
+    DeviceError::Io("net ring", 5)
+}
+
+impl Net for NetDevice {
+    fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    fn receive(&mut self, each: &mut dyn FnMut(&[u8])) -> Result<usize, DeviceError> {
+        let mut n = 0;
+        while let Some(frame) = self.rx.peek().map_err(ring_error)? {
+            each(frame);
+            self.rx.consume();
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<(), DeviceError> {
+        if len > self.mtu.min(self.tx.frame_max()) {
+            return Err(DeviceError::OutOfRange);
+        }
+        if self.tx.free().map_err(ring_error)? == 0 {
+            self.flush()?;
+        }
+        let Some(slot) = self.tx.next_free().map_err(ring_error)? else {
+            return Err(DeviceError::WouldBlock);
+        };
+        fill(&mut slot[..len]);
+        self.tx.produce(len).map_err(ring_error)?;
+        self.queued += 1;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        if self.queued > 0 {
+            self.queued = 0;
+            self.exit(Number::NetTx)?;
+        }
+        Ok(())
+    }
+
+    fn poll_receive_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.rx.pending().map_or(true, |n| n > 0) {
+            return Poll::Ready(());
+        }
+        if let Some(slot) = WAITERS.lock().get_mut(self.handle as usize) {
+            *slot = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}

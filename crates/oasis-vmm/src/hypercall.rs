@@ -1,0 +1,284 @@
+//! Answering the guest: one handler per hypercall. Every argument struct
+//! and every buffer it names is read through bounds-checked guest memory;
+//! a bad buffer or device gets `Status::Invalid`, a broken ring or an
+//! argument struct outside memory ends the guest as a fault.
+
+use std::io::Write;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use oasis_abi::hypercall::*;
+
+use crate::block::FileBlock;
+use crate::error::Error;
+use crate::memory::{GuestMemory, Pod};
+use crate::net::{NetError, TapNet};
+
+/// A device, by its handle (its index in the manifest).
+pub enum Device {
+    /// A TAP-backed net device.
+    Net(TapNet),
+    /// A file-backed block device.
+    Block(FileBlock),
+}
+
+/// What the VMM counted, for `--stats`.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    /// Exits by hypercall number.
+    pub exits: [u64; 16],
+    /// Frames moved from TAPs into RX rings.
+    pub rx_frames: u64,
+    /// Frames moved from TX rings to TAPs.
+    pub tx_frames: u64,
+}
+
+impl Stats {
+    /// One line for stderr.
+    pub fn line(&self, ran: std::time::Duration) -> String {
+        let total: u64 = self.exits.iter().sum();
+        let per: Vec<String> = Number::ALL
+            .iter()
+            .filter(|n| self.exits[**n as usize] > 0)
+            .map(|n| format!("{:?} {}", n, self.exits[*n as usize]))
+            .collect();
+        format!(
+            "oasis-vmm: stats: {total} exits ({}), net rx {} frames, tx {} frames, ran {:.3} s",
+            per.join(", "),
+            self.rx_frames,
+            self.tx_frames,
+            ran.as_secs_f64()
+        )
+    }
+}
+
+/// What the vCPU loop does after a hypercall.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Resume the guest.
+    Resume,
+    /// The guest is done: exit with this status.
+    Exit(i32),
+}
+
+/// The host side of the hypercalls.
+pub struct Host {
+    /// Guest memory.
+    pub mem: GuestMemory,
+    /// Devices by handle.
+    pub devices: Vec<Device>,
+    /// Counters.
+    pub stats: Stats,
+    pollfds: Vec<libc::pollfd>,
+    /// When the guest was entered.
+    pub started: Instant,
+}
+
+fn wall_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+impl Host {
+    /// A host for `mem` and `devices`.
+    pub fn new(mem: GuestMemory, devices: Vec<Device>) -> Host {
+        Host {
+            mem,
+            devices,
+            stats: Stats::default(),
+            pollfds: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    fn arg<T: Pod>(&self, n: Number, addr: u64) -> Result<T, Error> {
+        self.mem.read(addr).ok_or_else(|| {
+            Error::Guest(format!(
+                "{n:?} hypercall with its argument at {addr:#x}, outside guest memory"
+            ))
+        })
+    }
+
+    fn put<T: Pod>(&self, addr: u64, v: &T) {
+        // `arg` checked the same range.
+        let _ = self.mem.write(addr, v);
+    }
+
+    /// Handles hypercall `n` with its argument struct at `addr`.
+    pub fn handle(&mut self, n: Number, addr: u64) -> Result<Flow, Error> {
+        self.stats.exits[n as usize] += 1;
+        match n {
+            Number::ConsoleWrite => {
+                let a: ConsoleWrite = self.arg(n, addr)?;
+                let bytes = self.mem.slice(a.data, a.len).ok_or_else(|| {
+                    Error::Guest(format!(
+                        "console write of {} bytes at {:#x}, outside guest memory",
+                        a.len, a.data
+                    ))
+                })?;
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(bytes);
+                let _ = out.flush();
+            }
+            Number::WallClock => {
+                let a = WallClock { ns: wall_ns() };
+                self.arg::<WallClock>(n, addr)?;
+                self.put(addr, &a);
+            }
+            Number::Poll => {
+                let mut a: Poll = self.arg(n, addr)?;
+                a.ready = self.poll(a.timeout_ns)?;
+                self.put(addr, &a);
+            }
+            Number::NetRx | Number::NetTx => {
+                let mut a: NetIo = self.arg(n, addr)?;
+                self.net_io(n, &mut a)?;
+                self.put(addr, &a);
+            }
+            Number::BlockRead | Number::BlockWrite | Number::BlockFlush => {
+                let mut a: BlockIo = self.arg(n, addr)?;
+                self.block_io(n, &mut a);
+                self.put(addr, &a);
+            }
+            Number::Exit => {
+                let a: Exit = self.arg(n, addr)?;
+                return Ok(Flow::Exit(a.status.min(255) as i32));
+            }
+            Number::Abort => {
+                let a: Abort = self.arg(n, addr)?;
+                let msg = self
+                    .mem
+                    .slice(a.message, a.len.min(4096))
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_else(|| "(message outside guest memory)".into());
+                let _ = std::io::stdout().flush();
+                eprintln!("oasis-vmm: guest {}", msg.trim_end());
+                return Ok(Flow::Exit(ABORT_STATUS));
+            }
+        }
+        Ok(Flow::Resume)
+    }
+
+    fn net_fault(&self, handle: usize, e: NetError) -> Error {
+        match e {
+            NetError::Ring(r) => Error::Guest(format!("net device {handle}: {r}")),
+            NetError::Io(e) => Error::Backing {
+                kind: "net",
+                name: handle.to_string(),
+                why: format!("TAP failed: {e}"),
+            },
+        }
+    }
+
+    fn net_io(&mut self, n: Number, a: &mut NetIo) -> Result<(), Error> {
+        let handle = a.device as usize;
+        let Some(Device::Net(net)) = self.devices.get_mut(handle) else {
+            a.status = Status::Invalid as u32;
+            return Ok(());
+        };
+        let moved = if n == Number::NetRx {
+            net.fill_rx()
+        } else {
+            net.drain_tx()
+        };
+        let moved = moved.map_err(|e| self.net_fault(handle, e))?;
+        if n == Number::NetRx {
+            self.stats.rx_frames += u64::from(moved);
+        } else {
+            self.stats.tx_frames += u64::from(moved);
+        }
+        a.frames = moved;
+        a.status = Status::Ok as u32;
+        Ok(())
+    }
+
+    /// Sends pending TX frames, fills RX rings; returns the ready set.
+    fn pump(&mut self) -> Result<u64, Error> {
+        let mut ready = 0;
+        for i in 0..self.devices.len() {
+            if let Device::Net(net) = &mut self.devices[i] {
+                let r = net
+                    .drain_tx()
+                    .and_then(|tx| Ok((tx, net.fill_rx()?, net.rx_pending()?)));
+                let (tx, rx, pending) = r.map_err(|e| self.net_fault(i, e))?;
+                self.stats.tx_frames += u64::from(tx);
+                self.stats.rx_frames += u64::from(rx);
+                if pending {
+                    ready |= 1 << i;
+                }
+            }
+        }
+        Ok(ready)
+    }
+
+    fn poll(&mut self, timeout_ns: u64) -> Result<u64, Error> {
+        let ready = self.pump()?;
+        if ready != 0 || timeout_ns == 0 {
+            return Ok(ready);
+        }
+        self.pollfds.clear();
+        for d in &self.devices {
+            if let Device::Net(net) = d {
+                self.pollfds.push(libc::pollfd {
+                    fd: net.fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+        }
+        let ts = libc::timespec {
+            tv_sec: (timeout_ns / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
+        };
+        let tsp = if timeout_ns == u64::MAX {
+            std::ptr::null()
+        } else {
+            &ts as *const _
+        };
+        // SAFETY: pollfds is a valid array of its length; ts outlives the call.
+        unsafe {
+            libc::ppoll(
+                self.pollfds.as_mut_ptr(),
+                self.pollfds.len() as libc::nfds_t,
+                tsp,
+                std::ptr::null(),
+            )
+        };
+        self.pump()
+    }
+
+    fn block_io(&mut self, n: Number, a: &mut BlockIo) {
+        let Some(Device::Block(dev)) = self.devices.get(a.device as usize) else {
+            a.status = Status::Invalid as u32;
+            return;
+        };
+        let result = match n {
+            Number::BlockFlush => dev.flush(),
+            _ if !dev.in_range(a.sector, a.len) => {
+                a.status = Status::OutOfRange as u32;
+                return;
+            }
+            Number::BlockRead => match self.mem.slice_mut(a.data, a.len) {
+                Some(buf) => dev.read(a.sector, buf),
+                None => {
+                    a.status = Status::Invalid as u32;
+                    return;
+                }
+            },
+            _ => match self.mem.slice(a.data, a.len) {
+                Some(buf) => dev.write(a.sector, buf),
+                None => {
+                    a.status = Status::Invalid as u32;
+                    return;
+                }
+            },
+        };
+        match result {
+            Ok(()) => a.status = Status::Ok as u32,
+            Err(e) => {
+                a.status = Status::Io as u32;
+                a.errno = e.raw_os_error().unwrap_or(libc::EIO) as u32;
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! oasis-vmm: the monitor that runs an oasis kvm image (DESIGN.md §2.3).
+//!
+//! It checks the image (ELF, ABI version, device manifest against the
+//! command line), builds the guest's machine (long mode, CPL3 with IOPL=3,
+//! identity page tables with a null page and a stack guard page), backs the
+//! devices (files for block, TAP for net, through shared rings), installs a
+//! seccomp filter, and answers hypercalls until the guest exits. The guest's
+//! exit status becomes the VMM's; a fault prints the registers and the
+//! symbol at RIP and exits non-zero.
+#![warn(missing_docs)]
+
+pub mod block;
+pub mod error;
+pub mod fault;
+pub mod hypercall;
+pub mod image;
+pub mod machine;
+pub mod memory;
+pub mod net;
+pub mod options;
+pub mod seccomp;
+pub mod setup;
+
+pub use error::Error;
+pub use image::Image;
+pub use options::Config;
+
+/// Runs the VMM with a command line (without the program name) and returns
+/// the process exit status; errors are one line on stderr.
+pub fn main_with(argv: &[String]) -> i32 {
+    let config = match options::parse(argv) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            println!("{}", options::USAGE);
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("oasis-vmm: {e}");
+            return e.status();
+        }
+    };
+    match run(&config) {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("oasis-vmm: {e}");
+            e.status()
+        }
+    }
+}
+
+/// Boots `config.image` and runs it to its end; returns the guest's exit status.
+pub fn run(config: &Config) -> Result<i32, Error> {
+    machine::Machine::build(config)?.run()
+}

@@ -1,0 +1,490 @@
+//! One guest: from a checked image and a command line to a vCPU ready to
+//! run, then the vCPU loop.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, kvm_userspace_memory_region};
+use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use oasis_abi::boot::{BOOT_MAGIC, BootInfo, DEVICE_BLOCK, DEVICE_NET, DeviceInfo};
+use oasis_abi::hypercall::Number;
+use oasis_abi::layout::{BOOT_INFO, CMDLINE, CMDLINE_MAX, LARGE_PAGE, MEM_MAX, PAGE};
+use oasis_abi::manifest::Manifest;
+use oasis_abi::ring::{DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, ring_bytes};
+use oasis_abi::{ABI_VERSION, MAX_NAME};
+
+use crate::block::{FileBlock, SECTOR_SIZE};
+use crate::error::Error;
+use crate::hypercall::{Device, Flow, Host};
+use crate::image::Image;
+use crate::memory::GuestMemory;
+use crate::options::Config;
+use crate::{fault, net, seccomp, setup};
+
+/// Least heap the guest gets beyond its image and rings.
+const MIN_HEAP: u64 = 1 << 20;
+/// Retries of `KVM_RUN` failing with EAGAIN before giving up.
+const EAGAIN_RETRIES: u32 = 12;
+
+/// A device attachment in manifest order: (kind, name, backing).
+type Attachment<'a> = (u32, &'a str, &'a str);
+
+/// Matches the command line's devices to the manifest, in manifest order.
+pub fn match_devices<'a>(
+    manifest: &'a Manifest,
+    config: &'a Config,
+) -> Result<Vec<Attachment<'a>>, Error> {
+    let given: Vec<Attachment<'a>> = config
+        .nets
+        .iter()
+        .map(|(n, t)| (DEVICE_NET, n.as_str(), t.as_str()))
+        .chain(config.blocks.iter().map(|(n, f)| {
+            (
+                DEVICE_BLOCK,
+                n.as_str(),
+                f.to_str().unwrap_or("(non-UTF-8 path)"),
+            )
+        }))
+        .collect();
+    let kind = oasis_abi::manifest::kind_name;
+    let mut out = Vec::new();
+    for d in manifest.devices() {
+        let name = d.name().unwrap_or("?");
+        let found: Vec<&Attachment<'a>> = given
+            .iter()
+            .filter(|(k, n, _)| *k == d.kind && *n == name)
+            .collect();
+        match found.as_slice() {
+            [] => {
+                return Err(Error::Devices(format!(
+                    "{} device `{name}` is declared by the image but not attached (add --{}:{name}={})",
+                    d.kind_name(),
+                    d.kind_name(),
+                    if d.kind == DEVICE_NET { "TAP" } else { "FILE" }
+                )));
+            }
+            [one] => out.push(**one),
+            _ => {
+                return Err(Error::Devices(format!(
+                    "{} device `{name}` is attached more than once",
+                    d.kind_name()
+                )));
+            }
+        }
+    }
+    for (k, n, _) in &given {
+        if !manifest
+            .devices()
+            .iter()
+            .any(|d| d.kind == *k && d.name() == Some(n))
+        {
+            let declared: Vec<String> = manifest
+                .devices()
+                .iter()
+                .map(|d| format!("{} `{}`", d.kind_name(), d.name().unwrap_or("?")))
+                .collect();
+            return Err(Error::Devices(format!(
+                "{} device `{n}` is attached but the image does not declare it (it declares: {})",
+                kind(*k),
+                if declared.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    declared.join(", ")
+                }
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Where things go in guest memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Guest memory in bytes.
+    pub mem: u64,
+    /// First ring.
+    pub rings: u64,
+    /// Start of the heap.
+    pub heap_start: u64,
+}
+
+/// Places the rings of `nets` devices after the image and checks that
+/// `mem_mib` leaves room for a heap.
+pub fn plan(image_end: u64, nets: usize, mem_mib: u64) -> Result<Plan, Error> {
+    let ring = ring_bytes(DEFAULT_SLOTS, DEFAULT_SLOT_SIZE).div_ceil(PAGE) * PAGE;
+    let rings = image_end.div_ceil(PAGE) * PAGE;
+    let heap_start = rings + 2 * ring * nets as u64;
+    let need = heap_start + MIN_HEAP;
+    let need_mib = (need.div_ceil(LARGE_PAGE) * LARGE_PAGE) >> 20;
+    let mem = mem_mib
+        .checked_mul(1 << 20)
+        .map(|m| m.div_ceil(LARGE_PAGE) * LARGE_PAGE)
+        .filter(|&m| m <= MEM_MAX)
+        .ok_or_else(|| Error::Usage(format!("--mem={mem_mib}: at most {} MiB", MEM_MAX >> 20)))?;
+    if mem < need {
+        return Err(Error::Memory { mem_mib, need_mib });
+    }
+    Ok(Plan {
+        mem,
+        rings,
+        heap_start,
+    })
+}
+
+/// A guest ready to run.
+pub struct Machine {
+    _kvm: Kvm,
+    _vm: VmFd,
+    vcpu: VcpuFd,
+    host: Host,
+    image: Image,
+    stats: bool,
+    needs: seccomp::Needs,
+}
+
+fn kvm_open(config: &Config) -> Result<Kvm, Error> {
+    let path = std::ffi::CString::new(config.kvm.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::Usage("--kvm: path contains NUL".into()))?;
+    Kvm::new_with_path(&path).map_err(|e| Error::Kvm {
+        what: format!("cannot open {}", config.kvm.display()),
+        source: std::io::Error::from_raw_os_error(e.errno()),
+        hint: " (is KVM available on this host, and may this user open it?)",
+    })
+}
+
+impl Machine {
+    /// Checks everything and sets up the guest; nothing runs yet.
+    pub fn build(config: &Config) -> Result<Machine, Error> {
+        let image = Image::load(&config.image)?;
+        let attached = match_devices(&image.manifest, config)?;
+        let nets = attached.iter().filter(|a| a.0 == DEVICE_NET).count();
+        let plan = plan(image.end, nets, config.mem_mib)?;
+        let cmdline = command_line(&config.args)?;
+        let kvm = kvm_open(config)?;
+        let vm = kvm
+            .create_vm()
+            .map_err(|e| Error::kvm("KVM_CREATE_VM", e))?;
+        let mem = GuestMemory::new(plan.mem).map_err(|source| Error::Kvm {
+            what: format!("cannot map {} MiB of guest memory", plan.mem >> 20),
+            source,
+            hint: "",
+        })?;
+        let region = kvm_userspace_memory_region {
+            slot: 0,
+            flags: 0,
+            guest_phys_addr: 0,
+            memory_size: plan.mem,
+            userspace_addr: mem.host_address(),
+        };
+        // SAFETY: the region is our mapping, which outlives the VM (both live in Machine;
+        // the VM fd is dropped with it).
+        unsafe { vm.set_user_memory_region(region) }
+            .map_err(|e| Error::kvm("KVM_SET_USER_MEMORY_REGION", e))?;
+        load(&image, &mem);
+        setup::write_tables(&mem);
+        let mut info = BootInfo {
+            magic: BOOT_MAGIC,
+            abi_version: ABI_VERSION,
+            device_count: attached.len() as u32,
+            mem_size: plan.mem,
+            heap_start: plan.heap_start,
+            heap_end: plan.mem,
+            tsc_khz: 0,
+            wall_ns_at_entry: 0,
+            seed: [0; 32],
+            cmdline: CMDLINE,
+            cmdline_len: cmdline.len() as u64,
+            argc: config.args.len() as u64,
+            devices: [DeviceInfo::EMPTY; oasis_abi::MAX_DEVICES],
+        };
+        fill_random(&mut info.seed)?;
+        let devices = open_devices(&attached, &mem, &plan, &mut info)?;
+        mem.slice_mut(CMDLINE, cmdline.len() as u64)
+            .expect("the boot area is inside guest memory")
+            .copy_from_slice(&cmdline);
+        let vcpu = vm
+            .create_vcpu(0)
+            .map_err(|e| Error::kvm("KVM_CREATE_VCPU", e))?;
+        let cpuid = kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(|e| Error::kvm("KVM_GET_SUPPORTED_CPUID", e))?;
+        vcpu.set_cpuid2(&cpuid)
+            .map_err(|e| Error::kvm("KVM_SET_CPUID2", e))?;
+        let sregs = vcpu
+            .get_sregs()
+            .map_err(|e| Error::kvm("KVM_GET_SREGS", e))?;
+        vcpu.set_sregs(&setup::sregs(sregs))
+            .map_err(|e| Error::kvm("KVM_SET_SREGS", e))?;
+        vcpu.set_regs(&setup::regs(image.entry))
+            .map_err(|e| Error::kvm("KVM_SET_REGS", e))?;
+        vcpu.set_fpu(&setup::fpu())
+            .map_err(|e| Error::kvm("KVM_SET_FPU", e))?;
+        info.tsc_khz = match vcpu.get_tsc_khz() {
+            Ok(khz) if khz > 0 => u64::from(khz),
+            _ => calibrate_tsc_khz(),
+        };
+        info.wall_ns_at_entry = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        mem.write(BOOT_INFO, &info)
+            .expect("the boot area is inside guest memory");
+        let needs = seccomp::Needs {
+            net: nets > 0,
+            block: attached.iter().any(|a| a.0 == DEVICE_BLOCK),
+        };
+        Ok(Machine {
+            _kvm: kvm,
+            _vm: vm,
+            vcpu,
+            host: Host::new(mem, devices),
+            image,
+            stats: config.stats,
+            needs,
+        })
+    }
+
+    /// Enters the sandbox and runs the guest to its end.
+    pub fn run(mut self) -> Result<i32, Error> {
+        seccomp::install(self.needs)?;
+        self.host.started = Instant::now();
+        let result = self.run_loop();
+        let _ = std::io::stdout().flush();
+        if self.stats {
+            eprintln!("{}", self.host.stats.line(self.host.started.elapsed()));
+        }
+        result
+    }
+
+    fn run_loop(&mut self) -> Result<i32, Error> {
+        loop {
+            match self.run_once()? {
+                Exit::Call { at, value } => {
+                    let n = match at {
+                        Target::Port(p) => Number::from_port(p),
+                        Target::Mmio(a) => Number::from_mmio(a),
+                    };
+                    let Some(n) = n else {
+                        return Err(fault::report(
+                            &self.vcpu,
+                            &self.image,
+                            &format!("wrote to {at}, which is no hypercall"),
+                        ));
+                    };
+                    match self.host.handle(n, u64::from(value))? {
+                        Flow::Resume => {}
+                        Flow::Exit(status) => return Ok(status),
+                    }
+                }
+                Exit::Shutdown => {
+                    return Err(fault::report(&self.vcpu, &self.image, "triple fault"));
+                }
+                Exit::Other(what) => {
+                    return Err(fault::report(
+                        &self.vcpu,
+                        &self.image,
+                        &format!("stopped with {what}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// One `KVM_RUN`, with what we need copied out of the exit before the
+    /// vCPU is touched again; EAGAIN is retried with a growing backoff.
+    fn run_once(&mut self) -> Result<Exit, Error> {
+        let mut backoff = Duration::from_micros(100);
+        let mut tries = 0;
+        loop {
+            match self.vcpu.run() {
+                Ok(VcpuExit::IoOut(port, data)) => {
+                    return Ok(Exit::Call {
+                        at: Target::Port(port),
+                        value: word(data),
+                    });
+                }
+                Ok(VcpuExit::MmioWrite(addr, data)) => {
+                    return Ok(Exit::Call {
+                        at: Target::Mmio(addr),
+                        value: word(data),
+                    });
+                }
+                Ok(VcpuExit::Shutdown) => return Ok(Exit::Shutdown),
+                Ok(other) => return Ok(Exit::Other(format!("exit {other:?}"))),
+                Err(e) if e.errno() == libc::EINTR => {}
+                Err(e) if e.errno() == libc::EAGAIN && tries < EAGAIN_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(backoff);
+                    backoff *= 2;
+                }
+                Err(e) => return Err(Error::kvm("KVM_RUN", e)),
+            }
+        }
+    }
+}
+
+/// A vCPU exit, copied out of KVM's shared run structure.
+enum Exit {
+    /// A store to the hypercall window or an `out`: a hypercall.
+    Call {
+        at: Target,
+        value: u32,
+    },
+    Shutdown,
+    Other(String),
+}
+
+/// Where a hypercall was written.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Port(u16),
+    Mmio(u64),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Port(p) => write!(f, "port {p:#x}"),
+            Target::Mmio(a) => write!(f, "address {a:#x}"),
+        }
+    }
+}
+
+/// The first four bytes of an exit's data, little-endian, zero-padded.
+fn word(data: &[u8]) -> u32 {
+    let mut w = [0u8; 4];
+    let n = data.len().min(4);
+    w[..n].copy_from_slice(&data[..n]);
+    u32::from_le_bytes(w)
+}
+
+/// Copies the image's segments into guest memory (the rest is already zero).
+fn load(image: &Image, mem: &GuestMemory) {
+    for s in &image.segments {
+        let dst = mem
+            .slice_mut(s.addr, s.file_size as u64)
+            .expect("plan() checked the image fits in guest memory");
+        dst.copy_from_slice(&image.bytes[s.offset..s.offset + s.file_size]);
+    }
+}
+
+/// The boot arguments as NUL-terminated strings back to back.
+fn command_line(args: &[String]) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    for a in args {
+        out.extend_from_slice(a.as_bytes());
+        out.push(0);
+    }
+    if out.len() as u64 > CMDLINE_MAX {
+        return Err(Error::Usage(format!(
+            "boot arguments take {} bytes, at most {CMDLINE_MAX}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
+    // SAFETY: writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n != buf.len() as isize {
+        return Err(Error::Kvm {
+            what: "getrandom for the guest's seed".into(),
+            source: std::io::Error::last_os_error(),
+            hint: "",
+        });
+    }
+    Ok(())
+}
+
+fn random_mac() -> [u8; 8] {
+    let mut mac = [0u8; 8];
+    let _ = fill_random(&mut mac[..6]);
+    mac[0] = (mac[0] & 0xfe) | 0x02; // unicast, locally administered
+    mac[6] = 0;
+    mac[7] = 0;
+    mac
+}
+
+/// Opens each backing store and fills in its BootInfo entry.
+fn open_devices(
+    attached: &[Attachment<'_>],
+    mem: &GuestMemory,
+    plan: &Plan,
+    info: &mut BootInfo,
+) -> Result<Vec<Device>, Error> {
+    let ring = ring_bytes(DEFAULT_SLOTS, DEFAULT_SLOT_SIZE).div_ceil(PAGE) * PAGE;
+    let mut next_ring = plan.rings;
+    let mut devices = Vec::new();
+    for (i, (kind, name, backing)) in attached.iter().enumerate() {
+        let d = &mut info.devices[i];
+        d.kind = *kind;
+        d.name_len = name.len().min(MAX_NAME) as u32;
+        d.name[..d.name_len as usize].copy_from_slice(&name.as_bytes()[..d.name_len as usize]);
+        if *kind == DEVICE_BLOCK {
+            let b =
+                FileBlock::open(std::path::Path::new(backing)).map_err(|why| Error::Backing {
+                    kind: "block",
+                    name: name.to_string(),
+                    why,
+                })?;
+            d.sector_size = SECTOR_SIZE;
+            d.sectors = b.sectors();
+            devices.push(Device::Block(b));
+        } else {
+            let file = net::open_tap(backing).map_err(|e| Error::Backing {
+                kind: "net",
+                name: name.to_string(),
+                why: format!("cannot open TAP interface {backing}: {e} (does it exist, and may this user open /dev/net/tun?)"),
+            })?;
+            let (rx_at, tx_at) = (next_ring, next_ring + ring);
+            next_ring += 2 * ring;
+            let bytes = ring_bytes(DEFAULT_SLOTS, DEFAULT_SLOT_SIZE);
+            let (Some(rx), Some(tx)) = (mem.ptr(rx_at, bytes), mem.ptr(tx_at, bytes)) else {
+                unreachable!("plan() reserved the rings inside guest memory");
+            };
+            // SAFETY: plan() reserved these ranges for the rings; the memory
+            // lives in the same Host as the rings.
+            let (rx, tx) = unsafe { net::rings(rx, tx, DEFAULT_SLOTS, DEFAULT_SLOT_SIZE) };
+            d.mtu = 1514;
+            d.mac = random_mac();
+            d.rx_ring = rx_at;
+            d.tx_ring = tx_at;
+            d.ring_slots = DEFAULT_SLOTS;
+            d.ring_slot_size = DEFAULT_SLOT_SIZE;
+            devices.push(Device::Net(net::TapNet::new(file, rx, tx)));
+        }
+    }
+    Ok(devices)
+}
+
+/// TSC ticks per ms, measured against the host clock when KVM cannot say.
+fn calibrate_tsc_khz() -> u64 {
+    let t0 = Instant::now();
+    // SAFETY: RDTSC has no preconditions.
+    let c0 = unsafe { core::arch::x86_64::_rdtsc() };
+    std::thread::sleep(Duration::from_millis(5));
+    // SAFETY: as above.
+    let c1 = unsafe { core::arch::x86_64::_rdtsc() };
+    let us = t0.elapsed().as_micros().max(1) as u64;
+    (c1.wrapping_sub(c0)).saturating_mul(1000) / us
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_places_rings_and_refuses_small_memory() {
+        let p = plan(0x12_3456, 1, 32).unwrap();
+        assert_eq!(p.rings, 0x12_4000);
+        assert!(p.heap_start > p.rings);
+        assert_eq!(p.mem, 32 << 20);
+        let e = plan(0x12_3456, 0, 1).unwrap_err().to_string();
+        assert!(
+            e.contains("--mem=1: too little memory, the image needs at least 4 MiB"),
+            "{e}"
+        );
+        assert!(plan(0x12_3456, 0, 5000).is_err());
+        assert_eq!(plan(0x10_1000, 0, 3).unwrap().mem, 4 << 20);
+    }
+}

@@ -1,0 +1,149 @@
+//! The command line, in the Solo5 style:
+//!
+//! ```text
+//! oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats]
+//!           [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
+//! ```
+
+use std::path::PathBuf;
+
+use crate::error::Error;
+
+/// Guest memory when `--mem` is not given, in MiB.
+pub const DEFAULT_MEM_MIB: u64 = 32;
+
+/// What to run and with which devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The image to boot.
+    pub image: PathBuf,
+    /// Guest memory in MiB.
+    pub mem_mib: u64,
+    /// Net devices: (name, TAP interface).
+    pub nets: Vec<(String, String)>,
+    /// Block devices: (name, backing file).
+    pub blocks: Vec<(String, PathBuf)>,
+    /// Print exit and frame counts at exit.
+    pub stats: bool,
+    /// The KVM device.
+    pub kvm: PathBuf,
+    /// Boot arguments handed to the guest.
+    pub args: Vec<String>,
+}
+
+impl Config {
+    /// A configuration booting `image` with defaults and no devices.
+    pub fn new(image: impl Into<PathBuf>) -> Config {
+        Config {
+            image: image.into(),
+            mem_mib: DEFAULT_MEM_MIB,
+            nets: Vec::new(),
+            blocks: Vec::new(),
+            stats: false,
+            kvm: PathBuf::from("/dev/kvm"),
+            args: Vec::new(),
+        }
+    }
+}
+
+/// The usage text.
+pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
+  --mem=MiB           guest memory (default 32)
+  --net:NAME=TAP      back the image's net device NAME with TAP interface TAP
+  --block:NAME=FILE   back the image's block device NAME with FILE
+  --stats             print exit and frame counts at exit (stderr)
+  --kvm=PATH          the KVM device (default /dev/kvm)
+  IMAGE -- --help     lists the image's devices and boot arguments";
+
+fn attachment(opt: &str, rest: &str) -> Result<(String, String), Error> {
+    match rest.split_once('=') {
+        Some((name, backing)) if !name.is_empty() && !backing.is_empty() => {
+            Ok((name.to_string(), backing.to_string()))
+        }
+        _ => Err(Error::Usage(format!(
+            "option `{opt}`: expected {}NAME=…",
+            &opt[..opt.len() - rest.len()]
+        ))),
+    }
+}
+
+/// Parses the command line (without the program name). `Ok(None)` = `--help`.
+pub fn parse(argv: &[String]) -> Result<Option<Config>, Error> {
+    let mut config = Config::new("");
+    let mut image = None;
+    let mut rest = argv.iter();
+    for a in rest.by_ref() {
+        if let Some(v) = a.strip_prefix("--mem=") {
+            config.mem_mib = v.parse().ok().filter(|&m| m > 0).ok_or_else(|| {
+                Error::Usage(format!(
+                    "option `{a}`: expected a size in MiB, e.g. --mem=64"
+                ))
+            })?;
+        } else if let Some(r) = a.strip_prefix("--net:") {
+            config.nets.push(attachment(a, r)?);
+        } else if let Some(r) = a.strip_prefix("--block:") {
+            let (name, file) = attachment(a, r)?;
+            config.blocks.push((name, PathBuf::from(file)));
+        } else if a == "--stats" {
+            config.stats = true;
+        } else if let Some(v) = a.strip_prefix("--kvm=") {
+            config.kvm = PathBuf::from(v);
+        } else if a == "--help" || a == "-h" {
+            return Ok(None);
+        } else if a.starts_with('-') {
+            return Err(Error::Usage(format!("unknown option `{a}` (see --help)")));
+        } else {
+            image = Some(PathBuf::from(a));
+            break;
+        }
+    }
+    config.image = image.ok_or_else(|| Error::Usage("no IMAGE given (see --help)".into()))?;
+    let mut rest = rest.peekable();
+    if rest.peek().is_some_and(|a| *a == "--") {
+        rest.next();
+    }
+    config.args = rest.cloned().collect();
+    Ok(Some(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn solo5_style_command_lines() {
+        let c = parse(&args(
+            "--mem=64 --net:service=tap0 --block:storage=/tmp/d --stats img -- --port=53",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.mem_mib, 64);
+        assert_eq!(c.nets, [("service".to_string(), "tap0".to_string())]);
+        assert_eq!(c.blocks, [("storage".to_string(), PathBuf::from("/tmp/d"))]);
+        assert!(c.stats);
+        assert_eq!(c.image, PathBuf::from("img"));
+        assert_eq!(c.args, ["--port=53"]);
+        let c = parse(&args("img --log-level=debug")).unwrap().unwrap();
+        assert_eq!((c.mem_mib, c.args.len()), (DEFAULT_MEM_MIB, 1));
+        assert_eq!(parse(&args("--help")).unwrap(), None);
+    }
+
+    #[test]
+    fn bad_options_name_the_option() {
+        for (line, want) in [
+            ("--mem=0 img", "--mem=0"),
+            ("--mem=lots img", "--mem=lots"),
+            ("--net:=tap0 img", "--net:=tap0"),
+            ("--block:storage img", "--block:storage"),
+            ("--frobnicate img", "--frobnicate"),
+            ("--mem=4", "no IMAGE"),
+        ] {
+            let e = parse(&args(line)).unwrap_err().to_string();
+            assert!(e.contains(want), "{line}: {e}");
+        }
+    }
+}

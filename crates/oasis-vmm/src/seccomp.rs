@@ -1,0 +1,146 @@
+//! The sandbox the VMM enters once the guest is set up: a seccomp filter
+//! allowing only the syscalls the vCPU loop and the attached devices need.
+//! Anything else kills the process. The whole list is here, in one place.
+
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+
+use crate::error::Error;
+
+/// `_IOC` for KVM's ioctl numbers.
+const fn kvm_ioc(dir: u64, nr: u64, size: usize) -> u64 {
+    (dir << 30) | ((size as u64) << 16) | (0xae << 8) | nr
+}
+/// `KVM_RUN`.
+const KVM_RUN: u64 = kvm_ioc(0, 0x80, 0);
+/// `KVM_GET_REGS` (the fault report).
+const KVM_GET_REGS: u64 = kvm_ioc(2, 0x81, size_of::<kvm_bindings::kvm_regs>());
+/// `KVM_GET_SREGS` (the fault report).
+const KVM_GET_SREGS: u64 = kvm_ioc(2, 0x83, size_of::<kvm_bindings::kvm_sregs>());
+
+/// Which device kinds are attached.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    /// A net device is attached (TAP read/write, polling on fds).
+    pub net: bool,
+    /// A block device is attached (pread/pwrite/fdatasync).
+    pub block: bool,
+}
+
+/// The syscalls allowed, each with the argument conditions it must meet.
+fn rules(needs: Needs) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Error> {
+    let e = |e: seccompiler::BackendError| Error::Seccomp(e.to_string());
+    let ioctl = [KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS]
+        .into_iter()
+        .map(|req| {
+            SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, req)
+                .and_then(|c| SeccompRule::new(vec![c]))
+                .map_err(e)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut allowed: Vec<i64> = vec![
+        libc::SYS_write,      // console (stdout, stderr); TAP frames
+        libc::SYS_ppoll,      // POLL: sleep until the deadline or input
+        libc::SYS_exit_group, // the end
+        libc::SYS_exit,
+        libc::SYS_rt_sigreturn,
+        libc::SYS_sigaltstack,
+        libc::SYS_rt_sigprocmask,
+        libc::SYS_futex, // stdout's lock
+        libc::SYS_brk,   // the VMM's own heap (messages at exit)
+        libc::SYS_mmap,
+        libc::SYS_munmap,
+        libc::SYS_mremap,
+        libc::SYS_madvise,
+        libc::SYS_close,         // devices dropped at exit
+        libc::SYS_clock_gettime, // wall clock, if the vDSO is unavailable
+    ];
+    if needs.net {
+        allowed.push(libc::SYS_read); // TAP frames
+    }
+    if needs.block {
+        allowed.extend([libc::SYS_pread64, libc::SYS_pwrite64, libc::SYS_fdatasync]);
+    }
+    let mut map: BTreeMap<i64, Vec<SeccompRule>> =
+        allowed.into_iter().map(|s| (s, vec![])).collect();
+    map.insert(libc::SYS_ioctl, ioctl);
+    Ok(map)
+}
+
+/// The compiled filter for `needs`.
+pub fn program(needs: Needs) -> Result<BpfProgram, Error> {
+    let filter = SeccompFilter::new(
+        rules(needs)?,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )
+    .map_err(|e| Error::Seccomp(e.to_string()))?;
+    filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| Error::Seccomp(e.to_string()))
+}
+
+/// Installs the filter on this thread; from here on, only the listed syscalls work.
+pub fn install(needs: Needs) -> Result<(), Error> {
+    let prog = program(needs)?;
+    seccompiler::apply_filter(&prog).map_err(|e| Error::Seccomp(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ioctl_numbers_match_the_kernel_headers() {
+        assert_eq!(KVM_RUN, 0xae80);
+        assert_eq!(KVM_GET_REGS, 0x8090_ae81);
+        assert_eq!(KVM_GET_SREGS, 0x8138_ae83);
+    }
+
+    #[test]
+    fn filters_compile_for_every_device_mix() {
+        for (net, block) in [(false, false), (true, false), (false, true), (true, true)] {
+            let p = program(Needs { net, block }).unwrap();
+            assert!(!p.is_empty());
+        }
+        let r = rules(Needs {
+            net: false,
+            block: false,
+        })
+        .unwrap();
+        assert!(!r.contains_key(&libc::SYS_read));
+        assert!(!r.contains_key(&libc::SYS_pwrite64));
+        assert!(!r.contains_key(&libc::SYS_openat));
+    }
+
+    /// In a child process (this test binary re-run), install the filter and
+    /// try a forbidden syscall: the kernel must kill the child.
+    #[test]
+    fn a_forbidden_syscall_kills_the_process() {
+        if std::env::var_os("OASIS_SECCOMP_CHILD").is_some() {
+            install(Needs {
+                net: false,
+                block: false,
+            })
+            .unwrap();
+            let _ = std::fs::File::open("/etc/hostname");
+            std::process::exit(0);
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "seccomp::tests::a_forbidden_syscall_kills_the_process",
+                "--test-threads=1",
+            ])
+            .env("OASIS_SECCOMP_CHILD", "1")
+            .output()
+            .unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGSYS), "{out:?}");
+    }
+}
