@@ -158,7 +158,7 @@ fn start(q: &Query, query: &[u8], flags: u16, out: &mut [u8]) -> Option<usize> {
     out[QNAME_AT..end].copy_from_slice(&query[QNAME_AT..end]);
     let mut h = Header::new_checked(&mut out[..]).ok()?;
     h.set_id(q.id);
-    h.set_flags(flag::QR | q.flags & (flag::RD | flag::CD) | flags);
+    h.set_flags(flag::QR | q.flags & flag::RD | flags);
     h.set_qdcount(1);
     Some(end)
 }

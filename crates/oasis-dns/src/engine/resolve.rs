@@ -68,7 +68,10 @@ pub fn resolve(zone: &Zone, qname: &Name, qtype: Type) -> Plan {
                 referral(zone, &mut plan, node);
                 None
             }
-            Found::Dname(owner, node) => substitute(&mut plan, node, &owner, &name),
+            Found::Dname(owner, node) => {
+                // For a CNAME question the synthesised CNAME is the answer.
+                substitute(&mut plan, node, &owner, &name).filter(|_| qtype != Type::CNAME)
+            }
         };
         match next {
             Some(n) => name = n,
@@ -100,6 +103,11 @@ fn answer_node(
     }
     if let Some(set) = node.get(qtype) {
         plan.answer.extend(set.records.iter().map(owned));
+        if qtype == Type::NS {
+            // Even minimal responses carry the addresses of in-zone name
+            // servers, as NSD does: a resolver needs them next.
+            glue(zone, plan, &set.records);
+        }
         return None;
     }
     if let Some(set) = node.get(Type::CNAME) {
@@ -121,7 +129,13 @@ fn referral(zone: &Zone, plan: &mut Plan, cut: &Node) {
     }
     let Some(ns) = cut.get(Type::NS) else { return };
     plan.authority.extend(ns.records.iter().cloned());
-    for r in &ns.records {
+    glue(zone, plan, &ns.records);
+}
+
+/// Adds to the additional section the A and AAAA records this zone holds
+/// for the targets of `ns` (in-zone glue, occluded or not).
+fn glue(zone: &Zone, plan: &mut Plan, ns: &[Record]) {
+    for r in ns {
         let RData::Ns(target) = &r.rdata else {
             continue;
         };
