@@ -7,6 +7,7 @@
 //! or reverts to an older one, and every later request fails. The bytes left
 //! on the inner device are what a reboot would find.
 
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -46,15 +47,28 @@ struct Undo {
 struct CutState {
     /// Sectors that may still be written before the power fails.
     budget: u64,
+    /// Sectors written so far.
+    written: u64,
     cut: bool,
     unflushed: Vec<Undo>,
     rng: Rng,
 }
 
 /// A block device that loses power after a given number of sector writes.
+/// Clones share the power supply: a test keeps one to look at the count
+/// while the store owns another.
 pub struct PowerCut<B> {
     inner: B,
-    state: spin::Mutex<CutState>,
+    state: Arc<spin::Mutex<CutState>>,
+}
+
+impl<B: Clone> Clone for PowerCut<B> {
+    fn clone(&self) -> Self {
+        PowerCut {
+            inner: self.inner.clone(),
+            state: self.state.clone(),
+        }
+    }
 }
 
 /// The error every request gets once the power is off.
@@ -67,13 +81,19 @@ impl<B: Block> PowerCut<B> {
     pub fn new(inner: B, after: u64, seed: u64) -> PowerCut<B> {
         PowerCut {
             inner,
-            state: spin::Mutex::new(CutState {
+            state: Arc::new(spin::Mutex::new(CutState {
                 budget: after,
+                written: 0,
                 cut: false,
                 unflushed: Vec::new(),
                 rng: Rng::new(seed),
-            }),
+            })),
         }
+    }
+
+    /// Sectors written through this wrapper so far (to calibrate where to cut).
+    pub fn sectors_written(&self) -> u64 {
+        self.state.lock().written
     }
 
     /// Whether the power has failed.
@@ -143,6 +163,7 @@ impl<B: Block> Block for PowerCut<B> {
         }
         self.inner.write(sector, buf)?;
         st.budget -= count;
+        st.written += count;
         Ok(())
     }
 

@@ -78,6 +78,7 @@ struct Declared {
 pub struct StoreBuilder {
     declared: Vec<Declared>,
     cache_bytes: usize,
+    verify: bool,
 }
 
 impl fmt::Debug for StoreBuilder {
@@ -110,6 +111,7 @@ impl Default for StoreBuilder {
         StoreBuilder {
             declared: Vec::new(),
             cache_bytes: 16 << 20,
+            verify: true,
         }
     }
 }
@@ -176,6 +178,15 @@ impl StoreBuilder {
         self
     }
 
+    /// Whether to verify every page's checksum when opening (default on).
+    /// The engine trusts the pages it reads, and may panic on pages damaged
+    /// outside it; verification turns such damage into an error at open, at
+    /// the cost of reading the whole database once.
+    pub fn verify_on_open(mut self, verify: bool) -> Self {
+        self.verify = verify;
+        self
+    }
+
     /// Opens the store on a block device (formatting it if blank).
     pub fn open<B: Block + Send + 'static>(self, dev: B) -> Result<Store> {
         self.open_backend(BlockBackend::open(dev)?)
@@ -185,6 +196,7 @@ impl StoreBuilder {
     pub fn open_backend(self, backend: impl StorageBackend) -> Result<Store> {
         let db = redb::Builder::new()
             .set_cache_size(self.cache_bytes)
+            .set_check_integrity_on_open(self.verify)
             .create_with_backend(backend)
             .map_err(|e| {
                 let m = e.to_string();

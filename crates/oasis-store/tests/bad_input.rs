@@ -1,0 +1,226 @@
+//! Hostile storage: garbage, truncation, a damaged engine area, another
+//! program's database, a changed record layout. Each is a clear error on
+//! open — never a panic, never a silent overwrite.
+
+use oasis_store::mem::MemBlock;
+use oasis_store::redb::{ReadableDatabase, ReadableTable};
+use oasis_store::superblock::SuperblockError;
+use oasis_store::{BlockBackend, Error, OpenError, Record, Store};
+
+#[derive(Record, Debug, Clone, PartialEq)]
+struct Person {
+    #[key]
+    name: String,
+    #[index]
+    age: u32,
+}
+
+/// The same record name with another layout (an added field).
+#[derive(Record, Debug, Clone, PartialEq)]
+#[record(name = "Person")]
+struct PersonV2 {
+    #[key]
+    name: String,
+    #[index]
+    age: u32,
+    email: Option<String>,
+}
+
+fn garbage(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = oasis_store::fault::Rng::new(seed);
+    (0..len).map(|_| rng.next_u64() as u8).collect()
+}
+
+fn filled_store() -> MemBlock {
+    let disk = MemBlock::new(512, 32 * 1024);
+    let db = Store::builder()
+        .record::<Person>()
+        .open(disk.clone())
+        .unwrap();
+    db.write(|tx| {
+        for i in 0..3000 {
+            tx.save(&Person {
+                name: format!("person{i:05}"),
+                age: i % 90,
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    disk
+}
+
+#[test]
+fn a_device_full_of_garbage_is_refused_and_left_alone() {
+    for seed in 0..20 {
+        let bytes = garbage(4 << 20, seed);
+        let disk = MemBlock::from_bytes(512, bytes.clone());
+        let e = Store::builder()
+            .record::<Person>()
+            .open(disk.clone())
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Open(OpenError::Superblock(SuperblockError::NotAStore))
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("not an oasis-store database"), "{e}");
+        assert!(
+            disk.snapshot() == bytes,
+            "seed {seed}: the device was written to"
+        );
+    }
+}
+
+#[test]
+fn a_blank_start_with_data_further_on_is_not_formatted() {
+    let mut bytes = vec![0u8; 4 << 20];
+    bytes[40_000] = 1; // e.g. a file system whose first blocks are zero
+    let disk = MemBlock::from_bytes(512, bytes.clone());
+    let e = Store::builder()
+        .record::<Person>()
+        .open(disk.clone())
+        .unwrap_err();
+    assert!(matches!(e, Error::Open(OpenError::Superblock(_))), "{e}");
+    assert!(disk.snapshot() == bytes, "the device was written to");
+}
+
+#[test]
+fn a_truncated_image_is_refused() {
+    let bytes = filled_store().snapshot();
+    let used = bytes.iter().rposition(|&b| b != 0).unwrap();
+    let cut = MemBlock::from_bytes(512, bytes[..used / 2 + 100 * 1024].to_vec());
+    let e = Store::builder().record::<Person>().open(cut).unwrap_err();
+    assert!(matches!(e, Error::Open(OpenError::Truncated { .. })), "{e}");
+    assert!(e.to_string().contains("truncated"), "{e}");
+}
+
+/// The engine trusts pages it reads; the store's verification at open (on by
+/// default) is what turns damage into an error. Without it, redb can panic.
+#[test]
+fn damaged_engine_pages_give_an_error_not_a_panic() {
+    let pristine = filled_store().snapshot();
+    for seed in 0..100 {
+        let mut bytes = pristine.clone();
+        let mut rng = oasis_store::fault::Rng::new(seed);
+        // Scribble over a few 4 KiB pages after the superblock.
+        for _ in 0..1 + seed % 4 {
+            let page = 1 + rng.below(200) as usize;
+            let noise = garbage(4096, seed * 31 + page as u64);
+            bytes[page * 4096..(page + 1) * 4096].copy_from_slice(&noise);
+        }
+        let disk = MemBlock::from_bytes(512, bytes);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let db = Store::builder().record::<Person>().open(disk)?;
+            db.query::<Person>().count()
+        }));
+        match outcome {
+            Ok(Ok(_)) | Ok(Err(_)) => {}
+            Err(_) => panic!("seed {seed}: the engine panicked on damaged pages"),
+        }
+    }
+}
+
+#[test]
+fn another_programs_database_is_refused() {
+    // A redb database written by something else, on an oasis block device.
+    let disk = MemBlock::new(512, 16 * 1024);
+    {
+        let backend = BlockBackend::open(disk.clone()).unwrap();
+        let db = oasis_store::redb::Builder::new()
+            .create_with_backend(backend)
+            .unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let def: oasis_store::redb::TableDefinition<u64, u64> =
+                oasis_store::redb::TableDefinition::new("accounts");
+            tx.open_table(def).unwrap().insert(1, 100).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let e = Store::builder()
+        .record::<Person>()
+        .open(disk.clone())
+        .unwrap_err();
+    assert!(matches!(e, Error::NotAStore(_)), "{e}");
+    assert!(e.to_string().contains("accounts"), "{e}");
+    // The foreign database is intact and was given no oasis-store tables.
+    let db = oasis_store::redb::Builder::new()
+        .create_with_backend(BlockBackend::open(disk).unwrap())
+        .unwrap();
+    let tx = db.begin_read().unwrap();
+    let def: oasis_store::redb::TableDefinition<u64, u64> =
+        oasis_store::redb::TableDefinition::new("accounts");
+    let value = tx.open_table(def).unwrap().get(1).unwrap().unwrap().value();
+    assert_eq!(value, 100);
+    assert_eq!(tx.list_tables().unwrap().count(), 1);
+}
+
+#[test]
+fn a_changed_layout_is_refused_unless_migrated() {
+    let disk = filled_store();
+    let e = Store::builder()
+        .record::<PersonV2>()
+        .open(disk.clone())
+        .unwrap_err();
+    match &e {
+        Error::LayoutChanged {
+            record: "Person",
+            stored,
+            current,
+        } => {
+            assert!(
+                stored.contains("age:u32") && current.contains("email"),
+                "{e}"
+            );
+        }
+        _ => panic!("{e}"),
+    }
+    // Nothing changed: the old program still reads its data.
+    let db = Store::builder()
+        .record::<Person>()
+        .open(disk.clone())
+        .unwrap();
+    assert_eq!(db.query::<Person>().count().unwrap(), 3000);
+    drop(db);
+
+    let db = Store::builder()
+        .migrate::<Person, PersonV2>(|p| PersonV2 {
+            name: p.name,
+            age: p.age,
+            email: None,
+        })
+        .open(disk.clone())
+        .unwrap();
+    let thirty = (0..3000).filter(|i| i % 90 == 30).count();
+    assert_eq!(
+        db.query::<PersonV2>().age().eq(30u32).count().unwrap(),
+        thirty
+    );
+    let p = db.get::<PersonV2>("person00042").unwrap().unwrap();
+    assert_eq!((p.age, p.email), (42, None));
+    drop(db);
+    // Migrated for good: the new layout opens without the migration, the old one no longer does.
+    assert!(
+        Store::builder()
+            .record::<PersonV2>()
+            .open(disk.clone())
+            .is_ok()
+    );
+    assert!(matches!(
+        Store::builder().record::<Person>().open(disk).unwrap_err(),
+        Error::LayoutChanged { .. }
+    ));
+}
+
+#[test]
+fn a_garbage_file_on_the_hosted_block_device_is_refused() {
+    use std::io::Write;
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(&garbage(1 << 20, 99)).unwrap();
+    let dev = oasis_hosted::block::FileBlock::open(f.path()).unwrap();
+    let e = Store::builder().record::<Person>().open(dev).unwrap_err();
+    assert!(e.to_string().contains("not an oasis-store database"), "{e}");
+}
