@@ -70,11 +70,14 @@ impl Query {
         if h.is_response() {
             return Err(Reject::Drop);
         }
-        if h.opcode() != Opcode::QUERY {
-            return Err(Reject::HeaderOnly(Rcode::NOTIMP));
+        match h.opcode() {
+            Opcode::QUERY => {}
+            // oasis has no secondaries to take NOTIFY from yet.
+            Opcode::NOTIFY => return Err(Reject::HeaderOnly(Rcode::REFUSED)),
+            _ => return Err(Reject::HeaderOnly(Rcode::NOTIMP)),
         }
         let formerr = Reject::HeaderOnly(Rcode::FORMERR);
-        if h.qdcount() != 1 || h.ancount() != 0 || h.nscount() != 0 {
+        if h.qdcount() != 1 || h.ancount() != 0 || h.nscount() != 0 || h.rcode() != 0 {
             return Err(formerr);
         }
         let mut lower = [0u8; 255];
@@ -236,15 +239,24 @@ impl Catalog {
             let at = start(&q, query, Rcode::REFUSED.0, out)?;
             opt(&q, out, at, 0, Some(EDE_NOT_AUTHORITATIVE))
         };
+        if q.qclass == Class::NONE {
+            // Class NONE belongs to UPDATE (RFC 2136); refused as NSD does.
+            Stats::bump(&self.stats.refused);
+            return header_only(query, Rcode::REFUSED, out);
+        }
         if q.qclass != Class::IN {
             return refuse(out);
         }
-        if matches!(q.qtype, Type::AXFR | Type::IXFR) {
-            return refuse(out);
-        }
-        if q.qtype.is_meta() && q.qtype != Type::ANY {
-            let at = start(&q, query, Rcode::NOTIMP.0, out)?;
-            return opt(&q, out, at, 0, None);
+        match (q.qtype, transport) {
+            // Zone transfers: AXFR is not served over UDP (RFC 5936 §4.2),
+            // and neither is served over TCP until transfers are configured.
+            (Type::AXFR, Transport::Udp) => {
+                let at = start(&q, query, Rcode::NOTIMP.0, out)?;
+                return opt(&q, out, at, 0, None);
+            }
+            (Type::AXFR | Type::IXFR, _) => return refuse(out),
+            // Other meta types find no data, like any type a node lacks.
+            _ => {}
         }
         match self.lookup(&q.lower[..q.qname_len], q.qtype) {
             Lookup::Ready(t) => self.write(&q, query, t, limit, out),

@@ -29,14 +29,19 @@ fn free_port() -> std::io::Result<u16> {
 
 /// One UDP query and its response, with a timeout.
 pub fn udp_exchange(port: u16, q: &[u8]) -> std::io::Result<Vec<u8>> {
+    udp_exchange_within(port, q, Duration::from_secs(3))
+}
+
+/// One UDP query and its response, waiting at most `wait`.
+pub fn udp_exchange_within(port: u16, q: &[u8], wait: Duration) -> std::io::Result<Vec<u8>> {
     let s = UdpSocket::bind((LOCALHOST, 0))?;
-    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    s.set_read_timeout(Some(wait))?;
     s.connect((LOCALHOST, port))?;
     s.send(q)?;
     let mut buf = vec![0u8; 65535];
     loop {
         let n = s.recv(&mut buf)?;
-        if n >= 2 && buf[..2] == q[..2] {
+        if n >= 2 && q.len() >= 2 && buf[..2] == q[..2] {
             return Ok(buf[..n].to_vec());
         }
     }
