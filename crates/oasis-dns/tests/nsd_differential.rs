@@ -90,7 +90,8 @@ fn special_queries() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
             {
                 let mut p = q(0, 1, 1);
                 p[5] = 2;
-                p.extend_from_slice(&p[12..].to_vec());
+                let question = p[12..].to_vec();
+                p.extend_from_slice(&question);
                 p
             },
             None,
