@@ -47,6 +47,7 @@ pub fn match_devices<'a>(
         }))
         .collect();
     let kind = oasis_abi::manifest::kind_name;
+    let asks_help = config.args.iter().any(|a| a == "--help" || a == "-h");
     let mut out = Vec::new();
     for d in manifest.devices() {
         let name = d.name().unwrap_or("?");
@@ -55,6 +56,8 @@ pub fn match_devices<'a>(
             .filter(|(k, n, _)| *k == d.kind && *n == name)
             .collect();
         match found.as_slice() {
+            // `--help` stops the guest before it touches a device.
+            [] if asks_help => {}
             [] => {
                 return Err(Error::Devices(format!(
                     "{} device `{name}` is declared by the image but not attached (add --{}:{name}={})",

@@ -65,9 +65,19 @@ fn rules(needs: Needs) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Error> {
     if needs.block {
         allowed.extend([libc::SYS_pread64, libc::SYS_pwrite64, libc::SYS_fdatasync]);
     }
+    // Closing a descriptor checks it first in debug builds (`fcntl(fd, F_GETFD)`).
+    let getfd = SeccompCondition::new(
+        1,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::Eq,
+        libc::F_GETFD as u64,
+    )
+    .and_then(|c| SeccompRule::new(vec![c]))
+    .map_err(e)?;
     let mut map: BTreeMap<i64, Vec<SeccompRule>> =
         allowed.into_iter().map(|s| (s, vec![])).collect();
     map.insert(libc::SYS_ioctl, ioctl);
+    map.insert(libc::SYS_fcntl, vec![getfd]);
     Ok(map)
 }
 

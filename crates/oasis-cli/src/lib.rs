@@ -1,0 +1,246 @@
+//! The `oasis` command: build an application for a target, run it (hosted
+//! as a process, kvm under oasis-vmm in this very process), and inspect
+//! kvm images.
+//!
+//! ```text
+//! oasis build APP [--target hosted|kvm] [--bin NAME] [--debug]
+//! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--net NAME=TAP]...
+//!               [--block NAME=FILE]... [--mem MiB] [--stats] [-- BOOT ARGS]
+//! oasis inspect IMAGE
+//! ```
+#![warn(missing_docs)]
+
+pub mod build;
+pub mod inspect;
+
+use std::path::PathBuf;
+
+use build::{Request, Target};
+
+/// What went wrong, as one line for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Building failed.
+    #[error("{0}")]
+    Build(String),
+    /// Running failed.
+    #[error("{0}")]
+    Run(String),
+    /// The VMM refused or failed.
+    #[error("{0}")]
+    Vmm(#[from] oasis_vmm::Error),
+}
+
+impl Error {
+    /// The exit status for this error.
+    pub fn status(&self) -> i32 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Vmm(e) => e.status(),
+            _ => 1,
+        }
+    }
+}
+
+/// The usage text.
+pub const USAGE: &str = "usage:
+  oasis build APP [--target hosted|kvm] [--bin NAME] [--debug]
+      builds APP (a crate directory or package name), prints the image path
+  oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--net NAME=TAP]...
+                [--block NAME=FILE]... [--mem MiB] [--stats] [-- BOOT ARGS]
+      builds APP if needed, then runs it with the devices attached
+  oasis inspect IMAGE
+      shows a kvm image's ABI version, devices, size and entry";
+
+/// A parsed `build` or `run` command line.
+#[derive(Debug)]
+struct Spec {
+    request: Request,
+    nets: Vec<(String, String)>,
+    blocks: Vec<(String, PathBuf)>,
+    mem_mib: Option<u64>,
+    stats: bool,
+    boot: Vec<String>,
+}
+
+fn pair(opt: &str, v: &str) -> Result<(String, String), Error> {
+    match v.split_once('=') {
+        Some((n, b)) if !n.is_empty() && !b.is_empty() => Ok((n.into(), b.into())),
+        _ => Err(Error::Usage(format!(
+            "{opt} {v}: expected {opt} NAME={}",
+            if opt == "--net" { "TAP" } else { "FILE" }
+        ))),
+    }
+}
+
+fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
+    let mut it = args.iter();
+    let mut app = None;
+    let mut spec = Spec {
+        request: Request::new("", Target::Hosted),
+        nets: Vec::new(),
+        blocks: Vec::new(),
+        mem_mib: None,
+        stats: false,
+        boot: Vec::new(),
+    };
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| Error::Usage(format!("{name} needs a value (see oasis --help)")))
+        };
+        match a.as_str() {
+            "--target" => spec.request.target = Target::parse(&value("--target")?)?,
+            "--bin" => spec.request.bin = Some(value("--bin")?),
+            "--debug" => spec.request.release = false,
+            "--net" if run => spec.nets.push(pair("--net", &value("--net")?)?),
+            "--block" if run => {
+                let (n, f) = pair("--block", &value("--block")?)?;
+                spec.blocks.push((n, PathBuf::from(f)));
+            }
+            "--mem" if run => {
+                let v = value("--mem")?;
+                spec.mem_mib =
+                    Some(v.parse().ok().filter(|&m| m > 0).ok_or_else(|| {
+                        Error::Usage(format!("--mem {v}: expected a size in MiB"))
+                    })?);
+            }
+            "--stats" if run => spec.stats = true,
+            "--" if run => {
+                spec.boot = it.by_ref().cloned().collect();
+            }
+            s if s.starts_with('-') => {
+                return Err(Error::Usage(format!(
+                    "unknown option `{s}` (see oasis --help)"
+                )));
+            }
+            s if app.is_none() => app = Some(s.to_string()),
+            s => {
+                return Err(Error::Usage(format!(
+                    "unexpected `{s}` (boot arguments go after `--`)"
+                )));
+            }
+        }
+    }
+    spec.request.app = app.ok_or_else(|| Error::Usage("no APP given (see oasis --help)".into()))?;
+    Ok(spec)
+}
+
+/// Runs `oasis` with a command line (without the program name); returns the exit status.
+pub fn main_with(argv: &[String]) -> i32 {
+    match dispatch(argv) {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("oasis: {e}");
+            e.status()
+        }
+    }
+}
+
+fn dispatch(argv: &[String]) -> Result<i32, Error> {
+    let Some((cmd, rest)) = argv.split_first() else {
+        return Err(Error::Usage(format!("no command given\n{USAGE}")));
+    };
+    match cmd.as_str() {
+        "build" => {
+            let spec = parse_spec(rest, false)?;
+            for exe in build::build(&spec.request)? {
+                println!("{}", exe.display());
+            }
+            Ok(0)
+        }
+        "run" => run(parse_spec(rest, true)?),
+        "inspect" => match rest {
+            [image] => {
+                print!("{}", inspect::describe(std::path::Path::new(image))?);
+                Ok(0)
+            }
+            _ => Err(Error::Usage("usage: oasis inspect IMAGE".into())),
+        },
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(0)
+        }
+        other => Err(Error::Usage(format!(
+            "unknown command `{other}` (see oasis --help)"
+        ))),
+    }
+}
+
+fn run(spec: Spec) -> Result<i32, Error> {
+    let exe = build::build_one(&spec.request)?;
+    match spec.request.target {
+        Target::Kvm => {
+            let mut config = oasis_vmm::Config::new(exe);
+            config.nets = spec.nets;
+            config.blocks = spec.blocks;
+            config.stats = spec.stats;
+            config.args = spec.boot;
+            if let Some(m) = spec.mem_mib {
+                config.mem_mib = m;
+            }
+            Ok(oasis_vmm::run(&config)?)
+        }
+        Target::Hosted => {
+            if spec.mem_mib.is_some() || spec.stats {
+                return Err(Error::Usage(
+                    "--mem and --stats apply to --target kvm only".into(),
+                ));
+            }
+            let mut cmd = std::process::Command::new(&exe);
+            for (n, t) in &spec.nets {
+                cmd.arg(format!("--net:{n}={t}"));
+            }
+            for (n, f) in &spec.blocks {
+                cmd.arg(format!("--block:{n}={}", f.display()));
+            }
+            cmd.arg("--").args(&spec.boot);
+            use std::os::unix::process::CommandExt;
+            let e = cmd.exec();
+            Err(Error::Run(format!("cannot run {}: {e}", exe.display())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn run_lines_parse_devices_and_boot_arguments() {
+        let s = parse_spec(
+            &args("examples/block --target kvm --block storage=/tmp/d --mem 64 -- --check-only"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(s.request.app, "examples/block");
+        assert_eq!(s.request.target, Target::Kvm);
+        assert_eq!(s.blocks, [("storage".to_string(), PathBuf::from("/tmp/d"))]);
+        assert_eq!(s.mem_mib, Some(64));
+        assert_eq!(s.boot, ["--check-only"]);
+    }
+
+    #[test]
+    fn bad_lines_say_what_is_wrong() {
+        for (line, run, want) in [
+            ("hello --target xen", true, "--target xen"),
+            ("hello --net tap0", true, "--net tap0"),
+            ("hello --mem", true, "--mem needs a value"),
+            ("hello --net a=b", false, "unknown option `--net`"),
+            ("--target kvm", true, "no APP"),
+            ("hello extra", true, "unexpected `extra`"),
+        ] {
+            let e = parse_spec(&args(line), run).unwrap_err().to_string();
+            assert!(e.contains(want), "{line}: {e}");
+        }
+        assert_eq!(main_with(&args("frobnicate")), 2);
+    }
+}
