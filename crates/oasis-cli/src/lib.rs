@@ -7,6 +7,7 @@
 //! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--net NAME=TAP]...
 //!               [--block NAME=FILE]... [--mem MiB] [--stats] [-- BOOT ARGS]
 //! oasis inspect IMAGE
+//! oasis vmm [VMM OPTIONS] IMAGE [-- BOOT ARGS]
 //! ```
 #![warn(missing_docs)]
 
@@ -53,7 +54,9 @@ pub const USAGE: &str = "usage:
                 [--block NAME=FILE]... [--mem MiB] [--stats] [-- BOOT ARGS]
       builds APP if needed, then runs it with the devices attached
   oasis inspect IMAGE
-      shows a kvm image's ABI version, devices, size and entry";
+      shows a kvm image's ABI version, devices, size and entry
+  oasis vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] IMAGE [-- BOOT ARGS]
+      runs a built kvm image (the same as oasis-vmm)";
 
 /// A parsed `build` or `run` command line.
 #[derive(Debug)]
@@ -161,6 +164,7 @@ fn dispatch(argv: &[String]) -> Result<i32, Error> {
             }
             _ => Err(Error::Usage("usage: oasis inspect IMAGE".into())),
         },
+        "vmm" => Ok(oasis_vmm::main_with(rest)),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(0)

@@ -1,0 +1,390 @@
+//! End-to-end tests of the kvm target: images built for
+//! `x86_64-unknown-none`, booted under oasis-vmm (through `oasis vmm`).
+//!
+//! Tests that need KVM print `kvm-test-ran: NAME` when they pass, or
+//! `skipped: no usable /dev/kvm` where it is missing; with `CI=true` and a
+//! `/dev/kvm` present they never skip. Run with `--nocapture` to see the lines.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use oasis_cli::build::{Request, Target, build};
+
+/// The kvm images these tests boot.
+struct Images {
+    noop: PathBuf,
+    hello: PathBuf,
+    block: PathBuf,
+    fault_unmapped: PathBuf,
+    fault_stack: PathBuf,
+    fault_panic: PathBuf,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds every image once per test run, into this test's own target directory.
+fn images() -> &'static Images {
+    static IMAGES: OnceLock<Images> = OnceLock::new();
+    IMAGES.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kvm-images");
+        let one = |app: &str, bin: Option<&str>| -> PathBuf {
+            let mut req = Request::new(root().join(app).to_string_lossy(), Target::Kvm);
+            req.bin = bin.map(String::from);
+            req.target_dir = Some(dir.clone());
+            req.quiet = true;
+            let exes = build(&req).unwrap_or_else(|e| panic!("building {app}: {e}"));
+            exes.into_iter().next().expect("one executable")
+        };
+        Images {
+            noop: one("examples/noop", None),
+            hello: one("examples/hello", None),
+            block: one("examples/block", None),
+            fault_unmapped: one("crates/oasis-test-guests", Some("fault-unmapped")),
+            fault_stack: one("crates/oasis-test-guests", Some("fault-stack")),
+            fault_panic: one("crates/oasis-test-guests", Some("fault-panic")),
+        }
+    })
+}
+
+/// Whether this machine can run KVM guests; prints why not, or fails under CI.
+fn kvm_usable() -> bool {
+    let present = Path::new("/dev/kvm").exists();
+    let usable = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    if !usable {
+        assert!(
+            !(present && std::env::var("CI").as_deref() == Ok("true")),
+            "/dev/kvm exists but cannot be opened: kvm tests must run in CI"
+        );
+        println!("skipped: no usable /dev/kvm");
+    }
+    usable
+}
+
+fn ran(name: &str) {
+    println!("kvm-test-ran: {name}");
+}
+
+/// `oasis vmm ARGS…`, waited for.
+fn vmm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oasis"))
+        .arg("vmm")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run oasis vmm")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn noop_boots_with_no_options() {
+    if !kvm_usable() {
+        return;
+    }
+    let out = vmm(&[s(&images().noop)]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    ran("noop_boots_with_no_options");
+}
+
+/// Milliseconds since midnight of an RFC 3339 timestamp `…THH:MM:SS.mmmZ`.
+fn millis_of_day(line: &str) -> u64 {
+    let t = &line[11..23];
+    let h: u64 = t[0..2].parse().unwrap();
+    let m: u64 = t[3..5].parse().unwrap();
+    let sec: u64 = t[6..8].parse().unwrap();
+    let ms: u64 = t[9..12].parse().unwrap();
+    ((h * 60 + m) * 60 + sec) * 1000 + ms
+}
+
+#[test]
+fn hello_logs_four_lines_a_second_apart_and_idles() {
+    if !kvm_usable() {
+        return;
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_oasis"))
+        .args(["vmm", s(&images().hello)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    // Reap with wait4 to learn the VMM's CPU time.
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let out_pipe = child.stdout;
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        use std::io::Read;
+        let _ = out_pipe.unwrap().read_to_string(&mut s);
+        s
+    });
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let stdout = reader.join().unwrap();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "status {status}: {stdout}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    for l in &lines {
+        assert!(l.ends_with("INFO  hello: hello"), "{l}");
+    }
+    for w in lines.windows(2) {
+        let gap = (millis_of_day(w[1]) + 86_400_000 - millis_of_day(w[0])) % 86_400_000;
+        assert!(gap >= 990, "sleep(1 s) returned after {gap} ms: {stdout}");
+    }
+    let cpu = Duration::new(
+        usage.ru_utime.tv_sec as u64,
+        usage.ru_utime.tv_usec as u32 * 1000,
+    ) + Duration::new(
+        usage.ru_stime.tv_sec as u64,
+        usage.ru_stime.tv_usec as u32 * 1000,
+    );
+    // Three seconds asleep; a guest or VMM that spun would use about three seconds of CPU.
+    assert!(
+        cpu < Duration::from_millis(300),
+        "the VMM used {cpu:?} of CPU while the guest slept"
+    );
+    println!("hello: VMM CPU {cpu:?} over ~3 s of sleeping");
+    ran("hello_logs_four_lines_a_second_apart_and_idles");
+}
+
+#[test]
+fn block_writes_survive_a_reboot() {
+    if !kvm_usable() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let attach = format!("--block:storage={}", s(&disk));
+    let block = s(&images().block);
+    let first = vmm(&[&attach, block]);
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    assert!(
+        text(&first.stdout).contains("wrote and flushed 16 sectors"),
+        "{first:?}"
+    );
+    let second = vmm(&[&attach, block, "--", "--check-only"]);
+    assert_eq!(second.status.code(), Some(0), "{second:?}");
+    assert!(text(&second.stdout).contains("intact"), "{second:?}");
+    assert!(!text(&second.stdout).contains("wrote"), "{second:?}");
+    // A disk nobody wrote fails the check: the check can fail.
+    let fresh = dir.path().join("fresh.img");
+    std::fs::File::create(&fresh)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let third = vmm(&[
+        &format!("--block:storage={}", s(&fresh)),
+        block,
+        "--",
+        "--check-only",
+    ]);
+    assert_eq!(third.status.code(), Some(1), "{third:?}");
+    assert!(
+        text(&third.stdout).contains("error: sector 8 differs"),
+        "{third:?}"
+    );
+    ran("block_writes_survive_a_reboot");
+}
+
+#[test]
+fn help_lists_every_boot_argument_and_device() {
+    if !kvm_usable() {
+        return;
+    }
+    let out = vmm(&[s(&images().block), "--", "--help"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let help = text(&out.stdout);
+    for want in [
+        "--block:storage",
+        "--check-only",
+        "--start-sector=NUMBER",
+        "--sectors=NUMBER",
+        "--log-level=LEVEL",
+    ] {
+        assert!(help.contains(want), "{want} missing from: {help}");
+    }
+    let bad = vmm(&[s(&images().hello), "--", "--bogus=1"]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert_eq!(
+        text(&bad.stdout).trim(),
+        "boot argument --bogus: unknown key (see --help)"
+    );
+    ran("help_lists_every_boot_argument_and_device");
+}
+
+fn assert_fault(out: &Output, status: i32, wants: &[&str]) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(status), "{err}");
+    for w in wants {
+        assert!(err.contains(w), "{w:?} missing from: {err}");
+    }
+}
+
+#[test]
+fn unmapped_read_is_reported_with_its_function() {
+    if !kvm_usable() {
+        return;
+    }
+    let out = vmm(&[s(&images().fault_unmapped)]);
+    assert_fault(
+        &out,
+        139,
+        &[
+            "triple fault in fault_unmapped::read_unmapped",
+            "(cr2) 0xc0000000",
+            "rip ",
+        ],
+    );
+    ran("unmapped_read_is_reported_with_its_function");
+}
+
+#[test]
+fn stack_overflow_is_reported_as_such() {
+    if !kvm_usable() {
+        return;
+    }
+    let out = vmm(&[s(&images().fault_stack)]);
+    assert_fault(&out, 139, &["fault_stack::recurse", "stack overflow"]);
+    ran("stack_overflow_is_reported_as_such");
+}
+
+#[test]
+fn panic_is_reported_with_message_and_location() {
+    if !kvm_usable() {
+        return;
+    }
+    let out = vmm(&[s(&images().fault_panic)]);
+    assert_fault(
+        &out,
+        134,
+        &[
+            "guest panicked at crates/oasis-test-guests/src/bin/fault-panic.rs:8:9: deliberate panic",
+        ],
+    );
+    ran("panic_is_reported_with_message_and_location");
+}
+
+/// Every refusal is one line on stderr and a non-zero status, before any guest runs.
+#[test]
+fn refusals_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let imgs = images();
+    let text_file = dir.path().join("notes.txt");
+    std::fs::write(&text_file, "not an image").unwrap();
+    // The same noop image, claiming another ABI version in its manifest.
+    let mut bytes = std::fs::read(&imgs.noop).unwrap();
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"oasis\0\0\0\x01\0\0\0")
+        .expect("manifest note in noop");
+    bytes[at + 8] = 99;
+    let other_abi = dir.path().join("noop-abi99");
+    std::fs::write(&other_abi, &bytes).unwrap();
+    let disk = dir.path().join("disk.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let attach = format!("--block:storage={}", s(&disk));
+    let hosted = std::env::current_exe().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--kvm=/nonexistent/kvm", s(&imgs.noop)],
+            "cannot open /nonexistent/kvm",
+        ),
+        (vec![s(&hosted)], "position-independent executable"),
+        (vec![s(&text_file)], "not an ELF file"),
+        (
+            vec![s(&other_abi)],
+            "built for oasis ABI version 99, this VMM speaks version 1",
+        ),
+        (
+            vec![s(&imgs.block)],
+            "block device `storage` is declared by the image but not attached",
+        ),
+        (
+            vec![&attach, s(&imgs.noop)],
+            "block device `storage` is attached but the image does not declare it",
+        ),
+        (
+            vec!["--mem=1", s(&imgs.hello)],
+            "--mem=1: too little memory",
+        ),
+        (
+            vec!["--block:storage=/nonexistent/disk", s(&imgs.block)],
+            "cannot open /nonexistent/disk",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = vmm(&args);
+        let err = text(&out.stderr);
+        assert!(
+            out.status.code().is_some_and(|c| c != 0),
+            "{args:?}: {out:?}"
+        );
+        assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
+        assert!(err.contains(want), "{args:?}: {want:?} missing from {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn cli_runs_and_inspects_kvm_images() {
+    if !kvm_usable() {
+        return;
+    }
+    let inspect = Command::new(env!("CARGO_BIN_EXE_oasis"))
+        .args(["inspect", s(&images().block)])
+        .output()
+        .unwrap();
+    let shown = text(&inspect.stdout);
+    assert!(inspect.status.success(), "{inspect:?}");
+    assert!(
+        shown.contains("abi      version 1") && shown.contains("block `storage`"),
+        "{shown}"
+    );
+    assert!(shown.contains("entry    0x100000"), "{shown}");
+    let run = Command::new(env!("CARGO_BIN_EXE_oasis"))
+        .args([
+            "run",
+            s(&root().join("examples/noop")),
+            "--target",
+            "kvm",
+            "--stats",
+        ])
+        .env(
+            "CARGO_TARGET_DIR",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kvm-images"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    assert!(
+        text(&run.stderr).contains("oasis-vmm: stats: 1 exits (Exit 1)"),
+        "{run:?}"
+    );
+    ran("cli_runs_and_inspects_kvm_images");
+}
