@@ -116,6 +116,8 @@ fn hello_logs_four_lines_a_second_apart_and_idles() {
     if !kvm_usable() {
         return;
     }
+    // Reaped below with wait4, which std does not know about.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(env!("CARGO_BIN_EXE_oasis"))
         .args(["vmm", s(&images().hello)])
         .stdout(Stdio::piped())
