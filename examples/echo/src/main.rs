@@ -18,10 +18,15 @@ oasis::boot_arg! {
     static PORT: u16 = Arg::new("port", "UDP and TCP port to echo on").default("7");
 }
 
+oasis::boot_arg! {
+    /// How long to serve before exiting (for benchmarks); 0 is forever.
+    static SERVE_SECONDS: u64 = Arg::new("serve-seconds", "stop serving and exit after SECONDS (0: serve forever)").default("0").value_name("SECONDS");
+}
+
 /// Datagrams moved per batch.
-const BATCH: usize = 64;
-/// Largest datagram echoed whole.
-const DATAGRAM_MAX: usize = 65536;
+const BATCH: usize = 32;
+/// Largest datagram echoed whole (longer ones come back truncated).
+const DATAGRAM_MAX: usize = 9216;
 
 async fn udp_echo(socket: AnyUdpSocket) -> oasis::Result {
     let mut batch = Batch::new(BATCH, DATAGRAM_MAX);
@@ -55,7 +60,7 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     let stack = oasis_net::stack(&mut env, "service")?;
     let port = PORT.value().unwrap_or(7);
     let udp = stack.bind_udp(port)?;
-    let listener = stack.listen_tcp(port, 32)?;
+    let listener = stack.listen_tcp(port, 16)?;
     info!("echo: serving UDP and TCP on port {port}");
     let udp_task = oasis::spawn(udp_echo(udp));
     let tcp_task = async {
@@ -64,7 +69,19 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
             oasis::spawn(tcp_echo(conn));
         }
     };
-    match oasis::select(udp_task, tcp_task).await {
-        oasis::Either::Left(r) | oasis::Either::Right(r) => r,
+    let serving = async {
+        match oasis::select(udp_task, tcp_task).await {
+            oasis::Either::Left(r) | oasis::Either::Right(r) => r,
+        }
+    };
+    match SERVE_SECONDS.value().unwrap_or(0) {
+        0 => serving.await,
+        secs => match oasis::timeout(oasis::Duration::from_secs(secs), serving).await {
+            Ok(r) => r,
+            Err(_) => {
+                info!("echo: served {secs} s, exiting");
+                Ok(())
+            }
+        },
     }
 }

@@ -17,7 +17,7 @@ use smoltcp::time::Instant;
 use super::check;
 use super::stats::Stats;
 
-/// Frames taken from the device per batch at most.
+/// Frames the ring holds at first; it grows if a device hands over more at once.
 pub(crate) const RX_BATCH: usize = 64;
 
 /// Received frames waiting for the stack, in arrival order.
@@ -55,11 +55,11 @@ impl RxRing {
         let taken = dev.receive(&mut |frame: &[u8]| {
             stats.rx_frames += 1;
             stats.rx_bytes += frame.len() as u64;
-            if *count == RX_BATCH {
-                // A device handing over more than it may: drop, as a full
-                // NIC ring would.
-                stats.dropped_oversize += 1;
-                return;
+            if *count == lens.len() {
+                // The device hands over bigger batches than the ring holds
+                // (e.g. a whole VMM ring at once): grow once, keep the room.
+                bytes.resize(bytes.len() + RX_BATCH * slot, 0);
+                lens.resize(lens.len() + RX_BATCH, 0);
             }
             if frame.len() > slot {
                 stats.dropped_oversize += 1;
@@ -166,7 +166,7 @@ pub(crate) fn capabilities(mtu: usize) -> DeviceCapabilities {
     let mut caps = DeviceCapabilities::default();
     caps.medium = Medium::Ethernet;
     caps.max_transmission_unit = mtu;
-    caps.max_burst_size = Some(RX_BATCH);
+    caps.max_burst_size = None;
     caps.checksum.ipv4 = Checksum::Tx;
     caps.checksum.udp = Checksum::Tx;
     caps.checksum.tcp = Checksum::Tx;
