@@ -5,90 +5,13 @@
 //! `skipped: no usable /dev/kvm` where it is missing; with `CI=true` and a
 //! `/dev/kvm` present they never skip. Run with `--nocapture` to see the lines.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use oasis_cli::build::{Request, Target, build};
-
-/// The kvm images these tests boot.
-struct Images {
-    noop: PathBuf,
-    hello: PathBuf,
-    block: PathBuf,
-    fault_unmapped: PathBuf,
-    fault_stack: PathBuf,
-    fault_panic: PathBuf,
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Builds every image once per test run, into this test's own target directory.
-fn images() -> &'static Images {
-    static IMAGES: OnceLock<Images> = OnceLock::new();
-    IMAGES.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kvm-images");
-        let one = |app: &str, bin: Option<&str>| -> PathBuf {
-            let mut req = Request::new(root().join(app).to_string_lossy(), Target::Kvm);
-            req.bin = bin.map(String::from);
-            req.target_dir = Some(dir.clone());
-            req.quiet = true;
-            let exes = build(&req).unwrap_or_else(|e| panic!("building {app}: {e}"));
-            exes.into_iter().next().expect("one executable")
-        };
-        Images {
-            noop: one("examples/noop", None),
-            hello: one("examples/hello", None),
-            block: one("examples/block", None),
-            fault_unmapped: one("crates/oasis-test-guests", Some("fault-unmapped")),
-            fault_stack: one("crates/oasis-test-guests", Some("fault-stack")),
-            fault_panic: one("crates/oasis-test-guests", Some("fault-panic")),
-        }
-    })
-}
-
-/// Whether this machine can run KVM guests; prints why not, or fails under CI.
-fn kvm_usable() -> bool {
-    let present = Path::new("/dev/kvm").exists();
-    let usable = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !usable {
-        assert!(
-            !(present && std::env::var("CI").as_deref() == Ok("true")),
-            "/dev/kvm exists but cannot be opened: kvm tests must run in CI"
-        );
-        println!("skipped: no usable /dev/kvm");
-    }
-    usable
-}
-
-fn ran(name: &str) {
-    println!("kvm-test-ran: {name}");
-}
-
-/// `oasis vmm ARGS…`, waited for.
-fn vmm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oasis"))
-        .arg("vmm")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run oasis vmm")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{images, kvm_usable, ran, root, s, text, vmm};
 
 #[test]
 fn noop_boots_with_no_options() {

@@ -1,0 +1,89 @@
+//! What the kvm end-to-end tests share: building the images once, checking
+//! for KVM, running `oasis vmm`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use oasis_cli::build::{Request, Target, build};
+
+/// The kvm images these tests boot.
+pub struct Images {
+    pub noop: PathBuf,
+    pub hello: PathBuf,
+    pub block: PathBuf,
+    pub fault_unmapped: PathBuf,
+    pub fault_stack: PathBuf,
+    pub fault_panic: PathBuf,
+    pub net_reflect: PathBuf,
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds every image once per test run, into this test's own target directory.
+pub fn images() -> &'static Images {
+    static IMAGES: OnceLock<Images> = OnceLock::new();
+    IMAGES.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kvm-images");
+        let one = |app: &str, bin: Option<&str>| -> PathBuf {
+            let mut req = Request::new(root().join(app).to_string_lossy(), Target::Kvm);
+            req.bin = bin.map(String::from);
+            req.target_dir = Some(dir.clone());
+            req.quiet = true;
+            let exes = build(&req).unwrap_or_else(|e| panic!("building {app}: {e}"));
+            exes.into_iter().next().expect("one executable")
+        };
+        Images {
+            noop: one("examples/noop", None),
+            hello: one("examples/hello", None),
+            block: one("examples/block", None),
+            fault_unmapped: one("crates/oasis-test-guests", Some("fault-unmapped")),
+            fault_stack: one("crates/oasis-test-guests", Some("fault-stack")),
+            fault_panic: one("crates/oasis-test-guests", Some("fault-panic")),
+            net_reflect: one("crates/oasis-test-guests", Some("net-reflect")),
+        }
+    })
+}
+
+/// Whether this machine can run KVM guests; prints why not, or fails under CI.
+pub fn kvm_usable() -> bool {
+    let present = Path::new("/dev/kvm").exists();
+    let usable = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    if !usable {
+        assert!(
+            !(present && std::env::var("CI").as_deref() == Ok("true")),
+            "/dev/kvm exists but cannot be opened: kvm tests must run in CI"
+        );
+        println!("skipped: no usable /dev/kvm");
+    }
+    usable
+}
+
+pub fn ran(name: &str) {
+    println!("kvm-test-ran: {name}");
+}
+
+/// `oasis vmm ARGS…`, waited for.
+pub fn vmm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oasis"))
+        .arg("vmm")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run oasis vmm")
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
