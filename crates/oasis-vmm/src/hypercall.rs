@@ -282,3 +282,186 @@ impl Host {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARG: u64 = 0x1000;
+    const DATA: u64 = 0x2000;
+
+    fn host_with_disk() -> (Host, tempfile::NamedTempFile) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        file.as_file().set_len(4096).unwrap();
+        let dev = FileBlock::open(file.path()).unwrap();
+        let host = Host::new(GuestMemory::new(1 << 20).unwrap(), vec![Device::Block(dev)]);
+        (host, file)
+    }
+
+    fn block(host: &mut Host, n: Number, io: BlockIo) -> BlockIo {
+        host.mem.write(ARG, &io).unwrap();
+        assert_eq!(host.handle(n, ARG).unwrap(), Flow::Resume);
+        host.mem.read(ARG).unwrap()
+    }
+
+    fn io(sector: u64, data: u64, len: u64) -> BlockIo {
+        BlockIo {
+            sector,
+            data,
+            len,
+            ..BlockIo::default()
+        }
+    }
+
+    #[test]
+    fn block_calls_move_many_sectors_and_check_everything() {
+        let (mut host, file) = host_with_disk();
+        let pattern: Vec<u8> = (0..1024u32).map(|i| (i * 7) as u8).collect();
+        host.mem
+            .slice_mut(DATA, 1024)
+            .unwrap()
+            .copy_from_slice(&pattern);
+        let ok = Status::Ok as u32;
+        assert_eq!(
+            block(&mut host, Number::BlockWrite, io(1, DATA, 1024)).status,
+            ok
+        );
+        assert_eq!(block(&mut host, Number::BlockFlush, io(0, 0, 0)).status, ok);
+        assert_eq!(std::fs::read(file.path()).unwrap()[512..1536], pattern[..]);
+        assert_eq!(
+            block(&mut host, Number::BlockRead, io(1, 0x8000, 1024)).status,
+            ok
+        );
+        assert_eq!(host.mem.slice(0x8000, 1024).unwrap(), &pattern[..]);
+        let range = Status::OutOfRange as u32;
+        assert_eq!(
+            block(&mut host, Number::BlockRead, io(7, DATA, 1024)).status,
+            range
+        );
+        assert_eq!(
+            block(&mut host, Number::BlockRead, io(0, DATA, 100)).status,
+            range
+        );
+        assert_eq!(
+            block(&mut host, Number::BlockRead, io(0, DATA, 0)).status,
+            range
+        );
+        assert_eq!(
+            block(&mut host, Number::BlockRead, io(u64::MAX, DATA, 512)).status,
+            range
+        );
+        let invalid = Status::Invalid as u32;
+        assert_eq!(
+            block(&mut host, Number::BlockRead, io(0, (1 << 20) - 256, 512)).status,
+            invalid
+        );
+        assert_eq!(
+            block(&mut host, Number::BlockWrite, io(0, u64::MAX - 100, 512)).status,
+            invalid
+        );
+        let mut bad_dev = io(0, DATA, 512);
+        bad_dev.device = 5;
+        assert_eq!(block(&mut host, Number::BlockRead, bad_dev).status, invalid);
+        let mut net_on_block = NetIo::default();
+        host.mem.write(ARG, &net_on_block).unwrap();
+        host.handle(Number::NetTx, ARG).unwrap();
+        net_on_block = host.mem.read(ARG).unwrap();
+        assert_eq!(net_on_block.status, invalid);
+        assert_eq!(host.stats.exits[Number::BlockRead as usize], 7);
+    }
+
+    #[test]
+    fn bad_argument_addresses_end_the_guest() {
+        let (mut host, _file) = host_with_disk();
+        for n in Number::ALL {
+            let e = host.handle(n, (1 << 20) - 4).unwrap_err();
+            assert!(matches!(e, Error::Guest(_)), "{n:?}: {e}");
+            assert!(e.to_string().contains("outside guest memory"), "{e}");
+        }
+        host.mem
+            .write(
+                ARG,
+                &ConsoleWrite {
+                    data: 1 << 40,
+                    len: 5,
+                },
+            )
+            .unwrap();
+        let e = host.handle(Number::ConsoleWrite, ARG).unwrap_err();
+        assert!(e.to_string().contains("console write of 5 bytes"), "{e}");
+    }
+
+    #[test]
+    fn exit_and_abort_end_the_run_with_a_status() {
+        let (mut host, _file) = host_with_disk();
+        host.mem
+            .write(
+                ARG,
+                &Exit {
+                    status: 7,
+                    _reserved: 0,
+                },
+            )
+            .unwrap();
+        assert_eq!(host.handle(Number::Exit, ARG).unwrap(), Flow::Exit(7));
+        host.mem
+            .write(
+                ARG,
+                &Exit {
+                    status: 100_000,
+                    _reserved: 0,
+                },
+            )
+            .unwrap();
+        assert_eq!(host.handle(Number::Exit, ARG).unwrap(), Flow::Exit(255));
+        host.mem
+            .slice_mut(DATA, 4)
+            .unwrap()
+            .copy_from_slice(b"boom");
+        host.mem
+            .write(
+                ARG,
+                &Abort {
+                    message: DATA,
+                    len: 4,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            host.handle(Number::Abort, ARG).unwrap(),
+            Flow::Exit(ABORT_STATUS)
+        );
+        // A message outside memory still ends the guest, with a placeholder.
+        host.mem
+            .write(
+                ARG,
+                &Abort {
+                    message: 1 << 40,
+                    len: 4,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            host.handle(Number::Abort, ARG).unwrap(),
+            Flow::Exit(ABORT_STATUS)
+        );
+    }
+
+    #[test]
+    fn poll_without_devices_sleeps_until_the_deadline() {
+        let (mut host, _file) = host_with_disk();
+        host.mem
+            .write(
+                ARG,
+                &Poll {
+                    timeout_ns: 20_000_000,
+                    ready: u64::MAX,
+                },
+            )
+            .unwrap();
+        let t = Instant::now();
+        assert_eq!(host.handle(Number::Poll, ARG).unwrap(), Flow::Resume);
+        assert!(t.elapsed() >= std::time::Duration::from_millis(20));
+        assert_eq!(host.mem.read::<Poll>(ARG).unwrap().ready, 0);
+    }
+}
