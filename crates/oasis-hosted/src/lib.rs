@@ -6,8 +6,10 @@
 //! line in the same words as the VMM uses, before the boot arguments:
 //!
 //! ```text
-//! app [--net:NAME=TAP]... [--block:NAME=FILE]... [--] [--key=value]...
+//! app [--net:NAME=TAP|socket]... [--block:NAME=FILE]... [--] [--key=value]...
 //! ```
+//!
+//! A net device left unattached means the host's own sockets (`socket`).
 #![warn(missing_docs)]
 
 pub mod block;
@@ -197,9 +199,29 @@ fn random_mac() -> [u8; 6] {
 
 /// Checks `attach` against the application's declarations and opens every
 /// device, so that a missing file or TAP is an error before the application runs.
+///
+/// A declared net device that is not attached defaults to the host's own
+/// sockets (`--net:NAME=socket`), as MirageOS's Unix target does: a hosted
+/// server works on the host's addresses with no TAP and no root.
 pub fn attach_devices(app: &App, attach: &[Attach]) -> Result<(), String> {
-    check_attachments(app, attach)?;
-    open_devices(attach)
+    let attach = with_default_nets(app, attach);
+    check_attachments(app, &attach)?;
+    open_devices(&attach)
+}
+
+/// `attach`, plus `--net:NAME=socket` for every declared net device not attached.
+pub fn with_default_nets(app: &App, attach: &[Attach]) -> Vec<Attach> {
+    let mut all = attach.to_vec();
+    for d in app.devices.iter().filter(|d| d.kind == DeviceKind::Net) {
+        if !attach.iter().any(|a| a.kind == d.kind && a.name == d.name) {
+            all.push(Attach {
+                kind: DeviceKind::Net,
+                name: d.name.to_string(),
+                backing: HOST_SOCKETS.to_string(),
+            });
+        }
+    }
+    all
 }
 
 fn open_devices(attach: &[Attach]) -> Result<(), String> {

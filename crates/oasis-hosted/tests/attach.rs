@@ -16,6 +16,36 @@ static NET_APP: App = App {
     main: never,
 };
 
+static BLOCK_APP: App = App {
+    devices: &[DeviceDecl {
+        kind: DeviceKind::Block,
+        name: "storage",
+    }],
+    main: never,
+};
+
+#[test]
+fn an_unattached_net_device_defaults_to_host_sockets() {
+    let all = oasis_hosted::with_default_nets(&NET_APP, &[]);
+    assert_eq!(
+        all,
+        [Attach {
+            kind: DeviceKind::Net,
+            name: "service".into(),
+            backing: "socket".into()
+        }]
+    );
+    let tap = Attach {
+        kind: DeviceKind::Net,
+        name: "service".into(),
+        backing: "tap0".into(),
+    };
+    assert_eq!(
+        oasis_hosted::with_default_nets(&NET_APP, std::slice::from_ref(&tap)),
+        [tap]
+    );
+}
+
 fn args(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -55,9 +85,9 @@ fn device_options_are_split_from_boot_arguments() {
 
 #[test]
 fn declared_but_missing_and_attached_but_undeclared_are_refused() {
-    let e = attach_devices(&NET_APP, &[]).unwrap_err();
+    let e = attach_devices(&BLOCK_APP, &[]).unwrap_err();
     assert!(
-        e.contains("net device `service` is declared by the application but not attached"),
+        e.contains("block device `storage` is declared by the application but not attached"),
         "{e}"
     );
     let extra = Attach {
