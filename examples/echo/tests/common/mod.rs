@@ -2,12 +2,16 @@
 //! a server process that is always killed (by pid), and the clients.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod frames;
+pub mod scenarios;
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Whether this process is root.
@@ -182,6 +186,112 @@ impl Drop for Server {
 /// The echo binary under test.
 pub fn echo_bin() -> &'static str {
     env!("CARGO_BIN_EXE_echo")
+}
+
+/// How echo is run: a hosted process, or a kvm unikernel under `oasis run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runner {
+    /// `echo --net:service=tap0 -- BOOT…` (the hosted direct stack).
+    Hosted,
+    /// `oasis run examples/echo --target kvm --net service=tap0 -- BOOT…`.
+    Kvm,
+}
+
+impl Runner {
+    /// A short name for namespaces and logs.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Runner::Hosted => "hosted",
+            Runner::Kvm => "kvm",
+        }
+    }
+
+    /// How long start-up may take.
+    pub fn boot_limit(self) -> Duration {
+        match self {
+            Runner::Hosted => Duration::from_secs(10),
+            // `oasis run` checks the (pre-built) image with cargo first.
+            Runner::Kvm => Duration::from_secs(120),
+        }
+    }
+}
+
+/// Starts echo inside `ns` on tap0 with boot arguments `boot`.
+pub fn start_echo(ns: &Netns, runner: Runner, boot: &[&str], tag: &str) -> Server {
+    let log_tag = format!("{tag}-{}", runner.tag());
+    match runner {
+        Runner::Hosted => {
+            let mut cmd = ns.command(echo_bin());
+            cmd.args(["--net:service=tap0", "--"]).args(boot);
+            Server::start(cmd, &log_tag)
+        }
+        Runner::Kvm => {
+            let oasis = kvm_tools();
+            let mut cmd = ns.command(oasis.to_str().expect("UTF-8 path"));
+            cmd.current_dir(repo_root())
+                .env("CARGO_TARGET_DIR", kvm_target_dir())
+                .args([
+                    "run",
+                    "examples/echo",
+                    "--target",
+                    "kvm",
+                    "--net",
+                    "service=tap0",
+                    "--",
+                ])
+                .args(boot);
+            Server::start(cmd, &log_tag)
+        }
+    }
+}
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Where the kvm tests build the `oasis` command and the echo image (apart
+/// from the target directory running these tests, whose lock cargo holds).
+pub fn kvm_target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kvm-images")
+}
+
+/// Builds the `oasis` command and the echo kvm image once per test run,
+/// outside any namespace; returns the command's path.
+pub fn kvm_tools() -> &'static PathBuf {
+    static OASIS: OnceLock<PathBuf> = OnceLock::new();
+    OASIS.get_or_init(|| {
+        let dir = kvm_target_dir();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        run(Command::new(cargo)
+            .current_dir(repo_root())
+            .env("CARGO_TARGET_DIR", &dir)
+            .args(["build", "-q", "-p", "oasis-cli", "--bin", "oasis"]));
+        let oasis = dir.join("debug").join("oasis");
+        run(Command::new(&oasis)
+            .current_dir(repo_root())
+            .env("CARGO_TARGET_DIR", &dir)
+            .args(["build", "examples/echo", "--target", "kvm"]));
+        oasis
+    })
+}
+
+/// Whether /dev/kvm can be used; prints why not, or fails under CI.
+pub fn kvm_usable() -> bool {
+    let present = Path::new("/dev/kvm").exists();
+    let usable = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    if !usable {
+        assert!(
+            !(present && std::env::var("CI").as_deref() == Ok("true")),
+            "/dev/kvm exists but cannot be opened: the kvm tests must run in CI"
+        );
+        println!("skipped: no usable /dev/kvm");
+    }
+    usable
 }
 
 /// Sends a datagram of every size from 1 to `max` bytes and checks each

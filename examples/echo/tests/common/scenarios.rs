@@ -1,0 +1,213 @@
+//! The namespace scenarios, each run against echo on the hosted direct
+//! stack and as a kvm unikernel ([`Runner`]).
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use super::frames::*;
+use super::*;
+
+/// echo at 10.0.0.2 answers ping, echoes UDP datagrams of every size from
+/// 1 to 1472 bytes and 10 MiB over TCP, byte for byte (by hash).
+pub fn echo_over_tap(runner: Runner) {
+    let ns = Netns::with_tap(&format!("echo-{}", runner.tag()));
+    let mut server = start_echo(
+        &ns,
+        runner,
+        &["--ipv4=10.0.0.2/24", "--ipv4-gateway=10.0.0.1"],
+        "tap",
+    );
+    server.wait_for("serving UDP and TCP on port 7", runner.boot_limit());
+    assert!(
+        ns.ping("10.0.0.2"),
+        "no answer to ping:\n{}",
+        server.output()
+    );
+    let to = "10.0.0.2:7".parse().unwrap();
+    ns.within(|| udp_every_size(to, 1472));
+    let (sent, back, len) = ns.within(|| tcp_echo(to, 10 << 20));
+    assert_eq!(len, 10 << 20, "bytes echoed");
+    assert_eq!(sent, back, "hash of what came back");
+}
+
+/// Debian's dnsmasq, started in the namespace, leases an address to echo
+/// (started without --ipv4), which then answers ping and echoes there.
+pub fn dhcp_lease(runner: Runner) {
+    let ns = Netns::with_tap(&format!("dhcp-{}", runner.tag()));
+    let leases = std::env::temp_dir().join(format!(
+        "oasis-echo-dhcp-{}-{}.leases",
+        runner.tag(),
+        std::process::id()
+    ));
+    let mut dnsmasq = ns.command("dnsmasq");
+    dnsmasq.args([
+        "--keep-in-foreground",
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--port=0", // no DNS, DHCP only
+        "--interface=tap0",
+        "--bind-interfaces",
+        "--dhcp-range=10.0.0.50,10.0.0.59,255.255.255.0,10m",
+        "--dhcp-option=option:router,10.0.0.1",
+        "--pid-file",
+        &format!("--dhcp-leasefile={}", leases.display()),
+        "--log-dhcp",
+    ]);
+    let mut dhcpd = Server::start(dnsmasq, &format!("dnsmasq-{}", runner.tag()));
+    dhcpd.wait_for("DHCP, IP range 10.0.0.50", Duration::from_secs(10));
+
+    let mut server = start_echo(&ns, runner, &["--dhcp"], "dhcp");
+    let line = server.wait_for("DHCP lease", runner.boot_limit() + Duration::from_secs(30));
+    // "… DHCP lease 10.0.0.5x/24 via 10.0.0.1 from 10.0.0.1"
+    let addr = line
+        .split("DHCP lease ")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap_or_else(|| panic!("no address in `{line}`"))
+        .to_string();
+    assert!(
+        addr.starts_with("10.0.0.5"),
+        "leased {addr}, outside the range"
+    );
+    assert!(line.contains("via 10.0.0.1"), "{line}");
+    assert!(
+        ns.ping(&addr),
+        "no answer to ping at {addr}:\n{}",
+        server.output()
+    );
+    let to = format!("{addr}:7").parse().unwrap();
+    let (sent, back, _) = ns.within(|| tcp_echo(to, 64 << 10));
+    assert_eq!(sent, back);
+    let _ = std::fs::remove_file(&leases);
+}
+
+const EACH: u64 = 50;
+const SYNS: u16 = 2000;
+const SPOOFED: u16 = 300;
+
+/// Truncated, malformed and badly summed frames, then a SYN flood (some
+/// from addresses that never answer): each bad frame is dropped and
+/// counted by its reason, the SYNs counted, half-open connections expire,
+/// and echo keeps serving.
+pub fn bad_input(runner: Runner) {
+    let ns = Netns::with_tap(&format!("bad-{}", runner.tag()));
+    let mut server = start_echo(&ns, runner, &["--ipv4=10.0.0.2/24", "--net-stats=1"], "bad");
+    let mac = mac_of(&server.wait_for("direct stack on MAC", runner.boot_limit()));
+    server.wait_for("serving UDP and TCP", Duration::from_secs(10));
+    assert!(ns.ping("10.0.0.2"), "no answer to ping before the test");
+
+    let good_udp = ipv4_frame(mac, HOST, 17, udp(b"hello"));
+    let good_tcp = ipv4_frame(mac, HOST, 6, syn(40000));
+    let good_icmp = ipv4_frame(mac, HOST, 1, icmp_echo());
+    let mut truncated: Vec<Vec<u8>> = Vec::new();
+    truncated.push(good_udp[..14].to_vec()); // an Ethernet header and nothing after
+    truncated.push(good_udp[..14 + 12].to_vec()); // half an IPv4 header
+    let mut long = good_udp.clone();
+    long[14 + 2..14 + 4].copy_from_slice(&1400u16.to_be_bytes()); // total length past the frame
+    truncated.push(long);
+    truncated.push(ipv4_frame(mac, HOST, 6, vec![0u8; 10])); // a TCP header cut short
+    let mut bad_sum: Vec<Vec<u8>> = Vec::new();
+    let mut f = good_udp.clone();
+    f[14 + 10] ^= 0x55; // IPv4 header checksum
+    bad_sum.push(f);
+    let mut f = good_udp.clone();
+    *f.last_mut().unwrap() ^= 0x01; // UDP payload, checksum now wrong
+    bad_sum.push(f);
+    let mut f = good_tcp.clone();
+    f[14 + 20 + 16] ^= 0x01; // TCP checksum
+    bad_sum.push(f);
+    let mut f = good_icmp.clone();
+    f[14 + 20 + 2] ^= 0x01; // ICMP checksum
+    bad_sum.push(f);
+    let mut malformed: Vec<Vec<u8>> = Vec::new();
+    let mut f = good_udp.clone();
+    f[14] = 0x65; // IP version 6 in an IPv4 frame
+    malformed.push(f);
+
+    let before = counters_now(&mut server);
+    ns.within(|| {
+        let wire = Wire::open();
+        for _ in 0..EACH {
+            for f in truncated.iter().chain(&bad_sum).chain(&malformed) {
+                wire.send(f);
+            }
+        }
+        // Paced in bursts, so that the TAP's own queue (1000 frames) does
+        // not overflow before echo reads it: every SYN should be counted.
+        for i in 0..SYNS + SPOOFED {
+            let src = if i < SYNS {
+                HOST
+            } else {
+                Ipv4Addr::new(10, 0, 0, 100 + (i % 100) as u8)
+            };
+            wire.send(&ipv4_frame(mac, src, 6, syn(20000 + i)));
+            if i % 100 == 99 {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    });
+
+    // The counters show every bad frame by its reason, and every SYN.
+    let want_syns = before.syns + u64::from(SYNS + SPOOFED);
+    let after = wait_counters(&mut server, |c| c.syns >= want_syns && c.expired > 0);
+    assert_eq!(
+        after.truncated - before.truncated,
+        EACH * truncated.len() as u64
+    );
+    assert_eq!(
+        after.checksum - before.checksum,
+        EACH * bad_sum.len() as u64
+    );
+    assert_eq!(
+        after.malformed - before.malformed,
+        EACH * malformed.len() as u64
+    );
+
+    // And echo still serves.
+    assert!(ns.ping("10.0.0.2"), "no answer to ping after the flood");
+    let to = "10.0.0.2:7".parse().unwrap();
+    ns.within(|| udp_every_size(to, 1472));
+    let (sent, back, len) = ns.within(|| tcp_echo(to, 1 << 20));
+    assert_eq!((sent, len), (back, 1 << 20), "TCP echo after the flood");
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    truncated: u64,
+    checksum: u64,
+    malformed: u64,
+    syns: u64,
+    expired: u64,
+}
+
+fn parse(line: &str) -> Counters {
+    Counters {
+        truncated: counter(line, "truncated"),
+        checksum: counter(line, "checksum"),
+        malformed: counter(line, "malformed"),
+        syns: counter(line, "tcp syn"),
+        expired: counter(line, "half-open expired"),
+    }
+}
+
+fn counters_now(server: &mut Server) -> Counters {
+    parse(&server.wait_for("stats:", Duration::from_secs(5)))
+}
+
+/// Waits (up to 15 s) for a stats line meeting `done`.
+fn wait_counters(server: &mut Server, done: impl Fn(&Counters) -> bool) -> Counters {
+    let start = Instant::now();
+    loop {
+        if let Some(line) = server.last_line("stats:") {
+            let c = parse(&line);
+            if done(&c) {
+                return c;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "counters never got there; last: {line}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
