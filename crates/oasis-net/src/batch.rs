@@ -116,6 +116,29 @@ impl Batch {
         true
     }
 
+    /// Like [`Batch::push_with`], but `fill` may decline (return `None`), and
+    /// then nothing is appended: a server that drops some queries answers
+    /// the rest straight into their slots. Returns whether a datagram was appended.
+    pub fn push_some(
+        &mut self,
+        peer: SocketAddr,
+        fill: impl FnOnce(&mut [u8]) -> Option<usize>,
+    ) -> bool {
+        if self.is_full() {
+            return false;
+        }
+        let i = self.count;
+        match fill(&mut self.bytes[i * self.slot_size..][..self.slot_size]) {
+            Some(len) => {
+                self.lens[i] = len.min(self.slot_size);
+                self.peers[i] = peer;
+                self.count += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Appends a copy of `data` (truncated to a slot). Returns false when full.
     pub fn push(&mut self, peer: SocketAddr, data: &[u8]) -> bool {
         self.push_with(peer, |slot| {

@@ -21,8 +21,9 @@
 //! ```
 //!
 //! Which stack: the direct stack over the attached device, except on hosted
-//! when the device is attached as `--net:NAME=socket`, which means the
-//! host's own sockets. Addresses come from boot arguments ([`config`]).
+//! when the device is attached as `--net:NAME=socket` or not attached at
+//! all, which means the host's own sockets (as on MirageOS's Unix target).
+//! Addresses come from boot arguments ([`config`]).
 #![no_std]
 #![warn(missing_docs)]
 

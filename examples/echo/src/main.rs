@@ -3,7 +3,7 @@
 //! Every UDP datagram goes back to its sender, and every TCP connection
 //! gets back what it sends until it closes its side. The same file runs
 //! hosted over a TAP device (`--net:service=tap0`) or the host's sockets
-//! (`--net:service=socket`), and as a kvm unikernel.
+//! (`--net:service=socket`, or no `--net:` at all), and as a kvm unikernel.
 #![no_std]
 #![no_main]
 
