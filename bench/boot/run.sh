@@ -6,11 +6,11 @@
 #   - the size of examples/hello's image, stripped;
 #   - oasis-vmm's peak RSS running noop and hello.
 # Needs: hyperfine (Debian), /dev/kvm; optional: qemu-system-x86 (Debian), binutils.
-# Usage: bench/boot/run.sh            (RUNS=50 CPU=1 by default)
+# Usage: bench/boot/run.sh            (RUNS=50; CPU=N pins the runs to core N)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-50}
-CPU=${CPU:-1}
+CPU=${CPU:-}
 out=$(mktemp -d /tmp/oasis-bench-boot.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 
@@ -24,13 +24,14 @@ oasis="$target_dir/release/oasis"
 noop=$("$oasis" build examples/noop --target kvm 2>/dev/null)
 hello=$("$oasis" build examples/hello --target kvm 2>/dev/null)
 
-pin=(taskset -c "$CPU")
-cmds=("${pin[*]} $vmm $noop")
+# hyperfine runs pinned and its children inherit the CPU; a `taskset` per
+# run would add an exec of its own to every measurement.
+cmds=("$vmm $noop")
 names=("oasis-vmm noop")
 if command -v qemu-system-x86_64 >/dev/null && command -v as >/dev/null; then
     as --32 -o "$out/pvh-exit.o" bench/boot/pvh-exit.S
     ld -m elf_i386 -Ttext=0x100000 -o "$out/pvh-exit.elf" "$out/pvh-exit.o"
-    cmds+=("${pin[*]} qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off -enable-kvm -cpu qemu64 -m 32 -nodefaults -no-user-config -display none -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel $out/pvh-exit.elf")
+    cmds+=("qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off -enable-kvm -cpu qemu64 -m 32 -nodefaults -no-user-config -display none -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel $out/pvh-exit.elf")
     names+=("qemu microvm, trivial PVH guest")
 else
     echo "bench/boot: qemu-system-x86_64 not installed: QEMU comparison skipped" >&2
@@ -38,7 +39,9 @@ fi
 
 args=()
 for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
-hyperfine -N -i --warmup 5 --runs "$RUNS" --export-json "$out/boot.json" "${args[@]}" >&2
+pin=()
+[ -n "$CPU" ] && pin=(taskset -c "$CPU")
+"${pin[@]}" hyperfine -N -i --warmup 5 --runs "$RUNS" --export-json "$out/boot.json" "${args[@]}" >&2
 
 strip -o "$out/hello.stripped" "$hello"
 size=$(stat -c %s "$out/hello.stripped")
@@ -48,9 +51,11 @@ rss_hello=$(/usr/bin/time -f %M "$vmm" "$hello" 2>&1 >/dev/null | tail -1)
 python3 - "$out/boot.json" "$size" "$rss_noop" "$rss_hello" "$RUNS" "$CPU" <<'PY'
 import json, sys
 boot, size, rss_noop, rss_hello, runs, cpu = sys.argv[1:]
-print(f"boot, exec to exit, median of {runs} runs pinned to CPU {cpu} (load average at start: {open('/proc/loadavg').read().split()[0]}):")
+where = f"pinned to CPU {cpu}" if cpu else "not pinned"
+print(f"boot, exec to exit, median of {runs} runs, {where} (load average at start: {open('/proc/loadavg').read().split()[0]}):")
 for r in json.load(open(boot))["results"]:
-    print(f"  {r['command'] if len(r['command']) < 40 else r.get('command')[:40]:40}  median {r['median']*1e3:7.2f} ms  (min {r['min']*1e3:.2f}, max {r['max']*1e3:.2f})")
+    cpu_ms = (r["user"] + r["system"]) * 1e3
+    print(f"  {r['command'][:40]:40}  median {r['median']*1e3:7.2f} ms  (min {r['min']*1e3:.2f}, max {r['max']*1e3:.2f}; CPU user+sys mean {cpu_ms:.2f} ms)")
 print(f"hello image, stripped: {int(size)} bytes ({int(size)/1024:.1f} KiB; target <= 128 KiB)")
 print(f"oasis-vmm peak RSS: noop {int(rss_noop)} KiB, hello {int(rss_hello)} KiB (target <= 4096 KiB)")
 PY
