@@ -313,3 +313,40 @@ fn cli_runs_and_inspects_kvm_images() {
     );
     ran("cli_runs_and_inspects_kvm_images");
 }
+
+#[test]
+fn random_bytes_differ_per_boot_and_the_wall_clock_is_the_hosts() {
+    if !kvm_usable() {
+        return;
+    }
+    let boot = || {
+        let out = vmm(&[s(&images().random)]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let stdout = text(&out.stdout);
+        let field = |key: &str| -> String {
+            stdout
+                .lines()
+                .find_map(|l| {
+                    l.split_once(&format!("random: {key} "))
+                        .map(|(_, v)| v.to_string())
+                })
+                .unwrap_or_else(|| panic!("no {key} line in {stdout}"))
+        };
+        (field("random"), field("wall"))
+    };
+    let (a, wall) = boot();
+    let (b, _) = boot();
+    assert_eq!(a.len(), 64, "{a}");
+    assert_ne!(a, b, "two boots drew the same random bytes");
+    assert_ne!(a, "0".repeat(64));
+    let host = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i128;
+    let guest: i128 = wall.parse().unwrap();
+    assert!(
+        (host - guest).abs() < 60_000_000_000,
+        "guest wall clock {guest} vs host {host}"
+    );
+    ran("random_bytes_differ_per_boot_and_the_wall_clock_is_the_hosts");
+}

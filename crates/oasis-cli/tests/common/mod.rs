@@ -17,6 +17,7 @@ pub struct Images {
     pub fault_stack: PathBuf,
     pub fault_panic: PathBuf,
     pub net_reflect: PathBuf,
+    pub random: PathBuf,
 }
 
 pub fn root() -> PathBuf {
@@ -44,6 +45,7 @@ pub fn images() -> &'static Images {
             fault_stack: one("crates/oasis-test-guests", Some("fault-stack")),
             fault_panic: one("crates/oasis-test-guests", Some("fault-panic")),
             net_reflect: one("crates/oasis-test-guests", Some("net-reflect")),
+            random: one("crates/oasis-test-guests", Some("random")),
         }
     })
 }
