@@ -265,6 +265,11 @@ pub fn net_uses_host_sockets(name: &str) -> bool {
         .is_some_and(|m| matches!(m.get(&format!("net:{name}")), Some(Opened::HostSockets)))
 }
 
+/// Reads a file of the host's file system, naming it in the error.
+pub fn read_host_file(path: &str) -> oasis_rt::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}").into())
+}
+
 /// Takes the net device attached as `name`.
 pub fn take_net(name: &str) -> oasis_rt::Result<tap::Tap> {
     match take(DeviceKind::Net, name) {

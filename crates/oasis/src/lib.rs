@@ -46,6 +46,17 @@ pub fn random(buf: &mut [u8]) {
     oasis_rt::platform::random_fill(buf)
 }
 
+/// Reads a file of the host's file system. Only a hosted unikernel has one
+/// (for development: zone files, fixtures); elsewhere this is an error that
+/// says so, and a deployable application takes its data from a block device
+/// or from the image instead.
+pub fn read_host_file(path: &str) -> Result<alloc::vec::Vec<u8>> {
+    #[cfg(not(target_os = "none"))]
+    return oasis_hosted::read_host_file(path);
+    #[cfg(target_os = "none")]
+    return Err(alloc::format!("{path}: a kvm unikernel has no host file system").into());
+}
+
 /// Wall-clock time in nanoseconds since the Unix epoch.
 pub fn wall_clock_ns() -> u64 {
     oasis_rt::platform::clock().wall_ns()

@@ -1,0 +1,136 @@
+//! Serving a [`Catalog`] over UDP and TCP on any oasis network stack.
+//!
+//! UDP moves queries and answers in batches (one `recvmmsg`/`sendmmsg`, or
+//! one pass over the direct stack's buffers, per burst); answering is the
+//! catalog's allocation-free [`Catalog::answer`]. TCP takes length-prefixed
+//! queries, several per connection, and closes a connection idle for
+//! `idle` (RFC 7766).
+
+use alloc::rc::Rc;
+use alloc::vec;
+use oasis::log::{debug, warn};
+use oasis_dns::engine::{Catalog, TcpFramer, Transport};
+use oasis_net::prelude::*;
+use oasis_net::{NetError, Stack};
+
+/// Datagrams moved per UDP batch.
+const BATCH: usize = 64;
+/// Largest UDP query read whole (bigger ones are malformed for DNS anyway).
+const QUERY_MAX: usize = 4096;
+/// Largest UDP answer: the biggest EDNS payload oasis answers within.
+const ANSWER_MAX: usize = 4096;
+
+/// Answers UDP queries on `socket` until the socket fails.
+pub async fn serve_udp<U: UdpSocket>(socket: U, catalog: Rc<Catalog>) -> Result<(), NetError> {
+    let mut queries = Batch::new(BATCH, QUERY_MAX);
+    let mut answers = Batch::new(BATCH, ANSWER_MAX);
+    loop {
+        socket.recv_batch(&mut queries).await?;
+        answers.clear();
+        for q in queries.iter() {
+            // `None`: not worth an answer (e.g. a response); dropped, counted.
+            answers.push_some(q.peer, |out| catalog.answer(q.data, Transport::Udp, out));
+        }
+        if !answers.is_empty() {
+            socket.send_batch(&answers).await?;
+        }
+    }
+}
+
+/// Accepts TCP connections on `listener` and serves each in its own task.
+pub async fn serve_tcp<L>(
+    listener: L,
+    catalog: Rc<Catalog>,
+    idle: oasis::Duration,
+) -> Result<(), NetError>
+where
+    L: TcpListener,
+{
+    loop {
+        let (conn, peer) = listener.accept().await?;
+        let catalog = catalog.clone();
+        oasis::spawn(async move {
+            if let Err(e) = serve_connection(conn, &catalog, idle).await {
+                debug!("dns: TCP connection with {peer}: {e}");
+            }
+        });
+    }
+}
+
+/// Why a TCP connection ended early.
+#[derive(Debug)]
+enum ConnEnd {
+    Net(NetError),
+    Idle,
+    Framing,
+}
+
+impl core::fmt::Display for ConnEnd {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConnEnd::Net(e) => write!(f, "{e}"),
+            ConnEnd::Idle => f.write_str("idle, closed"),
+            ConnEnd::Framing => f.write_str("malformed length prefix, closed"),
+        }
+    }
+}
+
+async fn serve_connection<S: TcpStream>(
+    mut conn: S,
+    catalog: &Catalog,
+    idle: oasis::Duration,
+) -> Result<(), ConnEnd> {
+    let mut framer = TcpFramer::new();
+    let mut out = vec![0u8; 2 + 65535];
+    loop {
+        // Answer every whole query already received, in order.
+        loop {
+            let query = match framer.next_message() {
+                Ok(Some(q)) => q,
+                Ok(None) => break,
+                Err(_) => return Err(ConnEnd::Framing),
+            };
+            if let Some(n) = catalog.answer(query, Transport::Tcp, &mut out[2..]) {
+                out[..2].copy_from_slice(&(n as u16).to_be_bytes());
+                conn.write_all(&out[..2 + n]).await.map_err(ConnEnd::Net)?;
+            }
+        }
+        let read = oasis::timeout(idle, conn.read(framer.spare())).await;
+        match read {
+            Err(_) => return Err(ConnEnd::Idle),
+            Ok(Err(e)) => return Err(ConnEnd::Net(e)),
+            Ok(Ok(0)) => {
+                let _ = conn.shutdown();
+                return Ok(());
+            }
+            Ok(Ok(n)) => framer.filled(n),
+        }
+    }
+}
+
+/// Serves `catalog` on `port` of `stack`, over UDP and TCP, until either fails.
+pub async fn serve<S: Stack>(
+    stack: &S,
+    catalog: Rc<Catalog>,
+    port: u16,
+    idle: oasis::Duration,
+) -> oasis::Result {
+    let udp = stack.bind_udp(port)?;
+    let tcp = stack.listen_tcp(port, 64)?;
+    let result = oasis::select(
+        serve_udp(udp, catalog.clone()),
+        serve_tcp(tcp, catalog, idle),
+    )
+    .await;
+    let (which, e) = match result {
+        oasis::Either::Left(r) => ("UDP", r),
+        oasis::Either::Right(r) => ("TCP", r),
+    };
+    match e {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            warn!("dns: {which} serving stopped: {e}");
+            Err(e.into())
+        }
+    }
+}
