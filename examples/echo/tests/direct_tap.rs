@@ -26,3 +26,10 @@ fn direct_stack_drops_and_counts_bad_frames_and_survives_a_syn_flood() {
         common::scenarios::bad_input(Runner::Hosted);
     }
 }
+
+#[test]
+fn direct_stack_serves_ipv6_static_and_slaac() {
+    if common::may_run(true, &["ip", "ping", "dnsmasq"]) {
+        common::scenarios::ipv6(Runner::Hosted);
+    }
+}

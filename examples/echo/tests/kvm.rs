@@ -36,3 +36,10 @@ fn kvm_echo_drops_and_counts_bad_frames_and_survives_a_syn_flood() {
         common::scenarios::bad_input(Runner::Kvm);
     }
 }
+
+#[test]
+fn kvm_echo_serves_ipv6_static_and_slaac() {
+    if may_run(&["ip", "ping", "dnsmasq"]) {
+        common::scenarios::ipv6(Runner::Kvm);
+    }
+}

@@ -162,6 +162,10 @@ impl Core {
                 break;
             }
         }
+        // Address state learnt in this poll (a router advertisement for
+        // SLAAC) is applied at the start of a poll: apply it now, not at
+        // the next timer.
+        st.iface.poll_maintenance(smol_time(now));
         st.flush();
         st.upkeep(now);
         let smoltcp_next = st

@@ -211,3 +211,85 @@ fn wait_counters(server: &mut Server, done: impl Fn(&Counters) -> bool) -> Count
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// IPv6: with `--ipv6=fd00::2/64` echo answers ping and echoes UDP and TCP
+/// there; without it, a router advertisement for fd00::/64 (from dnsmasq)
+/// gives it a SLAAC address derived from its MAC, which answers too.
+pub fn ipv6(runner: Runner) {
+    // Static.
+    let ns = Netns::with_tap(&format!("v6s-{}", runner.tag()));
+    ns.ip(&["addr", "add", "fd00::1/64", "dev", "tap0", "nodad"]);
+    let mut server = start_echo(
+        &ns,
+        runner,
+        &["--ipv4=10.0.0.2/24", "--ipv6=fd00::2/64"],
+        "v6-static",
+    );
+    server.wait_for("serving UDP and TCP", runner.boot_limit());
+    assert!(
+        ns.ping("fd00::2"),
+        "no answer to ping6:\n{}",
+        server.output()
+    );
+    let to = "[fd00::2]:7".parse().unwrap();
+    ns.within(|| udp_every_size(to, 1452));
+    let (sent, back, _) = ns.within(|| tcp_echo(to, 1 << 20));
+    assert_eq!(sent, back, "TCP over IPv6");
+    drop(server);
+    drop(ns);
+
+    // SLAAC.
+    let ns = Netns::with_tap(&format!("v6a-{}", runner.tag()));
+    ns.ip(&["addr", "add", "fd00::1/64", "dev", "tap0", "nodad"]);
+    let mut radv = ns.command("dnsmasq");
+    radv.args([
+        "--keep-in-foreground",
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--port=0",
+        "--interface=tap0",
+        "--bind-interfaces",
+        "--enable-ra",
+        "--dhcp-range=fd00::,ra-only,64,10m",
+        "--pid-file",
+        "--leasefile-ro",
+    ]);
+    let mut router = Server::start(radv, &format!("radv-{}", runner.tag()));
+    router.wait_for("router advertisement on fd00::", Duration::from_secs(10));
+    let mut server = start_echo(&ns, runner, &["--ipv4=10.0.0.2/24"], "v6-slaac");
+    let mac = mac_of(&server.wait_for("direct stack on MAC", runner.boot_limit()));
+    let want = slaac_address(mac);
+    // The router answers a solicitation after its own delays (RFC 4861
+    // rate-limits advertisements to one per 3 s), so this takes seconds.
+    server.wait_for(&format!("{want}/64"), Duration::from_secs(30));
+
+    assert!(
+        ns.ping(&want.to_string()),
+        "no answer to ping6 at {want}:\n{}",
+        server.output()
+    );
+    let to = std::net::SocketAddr::new(want.into(), 7);
+    ns.within(|| udp_every_size(to, 200));
+}
+
+/// The SLAAC address of `mac` in fd00::/64 (modified EUI-64).
+fn slaac_address(mac: [u8; 6]) -> std::net::Ipv6Addr {
+    std::net::Ipv6Addr::from([
+        0xfd,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        mac[0] ^ 2,
+        mac[1],
+        mac[2],
+        0xff,
+        0xfe,
+        mac[3],
+        mac[4],
+        mac[5],
+    ])
+}
