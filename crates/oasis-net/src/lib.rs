@@ -37,6 +37,8 @@ pub mod direct;
 pub mod error;
 #[cfg(not(target_os = "none"))]
 pub mod socket;
+#[cfg(not(target_os = "none"))]
+pub mod usernet;
 
 pub use any::{AnyStack, AnyTcpListener, AnyTcpStream, AnyUdpSocket};
 pub use api::{Stack, TcpListener, TcpStream, UdpSocket};

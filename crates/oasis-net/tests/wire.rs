@@ -3,72 +3,19 @@
 //! read, write, shutdown and refusal, and the flush discipline (frames a
 //! stack transmits reach the wire only when it flushes). Needs no root.
 
+mod common;
+
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+
+use common::{Cable, End};
 
 use oasis_net::direct::DirectStack;
 use oasis_net::prelude::*;
 use oasis_net::{Config, NetError};
 use oasis_rt::args::FromArg;
-use oasis_rt::device::{DeviceError, Net};
 use oasis_rt::{Duration, timeout};
-
-#[derive(Default)]
-struct Cable {
-    /// Frames in flight towards each end.
-    towards: [VecDeque<Vec<u8>>; 2],
-    waiting: [Option<Waker>; 2],
-}
-
-/// One end of the cable. Transmitted frames are held until `flush`.
-struct End {
-    cable: Rc<RefCell<Cable>>,
-    side: usize,
-    held: Vec<Vec<u8>>,
-}
-
-impl Net for End {
-    fn mac(&self) -> [u8; 6] {
-        [0x02, 0, 0, 0, 0, self.side as u8 + 1]
-    }
-    fn mtu(&self) -> usize {
-        1514
-    }
-    fn receive(&mut self, each: &mut dyn FnMut(&[u8])) -> Result<usize, DeviceError> {
-        let frames: Vec<Vec<u8>> = self.cable.borrow_mut().towards[self.side]
-            .drain(..)
-            .collect();
-        frames.iter().for_each(|f| each(f));
-        Ok(frames.len())
-    }
-    fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<(), DeviceError> {
-        let mut frame = vec![0; len];
-        fill(&mut frame);
-        self.held.push(frame);
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), DeviceError> {
-        let other = 1 - self.side;
-        let mut cable = self.cable.borrow_mut();
-        cable.towards[other].extend(self.held.drain(..));
-        if let Some(w) = cable.waiting[other].take() {
-            w.wake();
-        }
-        Ok(())
-    }
-    fn poll_receive_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut cable = self.cable.borrow_mut();
-        if cable.towards[self.side].is_empty() {
-            cable.waiting[self.side] = Some(cx.waker().clone());
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    }
-}
 
 fn config(v4: &str, v6: &str) -> Config {
     Config::from_values(
@@ -92,11 +39,7 @@ where
     let reactor = oasis_hosted::reactor::Reactor::new().unwrap();
     oasis_rt::exec::block_on(&reactor, async move {
         let cable = Rc::new(RefCell::new(Cable::default()));
-        let end = |side| End {
-            cable: cable.clone(),
-            side,
-            held: Vec::new(),
-        };
+        let end = |side| End::new(&cable, side);
         let a = DirectStack::new(end(0), config("10.0.0.1/24", "fd00::1/64")).unwrap();
         let b = DirectStack::new(end(1), config("10.0.0.2/24", "fd00::2/64")).unwrap();
         timeout(Duration::from_secs(20), test(a.clone(), b.clone()))

@@ -1,0 +1,347 @@
+//! User-mode networking (hosted builds only: a VMM or a hosted platform):
+//! a [`Gateway`] that plays the network for a guest with no TAP and no root.
+//!
+//! The guest sees an Ethernet link with a router at 10.0.0.1 (the gateway,
+//! which answers ARP and ICMP echo) and is itself 10.0.0.2/24
+//! (`--ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1`). Forwards carry UDP
+//! datagrams and TCP connections between `127.0.0.1:HOSTPORT` on the host
+//! and the guest's port, so a host client reaches the guest's server. The
+//! guest cannot open connections to the outside (there is no NAT).
+//!
+//! The attachment is written
+//! `--net:NAME=user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT`
+//! ([`UserNetConfig::parse`]). The owner of the guest's device moves
+//! frames: [`Gateway::from_guest`] for each frame the guest sent,
+//! [`Gateway::poll`] to do the host side and collect frames for the guest,
+//! and waits on [`Gateway::host_fds`] until [`Gateway::poll_at`].
+
+extern crate std;
+
+mod flows;
+
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+use std::os::fd::RawFd;
+
+use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet};
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
+
+use flows::{TcpForward, UdpForward};
+
+/// The transport a forward carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// Datagrams.
+    Udp,
+    /// Connections.
+    Tcp,
+}
+
+/// One forward: `127.0.0.1:host_port` on the host to the guest's `guest_port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    /// UDP or TCP.
+    pub proto: Proto,
+    /// The port on the host's 127.0.0.1.
+    pub host_port: u16,
+    /// The port on the guest.
+    pub guest_port: u16,
+}
+
+/// What the guest's network looks like and what is forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserNetConfig {
+    /// The gateway's address (default 10.0.0.1).
+    pub gateway: Ipv4Addr,
+    /// The guest's address (default 10.0.0.2).
+    pub guest: Ipv4Addr,
+    /// The link's prefix length (default 24).
+    pub prefix: u8,
+    /// The forwards.
+    pub forwards: Vec<Forward>,
+}
+
+impl Default for UserNetConfig {
+    fn default() -> Self {
+        UserNetConfig {
+            gateway: Ipv4Addr::new(10, 0, 0, 1),
+            guest: Ipv4Addr::new(10, 0, 0, 2),
+            prefix: 24,
+            forwards: Vec::new(),
+        }
+    }
+}
+
+impl UserNetConfig {
+    /// Parses an attachment's backing: `user` followed by
+    /// `,fwd=udp:HOSTPORT:GUESTPORT` or `,fwd=tcp:HOSTPORT:GUESTPORT`, any
+    /// number of times. Errors name the part that is wrong.
+    pub fn parse(spec: &str) -> Result<UserNetConfig, String> {
+        let mut parts = spec.split(',');
+        if parts.next() != Some("user") {
+            return Err(format!("`{spec}`: a user-mode network starts with `user`"));
+        }
+        let mut config = UserNetConfig::default();
+        for part in parts {
+            let Some(fwd) = part.strip_prefix("fwd=") else {
+                return Err(format!(
+                    "`{part}` in `{spec}`: expected fwd=udp:HOSTPORT:GUESTPORT or fwd=tcp:HOSTPORT:GUESTPORT"
+                ));
+            };
+            let mut f = fwd.split(':');
+            let proto = match f.next() {
+                Some("udp") => Proto::Udp,
+                Some("tcp") => Proto::Tcp,
+                _ => return Err(format!("`{part}`: the protocol must be udp or tcp")),
+            };
+            let mut port = |what: &str| -> Result<u16, String> {
+                f.next()
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| format!("`{part}`: {what} must be a port from 1 to 65535"))
+            };
+            let host_port = port("HOSTPORT")?;
+            let guest_port = port("GUESTPORT")?;
+            if f.next().is_some() {
+                return Err(format!("`{part}`: expected fwd=PROTO:HOSTPORT:GUESTPORT"));
+            }
+            if config
+                .forwards
+                .iter()
+                .any(|x| x.proto == proto && x.host_port == host_port)
+            {
+                return Err(format!(
+                    "`{part}`: host port {host_port} is forwarded twice"
+                ));
+            }
+            config.forwards.push(Forward {
+                proto,
+                host_port,
+                guest_port,
+            });
+        }
+        Ok(config)
+    }
+}
+
+/// A host descriptor the gateway's owner waits on (level-triggered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostFd {
+    /// The descriptor.
+    pub fd: RawFd,
+    /// Wake up when it has input.
+    pub read: bool,
+    /// Wake up when it takes output.
+    pub write: bool,
+}
+
+/// Frames between the gateway's stack and the guest.
+#[derive(Default)]
+struct Wire {
+    from_guest: VecDeque<Vec<u8>>,
+    to_guest: Vec<Vec<u8>>,
+}
+
+/// A frame from the guest, lent to the gateway's stack.
+struct RxToken(Vec<u8>);
+/// The right to send one frame to the guest.
+struct TxToken<'a>(&'a mut Vec<Vec<u8>>);
+
+impl phy::RxToken for RxToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = alloc::vec![0; len];
+        let r = f(&mut frame);
+        self.0.push(frame);
+        r
+    }
+}
+
+impl phy::Device for Wire {
+    type RxToken<'a> = RxToken;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(&mut self, _now: Instant) -> Option<(RxToken, TxToken<'_>)> {
+        let frame = self.from_guest.pop_front()?;
+        Some((RxToken(frame), TxToken(&mut self.to_guest)))
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
+        Some(TxToken(&mut self.to_guest))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = 1514;
+        caps
+    }
+}
+
+/// Frames from the guest held at most; more are dropped, as a full NIC would.
+const FROM_GUEST_MAX: usize = 1024;
+
+/// The gateway: the guest's router, and the forwards to host ports.
+pub struct Gateway {
+    config: UserNetConfig,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    wire: Wire,
+    udp: Vec<UdpForward>,
+    tcp: Vec<TcpForward>,
+    next_port: u16,
+    dropped: u64,
+}
+
+fn smol(ns: u64) -> Instant {
+    Instant::from_micros((ns / 1000) as i64)
+}
+
+impl Gateway {
+    /// Opens every forward's host socket on 127.0.0.1 and sets up the link.
+    pub fn new(config: UserNetConfig, now_ns: u64) -> Result<Gateway, String> {
+        let mac = EthernetAddress([0x02, 0x00, 0x0a, 0x00, 0x00, 0x01]);
+        let mut wire = Wire::default();
+        let mut ic = IfaceConfig::new(HardwareAddress::Ethernet(mac));
+        ic.random_seed = now_ns;
+        let mut iface = Interface::new(ic, &mut wire, smol(now_ns));
+        iface.update_ip_addrs(|a| {
+            let _ = a.push(IpCidr::Ipv4(Ipv4Cidr::new(config.gateway, config.prefix)));
+        });
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        for f in &config.forwards {
+            match f.proto {
+                Proto::Udp => udp.push(UdpForward::open(f)?),
+                Proto::Tcp => tcp.push(TcpForward::open(f)?),
+            }
+        }
+        Ok(Gateway {
+            config,
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            wire,
+            udp,
+            tcp,
+            next_port: 40000,
+            dropped: 0,
+        })
+    }
+
+    /// Takes one frame the guest sent.
+    pub fn from_guest(&mut self, frame: &[u8]) {
+        if self.wire.from_guest.len() >= FROM_GUEST_MAX {
+            self.dropped += 1;
+            return;
+        }
+        self.wire.from_guest.push_back(frame.to_vec());
+    }
+
+    /// Does everything that is ready: host sockets in both directions and
+    /// the link; hands each frame for the guest to `to_guest`.
+    pub fn poll(&mut self, now_ns: u64, to_guest: &mut dyn FnMut(&[u8])) {
+        let now = smol(now_ns);
+        let guest = self.config.guest;
+        for f in &mut self.udp {
+            f.host_to_guest(&mut self.sockets, guest, &mut self.next_port, now_ns);
+        }
+        for f in &mut self.tcp {
+            f.accept(
+                &mut self.sockets,
+                &mut self.iface,
+                guest,
+                &mut self.next_port,
+            );
+            f.host_to_guest(&mut self.sockets);
+        }
+        self.iface.poll(now, &mut self.wire, &mut self.sockets);
+        for f in &mut self.udp {
+            f.guest_to_host(&mut self.sockets, now_ns);
+        }
+        for f in &mut self.tcp {
+            f.guest_to_host(&mut self.sockets);
+        }
+        // Window updates and FINs the shovelling above made due.
+        self.iface.poll(now, &mut self.wire, &mut self.sockets);
+        for frame in self.wire.to_guest.drain(..) {
+            to_guest(&frame);
+        }
+    }
+
+    /// The latest time, in the caller's monotonic nanoseconds, to call
+    /// [`Gateway::poll`] again even if nothing arrives.
+    pub fn poll_at(&mut self, now_ns: u64) -> Option<u64> {
+        let busy = self.tcp.iter().any(TcpForward::has_pending);
+        if busy {
+            return Some(now_ns + 1_000_000);
+        }
+        self.iface
+            .poll_at(smol(now_ns), &self.sockets)
+            .map(|t| (t.total_micros().max(0) as u64) * 1000)
+    }
+
+    /// The host descriptors to wait on, and for what.
+    pub fn host_fds(&self) -> Vec<HostFd> {
+        let mut fds = Vec::new();
+        for f in &self.udp {
+            f.fds(&mut fds);
+        }
+        for f in &self.tcp {
+            f.fds(&self.sockets, &mut fds);
+        }
+        fds
+    }
+
+    /// Frames from the guest dropped because too many were waiting.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachments_parse_and_errors_name_the_part() {
+        let c = UserNetConfig::parse("user,fwd=udp:5353:53,fwd=tcp:8080:80").unwrap();
+        assert_eq!(
+            c.forwards,
+            [
+                Forward {
+                    proto: Proto::Udp,
+                    host_port: 5353,
+                    guest_port: 53
+                },
+                Forward {
+                    proto: Proto::Tcp,
+                    host_port: 8080,
+                    guest_port: 80
+                }
+            ]
+        );
+        assert_eq!(UserNetConfig::parse("user").unwrap().forwards, []);
+        for (bad, want) in [
+            ("tap0", "starts with `user`"),
+            ("user,fwd=sctp:1:2", "udp or tcp"),
+            ("user,fwd=udp:0:2", "HOSTPORT"),
+            ("user,fwd=udp:1:x", "GUESTPORT"),
+            ("user,fwd=udp:1:2:3", "expected fwd="),
+            ("user,port=1", "`port=1`"),
+            ("user,fwd=tcp:1:2,fwd=tcp:1:3", "forwarded twice"),
+        ] {
+            let e = UserNetConfig::parse(bad).unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+    }
+}
