@@ -12,8 +12,9 @@
 //! `--net:NAME=user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT`
 //! ([`UserNetConfig::parse`]). The owner of the guest's device moves
 //! frames: [`Gateway::from_guest`] for each frame the guest sent,
-//! [`Gateway::poll`] to do the host side and collect frames for the guest,
-//! and waits on [`Gateway::host_fds`] until [`Gateway::poll_at`].
+//! [`Gateway::poll`] to do the host side, [`Gateway::drain_to_guest`] to
+//! move frames into the guest's ring, and waits on [`Gateway::host_fds`]
+//! until [`Gateway::poll_at`].
 
 extern crate std;
 
@@ -144,13 +145,13 @@ pub struct HostFd {
 #[derive(Default)]
 struct Wire {
     from_guest: VecDeque<Vec<u8>>,
-    to_guest: Vec<Vec<u8>>,
+    to_guest: VecDeque<Vec<u8>>,
 }
 
 /// A frame from the guest, lent to the gateway's stack.
 struct RxToken(Vec<u8>);
 /// The right to send one frame to the guest.
-struct TxToken<'a>(&'a mut Vec<Vec<u8>>);
+struct TxToken<'a>(&'a mut VecDeque<Vec<u8>>);
 
 impl phy::RxToken for RxToken {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
@@ -162,7 +163,9 @@ impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut frame = alloc::vec![0; len];
         let r = f(&mut frame);
-        self.0.push(frame);
+        if self.0.len() < TO_GUEST_MAX {
+            self.0.push_back(frame);
+        }
         r
     }
 }
@@ -190,6 +193,9 @@ impl phy::Device for Wire {
 
 /// Frames from the guest held at most; more are dropped, as a full NIC would.
 const FROM_GUEST_MAX: usize = 1024;
+/// Frames for the guest held at most while its ring is full; more are
+/// dropped (TCP sends them again).
+const TO_GUEST_MAX: usize = 4096;
 
 /// The gateway: the guest's router, and the forwards to host ports.
 pub struct Gateway {
@@ -248,8 +254,9 @@ impl Gateway {
     }
 
     /// Does everything that is ready: host sockets in both directions and
-    /// the link; hands each frame for the guest to `to_guest`.
-    pub fn poll(&mut self, now_ns: u64, to_guest: &mut dyn FnMut(&[u8])) {
+    /// the link. Frames for the guest queue up; take them with
+    /// [`Gateway::drain_to_guest`].
+    pub fn poll(&mut self, now_ns: u64) {
         let now = smol(now_ns);
         let guest = self.config.guest;
         for f in &mut self.udp {
@@ -273,9 +280,26 @@ impl Gateway {
         }
         // Window updates and FINs the shovelling above made due.
         self.iface.poll(now, &mut self.wire, &mut self.sockets);
-        for frame in self.wire.to_guest.drain(..) {
-            to_guest(&frame);
+    }
+
+    /// Hands queued frames for the guest to `put`, oldest first, until the
+    /// queue is empty or `put` returns false (the guest's ring is full; that
+    /// frame stays queued). Returns how many were taken.
+    pub fn drain_to_guest(&mut self, put: &mut dyn FnMut(&[u8]) -> bool) -> usize {
+        let mut n = 0;
+        while let Some(frame) = self.wire.to_guest.front() {
+            if !put(frame) {
+                break;
+            }
+            self.wire.to_guest.pop_front();
+            n += 1;
         }
+        n
+    }
+
+    /// Whether frames wait for the guest.
+    pub fn has_frames_for_guest(&self) -> bool {
+        !self.wire.to_guest.is_empty()
     }
 
     /// The latest time, in the caller's monotonic nanoseconds, to call
