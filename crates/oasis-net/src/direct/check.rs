@@ -158,4 +158,78 @@ mod tests {
         f[14] = 0x65;
         assert_eq!(frame(&f), Err(Drop::Malformed));
     }
+
+    mod properties {
+        extern crate std;
+        use super::super::*;
+        use alloc::vec::Vec;
+        use proptest::prelude::*;
+        use smoltcp::wire::{IpAddress, Ipv4Address, UdpPacket};
+
+        /// A valid Ethernet + IPv4 + UDP frame with `payload`.
+        fn udp_frame(payload: &[u8], sport: u16, dport: u16) -> Vec<u8> {
+            let (src, dst) = (Ipv4Address::new(10, 0, 0, 1), Ipv4Address::new(10, 0, 0, 2));
+            let udp_len = 8 + payload.len();
+            let mut f = alloc::vec![0u8; 14 + 20 + udp_len];
+            f[12..14].copy_from_slice(&[0x08, 0x00]);
+            {
+                let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+                ip.set_version(4);
+                ip.set_header_len(20);
+                ip.set_total_len((20 + udp_len) as u16);
+                ip.set_hop_limit(64);
+                ip.set_next_header(IpProtocol::Udp);
+                ip.set_src_addr(src);
+                ip.set_dst_addr(dst);
+                ip.fill_checksum();
+            }
+            {
+                let mut udp = UdpPacket::new_unchecked(&mut f[34..]);
+                udp.set_src_port(sport);
+                udp.set_dst_port(dport);
+                udp.set_len(udp_len as u16);
+                udp.payload_mut().copy_from_slice(payload);
+                udp.fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
+            }
+            f
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1600)) {
+                let _ = frame(&bytes);
+            }
+
+            #[test]
+            fn valid_udp_frames_pass(payload in proptest::collection::vec(any::<u8>(), 0..1472),
+                                     sport in 1u16.., dport in 1u16..) {
+                prop_assert_eq!(frame(&udp_frame(&payload, sport, dport)), Ok(Pass::Other));
+            }
+
+            #[test]
+            fn a_flipped_bit_in_the_ip_header_or_payload_never_passes(
+                payload in proptest::collection::vec(any::<u8>(), 1..512),
+                at in any::<prop::sample::Index>(),
+                bit in 0u8..8,
+            ) {
+                let mut f = udp_frame(&payload, 5353, 53);
+                // The IPv4 header (14..34) or the UDP payload (42..): every
+                // single-bit error there is caught by a check or a checksum.
+                let spots: Vec<usize> = (14..34).chain(42..f.len()).collect();
+                let i = spots[at.index(spots.len())];
+                f[i] ^= 1 << bit;
+                prop_assert!(frame(&f).is_err(), "flip at byte {} bit {} passed", i, bit);
+            }
+
+            #[test]
+            fn every_truncation_of_a_valid_frame_is_caught(
+                payload in proptest::collection::vec(any::<u8>(), 0..256),
+                cut in any::<prop::sample::Index>(),
+            ) {
+                let f = udp_frame(&payload, 7, 7);
+                let len = cut.index(f.len());
+                prop_assert_eq!(frame(&f[..len]), Err(Drop::Truncated));
+            }
+        }
+    }
 }
