@@ -2,9 +2,10 @@
 //! the classification of a name against them (RFC 1034 §4.3.2 step 3).
 
 use crate::wire::{Name, RData, Record, Type};
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use core::fmt;
+use hashbrown::{HashMap, HashSet};
 
 /// Why records could not be made into a zone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,9 +69,9 @@ pub struct Zone {
     /// The apex, lower-cased.
     pub apex: Name,
     /// Nodes with data, by lower-cased owner.
-    pub nodes: BTreeMap<Name, Node>,
+    pub nodes: HashMap<Name, Node>,
     /// Every existing name: nodes and empty non-terminals (RFC 4592 §2.2.2).
-    pub names: BTreeSet<Name>,
+    pub names: HashSet<Name>,
 }
 
 /// Where a name lands in a zone.
@@ -95,7 +96,7 @@ impl Zone {
     /// owner is inside the zone, and that CNAMEs stand alone.
     pub fn new(apex: &Name, records: impl IntoIterator<Item = Record>) -> Result<Zone, ZoneError> {
         let apex = apex.to_lowercase();
-        let mut nodes: BTreeMap<Name, Node> = BTreeMap::new();
+        let mut nodes: HashMap<Name, Node> = HashMap::new();
         for r in records {
             if !r.name.is_subdomain_of(&apex) {
                 return Err(ZoneError::OutOfZone(apex, r.name));
@@ -134,7 +135,7 @@ impl Zone {
                 return Err(ZoneError::CnameAndOther(name.clone()));
             }
         }
-        let mut names = BTreeSet::new();
+        let mut names = HashSet::new();
         for name in nodes.keys() {
             let mut n = name.clone();
             while names.insert(n.clone()) && n != apex {

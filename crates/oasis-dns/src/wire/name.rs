@@ -230,9 +230,13 @@ impl Eq for Name {}
 
 impl Hash for Name {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        for b in &self.wire {
-            h.write_u8(b.to_ascii_lowercase());
+        // One write of the lower-cased bytes, not one per byte.
+        let mut buf = [0u8; MAX_NAME_LEN];
+        let n = self.wire.len().min(MAX_NAME_LEN);
+        for (d, s) in buf.iter_mut().zip(&self.wire[..n]) {
+            *d = s.to_ascii_lowercase();
         }
+        h.write(&buf[..n]);
     }
 }
 
@@ -246,19 +250,35 @@ impl Ord for Name {
     /// Canonical DNS order (RFC 4034 §6.1): label by label from the right,
     /// case-insensitively.
     fn cmp(&self, other: &Name) -> core::cmp::Ordering {
-        let a: Vec<&[u8]> = self.labels().collect();
-        let b: Vec<&[u8]> = other.labels().collect();
-        for (x, y) in a.iter().rev().zip(b.iter().rev()) {
-            let o = x
+        // Label offsets on the stack: a name has at most 127 labels.
+        fn starts(n: &Name, buf: &mut [u8; 128]) -> usize {
+            let mut count = 0;
+            for (i, s) in n.label_starts().enumerate().take(128) {
+                buf[i] = s as u8;
+                count = i;
+            }
+            count // the root label is not counted
+        }
+        let (mut sa, mut sb) = ([0u8; 128], [0u8; 128]);
+        let (na, nb) = (starts(self, &mut sa), starts(other, &mut sb));
+        for i in 1..=na.min(nb) {
+            let la = label_at(&self.wire, sa[na - i] as usize);
+            let lb = label_at(&other.wire, sb[nb - i] as usize);
+            let o = la
                 .iter()
                 .map(u8::to_ascii_lowercase)
-                .cmp(y.iter().map(u8::to_ascii_lowercase));
+                .cmp(lb.iter().map(u8::to_ascii_lowercase));
             if o.is_ne() {
                 return o;
             }
         }
-        a.len().cmp(&b.len())
+        na.cmp(&nb)
     }
+}
+
+fn label_at(wire: &[u8], at: usize) -> &[u8] {
+    let len = wire.get(at).copied().unwrap_or(0) as usize;
+    wire.get(at + 1..at + 1 + len).unwrap_or(&[])
 }
 
 /// Iterator over a name's labels.

@@ -1,0 +1,82 @@
+//! Cost of the load-time and per-query paths: parsing a 10,000-host master
+//! file, compiling it, and answering each kind of query from the table.
+
+use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
+use oasis_dns::engine::{Catalog, Transport, Zone};
+use oasis_dns::wire::Name;
+use std::fmt::Write;
+
+/// The benchmark zone: 10,000 hosts plus the usual records.
+fn zone_text() -> String {
+    let mut t = String::from(
+        "$ORIGIN example.com.\n$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\n@ NS ns2\n\
+@ MX 10 mail\n@ TXT \"v=spf1 mx -all\"\nns1 A 192.0.2.1\nns2 A 192.0.2.2\nmail A 192.0.2.3\n\
+www CNAME host1\nsub NS ns.sub\nns.sub A 192.0.2.4\n*.wild A 192.0.2.5\n",
+    );
+    for i in 0..10_000 {
+        let _ = writeln!(t, "host{i} A 10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+        if i % 4 == 0 {
+            let _ = writeln!(t, "host{i} AAAA 2001:db8::{i:x}");
+        }
+    }
+    t
+}
+
+fn query(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns)];
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, (qtype >> 8) as u8, qtype as u8, 0, 1]);
+    if edns {
+        q.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+    }
+    q
+}
+
+fn load(text: &str) -> Catalog {
+    let apex = Name::from_wire(b"\x07example\x03com\x00").expect("apex");
+    let rs = oasis_dns::zone::parse_str(text, "bench.zone", &Name::root()).expect("zone parses");
+    Catalog::new(vec![Zone::new(&apex, rs).expect("zone loads")]).expect("compiles")
+}
+
+fn bench(c: &mut Criterion) {
+    let text = zone_text();
+    let mut g = c.benchmark_group("load");
+    g.sample_size(10);
+    g.bench_function("parse 10k hosts", |b| {
+        b.iter(|| {
+            oasis_dns::zone::parse_str(black_box(&text), "bench.zone", &Name::root())
+                .map(|r| r.len())
+        })
+    });
+    g.bench_function("parse and compile 10k hosts", |b| {
+        b.iter(|| load(black_box(&text)).compiled_len())
+    });
+    g.finish();
+
+    let catalog = load(&text);
+    let mut out = vec![0u8; 65535];
+    let mut g = c.benchmark_group("answer");
+    g.throughput(Throughput::Elements(1));
+    for (what, name, qtype, edns) in [
+        ("A, no EDNS", "host4711.example.com", 1, false),
+        ("A, EDNS", "HOST4711.Example.com", 1, true),
+        ("AAAA NODATA", "host4711.example.com", 28, true),
+        ("CNAME chain", "www.example.com", 1, true),
+        ("NXDOMAIN", "nope.example.com", 1, true),
+        ("wildcard", "a.b.wild.example.com", 1, true),
+        ("referral", "x.sub.example.com", 1, true),
+        ("REFUSED", "example.org", 1, true),
+    ] {
+        let q = query(name, qtype, edns);
+        g.bench_function(what, |b| {
+            b.iter(|| catalog.answer(black_box(&q), Transport::Udp, &mut out))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
