@@ -7,6 +7,11 @@
 //! seccomp filter, and answers hypercalls until the guest exits. The guest's
 //! exit status becomes the VMM's; a fault prints the registers and the
 //! symbol at RIP and exits non-zero.
+//!
+//! Everything the guest controls is parsed as hostile: the image
+//! ([`image`]), its manifest, hypercall arguments ([`hypercall`]) and the
+//! shared rings. `fuzz/` has cargo-fuzz targets for the first and the last
+//! (`cargo +nightly fuzz run image|manifest|ring` in this crate's directory).
 #![warn(missing_docs)]
 
 pub mod block;
