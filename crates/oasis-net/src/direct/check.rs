@@ -22,8 +22,8 @@ pub(crate) enum Drop {
 /// What a frame that passed is, as far as the counters care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pass {
-    /// A TCP segment opening a connection (SYN without ACK).
-    Syn,
+    /// A TCP segment opening a connection (SYN without ACK) to this port.
+    Syn(u16),
     /// Anything else the stack should see.
     Other,
 }
@@ -82,7 +82,7 @@ fn transport(
                 return Err(Drop::BadChecksum);
             }
             Ok(if tcp.syn() && !tcp.ack() {
-                Pass::Syn
+                Pass::Syn(tcp.dst_port())
             } else {
                 Pass::Other
             })

@@ -72,6 +72,8 @@ pub(crate) struct State {
     next_ephemeral: u16,
     shown_addrs: Vec<IpCidr>,
     rx_error_logged: bool,
+    /// Destination ports of the connection openings in the current batch.
+    syn_ports: Vec<u16>,
 }
 
 /// The shared core: the state, and the driver's wake-up line.
@@ -138,7 +140,8 @@ impl Core {
         let st = &mut *guard;
         let now = now_ns();
         for _ in 0..ROUNDS_PER_STEP {
-            let taken = match st.rx.fill(&mut *st.dev, &mut st.stats) {
+            st.syn_ports.clear();
+            let taken = match st.rx.fill(&mut *st.dev, &mut st.stats, &mut st.syn_ports) {
                 Ok(n) => n,
                 Err(e) => {
                     st.stats.rx_errors += 1;
@@ -149,6 +152,9 @@ impl Core {
                     0
                 }
             };
+            if !st.syn_ports.is_empty() {
+                st.make_room_for_syns(now);
+            }
             st.stats.polls += 1;
             let mut port = port::Port {
                 dev: &mut *st.dev,
@@ -327,6 +333,49 @@ impl State {
         }
     }
 
+    /// Before a batch with connection openings is polled: a listener whose
+    /// slots are all half-open gives up its oldest ones, so that a flood of
+    /// SYNs that are never completed cannot lock real clients out (Linux
+    /// without SYN cookies does the same). Each one given up is counted.
+    fn make_room_for_syns(&mut self, now: u64) {
+        for backlog in self.backlogs.iter_mut().flatten() {
+            let wanted = self
+                .syn_ports
+                .iter()
+                .filter(|p| **p == backlog.port)
+                .count();
+            if wanted == 0 {
+                continue;
+            }
+            let listening = backlog
+                .slots
+                .iter()
+                .filter(|(h, _)| {
+                    self.sockets.get::<stcp::Socket>(*h).state() == stcp::State::Listen
+                })
+                .count();
+            let mut short = wanted.saturating_sub(listening);
+            while short > 0 {
+                // The oldest half-open slot (one seen half-open in an
+                // earlier step; one just become so counts as now).
+                let oldest = backlog
+                    .slots
+                    .iter_mut()
+                    .filter(|(h, _)| {
+                        self.sockets.get::<stcp::Socket>(*h).state() == stcp::State::SynReceived
+                    })
+                    .min_by_key(|(_, since)| since.unwrap_or(now));
+                let Some((h, since)) = oldest else { break };
+                let sock = self.sockets.get_mut::<stcp::Socket>(*h);
+                sock.abort();
+                let _ = sock.listen(backlog.port);
+                *since = None;
+                self.stats.tcp_half_open_evicted += 1;
+                short -= 1;
+            }
+        }
+    }
+
     /// When the oldest half-open connection runs out of time, if any.
     fn next_half_open_expiry(&self) -> Option<u64> {
         let limit = HALF_OPEN_TIMEOUT.as_nanos() as u64;
@@ -436,6 +485,7 @@ impl DirectStack {
             next_ephemeral: EPHEMERAL_FIRST + (u16::from_le_bytes([seed[0], seed[1]]) % 16384),
             shown_addrs: Vec::new(),
             rx_error_logged: false,
+            syn_ports: Vec::new(),
         };
         state.configure(&config)?;
         log::info!(

@@ -41,12 +41,14 @@ impl RxRing {
         }
     }
 
-    /// Takes one batch from `dev`, dropping and counting bad frames.
+    /// Takes one batch from `dev`, dropping and counting bad frames, and
+    /// noting in `syn_ports` the port of each connection opening.
     /// Returns how many frames the device handed over. Call only when empty.
     pub(crate) fn fill(
         &mut self,
         dev: &mut dyn Net,
         stats: &mut Stats,
+        syn_ports: &mut Vec<u16>,
     ) -> Result<usize, DeviceError> {
         debug_assert_eq!(self.count, 0);
         self.head = 0;
@@ -68,8 +70,9 @@ impl RxRing {
             match check::frame(frame) {
                 Err(why) => stats.count_drop(why),
                 Ok(pass) => {
-                    if pass == check::Pass::Syn {
+                    if let check::Pass::Syn(port) = pass {
                         stats.tcp_syns += 1;
+                        syn_ports.push(port);
                     }
                     bytes[*count * slot..][..frame.len()].copy_from_slice(frame);
                     lens[*count] = frame.len();

@@ -38,6 +38,9 @@ pub struct Stats {
     pub tcp_syns: u64,
     /// Half-open connections given up (no ACK to our SYN-ACK in time).
     pub tcp_half_open_expired: u64,
+    /// Half-open connections given up to make room for a new opening
+    /// while every slot of the listener was half-open (a SYN flood).
+    pub tcp_half_open_evicted: u64,
     /// Interface polls.
     pub polls: u64,
 }
@@ -66,7 +69,7 @@ impl fmt::Display for Stats {
             f,
             "rx {} frames {} bytes in {} batches, {} errors; tx {} frames {} bytes in {} flushes, {} errors; \
              dropped {} (truncated {}, malformed {}, checksum {}, oversize {}); \
-             tcp syn {}, half-open expired {}; udp unroutable {}; polls {}",
+             tcp syn {}, half-open expired {}, evicted {}; udp unroutable {}; polls {}",
             self.rx_frames,
             self.rx_bytes,
             self.rx_batches,
@@ -82,6 +85,7 @@ impl fmt::Display for Stats {
             self.dropped_oversize,
             self.tcp_syns,
             self.tcp_half_open_expired,
+            self.tcp_half_open_evicted,
             self.udp_unroutable,
             self.polls
         )
