@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# bench/store: the same storage workload on oasis-store in a kvm unikernel,
+# on oasis-store hosted (the same application as a Linux process), and on
+# SQLite (rusqlite, WAL, synchronous=FULL). Prints medians of RUNS runs as a
+# Markdown table. See bench/README.md, section "store".
+#
+# usage: bench/store/run.sh [RUNS] [records batch singles gets queries]
+set -euo pipefail
+runs=${1:-5}
+shift || true
+records=${1:-100000} batch=${2:-1000} singles=${3:-1000} gets=${4:-100000} queries=${5:-1000}
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+benchdir="$target/bench-store"
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/oasis-store-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+echo "building (release)..." >&2
+(cd "$root/bench/store" && CARGO_TARGET_DIR="$benchdir" cargo build -q --release -p sqlite-bench -p store-bench)
+(cd "$root/bench/store" && CARGO_TARGET_DIR="$benchdir" cargo build -q --release -p store-bench --target x86_64-unknown-none)
+(cd "$root" && CARGO_TARGET_DIR="$target" cargo build -q --release -p oasis-vmm)
+sqlite="$benchdir/release/sqlite-bench"
+hosted="$benchdir/release/store-bench"
+image="$benchdir/x86_64-unknown-none/release/store-bench"
+vmm="$target/release/oasis-vmm"
+
+# Pin to one core so runs compare; the machine has few.
+pin=()
+if command -v taskset >/dev/null && [ "$(nproc)" -gt 1 ]; then pin=(taskset -c 1); fi
+
+# Bytes an oasis-store image uses: data offset + data length from its superblock.
+store_size() {
+  od -A n -t u8 -j 16 -N 16 "$1" | awk '{print $1 + $2}'
+}
+
+fresh_disk() {
+  rm -f "$1"
+  truncate -s 2G "$1"
+}
+
+boot_args=(--records="$records" --batch="$batch" --singles="$singles" --gets="$gets" --queries="$queries")
+results="$work/results"
+: > "$results"
+for r in $(seq 1 "$runs"); do
+  echo "run $r/$runs" >&2
+  db="$work/sqlite.db"; rm -f "$db" "$db-wal" "$db-shm"
+  "${pin[@]}" "$sqlite" "$db" "$records" "$batch" "$singles" "$gets" "$queries" | sed "s/^/sqlite /" >> "$results"
+
+  disk="$work/hosted.img"; fresh_disk "$disk"
+  "${pin[@]}" "$hosted" --block:storage="$disk" -- "${boot_args[@]}" | sed "s/^/hosted /" >> "$results"
+  echo "hosted SIZE $(store_size "$disk")" >> "$results"
+
+  if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    disk="$work/kvm.img"; fresh_disk "$disk"
+    "${pin[@]}" "$vmm" --mem=512 --block:storage="$disk" "$image" -- "${boot_args[@]}" | sed "s/^/kvm /" >> "$results"
+    echo "kvm SIZE $(store_size "$disk")" >> "$results"
+  fi
+done
+
+python3 - "$results" "$runs" <<'PY'
+import sys, statistics, collections
+rows = collections.defaultdict(list)
+sizes = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 5 and f[1] == "RESULT":
+        rows[(f[0], f[2])].append(int(f[3]) * 1e9 / int(f[4]))
+    elif len(f) == 3 and f[1] == "SIZE":
+        sizes[f[0]].append(int(f[2]))
+systems = [s for s in ("kvm", "hosted", "sqlite") if any(k[0] == s for k in rows)]
+names = {"kvm": "oasis-store, kvm unikernel", "hosted": "oasis-store, hosted", "sqlite": "SQLite (WAL, sync=FULL)"}
+phases = [("insert_batched", "inserts, batches of 1000 (records/s)"),
+          ("insert_single_durable", "single-record durable commits (/s)"),
+          ("get", "point gets by key (/s)"),
+          ("range_query", "indexed range queries age > X (/s)"),
+          ("open", "open (/s)")]
+print("| workload (median of %s runs) | %s |" % (sys.argv[2], " | ".join(names[s] for s in systems)))
+print("|---|" + "---|" * len(systems))
+for p, label in phases:
+    cells = []
+    for s in systems:
+        v = rows.get((s, p))
+        cells.append("%.0f" % statistics.median(v) if v else "-")
+    print("| %s | %s |" % (label, " | ".join(cells)))
+cells = []
+for s in systems:
+    v = sizes.get(s)
+    cells.append("%.1f MiB" % (statistics.median(v) / 2**20) if v else "-")
+print("| storage used | %s |" % " | ".join(cells))
+PY
