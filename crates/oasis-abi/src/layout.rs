@@ -14,7 +14,8 @@
 //! ```
 //!
 //! The first 2 MiB are mapped with 4 KiB pages (to leave the holes); the rest
-//! with 2 MiB pages. Every mapped page above the boot area is user, writable.
+//! with 2 MiB pages. Every mapped page above the boot area is user, writable,
+//! except the image's read-only segments (text, rodata) in the first 2 MiB.
 
 /// Size of a small page.
 pub const PAGE: u64 = 0x1000;

@@ -1,9 +1,10 @@
 //! End-to-end tests of the kvm target: images built for
 //! `x86_64-unknown-none`, booted under oasis-vmm (through `oasis vmm`).
 //!
-//! Tests that need KVM print `kvm-test-ran: NAME` when they pass, or
-//! `skipped: no usable /dev/kvm` where it is missing; with `CI=true` and a
-//! `/dev/kvm` present they never skip. Run with `--nocapture` to see the lines.
+//! Tests that need KVM print `kvm-test-ran: NAME` when they pass (and append
+//! NAME to the file `OASIS_KVM_TESTS_RAN` names, if set), or `skipped: no
+//! usable /dev/kvm` where it is missing; with `CI=true` and a `/dev/kvm`
+//! present they fail instead of skipping. `--nocapture` shows the lines.
 
 mod common;
 
@@ -184,6 +185,20 @@ fn unmapped_read_is_reported_with_its_function() {
         ],
     );
     ran("unmapped_read_is_reported_with_its_function");
+}
+
+#[test]
+fn writing_into_code_faults() {
+    if !kvm_usable() {
+        return;
+    }
+    let out = vmm(&[s(&images().fault_write_code)]);
+    assert_fault(
+        &out,
+        139,
+        &["triple fault in fault_write_code::overwrite", "(cr2) 0x1"],
+    );
+    ran("writing_into_code_faults");
 }
 
 #[test]

@@ -22,6 +22,8 @@ pub struct Segment {
     pub file_size: usize,
     /// Bytes in memory (the rest is zero).
     pub mem_size: u64,
+    /// Whether the guest may write it (`PF_W`).
+    pub writable: bool,
 }
 
 /// A function or object symbol.
@@ -114,6 +116,7 @@ impl Image {
                     offset: ph.p_offset as usize,
                     file_size: ph.p_filesz as usize,
                     mem_size: ph.p_memsz,
+                    writable: ph.p_flags & program_header::PF_W != 0,
                 });
             }
         }

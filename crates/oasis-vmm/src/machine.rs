@@ -184,7 +184,7 @@ impl Machine {
         unsafe { vm.set_user_memory_region(region) }
             .map_err(|e| Error::kvm("KVM_SET_USER_MEMORY_REGION", e))?;
         load(&image, &mem);
-        setup::write_tables(&mem);
+        setup::write_tables(&mem, &image.segments);
         let mut info = BootInfo {
             magic: BOOT_MAGIC,
             abi_version: ABI_VERSION,

@@ -4,6 +4,7 @@
 use kvm_bindings::{kvm_fpu, kvm_regs, kvm_segment, kvm_sregs};
 use oasis_abi::layout::*;
 
+use crate::image::Segment;
 use crate::memory::GuestMemory;
 
 /// Page-table entry bits.
@@ -24,8 +25,10 @@ fn low_page_flags(addr: u64) -> u64 {
 }
 
 /// Writes the page tables for `mem` bytes (a multiple of 2 MiB, ≤ 4 GiB)
-/// and the GDT into guest memory.
-pub fn write_tables(mem: &GuestMemory) {
+/// and the GDT into guest memory. Pages of the first 2 MiB that hold only
+/// read-only parts of the image (text, rodata) are mapped without write
+/// access, so a stray write into code faults.
+pub fn write_tables(mem: &GuestMemory, segments: &[Segment]) {
     let size = mem.size();
     let put = |addr: u64, v: u64| {
         mem.write(addr, &v)
@@ -51,7 +54,12 @@ pub fn write_tables(mem: &GuestMemory) {
     }
     for k in 0..512 {
         let addr = k * PAGE;
-        let flags = low_page_flags(addr);
+        let mut flags = low_page_flags(addr);
+        let overlaps = |s: &&Segment| s.addr < addr + PAGE && addr < s.addr + s.mem_size;
+        let mut here = segments.iter().filter(overlaps).peekable();
+        if here.peek().is_some() && here.all(|s| !s.writable) {
+            flags &= !WRITABLE;
+        }
         put(PT + k * 8, if flags == 0 { 0 } else { addr | flags });
     }
     // null, kernel code, kernel data, user code (0x1b), user data (0x23).
@@ -151,7 +159,22 @@ mod tests {
     #[test]
     fn low_memory_holes_and_protections() {
         let m = GuestMemory::new(8 << 20).unwrap();
-        write_tables(&m);
+        let seg = |addr: u64, size: u64, writable: bool| Segment {
+            addr,
+            offset: 0,
+            file_size: 0,
+            mem_size: size,
+            writable,
+        };
+        // text, then rodata sharing its last page with data.
+        write_tables(
+            &m,
+            &[
+                seg(IMAGE_BASE, 0x1800, false),
+                seg(IMAGE_BASE + 0x2000, 0x800, false),
+                seg(IMAGE_BASE + 0x2800, 0x100, true),
+            ],
+        );
         let pt = |addr: u64| m.read::<u64>(PT + (addr / PAGE) * 8).unwrap();
         assert_eq!(pt(0), 0, "null page unmapped");
         assert_eq!(pt(STACK_GUARD), 0, "stack guard unmapped");
@@ -162,7 +185,18 @@ mod tests {
             "boot info read-only"
         );
         assert_eq!(pt(STACK_BOTTOM), STACK_BOTTOM | 7);
-        assert_eq!(pt(IMAGE_BASE), IMAGE_BASE | 7);
+        assert_eq!(pt(IMAGE_BASE), IMAGE_BASE | 5, "text read-only");
+        assert_eq!(
+            pt(IMAGE_BASE + PAGE),
+            (IMAGE_BASE + PAGE) | 5,
+            "partial last page too"
+        );
+        assert_eq!(
+            pt(IMAGE_BASE + 2 * PAGE),
+            (IMAGE_BASE + 2 * PAGE) | 7,
+            "shared with data"
+        );
+        assert_eq!(pt(IMAGE_BASE + 3 * PAGE), (IMAGE_BASE + 3 * PAGE) | 7);
         // 8 MiB: entries for 2, 4 and 6 MiB are huge pages; 8 MiB is absent.
         assert_eq!(m.read::<u64>(PD + 8).unwrap(), LARGE_PAGE | 0x87);
         assert_eq!(m.read::<u64>(PD + 3 * 8).unwrap(), (3 * LARGE_PAGE) | 0x87);

@@ -18,6 +18,7 @@ pub struct Images {
     pub fault_panic: PathBuf,
     pub net_reflect: PathBuf,
     pub random: PathBuf,
+    pub fault_write_code: PathBuf,
 }
 
 pub fn root() -> PathBuf {
@@ -46,6 +47,7 @@ pub fn images() -> &'static Images {
             fault_panic: one("crates/oasis-test-guests", Some("fault-panic")),
             net_reflect: one("crates/oasis-test-guests", Some("net-reflect")),
             random: one("crates/oasis-test-guests", Some("random")),
+            fault_write_code: one("crates/oasis-test-guests", Some("fault-write-code")),
         }
     })
 }
@@ -68,8 +70,20 @@ pub fn kvm_usable() -> bool {
     usable
 }
 
+/// Reports a kvm test as run: a `kvm-test-ran: NAME` line on stdout, and one
+/// line appended to the file named by `OASIS_KVM_TESTS_RAN`, if set, which
+/// `.ci/run` counts.
 pub fn ran(name: &str) {
     println!("kvm-test-ran: {name}");
+    if let Some(path) = std::env::var_os("OASIS_KVM_TESTS_RAN") {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("open OASIS_KVM_TESTS_RAN");
+        writeln!(f, "{name}").expect("write OASIS_KVM_TESTS_RAN");
+    }
 }
 
 /// `oasis vmm ARGS…`, waited for.
