@@ -26,12 +26,13 @@ pub struct Segment {
     pub writable: bool,
 }
 
-/// A function or object symbol.
+/// A function or object symbol; its name stays in the file's bytes until
+/// a fault needs it (demangling every name at load would cost boot time).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Symbol {
     addr: u64,
     size: u64,
-    name: String,
+    name: std::ops::Range<usize>,
 }
 
 /// A checked kvm image.
@@ -138,10 +139,12 @@ impl Image {
             .filter(|s| matches!(s.st_type(), sym::STT_FUNC | sym::STT_OBJECT) && s.st_value != 0)
             .filter_map(|s| {
                 let name = elf.strtab.get_at(s.st_name)?;
+                // The name borrows from `bytes`: remember where.
+                let start = (name.as_ptr() as usize).checked_sub(bytes.as_ptr() as usize)?;
                 Some(Symbol {
                     addr: s.st_value,
                     size: s.st_size,
-                    name: format!("{:#}", rustc_demangle::demangle(name)),
+                    name: start..start + name.len(),
                 })
             })
             .collect();
@@ -164,7 +167,8 @@ impl Image {
             .checked_sub(1)?;
         let s = &self.symbols[i];
         let off = addr - s.addr;
-        (off < s.size.max(1)).then(|| format!("{}+{off:#x}", s.name))
+        let name = std::str::from_utf8(self.bytes.get(s.name.clone())?).ok()?;
+        (off < s.size.max(1)).then(|| format!("{:#}+{off:#x}", rustc_demangle::demangle(name)))
     }
 
     /// Whether the image has a symbol table (stripped images do not).
