@@ -19,6 +19,14 @@ use crate::hypercall;
 static WAITERS: spin::Mutex<[Option<Waker>; MAX_DEVICES]> =
     spin::Mutex::new([const { None }; MAX_DEVICES]);
 
+/// Whether any net device is attached (else a POLL that may not block is useless).
+static ATTACHED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether any net device is attached.
+pub(crate) fn attached() -> bool {
+    ATTACHED.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Wakes the tasks waiting on each device whose bit is set in `ready`.
 pub(crate) fn wake_ready(ready: u64) {
     let mut waiters = WAITERS.lock();
@@ -59,6 +67,7 @@ impl NetDevice {
                 Ring::new(rings.1 as *mut u8, slots, slot_size, End::Producer),
             )
         };
+        ATTACHED.store(true, core::sync::atomic::Ordering::Relaxed);
         NetDevice {
             handle,
             mac,
