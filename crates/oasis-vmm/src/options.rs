@@ -53,7 +53,11 @@ pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--blo
   --block:NAME=FILE   back the image's block device NAME with FILE
   --stats             print exit and frame counts at exit (stderr)
   --kvm=PATH          the KVM device (default /dev/kvm)
-  IMAGE -- --help     lists the image's devices and boot arguments";
+  IMAGE -- --help     lists the image's devices and boot arguments
+exit status: the guest's (0 done, 1 application error, 2 bad boot arguments),
+  134 after a guest panic, 139 after a guest fault (registers and the symbol
+  at RIP on stderr), 1 when the VMM refuses the image or its devices, 2 for
+  a bad command line";
 
 fn attachment(opt: &str, rest: &str) -> Result<(String, String), Error> {
     match rest.split_once('=') {
