@@ -326,6 +326,24 @@ fn cli_runs_and_inspects_kvm_images() {
         text(&run.stderr).contains("oasis-vmm: stats: 1 exits (Exit 1)"),
         "{run:?}"
     );
+    let built = Command::new(env!("CARGO_BIN_EXE_oasis"))
+        .args(["build", s(&root().join("examples/noop")), "--target", "kvm"])
+        .env(
+            "CARGO_TARGET_DIR",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kvm-images"),
+        )
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let path = PathBuf::from(text(&built.stdout).trim());
+    assert!(
+        path.ends_with("x86_64-unknown-none/release/noop"),
+        "{path:?}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&images().noop).unwrap()
+    );
     ran("cli_runs_and_inspects_kvm_images");
 }
 
