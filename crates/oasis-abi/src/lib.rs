@@ -4,7 +4,9 @@
 //! # What the guest finds at entry
 //! The VMM loads the image (a static ELF64 for `x86_64-unknown-none`, linked
 //! at [`layout::IMAGE_BASE`]) and enters it in 64-bit long mode at **CPL3**
-//! with IOPL=3, identity-mapped memory, flat segments (code
+//! (RFLAGS [`layout::ENTRY_RFLAGS`], asking for IOPL=3, which hardware KVM
+//! honours and `kvm_pvm` does not; see below), identity-mapped memory with
+//! the user bit at every level, flat segments (code
 //! [`layout::USER_CS`], data [`layout::USER_DS`]), `rsp ≡ 8 (mod 16)` just
 //! below [`layout::STACK_TOP`], and `rdi` = the guest-physical address of a
 //! [`boot::BootInfo`]. The guest executes no privileged instruction.
@@ -21,8 +23,10 @@
 //! these machines (`kvm_pvm`), the guest's IOPL is forced to 0 at CPL3, so
 //! `out` raises #GP instead of exiting; an MMIO store exits at any privilege
 //! level. The VMM also answers `out dx, eax` to `HYPERCALL_PORT_BASE + number`
-//! with the same meaning, for hardware KVM and other guests. Network frames move through shared
-//! descriptor rings ([`ring`]) so that a burst costs one exit.
+//! with the same meaning, for hardware KVM and other guests.
+//!
+//! Network frames move through shared descriptor rings ([`ring`]) so that a
+//! burst costs one exit.
 //!
 //! # What this design is not
 //! No SMP (one vCPU), no interrupts (devices are polled; the guest blocks only
