@@ -19,4 +19,5 @@ extern crate std;
 
 pub mod engine;
 pub mod wire;
+pub mod xfr;
 pub mod zone;

@@ -119,7 +119,7 @@ impl Catalog {
         Some(resolve(&self.zones[zone], qname, qtype))
     }
 
-    fn zone_for(&self, lower: &Name) -> Option<usize> {
+    pub(crate) fn zone_for(&self, lower: &Name) -> Option<usize> {
         (0..self.zones.len())
             .filter(|&i| lower.is_subdomain_of(&self.zones[i].apex))
             .max_by_key(|&i| self.zones[i].apex.label_count())

@@ -178,7 +178,9 @@ impl Parser {
             i += 1;
             if ttl.is_none() && text::is_ttl(t.text) {
                 ttl = Some(text::ttl(t.text)?);
-            } else if class.is_none() && t.text.eq_ignore_ascii_case(b"IN") {
+            } else if class.is_none()
+                && (t.text.eq_ignore_ascii_case(b"IN") || t.text.eq_ignore_ascii_case(b"CLASS1"))
+            {
                 class = Some(Class::IN);
             } else if class.is_none() && is_other_class(t.text) {
                 return Err(format!("class IN, found `{}`", text::show(t.text)));

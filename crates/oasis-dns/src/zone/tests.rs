@@ -22,12 +22,14 @@ Mail.Example.COM. MX 10 mail
 txt TXT "hello world" "a\"b" \097
 *.wild AAAA 2001:db8::1
 odd TYPE65280 \# 2 abcd
+odd CLASS1 TYPE1 \# 4 c0000201
 "#;
 
 #[test]
 fn parses_a_typical_zone() {
     let rs = parse_str(ZONE, "example.com.zone", &root()).unwrap();
-    assert_eq!(rs.len(), 9);
+    assert_eq!(rs.len(), 10);
+    assert_eq!(rs[9].rdata, RData::A([192, 0, 2, 1]));
     assert_eq!(rs[0].rtype, Type::SOA);
     assert_eq!(rs[0].ttl, 3600);
     let RData::Soa(soa) = &rs[0].rdata else {

@@ -15,6 +15,14 @@ use std::time::{Duration, Instant};
 
 const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
+/// Where Debian and others install NSD.
+pub fn nsd_binary() -> Option<std::path::PathBuf> {
+    ["/usr/sbin/nsd", "/usr/bin/nsd", "/usr/local/sbin/nsd"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+}
+
 /// A port free for both UDP and TCP on 127.0.0.1 right now.
 fn free_port() -> std::io::Result<u16> {
     for _ in 0..50 {
@@ -63,6 +71,11 @@ impl TcpClient {
         let mut framed = (q.len() as u16).to_be_bytes().to_vec();
         framed.extend_from_slice(q);
         self.stream.write_all(&framed)?;
+        self.read_message()
+    }
+
+    /// The next length-prefixed message on the connection.
+    pub fn read_message(&mut self) -> std::io::Result<Vec<u8>> {
         let mut len = [0u8; 2];
         self.stream.read_exact(&mut len)?;
         let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
@@ -78,8 +91,30 @@ pub struct Nsd {
     pub port: u16,
 }
 
+/// One zone as NSD is to serve it: from a file, or transferred from a
+/// primary (`text: None`), with extra `zone:` options.
+pub struct NsdZone {
+    pub apex: String,
+    pub text: Option<String>,
+    pub extra: String,
+}
+
+impl NsdZone {
+    /// Zones served from files, as generated.
+    pub fn from_files(zones: &[GenZone], extra: &str) -> Vec<NsdZone> {
+        zones
+            .iter()
+            .map(|z| NsdZone {
+                apex: z.apex.clone(),
+                text: Some(z.text.clone()),
+                extra: extra.to_string(),
+            })
+            .collect()
+    }
+}
+
 impl Nsd {
-    pub fn start(bin: &Path, zones: &[GenZone]) -> Result<Nsd, String> {
+    pub fn start(bin: &Path, zones: &[NsdZone]) -> Result<Nsd, String> {
         let dir =
             std::env::temp_dir().join(format!("oasis-dns-nsd-{}-{}", std::process::id(), nanos()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -94,10 +129,12 @@ hide-version: yes\n  reuseport: no\nremote-control:\n  control-enable: no\n"
         );
         for (i, z) in zones.iter().enumerate() {
             let file = format!("zone{i}.zone");
-            std::fs::write(dir.join(&file), &z.text).map_err(|e| e.to_string())?;
+            if let Some(text) = &z.text {
+                std::fs::write(dir.join(&file), text).map_err(|e| e.to_string())?;
+            }
             conf.push_str(&format!(
-                "zone:\n  name: \"{}\"\n  zonefile: \"{file}\"\n",
-                z.apex
+                "zone:\n  name: \"{}\"\n  zonefile: \"{file}\"\n{}",
+                z.apex, z.extra
             ));
         }
         let conf_path = dir.join("nsd.conf");
@@ -114,7 +151,7 @@ hide-version: yes\n  reuseport: no\nremote-control:\n  control-enable: no\n"
         let nsd = Nsd { child, dir, port };
         // Ready once it answers the first zone's SOA authoritatively.
         let probe = soa_query(&zones[0].apex);
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(r) = udp_exchange_quick(port, &probe)
                 && r.len() > 3
@@ -127,7 +164,7 @@ hide-version: yes\n  reuseport: no\nremote-control:\n  control-enable: no\n"
         }
         let log = std::fs::read_to_string(nsd.dir.join("nsd.log")).unwrap_or_default();
         Err(format!(
-            "NSD did not start answering within 15 s; its log:\n{log}"
+            "NSD did not start answering within 20 s; its log:\n{log}"
         ))
     }
 }
@@ -256,6 +293,16 @@ fn serve_tcp(mut s: TcpStream, catalog: &Catalog, stop: &AtomicBool) {
             match framer.next_message() {
                 Ok(Some(q)) => {
                     let q = q.to_vec();
+                    // Loopback only, so every client may transfer zones.
+                    if let Ok(transfer) = catalog.axfr(&q) {
+                        for m in transfer {
+                            out[2..2 + m.len()].copy_from_slice(&m);
+                            if s.write_all(frame(&mut out, m.len())).is_err() {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
                     if let Some(len) = catalog.answer(&q, Transport::Tcp, &mut out[2..])
                         && s.write_all(frame(&mut out, len)).is_err()
                     {
