@@ -5,29 +5,29 @@
 //! in use, which stands in for a file's length: redb grows and shrinks its
 //! storage, a block device has a fixed size.
 //!
-//! Writes are combined: redb writes page by page, and adjacent pages are
-//! gathered into one device write of many sectors (one VM exit on kvm instead
-//! of one per page). Gathered writes go out before any read that overlaps
-//! them, before a length change, and before every `sync_data`, which ends with
+//! Writes are held and combined ([`crate::gather`]): a commit's pages go out
+//! as a few long device writes of many sectors (one VM exit each on kvm).
+//! Held writes go out before any read that overlaps them, before a length
+//! change, when 8 MiB are held, and before every `sync_data`, which ends with
 //! the device's `flush` — the durability barrier redb's commit protocol rests
 //! on. Requests that do not cover whole sectors are served by
 //! read-modify-write of the sectors at their ends.
 
 use alloc::boxed::Box;
 use alloc::vec;
-use alloc::vec::Vec;
 use core::fmt;
 
 use oasis_rt::device::{Block, BlockInfo, DeviceError};
 use redb::{BackendError, StorageBackend};
 
+use crate::gather::Pending;
 use crate::superblock::{SUPERBLOCK_LEN, Superblock, SuperblockError};
 
 /// Byte offset of the engine's storage on a device with sectors of at most 4 KiB.
 const DATA_ALIGN: u64 = 4096;
 
-/// The most bytes gathered before a combined write goes out.
-const GATHER_LIMIT: usize = 1 << 20;
+/// The most bytes held before they go out.
+const HOLD_LIMIT: usize = 8 << 20;
 
 /// The first bytes of redb's own header, written last when redb formats its
 /// storage: if they are still zero, formatting never finished.
@@ -103,18 +103,11 @@ fn io(what: &'static str, offset: u64, error: Option<DeviceError>) -> BackendErr
     }))
 }
 
-/// Writes not yet sent to the device: one contiguous run of whole sectors.
-struct Gather {
-    /// Device byte offset of `buf[0]`.
-    start: u64,
-    buf: Vec<u8>,
-}
-
 struct State<B> {
     dev: B,
     info: BlockInfo,
     sb: Superblock,
-    gather: Gather,
+    held: Pending,
 }
 
 /// redb storage on a [`Block`] device. See the module documentation.
@@ -181,10 +174,7 @@ impl<B: Block> BlockBackend<B> {
             dev,
             info,
             sb,
-            gather: Gather {
-                start: 0,
-                buf: Vec::new(),
-            },
+            held: Pending::default(),
         };
         backend.forget_unfinished_format()?;
         Ok(BlockBackend {
@@ -245,19 +235,12 @@ impl<B: Block> State<B> {
     }
 
     fn send_gathered(&mut self) -> Result<(), BackendError> {
-        if self.gather.buf.is_empty() {
-            return Ok(());
-        }
-        let sector = self.gather.start / self.ss();
-        let r = self.dev.write(sector, &self.gather.buf);
-        let start = self.gather.start;
-        self.gather.buf.clear();
-        r.map_err(|e| io("write", start, Some(e)))
-    }
-
-    fn overlaps_gathered(&self, start: u64, len: usize) -> bool {
-        let g_end = self.gather.start + self.gather.buf.len() as u64;
-        !self.gather.buf.is_empty() && start < g_end && self.gather.start < start + len as u64
+        let ss = u64::from(self.info.sector_size);
+        let dev = &self.dev;
+        self.held.drain(|start, data| {
+            dev.write(start / ss, data)
+                .map_err(|e| io("write", start, Some(e)))
+        })
     }
 
     fn read(&mut self, offset: u64, out: &mut [u8]) -> Result<(), BackendError> {
@@ -265,7 +248,7 @@ impl<B: Block> State<B> {
             return Ok(());
         }
         let start = self.check("read", offset, out.len())?;
-        if self.overlaps_gathered(start, out.len()) {
+        if self.held.overlaps(start, out.len()) {
             self.send_gathered()?;
         }
         let ss = self.ss();
@@ -296,29 +279,20 @@ impl<B: Block> State<B> {
         if !start.is_multiple_of(ss) || !(data.len() as u64).is_multiple_of(ss) {
             return self.write_partial(start, data);
         }
-        let g = &mut self.gather;
-        let g_end = g.start + g.buf.len() as u64;
-        if !g.buf.is_empty() && start >= g.start && start + data.len() as u64 <= g_end {
-            // A page rewritten before it went out: patch it in place.
-            let at = (start - g.start) as usize;
-            g.buf[at..at + data.len()].copy_from_slice(data);
-            return Ok(());
-        }
-        if !g.buf.is_empty() && start == g_end && g.buf.len() + data.len() <= GATHER_LIMIT {
-            g.buf.extend_from_slice(data);
-            return Ok(());
-        }
-        if self.overlaps_gathered(start, data.len()) || !self.gather.buf.is_empty() {
+        if data.len() >= HOLD_LIMIT {
             self.send_gathered()?;
-        }
-        if data.len() >= GATHER_LIMIT {
             return self
                 .dev
                 .write(start / ss, data)
                 .map_err(|e| io("write", start, Some(e)));
         }
-        self.gather.start = start;
-        self.gather.buf.extend_from_slice(data);
+        if !self.held.hold(start, data) {
+            self.send_gathered()?;
+            self.held.hold(start, data);
+        }
+        if self.held.bytes() >= HOLD_LIMIT {
+            self.send_gathered()?;
+        }
         Ok(())
     }
 

@@ -38,6 +38,7 @@ extern crate alloc;
 mod backend;
 mod error;
 pub mod fault;
+mod gather;
 pub mod mem;
 mod query;
 mod read;

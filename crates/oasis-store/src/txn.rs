@@ -68,8 +68,6 @@ impl<'s> Transaction<'s> {
         let mut value = Vec::new();
         record.encode(assigned, &mut value)?;
         let new_keys = index_keys(record);
-        let old: Option<R> = get::<R, _>(self.store, &self.tx, &kb)?;
-        let old_keys = old.as_ref().map(index_keys);
 
         for (field, ik) in &new_keys {
             let Some(index) = t.indexes[*field].as_ref().filter(|i| i.unique) else {
@@ -86,9 +84,15 @@ impl<'s> Transaction<'s> {
             }
         }
 
-        self.tx
-            .open_table(read::table(&t.primary))?
-            .insert(kb.as_slice(), value.as_slice())?;
+        // The replaced record, if any, comes back from the insert itself.
+        let old_keys = {
+            let mut primary = self.tx.open_table(read::table(&t.primary))?;
+            let old = primary.insert(kb.as_slice(), value.as_slice())?;
+            match old {
+                Some(g) if !new_keys.is_empty() => Some(index_keys(&R::decode(g.value())?)),
+                _ => None,
+            }
+        };
         for (n, (field, ik)) in new_keys.iter().enumerate() {
             let Some(index) = t.indexes[*field].as_ref() else {
                 continue;
