@@ -9,7 +9,26 @@
 //!   an I/O-free answering function ([`engine::Catalog::answer`]) that a UDP
 //!   or TCP server loop calls for each query.
 //!
+//! - [`xfr`]: AXFR out of and into zones, and NOTIFY messages.
+//!
 //! `no_std` + `alloc`; no platform code.
+//!
+//! ```
+//! use oasis_dns::engine::{Catalog, Transport, Zone};
+//! use oasis_dns::wire::{Message, Name, Type};
+//!
+//! let text = "$ORIGIN example.com.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n";
+//! let apex = oasis_dns::zone::text::name(b"example.com.", &Name::root()).unwrap();
+//! let records = oasis_dns::zone::parse_str(text, "example.com.zone", &apex).unwrap();
+//! let catalog = Catalog::new(vec![Zone::new(&apex, records).unwrap()]).unwrap();
+//!
+//! let query = oasis_dns::xfr::query(&apex.prepend(b"NS1").unwrap(), Type::A, 7);
+//! let mut out = [0u8; 512];
+//! let len = catalog.answer(&query, Transport::Udp, &mut out).expect("a response");
+//! let response = Message::parse(&out[..len]).unwrap();
+//! assert_eq!(response.answers.len(), 1);
+//! assert_eq!(response.questions[0].name.to_string(), "NS1.example.com.");
+//! ```
 #![no_std]
 #![warn(missing_docs)]
 

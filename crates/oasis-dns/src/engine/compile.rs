@@ -88,7 +88,13 @@ fn key(slot: Slot, qtype: Type, name: &Name) -> Box<[u8]> {
 /// a stand-in question whose pointers past the first label are relocatable.
 pub fn render(plan: &Plan, qname: &Name, qtype: Type, shared: bool) -> Template {
     let mut msg = alloc::vec![0u8; QNAME_AT];
-    let mut c = Compressor::new();
+    // Shared answers are moved by up to 253 bytes (the longest question
+    // name) when copied out: keep their pointers low enough to stay valid.
+    let mut c = if shared {
+        Compressor::with_max_target(0x3fff - 255)
+    } else {
+        Compressor::new()
+    };
     c.emit(&mut msg, qname, false);
     msg.extend_from_slice(&qtype.0.to_be_bytes());
     msg.extend_from_slice(&1u16.to_be_bytes());

@@ -1,8 +1,8 @@
 //! Whole messages: header, question, three record sections, and the EDNS0
 //! OPT pseudo-record (RFC 6891) lifted out of the additional section.
 
+use super::compress::Compressor;
 use super::header::{Header, field};
-use super::name::Compressor;
 use super::record::{Question, RData, Record};
 use super::{Error, Type};
 use alloc::vec::Vec;

@@ -6,14 +6,16 @@
 //! `emit`. Parsing never trusts the buffer: every read is bounds-checked and
 //! compression pointers are followed a bounded number of times.
 
+mod compress;
 mod header;
 mod message;
 pub(crate) mod name;
 mod record;
 
+pub use compress::{Compressor, Pointer};
 pub use header::{Header, Opcode, Rcode, field as header_field, flag};
 pub use message::{Edns, Message};
-pub use name::{Compressor, MAX_NAME_LEN, Name, NameError};
+pub use name::{MAX_NAME_LEN, Name, NameError};
 pub use record::{Question, RData, Record, Soa};
 
 use core::fmt;

@@ -9,7 +9,7 @@ use core::hash::{Hash, Hasher};
 pub const MAX_NAME_LEN: usize = 255;
 /// The most compression pointers followed in one name. A name has at most
 /// 127 labels, so a well-formed message never needs more.
-const MAX_HOPS: usize = 127;
+pub(crate) const MAX_HOPS: usize = 127;
 
 /// Why a name could not be read.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -396,124 +396,10 @@ pub(crate) fn walk(
     }
 }
 
-/// A pointer the compressor wrote: where it sits and where it points.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pointer {
-    /// Offset of the two pointer bytes in the message.
-    pub at: usize,
-    /// Offset the pointer refers to.
-    pub target: usize,
-}
-
-/// Name compression on emit: remembers where each emitted name suffix
-/// starts, and replaces later occurrences with pointers (RFC 1035 §4.1.4).
-/// Matching is case-insensitive. Every pointer written is recorded, so a
-/// caller that moves part of the message later can relocate them.
-#[derive(Default, Debug, Clone)]
-pub struct Compressor {
-    known: Vec<u16>,
-    /// Every pointer written so far.
-    pub pointers: Vec<Pointer>,
-}
-
-impl Compressor {
-    /// A compressor that knows no names yet.
-    pub fn new() -> Compressor {
-        Compressor::default()
-    }
-
-    /// Makes the uncompressed or compressed name already at `at` in the
-    /// message available as a compression target, with all its suffixes.
-    pub fn remember(&mut self, msg: &[u8], at: usize) {
-        let mut pos = at;
-        let mut hops = 0;
-        while let Some(&len) = msg.get(pos) {
-            if len == 0 || hops > MAX_HOPS {
-                break;
-            }
-            if len & 0xc0 == 0xc0 {
-                let Some(&lo) = msg.get(pos + 1) else { break };
-                pos = (((len & 0x3f) as usize) << 8) | lo as usize;
-                hops += 1;
-                continue;
-            }
-            if pos < 0x4000 && !self.known.contains(&(pos as u16)) {
-                self.known.push(pos as u16);
-            }
-            pos += 1 + len as usize;
-        }
-    }
-
-    /// Appends `name` to `msg`, compressed against earlier names when
-    /// `compress` is true; its suffixes become targets in any case.
-    pub fn emit(&mut self, msg: &mut Vec<u8>, name: &Name, compress: bool) {
-        let starts: Vec<usize> = name.label_starts().collect();
-        for &s in &starts {
-            let suffix = &name.wire[s..];
-            if suffix == [0] {
-                break;
-            }
-            if compress
-                && let Some(&target) = self
-                    .known
-                    .iter()
-                    .find(|&&k| matches_at(msg, k as usize, suffix))
-            {
-                {
-                    let here = msg.len();
-                    msg.extend_from_slice(&name.wire[..s]);
-                    self.remember_prefix(here, &name.wire[..s]);
-                    let at = msg.len();
-                    msg.extend_from_slice(&(0xc000 | target).to_be_bytes());
-                    self.pointers.push(Pointer {
-                        at,
-                        target: target as usize,
-                    });
-                    return;
-                }
-            }
-        }
-        let here = msg.len();
-        msg.extend_from_slice(&name.wire);
-        self.remember_prefix(here, &name.wire[..name.wire.len() - 1]);
-    }
-
-    fn remember_prefix(&mut self, at: usize, labels: &[u8]) {
-        let mut pos = 0;
-        while pos < labels.len() {
-            if at + pos < 0x4000 {
-                self.known.push((at + pos) as u16);
-            }
-            pos += 1 + labels[pos] as usize;
-        }
-    }
-}
-
-/// True if the (possibly compressed) name at `at` in `msg` equals the
-/// uncompressed `suffix`, ignoring case.
-fn matches_at(msg: &[u8], at: usize, suffix: &[u8]) -> bool {
-    let mut pos = 0usize;
-    let mut ok = true;
-    let walked = walk(msg, at, |label| {
-        if !ok {
-            return;
-        }
-        let len = suffix.get(pos).copied().unwrap_or(0) as usize;
-        if len != label.len()
-            || !suffix
-                .get(pos + 1..pos + 1 + len)
-                .is_some_and(|l| l.eq_ignore_ascii_case(label))
-        {
-            ok = false;
-        }
-        pos += 1 + len;
-    });
-    ok && walked.is_ok() && suffix.get(pos) == Some(&0) && pos + 1 == suffix.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Compressor;
     use alloc::string::ToString;
 
     fn name(labels: &[&str]) -> Name {

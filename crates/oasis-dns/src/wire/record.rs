@@ -1,6 +1,7 @@
 //! Questions and resource records (RFC 1035 §4.1.2, §4.1.3).
 
-use super::name::{Compressor, Name};
+use super::compress::Compressor;
+use super::name::Name;
 use super::{Class, Error, Type, read_u16, read_u32};
 use alloc::vec::Vec;
 
