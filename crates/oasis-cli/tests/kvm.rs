@@ -60,8 +60,19 @@ fn hello_logs_four_lines_a_second_apart_and_idles() {
         let _ = out_pipe.unwrap().read_to_string(&mut s);
         s
     });
+    // While the guest sleeps, the VMM is sandboxed (seccomp filter mode).
+    std::thread::sleep(Duration::from_millis(1500));
+    let proc_status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let seccomp = proc_status.lines().find(|l| l.starts_with("Seccomp:"));
     // SAFETY: waits for our own child.
     assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    assert_eq!(
+        seccomp
+            .map(str::split_whitespace)
+            .and_then(|mut w| w.nth(1)),
+        Some("2"),
+        "{proc_status}"
+    );
     let stdout = reader.join().unwrap();
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
