@@ -345,3 +345,72 @@ fn compiled_answers_match_the_model() {
         }
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const BASES: &[&str] = &[
+        "example.com.",
+        "www.example.com.",
+        "y.z.example.com.",
+        "wild.example.com.",
+        "sub.example.com.",
+        "cw.example.com.",
+        "x.ent.example.com.",
+        "ent.example.com.",
+        "dl.example.com.",
+        "e2.example.com.",
+        "loop1.example.com.",
+        "c1.example.com.",
+        "big.example.com.",
+        "other.net.",
+        "ns2.other.net.",
+    ];
+    const TYPES: &[u16] = &[1, 2, 5, 6, 15, 16, 28, 39, 43, 255, 999];
+
+    fn flip_case(s: &str, mask: u64) -> String {
+        s.chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if mask >> (i % 64) & 1 == 1 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// For any question under the served zones, the compiled table
+        /// answers exactly as the model does, whatever the letter case.
+        #[test]
+        fn compiled_answers_match_the_model_for_any_question(
+            base in prop::sample::select(BASES),
+            prefix in proptest::collection::vec("[a-z*]{1,6}", 0..3),
+            qtype in prop::sample::select(TYPES),
+            mask in any::<u64>(),
+        ) {
+            static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+            let c = CATALOG.get_or_init(catalog);
+            let mut n = String::new();
+            for p in &prefix {
+                n.push_str(p);
+                n.push('.');
+            }
+            n.push_str(base);
+            let n = flip_case(&n, mask);
+            let t = Type(qtype);
+            let got = ask_with(c, &query(&n, t, None), Transport::Tcp);
+            let plan = c.plan(&name(&n), t).unwrap();
+            let asked = name(&n);
+            prop_assert_eq!(got.questions[0].name.as_wire(), asked.as_wire());
+            prop_assert_eq!(rcode(&got), plan.rcode);
+            prop_assert_eq!(got.flags & flag::AA != 0, plan.aa);
+            prop_assert_eq!(&got.answers, &plan.answer);
+            prop_assert_eq!(&got.authorities, &plan.authority);
+            prop_assert_eq!(&got.additionals, &plan.additional);
+        }
+    }
+}
