@@ -26,7 +26,7 @@ mod generate;
 mod server;
 
 use compare::{build_query, compare, describe};
-use generate::{Rng, main_zone, second_zone};
+use generate::{Rng, child_zone, main_zone, second_zone};
 use oasis_dns::wire::{Message, flag};
 use std::collections::BTreeMap;
 
@@ -151,6 +151,7 @@ fn oasis_dns_agrees_with_nsd() {
     let zones = vec![
         main_zone(&mut rng, "diff.test."),
         second_zone("second.test."),
+        child_zone("sub0.diff.test."),
     ];
 
     let nsd = server::Nsd::start(&nsd_bin, &server::NsdZone::from_files(&zones, ""))

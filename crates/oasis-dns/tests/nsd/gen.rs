@@ -262,6 +262,32 @@ www CNAME @\n@ A 198.51.100.2\n*.any TXT \"any\"\n"
     }
 }
 
+/// A child zone served beside its parent (the parent delegates `sub0`),
+/// so answers must come from the child at and below the cut, except DS.
+pub fn child_zone(apex: &str) -> GenZone {
+    let text = format!(
+        "$ORIGIN {apex}\n$TTL 900\n@ SOA ns hostmaster 3 3600 600 86400 120\n@ NS ns\nns A 192.0.2.100\n\
+www A 192.0.2.200\n*.wild TXT \"child wildcard\"\ndeeper NS ns.deeper\nns.deeper A 192.0.2.201\n"
+    );
+    let names = [
+        "@", "ns", "www", "x.wild", "deeper", "a.deeper", "nope", "x",
+    ]
+    .iter()
+    .map(|n| {
+        if *n == "@" {
+            apex.to_string()
+        } else {
+            format!("{n}.{apex}")
+        }
+    })
+    .collect();
+    GenZone {
+        apex: apex.to_string(),
+        text,
+        names,
+    }
+}
+
 /// Query types worth asking, with repeats as weights.
 pub const QTYPES: &[u16] = &[
     1, 1, 1, 28, 28, 15, 16, 16, 2, 6, 5, 39, 33, 43, 255, 12, 35, 257, 999, 46,
