@@ -280,5 +280,8 @@ pub fn serial_newer(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000_0000
 }
 
+mod refresh;
+pub use refresh::Refresh;
+
 #[cfg(test)]
 mod tests;
