@@ -135,12 +135,14 @@ pub fn render(plan: &Plan, qname: &Name, qtype: Type, shared: bool) -> Template 
 }
 
 /// Adds every answer of `zone` (number `zi`) to `out`. `types` is every type
-/// in the served zones; `other` a type none of them holds.
+/// in the served zones; `other` a type none of them holds; `apexes` the
+/// apexes of all served zones, lower-cased.
 pub fn compile_zone(
     zone: &Zone,
     zi: usize,
     types: &BTreeSet<Type>,
     other: Type,
+    apexes: &BTreeSet<Name>,
     out: &mut Vec<(Box<[u8]>, Entry)>,
 ) {
     let exact =
@@ -191,7 +193,14 @@ pub fn compile_zone(
                     out.push((key(Slot::Below, Type(0), name), shared(name, other)));
                 }
             }
-            // Occluded by a cut or a DNAME above it: never answered from here.
+            // Glue and other names below a cut: the referral, rendered for
+            // the name itself so that records it owns compress to the
+            // question (NSD's sizes, hence its truncation points).
+            // Unless the child zone is served here too: then it answers.
+            Found::Cut(cut, _) if !apexes.contains(&cut) => {
+                out.push((key(Slot::Other, Type(0), name), exact(name, other)))
+            }
+            // Below a DNAME: substituted per query.
             _ => {}
         }
     }

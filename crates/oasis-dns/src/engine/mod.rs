@@ -17,7 +17,7 @@ pub use compile::Template;
 pub use query::{Query, Transport};
 pub use resolve::{Plan, resolve};
 pub use tcp::{TcpError, TcpFramer, frame};
-pub use zone::{Found, Node, RRset, Zone, ZoneError};
+pub use zone::{Found, LoadError, Node, RRset, Zone};
 
 use crate::wire::{Name, Type};
 use alloc::boxed::Box;
@@ -61,11 +61,11 @@ pub struct Catalog {
 
 impl Catalog {
     /// Compiles `zones` into a catalog; fails if two share an apex.
-    pub fn new(zones: Vec<Zone>) -> Result<Catalog, ZoneError> {
+    pub fn new(zones: Vec<Zone>) -> Result<Catalog, LoadError> {
         let mut apexes = BTreeSet::new();
         for z in &zones {
             if !apexes.insert(z.apex.clone()) {
-                return Err(ZoneError::DuplicateZone(z.apex.clone()));
+                return Err(LoadError::DuplicateZone(z.apex.clone()));
             }
         }
         let types: BTreeSet<Type> = zones.iter().flat_map(|z| z.types()).collect();
@@ -81,7 +81,7 @@ impl Catalog {
         order.sort_by_key(|&i| zones[i].apex.label_count());
         let mut entries = Vec::new();
         for &i in &order {
-            compile_zone(&zones[i], i, &types, other, &mut entries);
+            compile_zone(&zones[i], i, &types, other, &apexes, &mut entries);
         }
         let mut table = HashMap::with_capacity(entries.len());
         for (k, e) in entries {

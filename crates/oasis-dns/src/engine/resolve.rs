@@ -135,22 +135,23 @@ fn referral(zone: &Zone, plan: &mut Plan, cut: &Node) {
 /// Adds to the additional section the A and AAAA records this zone holds
 /// for the targets of `ns` (in-zone glue, occluded or not).
 fn glue(zone: &Zone, plan: &mut Plan, ns: &[Record]) {
-    for r in ns {
-        let RData::Ns(target) = &r.rdata else {
-            continue;
-        };
-        let target = target.to_lowercase();
-        if !target.is_subdomain_of(&zone.apex) {
-            continue;
-        }
-        if let Some(node) = zone.nodes.get(&target) {
-            for t in [Type::A, Type::AAAA] {
-                if let Some(set) = node.get(t) {
-                    for g in &set.records {
-                        if !plan.additional.contains(g) {
-                            plan.additional.push(g.clone());
-                        }
-                    }
+    // Every A record first, then every AAAA: when the section must be cut
+    // to fit, each server keeps at least one address (as NSD orders it).
+    for t in [Type::A, Type::AAAA] {
+        for r in ns {
+            let RData::Ns(target) = &r.rdata else {
+                continue;
+            };
+            let target = target.to_lowercase();
+            if !target.is_subdomain_of(&zone.apex) {
+                continue;
+            }
+            let Some(set) = zone.nodes.get(&target).and_then(|n| n.get(t)) else {
+                continue;
+            };
+            for g in &set.records {
+                if !plan.additional.contains(g) {
+                    plan.additional.push(g.clone());
                 }
             }
         }

@@ -252,6 +252,46 @@ fn other_zones_are_refused_and_any_is_minimal() {
 }
 
 #[test]
+fn a_served_child_zone_answers_below_its_cut() {
+    let parent = parse_str(
+        "$ORIGIN p.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n\
+kid NS ns.kid\nns.kid A 192.0.2.2\nglue-only.kid A 192.0.2.3\n",
+        "p.zone",
+        &Name::root(),
+    )
+    .unwrap();
+    let child = parse_str(
+        "$ORIGIN kid.p.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.2\n",
+        "kid.zone",
+        &Name::root(),
+    )
+    .unwrap();
+    // Child first, to show that the order of loading does not matter.
+    let c = Catalog::new(vec![
+        Zone::new(&name("kid.p.test."), child).unwrap(),
+        Zone::new(&name("p.test."), parent).unwrap(),
+    ])
+    .unwrap();
+    let m = ask(&c, "glue-only.kid.p.test.", Type::A);
+    assert_eq!(rcode(&m), Rcode::NXDOMAIN);
+    assert!(m.flags & flag::AA != 0);
+    assert_eq!(show(&m.authorities), ["kid.p.test. SOA 5"]);
+    assert_eq!(
+        ask(&c, "ns.kid.p.test.", Type::A).flags & flag::AA,
+        flag::AA
+    );
+    // DS at the cut is the parent's.
+    assert_eq!(
+        show(&ask(&c, "kid.p.test.", Type::DS).authorities),
+        ["p.test. SOA 5"]
+    );
+    assert_eq!(
+        show(&ask(&c, "kid.p.test.", Type::NS).answers),
+        ["kid.p.test. NS 60"]
+    );
+}
+
+#[test]
 fn truncation_follows_the_transport() {
     let c = catalog();
     let m = ask_with(

@@ -9,7 +9,7 @@ use hashbrown::{HashMap, HashSet};
 
 /// Why records could not be made into a zone.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ZoneError {
+pub enum LoadError {
     /// The zone has no SOA record at its apex, or more than one.
     Soa(Name, usize),
     /// A record whose owner lies outside the zone.
@@ -20,24 +20,24 @@ pub enum ZoneError {
     DuplicateZone(Name),
 }
 
-impl fmt::Display for ZoneError {
+impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ZoneError::Soa(apex, n) => {
+            LoadError::Soa(apex, n) => {
                 write!(f, "zone {apex}: expected one SOA at the apex, found {n}")
             }
-            ZoneError::OutOfZone(apex, n) => {
+            LoadError::OutOfZone(apex, n) => {
                 write!(f, "zone {apex}: record owner {n} is outside the zone")
             }
-            ZoneError::CnameAndOther(n) => {
+            LoadError::CnameAndOther(n) => {
                 write!(f, "{n}: a CNAME cannot share its owner with other data")
             }
-            ZoneError::DuplicateZone(apex) => write!(f, "zone {apex} is loaded twice"),
+            LoadError::DuplicateZone(apex) => write!(f, "zone {apex} is loaded twice"),
         }
     }
 }
 
-impl core::error::Error for ZoneError {}
+impl core::error::Error for LoadError {}
 
 /// All records of one type at one owner, in master-file order.
 #[derive(Clone, Debug)]
@@ -94,12 +94,12 @@ pub enum Found<'z> {
 impl Zone {
     /// Builds a zone at `apex` from records, checking the SOA, that every
     /// owner is inside the zone, and that CNAMEs stand alone.
-    pub fn new(apex: &Name, records: impl IntoIterator<Item = Record>) -> Result<Zone, ZoneError> {
+    pub fn new(apex: &Name, records: impl IntoIterator<Item = Record>) -> Result<Zone, LoadError> {
         let apex = apex.to_lowercase();
         let mut nodes: HashMap<Name, Node> = HashMap::new();
         for r in records {
             if !r.name.is_subdomain_of(&apex) {
-                return Err(ZoneError::OutOfZone(apex, r.name));
+                return Err(LoadError::OutOfZone(apex, r.name));
             }
             let node = nodes.entry(r.name.to_lowercase()).or_default();
             match node.rrsets.iter_mut().find(|s| s.rtype == r.rtype) {
@@ -123,7 +123,7 @@ impl Zone {
             .and_then(|n| n.get(Type::SOA))
             .map_or(0, |s| s.records.len());
         if soas != 1 {
-            return Err(ZoneError::Soa(apex, soas));
+            return Err(LoadError::Soa(apex, soas));
         }
         for (name, node) in &nodes {
             let data = node
@@ -132,7 +132,7 @@ impl Zone {
                 .filter(|s| !matches!(s.rtype, Type::RRSIG | Type::NSEC))
                 .count();
             if node.get(Type::CNAME).is_some() && data > 1 {
-                return Err(ZoneError::CnameAndOther(name.clone()));
+                return Err(LoadError::CnameAndOther(name.clone()));
             }
         }
         let mut names = HashSet::new();

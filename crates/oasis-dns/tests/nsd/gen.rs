@@ -138,6 +138,18 @@ pub fn main_zone(rng: &mut Rng, apex: &str) -> GenZone {
     }
     let _ = writeln!(t, "outsub NS ns.far.example.");
     add("outsub");
+    // A delegation whose glue does not fit in 512 bytes.
+    for i in 0..12 {
+        let _ = writeln!(
+            t,
+            "wide NS ns{i}.wide\nns{i}.wide A 192.0.2.{}\nns{i}.wide AAAA 2001:db8::{:x}",
+            150 + i,
+            150 + i
+        );
+    }
+    for n in ["wide", "x.wide", "ns3.wide"] {
+        add(n);
+    }
     // Wildcards, one blocked below by an existing name and an ENT.
     let _ = writeln!(t, "*.w0 A 192.0.2.70\n*.w0 TXT \"wild\"\n*.w0 MX 5 mail");
     let _ = writeln!(t, "exist.w0 A 192.0.2.71\nleaf.ent.w0 A 192.0.2.72");
