@@ -119,15 +119,19 @@ pub struct WallClock {
     pub ns: u64,
 }
 
-/// `Poll`: sends every pending TX frame, then blocks until `timeout_ns` has
-/// passed or a net device has input, fills the RX rings, and reports which
-/// devices have frames waiting.
+/// `Poll`: sends every pending TX frame, fills the RX rings, then blocks
+/// until `timeout_ns` has passed or a device in `interest` has input, and
+/// reports which devices in `interest` have frames waiting. Devices nobody
+/// waits on never end the wait (so a full ring the guest is not reading
+/// cannot turn the idle loop into a busy one).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Poll {
     /// *in*: longest wait in nanoseconds; `u64::MAX` waits for input only.
     pub timeout_ns: u64,
-    /// *out*: bit `i` set = device `i`'s RX ring holds frames.
+    /// *in*: bit `i` set = a task waits for input on device `i`.
+    pub interest: u64,
+    /// *out*: bit `i` set = device `i` is in `interest` and its RX ring holds frames.
     pub ready: u64,
 }
 

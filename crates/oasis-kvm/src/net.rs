@@ -27,6 +27,16 @@ pub(crate) fn attached() -> bool {
     ATTACHED.load(core::sync::atomic::Ordering::Relaxed)
 }
 
+/// The devices a task waits on, as a bit set by handle.
+pub(crate) fn interest() -> u64 {
+    WAITERS
+        .lock()
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.is_some())
+        .fold(0, |set, (i, _)| set | 1 << i)
+}
+
 /// Wakes the tasks waiting on each device whose bit is set in `ready`.
 pub(crate) fn wake_ready(ready: u64) {
     let mut waiters = WAITERS.lock();

@@ -31,12 +31,14 @@ impl Platform for KvmPlatform {
             None => u64::MAX,
             Some(d) => d.saturating_sub(self.now()),
         };
+        let interest = crate::net::interest();
         if timeout_ns == 0 && !crate::net::attached() {
             // A timer is already due and no device can have input: no exit.
             return;
         }
         let mut arg = Poll {
             timeout_ns,
+            interest,
             ready: 0,
         };
         hypercall::call(Number::Poll, &mut arg);

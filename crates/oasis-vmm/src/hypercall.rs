@@ -127,7 +127,7 @@ impl Host {
             }
             Number::Poll => {
                 let mut a: Poll = self.arg(n, addr)?;
-                a.ready = self.poll(a.timeout_ns)?;
+                a.ready = self.poll(a.timeout_ns, a.interest)?;
                 self.put(addr, &a);
             }
             Number::NetRx | Number::NetTx => {
@@ -211,14 +211,16 @@ impl Host {
         Ok(ready)
     }
 
-    fn poll(&mut self, timeout_ns: u64) -> Result<u64, Error> {
-        let ready = self.pump()?;
+    fn poll(&mut self, timeout_ns: u64, interest: u64) -> Result<u64, Error> {
+        let ready = self.pump()? & interest;
         if ready != 0 || timeout_ns == 0 {
             return Ok(ready);
         }
         self.pollfds.clear();
-        for d in &self.devices {
-            if let Device::Net(net) = d {
+        for (i, d) in self.devices.iter().enumerate() {
+            if let Device::Net(net) = d
+                && interest & (1 << i) != 0
+            {
                 self.pollfds.push(libc::pollfd {
                     fd: net.fd(),
                     events: libc::POLLIN,
@@ -244,7 +246,7 @@ impl Host {
                 std::ptr::null(),
             )
         };
-        self.pump()
+        Ok(self.pump()? & interest)
     }
 
     fn block_io(&mut self, n: Number, a: &mut BlockIo) {
@@ -455,6 +457,7 @@ mod tests {
                 ARG,
                 &Poll {
                     timeout_ns: 20_000_000,
+                    interest: u64::MAX,
                     ready: u64::MAX,
                 },
             )
