@@ -3,6 +3,12 @@
 //! as a secondary, takes it from oasis-dns by AXFR and then answers
 //! generated queries exactly as oasis-dns does.
 //!
+//! Known difference: for QTYPE ANY both servers answer with one RRset of
+//! the node (RFC 8482), but which one is each server's choice; NSD takes
+//! the first of its internal list, whose order after a transfer is not the
+//! master file's. For ANY the test checks that each answer is one RRset
+//! and compares everything else.
+//!
 //! Prints "skipped: nsd not installed" when `nsd` is missing, unless CI=true.
 
 #[allow(dead_code)]
@@ -98,11 +104,28 @@ fn axfr_with_nsd_both_ways() {
     .expect("NSD takes the zone from oasis-dns and answers");
     let mut rng = Rng(7);
     let mut differ = Vec::new();
+    let mut any_checked = 0;
     for i in 0..500u16 {
         let q = compare::build_query(&mut rng, &zones, i);
         let a = server::udp_exchange(secondary.port, &q).expect("NSD answers");
         let b = server::udp_exchange(oasis.port, &q).expect("oasis-dns answers");
-        let d = compare::compare(&Message::parse(&a).unwrap(), &Message::parse(&b).unwrap());
+        let (mut ma, mut mb) = (Message::parse(&a).unwrap(), Message::parse(&b).unwrap());
+        if ma.questions[0].qtype == Type::ANY {
+            for m in [&mut ma, &mut mb] {
+                let sets: std::collections::BTreeSet<_> = m
+                    .answers
+                    .iter()
+                    .map(|r| (r.name.to_lowercase(), r.rtype))
+                    .collect();
+                assert!(
+                    sets.len() <= 1,
+                    "ANY answered with more than one RRset: {sets:?}"
+                );
+                m.answers.clear();
+            }
+            any_checked += 1;
+        }
+        let d = compare::compare(&ma, &mb);
         if !d.is_empty() {
             differ.push(format!("{}\n  {}", compare::describe(&q), d.join("\n  ")));
         }
@@ -111,5 +134,8 @@ fn axfr_with_nsd_both_ways() {
         differ.is_empty(),
         "NSD as secondary of oasis-dns answers differently:\n{}",
         differ.join("\n")
+    );
+    println!(
+        "NSD as secondary agrees on 500 queries ({any_checked} of them ANY, compared as one RRset each)"
     );
 }
