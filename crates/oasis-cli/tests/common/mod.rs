@@ -19,6 +19,7 @@ pub struct Images {
     pub net_reflect: PathBuf,
     pub random: PathBuf,
     pub fault_write_code: PathBuf,
+    pub net_ignore: PathBuf,
 }
 
 pub fn root() -> PathBuf {
@@ -48,6 +49,7 @@ pub fn images() -> &'static Images {
             net_reflect: one("crates/oasis-test-guests", Some("net-reflect")),
             random: one("crates/oasis-test-guests", Some("random")),
             fault_write_code: one("crates/oasis-test-guests", Some("fault-write-code")),
+            net_ignore: one("crates/oasis-test-guests", Some("net-ignore")),
         }
     })
 }
