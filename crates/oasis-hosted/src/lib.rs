@@ -6,10 +6,12 @@
 //! line in the same words as the VMM uses, before the boot arguments:
 //!
 //! ```text
-//! app [--net:NAME=TAP|socket]... [--block:NAME=FILE]... [--] [--key=value]...
+//! app [--net:NAME=TAP|socket|user,fwd=...]... [--block:NAME=FILE]... [--] [--key=value]...
 //! ```
 //!
-//! A net device left unattached means the host's own sockets (`socket`).
+//! A net device left unattached means the host's own sockets (`socket`);
+//! `user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT` is
+//! user-mode networking (no TAP, no root), set up by oasis-net.
 #![warn(missing_docs)]
 
 pub mod block;
@@ -170,6 +172,9 @@ enum Opened {
     Net(tap::Tap),
     /// `--net:NAME=socket`: no device; the application uses the host's sockets.
     HostSockets,
+    /// `--net:NAME=user,...`: user-mode networking, set up by the network
+    /// stack from this description.
+    User(String),
     Block(block::FileBlock),
 }
 
@@ -232,6 +237,9 @@ fn open_devices(attach: &[Attach]) -> Result<(), String> {
                 .map(Opened::Block)
                 .map_err(|e| format!("block device `{}`: cannot open {}: {e}", a.name, a.backing))?,
             DeviceKind::Net if a.backing == HOST_SOCKETS => Opened::HostSockets,
+            DeviceKind::Net if a.backing == "user" || a.backing.starts_with("user,") => {
+                Opened::User(a.backing.clone())
+            }
             DeviceKind::Net => tap::Tap::open(&a.backing, random_mac(), reactor())
                 .map(Opened::Net)
                 .map_err(|e| {
@@ -268,6 +276,20 @@ pub fn net_uses_host_sockets(name: &str) -> bool {
 /// Reads a file of the host's file system, naming it in the error.
 pub fn read_host_file(path: &str) -> oasis_rt::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}").into())
+}
+
+/// The description of net device `name` if it was attached as
+/// `--net:NAME=user,...` (user-mode networking: no TAP, no root).
+pub fn net_user_mode(name: &str) -> Option<String> {
+    match DEVICES
+        .lock()
+        .unwrap()
+        .as_ref()?
+        .get(&format!("net:{name}"))
+    {
+        Some(Opened::User(spec)) => Some(spec.clone()),
+        _ => None,
+    }
 }
 
 /// Takes the net device attached as `name`.

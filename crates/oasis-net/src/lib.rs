@@ -23,6 +23,8 @@
 //! Which stack: the direct stack over the attached device, except on hosted
 //! when the device is attached as `--net:NAME=socket` or not attached at
 //! all, which means the host's own sockets (as on MirageOS's Unix target).
+//! Hosted `--net:NAME=user,fwd=…` runs the direct stack over a user-mode
+//! network ([`usernet`]).
 //! Addresses come from boot arguments ([`config`]).
 #![no_std]
 #![warn(missing_docs)]
@@ -61,8 +63,31 @@ pub fn stack(env: &mut oasis::Env, name: &str) -> Result<AnyStack, NetError> {
     if oasis_hosted::net_uses_host_sockets(name) {
         return Ok(AnyStack::Socket(socket::SocketStack::new(&config)?));
     }
+    #[cfg(not(target_os = "none"))]
+    if let Some(spec) = oasis_hosted::net_user_mode(name) {
+        return user_mode_stack(name, &spec, config);
+    }
     let dev = env
         .net(name)
+        .map_err(|e| NetError::Config(alloc::format!("net device `{name}`: {e}")))?;
+    Ok(AnyStack::Direct(direct::DirectStack::new(dev, config)?))
+}
+
+/// The direct stack over a user-mode network (hosted `--net:NAME=user,…`).
+/// Without `--ipv4` the stack takes the address the gateway expects
+/// (10.0.0.2/24 via 10.0.0.1): there is no DHCP server on that link.
+#[cfg(not(target_os = "none"))]
+fn user_mode_stack(name: &str, spec: &str, mut config: Config) -> Result<AnyStack, NetError> {
+    let net = usernet::UserNetConfig::parse(spec)
+        .map_err(|e| NetError::Config(alloc::format!("net device `{name}`: {e}")))?;
+    if config.ipv4.is_none() {
+        config.ipv4 = Some(config::Ipv4Cidr {
+            addr: net.guest,
+            prefix: net.prefix,
+        });
+        config.ipv4_gateway = Some(net.gateway);
+    }
+    let dev = usernet::UserNetDevice::new(net)
         .map_err(|e| NetError::Config(alloc::format!("net device `{name}`: {e}")))?;
     Ok(AnyStack::Direct(direct::DirectStack::new(dev, config)?))
 }

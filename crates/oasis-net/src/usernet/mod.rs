@@ -14,10 +14,12 @@
 //! frames: [`Gateway::from_guest`] for each frame the guest sent,
 //! [`Gateway::poll`] to do the host side, [`Gateway::drain_to_guest`] to
 //! move frames into the guest's ring, and waits on [`Gateway::host_fds`]
-//! until [`Gateway::poll_at`].
+//! until [`Gateway::poll_at`]. On the hosted platform,
+//! [`UserNetDevice`] does this for the direct stack.
 
 extern crate std;
 
+mod device;
 mod flows;
 
 use alloc::collections::VecDeque;
@@ -32,6 +34,7 @@ use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
 
+pub use device::UserNetDevice;
 use flows::{TcpForward, UdpForward};
 
 /// The transport a forward carries.
