@@ -213,6 +213,16 @@ fn writing_into_code_faults() {
 }
 
 #[test]
+fn a_guest_waiting_for_nothing_is_ended_not_left_hanging() {
+    if !kvm_usable() {
+        return;
+    }
+    let out = vmm(&[s(&images().deadlock)]);
+    assert_fault(&out, 139, &["the guest waits forever", "deadlock"]);
+    ran("a_guest_waiting_for_nothing_is_ended_not_left_hanging");
+}
+
+#[test]
 fn stack_overflow_is_reported_as_such() {
     if !kvm_usable() {
         return;

@@ -216,6 +216,12 @@ impl Host {
         if ready != 0 || timeout_ns == 0 {
             return Ok(ready);
         }
+        if timeout_ns == u64::MAX && interest == 0 {
+            // No interrupts exist: nothing could ever end this wait.
+            return Err(Error::Guest(
+                "the guest waits forever: no timer is pending and no task waits for device input (a deadlock in the application)".into(),
+            ));
+        }
         self.pollfds.clear();
         for (i, d) in self.devices.iter().enumerate() {
             if let Device::Net(net) = d
@@ -447,6 +453,19 @@ mod tests {
             host.handle(Number::Abort, ARG).unwrap(),
             Flow::Exit(ABORT_STATUS)
         );
+    }
+
+    #[test]
+    fn waiting_for_nothing_forever_is_a_deadlock() {
+        let (mut host, _file) = host_with_disk();
+        let forever = Poll {
+            timeout_ns: u64::MAX,
+            interest: 0,
+            ready: 0,
+        };
+        host.mem.write(ARG, &forever).unwrap();
+        let e = host.handle(Number::Poll, ARG).unwrap_err().to_string();
+        assert!(e.contains("deadlock"), "{e}");
     }
 
     #[test]

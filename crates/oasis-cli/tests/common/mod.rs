@@ -20,6 +20,7 @@ pub struct Images {
     pub random: PathBuf,
     pub fault_write_code: PathBuf,
     pub net_ignore: PathBuf,
+    pub deadlock: PathBuf,
 }
 
 pub fn root() -> PathBuf {
@@ -50,6 +51,7 @@ pub fn images() -> &'static Images {
             random: one("crates/oasis-test-guests", Some("random")),
             fault_write_code: one("crates/oasis-test-guests", Some("fault-write-code")),
             net_ignore: one("crates/oasis-test-guests", Some("net-ignore")),
+            deadlock: one("crates/oasis-test-guests", Some("deadlock")),
         }
     })
 }
