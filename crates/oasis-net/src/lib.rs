@@ -74,19 +74,11 @@ pub fn stack(env: &mut oasis::Env, name: &str) -> Result<AnyStack, NetError> {
 }
 
 /// The direct stack over a user-mode network (hosted `--net:NAME=user,…`).
-/// Without `--ipv4` the stack takes the address the gateway expects
-/// (10.0.0.2/24 via 10.0.0.1): there is no DHCP server on that link.
+/// Without `--ipv4` the stack asks DHCP, which the gateway answers.
 #[cfg(not(target_os = "none"))]
-fn user_mode_stack(name: &str, spec: &str, mut config: Config) -> Result<AnyStack, NetError> {
+fn user_mode_stack(name: &str, spec: &str, config: Config) -> Result<AnyStack, NetError> {
     let net = usernet::UserNetConfig::parse(spec)
         .map_err(|e| NetError::Config(alloc::format!("net device `{name}`: {e}")))?;
-    if config.ipv4.is_none() {
-        config.ipv4 = Some(config::Ipv4Cidr {
-            addr: net.guest,
-            prefix: net.prefix,
-        });
-        config.ipv4_gateway = Some(net.gateway);
-    }
     let dev = usernet::UserNetDevice::new(net)
         .map_err(|e| NetError::Config(alloc::format!("net device `{name}`: {e}")))?;
     Ok(AnyStack::Direct(direct::DirectStack::new(dev, config)?))

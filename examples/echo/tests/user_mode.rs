@@ -18,8 +18,11 @@ fn hosted_echo_over_user_mode_networking_with_no_tap() {
         "--net:service=user,fwd=udp:{udp}:7,fwd=tcp:{tcp}:7"
     ));
     let mut server = Server::start(cmd, "user");
-    // Without --ipv4 the stack takes the address the gateway expects.
-    server.wait_for("IPv4 10.0.0.2/24", Duration::from_secs(10));
+    // Without --ipv4 the stack asks DHCP, which the gateway answers.
+    server.wait_for(
+        "DHCP lease 10.0.0.2/24 via 10.0.0.1 from 10.0.0.1",
+        Duration::from_secs(10),
+    );
     server.wait_for("serving UDP and TCP on port 7", Duration::from_secs(10));
     udp_every_size(format!("127.0.0.1:{udp}").parse().unwrap(), 1472);
     let (sent, back, len) = tcp_echo(format!("127.0.0.1:{tcp}").parse().unwrap(), 10 << 20);

@@ -2,8 +2,8 @@
 //! a [`Gateway`] that plays the network for a guest with no TAP and no root.
 //!
 //! The guest sees an Ethernet link with a router at 10.0.0.1 (the gateway,
-//! which answers ARP and ICMP echo) and is itself 10.0.0.2/24
-//! (`--ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1`). Forwards carry UDP
+//! which answers ARP, ICMP echo and DHCP) and is itself 10.0.0.2/24, by
+//! DHCP (the default) or given as `--ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1`. Forwards carry UDP
 //! datagrams and TCP connections between `127.0.0.1:HOSTPORT` on the host
 //! and the guest's port, so a host client reaches the guest's server. The
 //! guest cannot open connections to the outside (there is no NAT).
@@ -20,6 +20,7 @@
 extern crate std;
 
 mod device;
+mod dhcp;
 mod flows;
 
 use alloc::collections::VecDeque;
@@ -200,6 +201,9 @@ const FROM_GUEST_MAX: usize = 1024;
 /// dropped (TCP sends them again).
 const TO_GUEST_MAX: usize = 4096;
 
+/// The gateway's MAC address.
+const GATEWAY_MAC: EthernetAddress = EthernetAddress([0x02, 0x00, 0x0a, 0x00, 0x00, 0x01]);
+
 /// The gateway: the guest's router, and the forwards to host ports.
 pub struct Gateway {
     config: UserNetConfig,
@@ -219,9 +223,8 @@ fn smol(ns: u64) -> Instant {
 impl Gateway {
     /// Opens every forward's host socket on 127.0.0.1 and sets up the link.
     pub fn new(config: UserNetConfig, now_ns: u64) -> Result<Gateway, String> {
-        let mac = EthernetAddress([0x02, 0x00, 0x0a, 0x00, 0x00, 0x01]);
         let mut wire = Wire::default();
-        let mut ic = IfaceConfig::new(HardwareAddress::Ethernet(mac));
+        let mut ic = IfaceConfig::new(HardwareAddress::Ethernet(GATEWAY_MAC));
         ic.random_seed = now_ns;
         let mut iface = Interface::new(ic, &mut wire, smol(now_ns));
         iface.update_ip_addrs(|a| {
@@ -249,6 +252,12 @@ impl Gateway {
 
     /// Takes one frame the guest sent.
     pub fn from_guest(&mut self, frame: &[u8]) {
+        if let Some(reply) = dhcp::answer(frame, &self.config, GATEWAY_MAC) {
+            if self.wire.to_guest.len() < TO_GUEST_MAX {
+                self.wire.to_guest.push_back(reply);
+            }
+            return;
+        }
         if self.wire.from_guest.len() >= FROM_GUEST_MAX {
             self.dropped += 1;
             return;
