@@ -27,3 +27,27 @@ fn socket_stack_echoes_every_udp_size_and_10_mib_of_tcp_on_loopback() {
     assert_eq!(len, 10 << 20, "bytes echoed");
     assert_eq!(sent, back, "hash of what came back");
 }
+
+#[test]
+fn socket_stack_without_an_address_serves_ipv4_and_ipv6_on_one_socket() {
+    let port = free_port();
+    let mut cmd = Command::new(echo_bin());
+    cmd.arg(format!("--port={port}"));
+    let mut server = Server::start(cmd, "socket-dual");
+    let line = server.wait_for(
+        "socket stack on the host's sockets",
+        Duration::from_secs(10),
+    );
+    server.wait_for("serving UDP and TCP", Duration::from_secs(10));
+    let mut targets = vec![format!("127.0.0.1:{port}")];
+    if line.contains("bound to ::") {
+        // A dual-stack socket: IPv4 peers come and go as plain IPv4.
+        targets.push(format!("[::1]:{port}"));
+    }
+    for to in targets {
+        let to = to.parse().unwrap();
+        udp_every_size(to, 1472);
+        let (sent, back, _) = tcp_echo(to, 1 << 20);
+        assert_eq!(sent, back, "TCP echo via {to}");
+    }
+}
