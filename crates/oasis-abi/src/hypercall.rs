@@ -169,7 +169,8 @@ pub struct BlockIo {
     pub _reserved: u32,
 }
 
-/// `Exit`: the guest is done; the VMM exits with `status`.
+/// `Exit`: the guest is done; the VMM sends the frames left in the TX rings
+/// and exits with `status`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Exit {

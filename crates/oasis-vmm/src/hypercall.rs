@@ -142,6 +142,9 @@ impl Host {
             }
             Number::Exit => {
                 let a: Exit = self.arg(n, addr)?;
+                // Frames queued but not flushed still go out, as a process's
+                // buffered output does at exit.
+                self.pump()?;
                 return Ok(Flow::Exit(a.status.min(255) as i32));
             }
             Number::Abort => {
