@@ -49,8 +49,10 @@ pub enum Entry {
     Ready(Template),
     /// The name has a wildcard child: look in the wildcard slots next.
     Wildcard,
-    /// Names below this one are DNAME-substituted per query, in zone `usize`.
-    Dname(usize),
+    /// The answer depends on the whole question name (DNAME substitution,
+    /// or a CNAME chain that can lead back to the question): worked out per
+    /// query from zone `usize`.
+    PerQuery(usize),
 }
 
 /// Slot kinds, the first byte of every table key.
@@ -148,12 +150,24 @@ pub fn compile_zone(
     let exact =
         |name: &Name, t: Type| Entry::Ready(render(&resolve(zone, name, t), name, t, false));
     let shared = |below: &Name, t: Type| -> Entry {
-        match below.prepend(STAND_IN) {
-            Ok(q) if !zone.names.contains(&q) => {
-                Entry::Ready(render(&resolve(zone, &q, t), &q, t, true))
-            }
-            // No room for a stand-in, or it exists: answer per query.
-            _ => Entry::Dname(zi),
+        let Ok(q) = below.prepend(STAND_IN) else {
+            return Entry::PerQuery(zi);
+        };
+        if zone.names.contains(&q) {
+            return Entry::PerQuery(zi);
+        }
+        let plan = resolve(zone, &q, t);
+        // A chain through names that do not exist below the encloser could
+        // meet the question itself, which the stand-in never does.
+        let loops_back = plan.answer.iter().skip(1).any(|r| {
+            r.name.is_subdomain_of(below)
+                && r.name != *below
+                && !zone.names.contains(&r.name.to_lowercase())
+        });
+        if loops_back {
+            Entry::PerQuery(zi)
+        } else {
+            Entry::Ready(render(&plan, &q, t, true))
         }
     };
     for name in &zone.names {
@@ -177,7 +191,7 @@ pub fn compile_zone(
                 out.push((key(Slot::Other, Type(0), name), exact(name, other)));
                 let wild = name.prepend(b"*").ok().and_then(|w| zone.nodes.get(&w));
                 if node.is_some_and(|n| n.get(Type::DNAME).is_some()) {
-                    out.push((key(Slot::Below, Type(0), name), Entry::Dname(zi)));
+                    out.push((key(Slot::Below, Type(0), name), Entry::PerQuery(zi)));
                 } else if let Some(w) = wild {
                     out.push((key(Slot::Below, Type(0), name), Entry::Wildcard));
                     let wtypes: BTreeSet<Type> = if w.get(Type::CNAME).is_some() {

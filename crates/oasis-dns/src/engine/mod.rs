@@ -68,7 +68,11 @@ impl Catalog {
                 return Err(LoadError::DuplicateZone(z.apex.clone()));
             }
         }
-        let types: BTreeSet<Type> = zones.iter().flat_map(|z| z.types()).collect();
+        let mut types: BTreeSet<Type> = zones.iter().flat_map(|z| z.types()).collect();
+        // DS answers differently from "any other type" at a zone cut (the
+        // parent answers it), so CNAME chains that end at a cut need it
+        // compiled on its own.
+        types.insert(Type::DS);
         // A type no zone holds stands for "any other type".
         let other = (0xff00..=0xfffe)
             .rev()
@@ -149,12 +153,12 @@ impl Catalog {
             match get(&mut key, Slot::Below, Type(0), suffix) {
                 None => continue,
                 Some(Entry::Ready(t)) => return Lookup::Ready(t),
-                Some(Entry::Dname(z)) => return Lookup::Synthesise(*z),
+                Some(Entry::PerQuery(z)) => return Lookup::Synthesise(*z),
                 Some(Entry::Wildcard) => {
                     for (slot, t) in [(Slot::Wild, qtype), (Slot::WildOther, Type(0))] {
                         match get(&mut key, slot, t, suffix) {
                             Some(Entry::Ready(t)) => return Lookup::Ready(t),
-                            Some(Entry::Dname(z)) => return Lookup::Synthesise(*z),
+                            Some(Entry::PerQuery(z)) => return Lookup::Synthesise(*z),
                             _ => {}
                         }
                     }

@@ -454,3 +454,94 @@ mod properties {
         }
     }
 }
+
+mod random_zones {
+    use super::*;
+    use alloc::format;
+    use proptest::prelude::*;
+
+    const OWNERS: &[&str] = &[
+        "@",
+        "a",
+        "b.a",
+        "*.a",
+        "c.b.a",
+        "*",
+        "x",
+        "*.x",
+        "d",
+        "y.d",
+        "e.y.d",
+        "*.y.d",
+        "sub",
+        "ns.sub",
+        "z.sub",
+        "long-label-to-vary-lengths.a",
+    ];
+    const TARGETS: &[&str] = &[
+        "a",
+        "b.a",
+        "c.b.a",
+        "q.a",
+        "x",
+        "nope",
+        "y.d",
+        "w.x",
+        "ns.sub",
+        "out.example.net.",
+    ];
+
+    fn record() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(OWNERS),
+            0usize..7,
+            prop::sample::select(TARGETS),
+            any::<u8>(),
+        )
+            .prop_map(|(owner, kind, target, n)| match kind {
+                0 => format!("{owner} A 192.0.2.{n}"),
+                1 => format!("{owner} AAAA 2001:db8::{n:x}"),
+                2 => format!("{owner} CNAME {target}"),
+                3 => format!("{owner} DNAME {target}"),
+                4 => format!("{owner} NS {target}"),
+                5 => format!("{owner} MX {n} {target}"),
+                _ => format!("{owner} TXT \"{}\"", "t".repeat(n as usize)),
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Random zones with cuts, CNAMEs, DNAMEs and wildcards in odd
+        /// places: every compiled answer equals the model's.
+        #[test]
+        fn compiled_answers_match_the_model_in_random_zones(
+            lines in proptest::collection::vec(record(), 1..14),
+            questions in proptest::collection::vec((prop::sample::select(OWNERS), "[a-z]{0,3}", prop::sample::select(&[1u16, 5, 15, 16, 28, 39, 2, 255, 43][..])), 20),
+        ) {
+            let mut text = String::from("$ORIGIN r.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\n");
+            for l in &lines {
+                text.push_str(l);
+                text.push('\n');
+            }
+            let records = parse_str(&text, "r.zone", &Name::root()).unwrap();
+            let zone = match Zone::new(&name("r.test."), records) {
+                Ok(z) => z,
+                Err(LoadError::CnameAndOther(_)) => return Ok(()),
+                Err(e) => panic!("{e}"),
+            };
+            let c = Catalog::new(vec![zone]).unwrap();
+            for (owner, prefix, t) in questions {
+                let base = if owner == "@" { "r.test.".to_string() } else { format!("{owner}.r.test.") };
+                let q = if prefix.is_empty() { base } else { format!("{prefix}.{base}") };
+                let t = Type(t);
+                let got = ask_with(&c, &query(&q, t, None), Transport::Tcp);
+                let plan = c.plan(&name(&q), t).unwrap();
+                prop_assert_eq!(rcode(&got), plan.rcode, "{} {} in\n{}", q, t, text);
+                prop_assert_eq!(got.flags & flag::AA != 0, plan.aa, "{} {} in\n{}", q, t, text);
+                prop_assert_eq!(&got.answers, &plan.answer, "{} {} in\n{}", q, t, text);
+                prop_assert_eq!(&got.authorities, &plan.authority, "{} {} in\n{}", q, t, text);
+                prop_assert_eq!(&got.additionals, &plan.additional, "{} {} in\n{}", q, t, text);
+            }
+        }
+    }
+}
