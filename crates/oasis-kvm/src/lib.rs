@@ -7,7 +7,7 @@
 //! clocks from the TSC, random from RDRAND/RDSEED and a host seed through
 //! ChaCha20), the devices (block by hypercall, net over the shared rings),
 //! and the idle loop (the POLL hypercall). `#[oasis::main]` invokes
-//! [`entry_point!`], which defines `_start` and records the device manifest.
+//! `entry_point!`, which defines `_start` and records the device manifest.
 //!
 //! On any other target this crate is empty.
 #![cfg(target_os = "none")]
