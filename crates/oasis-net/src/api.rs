@@ -7,6 +7,32 @@
 //! Everything is single-threaded and cooperative: the futures are not
 //! `Send`, sockets are cheap handles into their stack, and waiting never
 //! blocks the executor.
+//!
+//! A UDP server written against the traits, answering each datagram in
+//! place and sending the whole batch back in one call:
+//!
+//! ```no_run
+//! use oasis_net::prelude::*;
+//! use oasis_net::NetError;
+//!
+//! /// Answers every datagram with its bytes reversed.
+//! async fn serve<S: Stack>(stack: &S, port: u16) -> Result<(), NetError> {
+//!     let udp = stack.bind_udp(port)?;
+//!     let mut batch = Batch::new(64, 1500);
+//!     loop {
+//!         udp.recv_batch(&mut batch).await?;
+//!         for i in 0..batch.len() {
+//!             let Some(d) = batch.get(i) else { break };
+//!             let (len, peer) = (d.data.len(), d.peer);
+//!             if let Some(slot) = batch.slot_mut(i) {
+//!                 slot[..len].reverse();
+//!             }
+//!             batch.set(i, len, peer);
+//!         }
+//!         udp.send_batch(&batch).await?;
+//!     }
+//! }
+//! ```
 
 use alloc::vec::Vec;
 use core::future::Future;
