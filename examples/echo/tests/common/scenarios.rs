@@ -91,6 +91,9 @@ const SPOOFED: u16 = 300;
 /// and echo keeps serving.
 pub fn bad_input(runner: Runner) {
     let ns = Netns::with_tap(&format!("bad-{}", runner.tag()));
+    // A deep TAP queue, so that a busy machine (a debug build under CI)
+    // loses none of the frames the counters are checked against.
+    ns.ip(&["link", "set", "tap0", "txqueuelen", "10000"]);
     let mut server = start_echo(&ns, runner, &["--ipv4=10.0.0.2/24", "--net-stats=1"], "bad");
     let mac = mac_of(&server.wait_for("direct stack on MAC", runner.boot_limit()));
     server.wait_for("serving UDP and TCP", Duration::from_secs(10));
