@@ -4,7 +4,9 @@
 //!
 //! Attributes: `#[key]` on the primary key field (or `#[key(auto)]` on a
 //! `u64` id that the store assigns when it is 0), `#[index]` or
-//! `#[index(unique)]` on fields to index, and `#[record(name = "...")]` on the
+//! `#[index(unique)]` on fields to index, `#[opaque]` on fields that are
+//! stored but never queried (their type then needs no order-preserving
+//! encoding, e.g. a `Vec<String>`), and `#[record(name = "...")]` on the
 //! struct to store it under another name (for a migration's old version).
 
 use proc_macro::TokenStream;
@@ -13,7 +15,7 @@ use quote::{format_ident, quote};
 use syn::{Data, DeriveInput, Fields, LitStr, parse_macro_input, spanned::Spanned};
 
 /// Derives `oasis_store::Record`. See the crate documentation.
-#[proc_macro_derive(Record, attributes(key, index, record))]
+#[proc_macro_derive(Record, attributes(key, index, opaque, record))]
 pub fn derive_record(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     match expand(&input) {
@@ -29,6 +31,7 @@ enum Kind {
     AutoKey,
     Index,
     Unique,
+    Opaque,
 }
 
 fn field_kind(field: &syn::Field) -> syn::Result<Kind> {
@@ -50,6 +53,8 @@ fn field_kind(field: &syn::Field) -> syn::Result<Kind> {
                     if auto { Kind::AutoKey } else { Kind::Key }
                 }
             }
+        } else if attr.path().is_ident("opaque") {
+            Kind::Opaque
         } else if attr.path().is_ident("index") {
             match &attr.meta {
                 syn::Meta::Path(_) => Kind::Index,
@@ -72,7 +77,7 @@ fn field_kind(field: &syn::Field) -> syn::Result<Kind> {
         if kind != Kind::Plain {
             return Err(syn::Error::new(
                 attr.span(),
-                "a field takes one of #[key], #[key(auto)], #[index], #[index(unique)]",
+                "a field takes one of #[key], #[key(auto)], #[index], #[index(unique)], #[opaque]",
             ));
         }
         kind = this;
@@ -162,6 +167,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         let ty = &f.ty;
         let (marker, index) = match kind {
             Kind::Plain => ("", quote!(None)),
+            Kind::Opaque => ("#opaque", quote!(None)),
             Kind::Key => ("#key", quote!(Key)),
             Kind::AutoKey => ("#key(auto)", quote!(Key)),
             Kind::Index => ("#index", quote!(Index)),
@@ -169,7 +175,14 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         };
         let sep = if i == 0 { "" } else { "," };
         layout.push(quote!(#sep, #fname, ":", stringify!(#ty), #marker));
-        defs.push(quote!(#st::FieldDef { name: #fname, index: #st::FieldIndex::#index }));
+        let width = if *kind == Kind::Opaque {
+            quote!(None)
+        } else {
+            quote!(<#ty as #st::SortKey>::WIDTH)
+        };
+        defs.push(
+            quote!(#st::FieldDef { name: #fname, index: #st::FieldIndex::#index, width: #width }),
+        );
         if *kind == Kind::AutoKey {
             encodes.push(
                 quote!(#st::__private::encode_field(#name, &assigned.unwrap_or(self.#fid), out)?;),
@@ -180,6 +193,9 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         decodes
             .push(quote!(let #fid: #ty = #st::__private::decode_field(#name, #fname, &mut rest)?;));
         names.push(fid.clone());
+        if *kind == Kind::Opaque {
+            continue;
+        }
         sort_arms.push(quote!(#i => #st::SortKey::write_sort_key(&self.#fid, out),));
         let doc = format!("A condition or order on `{fname}`.");
         accessors.push(quote!(

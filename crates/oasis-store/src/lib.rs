@@ -20,8 +20,8 @@
 //!
 //! Underneath, each record type is a redb table from the key's
 //! order-preserving encoding ([`SortKey`]) to the record encoded compactly
-//! with postcard, and each `#[index]` field is a table from the field's
-//! encoding to the keys (`#[index(unique)]`: to the one key). Every save,
+//! with postcard, and each `#[index]` field is a table of entries
+//! `field ++ key` (`#[index(unique)]`: a table from the field to the key). Every save,
 //! delete and migration runs in a redb write transaction, durable when it
 //! commits. The database remembers each record type's layout (its fields,
 //! their types, key and indexes) and refuses to open a type whose layout
@@ -39,6 +39,7 @@ mod backend;
 mod error;
 pub mod fault;
 mod gather;
+mod index;
 pub mod mem;
 mod query;
 mod read;

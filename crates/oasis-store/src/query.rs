@@ -5,8 +5,9 @@
 //! records; every condition is then checked on each candidate. Without an
 //! explicit order, results come in the order of what drove the query (key
 //! order for a scan). An order on the field that drives the query costs
-//! nothing and stops at the limit; any other order sorts the matches (ties by
-//! key).
+//! nothing and stops at the limit; any other order sorts the matches. Ties
+//! are broken by key, in the same direction: `desc` is the exact reverse of
+//! `asc`.
 
 use alloc::vec::Vec;
 use core::marker::PhantomData;
@@ -14,7 +15,8 @@ use core::ops::Bound;
 
 use redb::ReadableDatabase;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::index;
 use crate::read::Reader;
 use crate::record::{FieldIndex, Record};
 use crate::sortkey::{ArgOf, Prefixed, arg_key, prefix_end};
@@ -207,7 +209,17 @@ impl<'q, R: Record> Query<'q, R> {
                     consider(k, v, &mut matched)
                 }),
                 Some(ix) => {
-                    let mut visit = |_: &[u8], pk: &[u8]| -> Result<bool> {
+                    let mut visit = |entry: &[u8], value: &[u8]| -> Result<bool> {
+                        let pk = if ix.unique {
+                            value
+                        } else {
+                            index::record_key(ix.width, entry).ok_or_else(|| {
+                                Error::Engine(alloc::format!(
+                                    "malformed entry in index {}",
+                                    ix.name
+                                ))
+                            })?
+                        };
                         let mut go = true;
                         primary.get(pk, &mut |v| {
                             go = consider(pk, v, &mut matched)?;
@@ -215,14 +227,16 @@ impl<'q, R: Record> Query<'q, R> {
                         })?;
                         Ok(go)
                     };
-                    if ix.unique {
-                        rd.with_table(&ix.name, |t| {
-                            t.scan(borrow(&lo), borrow(&hi), rev, &mut visit)
-                        })
+                    let bounds = if ix.unique {
+                        Some((lo.clone(), hi.clone()))
                     } else {
-                        rd.with_multimap(&ix.name, |t| {
-                            t.scan(borrow(&lo), borrow(&hi), rev, &mut visit)
-                        })
+                        index::entry_bounds(ix.width, &lo, &hi)
+                    };
+                    match bounds {
+                        Some((l, h)) => rd.with_table(&ix.name, |t| {
+                            t.scan(borrow(&l), borrow(&h), rev, &mut visit)
+                        }),
+                        None => Ok(()),
                     }
                 }
             }
@@ -230,8 +244,8 @@ impl<'q, R: Record> Query<'q, R> {
         if !streamed {
             let desc = matches!(self.order, Some((_, Order::Desc)));
             matched.sort_by(|a, b| {
-                let by_field = if desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) };
-                by_field.then_with(|| a.1.cmp(&b.1))
+                let asc = a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1));
+                if desc { asc.reverse() } else { asc }
             });
             for (_, _, r) in matched.into_iter().take(limit) {
                 if !emit(r) {

@@ -3,21 +3,13 @@
 
 use core::ops::Bound;
 
-use redb::{
-    MultimapTableDefinition, ReadTransaction, ReadableMultimapTable, ReadableTable,
-    TableDefinition, WriteTransaction,
-};
+use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 
 use crate::error::Result;
 
-/// A table from bytes to bytes (records, unique indexes, metadata).
+/// A table from bytes to bytes (records, indexes, metadata).
 pub(crate) fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
     TableDefinition::new(name)
-}
-
-/// A table from bytes to sets of bytes (non-unique indexes).
-pub(crate) fn multimap(name: &str) -> MultimapTableDefinition<'_, &'static [u8], &'static [u8]> {
-    MultimapTableDefinition::new(name)
 }
 
 /// Visits `(key, value)` pairs; returns `false` to stop.
@@ -27,8 +19,7 @@ pub(crate) type Visit<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<bool>;
 pub(crate) trait TableRead {
     /// Calls `f` with the value under `key`; false if there is none.
     fn get(&self, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool>;
-    /// Visits a key range in key order, or reversed. For a multimap table,
-    /// one call per (key, value), values ascending within a key.
+    /// Visits a key range in key order, or reversed.
     fn scan(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>, rev: bool, each: Visit) -> Result<()>;
 }
 
@@ -36,12 +27,6 @@ pub(crate) trait TableRead {
 pub(crate) trait Reader {
     /// Opens table `name` for the duration of `f`.
     fn with_table<T>(&self, name: &str, f: impl FnOnce(&dyn TableRead) -> Result<T>) -> Result<T>;
-    /// Opens multimap table `name` for the duration of `f`.
-    fn with_multimap<T>(
-        &self,
-        name: &str,
-        f: impl FnOnce(&dyn TableRead) -> Result<T>,
-    ) -> Result<T>;
 }
 
 fn drive<I: DoubleEndedIterator>(
@@ -66,7 +51,6 @@ fn drive<I: DoubleEndedIterator>(
 }
 
 struct Plain<T>(T);
-struct Multi<T>(T);
 
 impl<T: ReadableTable<&'static [u8], &'static [u8]>> TableRead for Plain<T> {
     fn get(&self, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
@@ -84,29 +68,6 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> TableRead for Plain<T> {
     }
 }
 
-impl<T: ReadableMultimapTable<&'static [u8], &'static [u8]>> TableRead for Multi<T> {
-    fn get(&self, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
-        let mut any = false;
-        for v in self.0.get(key)? {
-            f(v?.value())?;
-            any = true;
-        }
-        Ok(any)
-    }
-
-    fn scan(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>, rev: bool, each: Visit) -> Result<()> {
-        drive(self.0.range((lo, hi))?, rev, |item| {
-            let (k, values) = item?;
-            for v in values {
-                if !each(k.value(), v?.value())? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        })
-    }
-}
-
 macro_rules! reader {
     ($t:ty) => {
         impl Reader for $t {
@@ -116,14 +77,6 @@ macro_rules! reader {
                 f: impl FnOnce(&dyn TableRead) -> Result<T>,
             ) -> Result<T> {
                 f(&Plain(self.open_table(table(name))?))
-            }
-
-            fn with_multimap<T>(
-                &self,
-                name: &str,
-                f: impl FnOnce(&dyn TableRead) -> Result<T>,
-            ) -> Result<T> {
-                f(&Multi(self.open_multimap_table(multimap(name))?))
             }
         }
     };

@@ -28,6 +28,8 @@ pub struct FieldDef {
     pub name: &'static str,
     /// Whether and how it is indexed.
     pub index: FieldIndex,
+    /// The length of its sort key, if fixed ([`SortKey::WIDTH`]).
+    pub width: Option<usize>,
 }
 
 /// A type stored in a [`Store`](crate::Store). Implement it with

@@ -13,6 +13,10 @@ use alloc::vec::Vec;
 /// `a.sort_key() < b.sort_key()` byte-wise. Every field of a record that can
 /// be queried or ordered on implements it.
 pub trait SortKey {
+    /// The encoding's length if it is the same for every value (integers,
+    /// bools, …); `None` for variable-length encodings.
+    const WIDTH: Option<usize> = None;
+
     /// Appends the encoding of `self` to `out`.
     fn write_sort_key(&self, out: &mut Vec<u8>);
 
@@ -30,6 +34,7 @@ pub trait Prefixed: SortKey {}
 macro_rules! unsigned {
     ($($t:ty),*) => {$(
         impl SortKey for $t {
+            const WIDTH: Option<usize> = Some(size_of::<$t>());
             fn write_sort_key(&self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_be_bytes());
             }
@@ -41,6 +46,7 @@ unsigned!(u8, u16, u32, u64, u128);
 macro_rules! signed {
     ($($t:ty => $u:ty),*) => {$(
         impl SortKey for $t {
+            const WIDTH: Option<usize> = Some(size_of::<$t>());
             fn write_sort_key(&self, out: &mut Vec<u8>) {
                 let flipped = (*self as $u) ^ (1 << (<$u>::BITS - 1));
                 out.extend_from_slice(&flipped.to_be_bytes());
@@ -51,30 +57,35 @@ macro_rules! signed {
 signed!(i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128);
 
 impl SortKey for usize {
+    const WIDTH: Option<usize> = Some(8);
     fn write_sort_key(&self, out: &mut Vec<u8>) {
         (*self as u64).write_sort_key(out)
     }
 }
 
 impl SortKey for isize {
+    const WIDTH: Option<usize> = Some(8);
     fn write_sort_key(&self, out: &mut Vec<u8>) {
         (*self as i64).write_sort_key(out)
     }
 }
 
 impl SortKey for bool {
+    const WIDTH: Option<usize> = Some(1);
     fn write_sort_key(&self, out: &mut Vec<u8>) {
         out.push(u8::from(*self));
     }
 }
 
 impl SortKey for char {
+    const WIDTH: Option<usize> = Some(4);
     fn write_sort_key(&self, out: &mut Vec<u8>) {
         u32::from(*self).write_sort_key(out)
     }
 }
 
 impl SortKey for f64 {
+    const WIDTH: Option<usize> = Some(8);
     fn write_sort_key(&self, out: &mut Vec<u8>) {
         // IEEE 754 total order: flip all bits of negatives, the sign of positives.
         let bits = self.to_bits();
@@ -88,6 +99,7 @@ impl SortKey for f64 {
 }
 
 impl SortKey for f32 {
+    const WIDTH: Option<usize> = Some(4);
     fn write_sort_key(&self, out: &mut Vec<u8>) {
         let bits = self.to_bits();
         let key = if bits >> 31 == 1 {
@@ -124,6 +136,7 @@ impl SortKey for Vec<u8> {
 }
 
 impl<const N: usize> SortKey for [u8; N] {
+    const WIDTH: Option<usize> = Some(N);
     fn write_sort_key(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self);
     }

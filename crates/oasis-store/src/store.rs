@@ -23,15 +23,17 @@ use crate::txn::Transaction;
 pub(crate) const META: &str = "oasis-store";
 /// The format marker's key and value.
 const FORMAT_KEY: &[u8] = b"format";
-const FORMAT: &[u8] = b"oasis-store 1";
+const FORMAT: &[u8] = b"oasis-store 2";
 
 /// The redb tables one record type lives in.
 /// An index table.
 pub(crate) struct Index {
     /// The redb table's name.
     pub(crate) name: String,
-    /// Unique: a plain table to one key; otherwise a multimap to many.
+    /// Unique: field → key. Otherwise entries `field ++ key` ([`crate::index`]).
     pub(crate) unique: bool,
+    /// The field's sort-key width, if fixed.
+    pub(crate) width: Option<usize>,
 }
 
 pub(crate) struct Tables {
@@ -54,6 +56,7 @@ impl Tables {
                     FieldIndex::Index | FieldIndex::Unique => Some(Index {
                         name: format!("index:{name}.{}", f.name),
                         unique: f.index == FieldIndex::Unique,
+                        width: f.width,
                     }),
                     _ => None,
                 })
@@ -151,11 +154,7 @@ impl StoreBuilder {
             })?;
             tx.tx.delete_table(read::table(&old.primary))?;
             for index in old.indexes.iter().flatten() {
-                if index.unique {
-                    tx.tx.delete_table(read::table(&index.name))?;
-                } else {
-                    tx.tx.delete_multimap_table(read::multimap(&index.name))?;
-                }
+                tx.tx.delete_table(read::table(&index.name))?;
             }
             tx.create_tables(New::NAME)?;
             for r in records {
@@ -308,11 +307,7 @@ impl<'s> Transaction<'s> {
             .ok_or_else(|| Error::Engine(format!("no tables for `{name}`")))?;
         self.tx.open_table(read::table(&t.primary))?;
         for index in t.indexes.iter().flatten() {
-            if index.unique {
-                self.tx.open_table(read::table(&index.name))?;
-            } else {
-                self.tx.open_multimap_table(read::multimap(&index.name))?;
-            }
+            self.tx.open_table(read::table(&index.name))?;
         }
         Ok(())
     }

@@ -208,4 +208,19 @@ mod tests {
         v2[32..40].copy_from_slice(&sum.to_le_bytes());
         assert_eq!(Superblock::parse(&v2), Err(SuperblockError::Version(2)));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let _ = Superblock::parse(&bytes);
+        }
+
+        #[test]
+        fn emit_then_parse_is_the_identity(sector_size in 64u32..8192, offset: u64, len: u64) {
+            let sb = Superblock { sector_size, data_offset: offset, data_len: len };
+            let mut sector = [0u8; 64];
+            sb.emit(&mut sector);
+            proptest::prop_assert_eq!(Superblock::parse(&sector), Ok(sb));
+        }
+    }
 }

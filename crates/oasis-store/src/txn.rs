@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use redb::ReadableTable;
 
 use crate::error::{Error, Result};
+use crate::index;
 use crate::query::Query;
 use crate::read::{self, Reader};
 use crate::record::{FieldIndex, Record};
@@ -101,18 +102,18 @@ impl<'s> Transaction<'s> {
             if old_ik == Some(ik.as_slice()) {
                 continue;
             }
+            let mut table = self.tx.open_table(read::table(&index.name))?;
             if index.unique {
-                let mut table = self.tx.open_table(read::table(&index.name))?;
                 if let Some(o) = old_ik {
                     table.remove(o)?;
                 }
                 table.insert(ik.as_slice(), kb.as_slice())?;
             } else {
-                let mut table = self.tx.open_multimap_table(read::multimap(&index.name))?;
                 if let Some(o) = old_ik {
-                    table.remove(o, kb.as_slice())?;
+                    table.remove(index::entry(index.width, o, &kb).as_slice())?;
                 }
-                table.insert(ik.as_slice(), kb.as_slice())?;
+                let e = index::entry(index.width, ik, &kb);
+                table.insert(e.as_slice(), [].as_slice())?;
             }
         }
         Ok(key)
@@ -158,14 +159,11 @@ impl<'s> Transaction<'s> {
             let Some(index) = t.indexes[field].as_ref() else {
                 continue;
             };
+            let mut table = self.tx.open_table(read::table(&index.name))?;
             if index.unique {
-                self.tx
-                    .open_table(read::table(&index.name))?
-                    .remove(ik.as_slice())?;
+                table.remove(ik.as_slice())?;
             } else {
-                self.tx
-                    .open_multimap_table(read::multimap(&index.name))?
-                    .remove(ik.as_slice(), kb.as_slice())?;
+                table.remove(index::entry(index.width, &ik, &kb).as_slice())?;
             }
         }
         Ok(true)

@@ -19,6 +19,9 @@ struct Note {
     #[key(auto)]
     id: u64,
     text: String,
+    /// Stored, never queried: needs no order-preserving encoding.
+    #[opaque]
+    tags: Vec<String>,
 }
 
 fn person(name: &str, age: u32, city: &str) -> Person {
@@ -106,16 +109,20 @@ fn save_get_query_delete_and_reopen() {
         .save(&Note {
             id: 0,
             text: "one".into(),
+            tags: vec!["a".into(), "b".into()],
         })
         .unwrap();
     let id2 = db
         .save(&Note {
             id: 0,
             text: "two".into(),
+            tags: vec![],
         })
         .unwrap();
     assert_eq!((id1, id2), (1, 2));
     assert_eq!(db.get::<Note>(2u64).unwrap().unwrap().id, 2);
+    assert_eq!(db.get::<Note>(1u64).unwrap().unwrap().tags, ["a", "b"]);
+    assert_eq!(db.query::<Note>().text().prefix("t").count().unwrap(), 1);
     drop(db);
 
     let db = open(&disk);
@@ -124,7 +131,8 @@ fn save_get_query_delete_and_reopen() {
     assert_eq!(
         db.save(&Note {
             id: 0,
-            text: "three".into()
+            text: "three".into(),
+            tags: vec![],
         })
         .unwrap(),
         3
@@ -161,6 +169,7 @@ fn a_transaction_commits_all_or_nothing() {
         tx.save(&Note {
             id: 0,
             text: "n".into(),
+            tags: vec![],
         })?;
         assert_eq!(
             tx.query::<Person>().count()?,

@@ -14,7 +14,10 @@ struct Item {
     id: u16,
     #[index]
     score: i32,
+    #[index]
     name: String,
+    /// Not indexed: queries on it scan.
+    level: u8,
     #[index(unique)]
     tag: u8,
 }
@@ -25,6 +28,7 @@ enum Field {
     Score,
     Name,
     Tag,
+    Level,
 }
 
 #[derive(Debug, Clone, PartialEq, PartialOrd, Eq, Ord)]
@@ -40,6 +44,7 @@ impl Item {
             Field::Score => Val::Int(self.score.into()),
             Field::Name => Val::Str(self.name.clone()),
             Field::Tag => Val::Int(self.tag.into()),
+            Field::Level => Val::Int(self.level.into()),
         }
     }
 }
@@ -91,15 +96,17 @@ enum Step {
 }
 
 fn name() -> impl Strategy<Value = String> {
-    "[ab]{0,3}"
+    // NUL and 0xff-leading characters exercise the index's escaping.
+    "[ab\\x00\u{ff}]{0,3}"
 }
 
 fn item() -> impl Strategy<Value = Item> {
-    (0u16..24, -6i32..6, name(), 0u8..30).prop_map(|(id, score, name, tag)| Item {
+    (0u16..24, -6i32..6, name(), 0u8..30, 0u8..4).prop_map(|(id, score, name, tag, level)| Item {
         id,
         score,
         name,
         tag,
+        level,
     })
 }
 
@@ -108,7 +115,8 @@ fn field() -> impl Strategy<Value = Field> {
         Just(Field::Id),
         Just(Field::Score),
         Just(Field::Name),
-        Just(Field::Tag)
+        Just(Field::Tag),
+        Just(Field::Level)
     ]
 }
 
@@ -117,6 +125,7 @@ fn value(f: Field) -> BoxedStrategy<Val> {
         Field::Id => (0i64..26).prop_map(Val::Int).boxed(),
         Field::Score => (-7i64..7).prop_map(Val::Int).boxed(),
         Field::Tag => (0i64..31).prop_map(Val::Int).boxed(),
+        Field::Level => (0i64..5).prop_map(Val::Int).boxed(),
         Field::Name => name().prop_map(Val::Str).boxed(),
     }
 }
@@ -209,6 +218,7 @@ fn build<'q>(mut q: ItemQuery<'q>, spec: &QuerySpec) -> ItemQuery<'q> {
             (Field::Id, op) => apply_op(q.id(), op, int::<u16>),
             (Field::Score, op) => apply_op(q.score(), op, int::<i32>),
             (Field::Tag, op) => apply_op(q.tag(), op, int::<u8>),
+            (Field::Level, op) => apply_op(q.level(), op, int::<u8>),
             (Field::Name, op) => apply_op(q.name(), op, |v| match v {
                 Val::Str(s) => s.clone(),
                 Val::Int(_) => unreachable!(),
@@ -225,6 +235,8 @@ fn build<'q>(mut q: ItemQuery<'q>, spec: &QuerySpec) -> ItemQuery<'q> {
             (Field::Name, false) => q.name().desc(),
             (Field::Tag, true) => q.tag().asc(),
             (Field::Tag, false) => q.tag().desc(),
+            (Field::Level, true) => q.level().asc(),
+            (Field::Level, false) => q.level().desc(),
         };
     }
     if let Some(n) = spec.limit {
@@ -241,9 +253,10 @@ fn check_query(got: Vec<Item>, model: &BTreeMap<u16, Item>, spec: &QuerySpec) {
         .collect();
     match spec.order {
         Some((f, asc)) => {
+            // By the field, ties by key; descending is the exact reverse.
             matches.sort_by(|a, b| {
-                let o = a.val(f).cmp(&b.val(f));
-                if asc { o } else { o.reverse() }.then(a.id.cmp(&b.id))
+                let o = a.val(f).cmp(&b.val(f)).then(a.id.cmp(&b.id));
+                if asc { o } else { o.reverse() }
             });
             matches.truncate(spec.limit.unwrap_or(usize::MAX));
             assert_eq!(got, matches, "{spec:?}");
@@ -333,7 +346,7 @@ fn run(steps: Vec<Step>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn store_behaves_like_the_model(steps in proptest::collection::vec(step(), 1..60)) {

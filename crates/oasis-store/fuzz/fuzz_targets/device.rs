@@ -1,0 +1,42 @@
+//! Any bytes as a block device: opening a store on it, and reading what it
+//! holds, must give records or an error, never a panic. The first input byte
+//! chooses whether the device starts with a valid superblock, so the fuzzer
+//! also reaches the engine's own pages.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use oasis_store::mem::MemBlock;
+use oasis_store::superblock::Superblock;
+use oasis_store::{Record, Store};
+
+#[derive(Record, Debug)]
+struct Person {
+    #[key]
+    name: String,
+    #[index]
+    age: u32,
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let mut bytes = vec![0u8; 256 * 1024];
+    let at = if mode & 1 == 1 {
+        Superblock {
+            sector_size: 512,
+            data_offset: 4096,
+            data_len: (rest.len() as u64).div_ceil(4096) * 4096,
+        }
+        .emit(&mut bytes[..512]);
+        4096
+    } else {
+        0
+    };
+    let n = rest.len().min(bytes.len() - at);
+    bytes[at..at + n].copy_from_slice(&rest[..n]);
+    if let Ok(db) = Store::builder().record::<Person>().open(MemBlock::from_bytes(512, bytes)) {
+        let _ = db.query::<Person>().age().gt(30).fetch();
+        let _ = db.get::<Person>("alice");
+    }
+});
