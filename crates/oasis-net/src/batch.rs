@@ -190,4 +190,22 @@ mod tests {
         assert!(b.is_empty());
         assert_eq!(b.iter().count(), 0);
     }
+
+    #[test]
+    fn push_some_appends_only_what_is_answered() {
+        let mut b = Batch::new(2, 8);
+        assert!(
+            !b.push_some(peer(1), |_| None),
+            "declined: nothing appended"
+        );
+        assert!(b.is_empty());
+        assert!(b.push_some(peer(2), |slot| {
+            slot[..3].copy_from_slice(b"yes");
+            Some(3)
+        }));
+        assert_eq!(b.get(0).unwrap().data, b"yes");
+        assert!(b.push_some(peer(3), |_| Some(100)), "capped at the slot");
+        assert_eq!(b.get(1).unwrap().data.len(), 8);
+        assert!(!b.push_some(peer(4), |_| Some(1)), "full");
+    }
 }
