@@ -17,6 +17,7 @@ work=$(mktemp -d "${TMPDIR:-/var/tmp}/oasis-store-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 echo "building (release)..." >&2
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 (cd "$root/bench/store" && CARGO_TARGET_DIR="$benchdir" cargo build -q --release -p sqlite-bench -p store-bench)
 (cd "$root/bench/store" && CARGO_TARGET_DIR="$benchdir" cargo build -q --release -p store-bench --target x86_64-unknown-none)
 (cd "$root" && CARGO_TARGET_DIR="$target" cargo build -q --release -p oasis-vmm)
@@ -58,6 +59,7 @@ for r in $(seq 1 "$runs"); do
   fi
 done
 
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$results" "$runs" <<'PY'
 import sys, statistics, collections
 rows = collections.defaultdict(list)
@@ -74,14 +76,19 @@ phases = [("insert_batched", "inserts, batches of 1000 (records/s)"),
           ("insert_single_durable", "single-record durable commits (/s)"),
           ("get", "point gets by key (/s)"),
           ("range_query", "indexed range queries age > X (/s)"),
-          ("open", "open (/s)")]
+          ("open", "open or create, once (ms)")]
 print("| workload (median of %s runs) | %s |" % (sys.argv[2], " | ".join(names[s] for s in systems)))
 print("|---|" + "---|" * len(systems))
 for p, label in phases:
     cells = []
     for s in systems:
         v = rows.get((s, p))
-        cells.append("%.0f" % statistics.median(v) if v else "-")
+        if not v:
+            cells.append("-")
+        elif p == "open":
+            cells.append("%.1f" % (1000 / statistics.median(v)))
+        else:
+            cells.append("%.0f" % statistics.median(v))
     print("| %s | %s |" % (label, " | ".join(cells)))
 cells = []
 for s in systems:

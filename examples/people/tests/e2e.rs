@@ -1,3 +1,9 @@
+//! people end to end, hosted and as a kvm unikernel.
+//!
+//! Across boots: `--add=NAME:AGE` in one boot, `--older-than=N` in the next
+//! prints exactly the matching people as `NAME AGE` lines, whichever target
+//! wrote them.
+//!
 //! Crash consistency under SIGKILL: the people writer (`--fill`) commits
 //! numbered pairs of people, one transaction per pair, and prints
 //! `committed I` once pair I is durable. It is killed with SIGKILL at a
@@ -6,12 +12,13 @@
 //! every acknowledged pair, and never one person of a pair without the other.
 //!
 //! `PEOPLE_SIGKILL_TRIALS=N` sets the trials per target (default 20). The
-//! kvm trials need a usable /dev/kvm; without one they print `skipped`,
+//! kvm parts need a usable /dev/kvm; without one they print `skipped`,
 //! except under `CI=true` with /dev/kvm present, where they fail.
 //!
 //! This file has its own `main` (no test harness) because it doubles as the
-//! VMM: run with `PEOPLE_VMM_IMAGE` set, it boots that image under oasis-vmm
-//! in this process, so the test has a process of its own to kill.
+//! VMM: run with `PEOPLE_VMM_IMAGE`, `PEOPLE_VMM_DISK` and `PEOPLE_VMM_ARGS`
+//! set, it boots that image under oasis-vmm in this process, so the test has
+//! a process of its own to kill.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -41,7 +48,11 @@ fn main() {
     ) {
         let mut config = oasis_vmm::Config::new(image);
         config.blocks = vec![("storage".into(), PathBuf::from(disk))];
-        config.args = vec!["--fill=100000000".into()];
+        config.args = std::env::var("PEOPLE_VMM_ARGS")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect();
         let status = oasis_vmm::run(&config).unwrap_or_else(|e| {
             eprintln!("vmm: {e}");
             70
@@ -53,12 +64,77 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     let mut passed = 0;
+    across_boots(&[Target::Hosted, Target::Hosted]);
+    passed += 1;
     hosted(trials);
     passed += 1;
-    if kvm(trials) {
+    if let Some(image) = kvm_usable().then(kvm_image) {
+        across_boots(&[
+            Target::Kvm(image.clone()),
+            Target::Hosted,
+            Target::Kvm(image.clone()),
+        ]);
+        passed += 1;
+        kvm(trials, &image);
         passed += 1;
     }
-    println!("sigkill: {passed} passed, 0 failed");
+    println!("e2e: {passed} passed, 0 failed");
+}
+
+/// Where a boot runs.
+#[derive(Clone)]
+enum Target {
+    Hosted,
+    Kvm(PathBuf),
+}
+
+/// One boot of people on `disk` with boot arguments `args`; its stdout.
+fn boot(target: &Target, disk: &Path, args: &[&str]) -> String {
+    let out = match target {
+        Target::Hosted => Command::new(env!("CARGO_BIN_EXE_people"))
+            .arg(format!("--block:storage={}", disk.display()))
+            .arg("--")
+            .args(args)
+            .output(),
+        Target::Kvm(image) => Command::new(std::env::current_exe().expect("own path"))
+            .env("PEOPLE_VMM_IMAGE", image)
+            .env("PEOPLE_VMM_DISK", disk)
+            .env("PEOPLE_VMM_ARGS", args.join(" "))
+            .output(),
+    }
+    .expect("run people");
+    assert!(
+        out.status.success(),
+        "people {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Saves people in the first boots, queries in the last; every boot on the
+/// targets given in turn, all on one disk.
+fn across_boots(targets: &[Target]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let disk = dir.path().join("people.img");
+    std::fs::File::create(&disk)
+        .and_then(|f| f.set_len(64 << 20))
+        .expect("disk image");
+    let (last, first) = targets.split_last().expect("one boot at least");
+    let adds = [
+        ["--add=alice:31", "--add=bob:25"],
+        ["--add=carol:42", "--add=dave:30"],
+    ];
+    for (t, add) in first.iter().zip(adds.iter().cycle()) {
+        assert_eq!(boot(t, &disk, add), "", "adding prints nothing");
+    }
+    let older = boot(last, &disk, &["--older-than=30"]);
+    let want = if first.len() > 1 {
+        "alice 31\ncarol 42\n"
+    } else {
+        "alice 31\n"
+    };
+    assert_eq!(older, want, "people older than 30");
+    assert_eq!(boot(last, &disk, &["--older-than=99"]), "");
 }
 
 fn hosted(trials: u32) {
@@ -72,7 +148,8 @@ fn hosted(trials: u32) {
     println!("sigkill hosted: {stats}");
 }
 
-fn kvm(trials: u32) -> bool {
+/// Whether this machine can run kvm guests; fails under CI if it should.
+fn kvm_usable() -> bool {
     let usable = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -81,28 +158,30 @@ fn kvm(trials: u32) -> bool {
     if !usable {
         assert!(
             !(Path::new("/dev/kvm").exists() && std::env::var("CI").as_deref() == Ok("true")),
-            "/dev/kvm exists but cannot be opened: the kvm crash test must run in CI"
+            "/dev/kvm exists but cannot be opened: the kvm tests must run in CI"
         );
-        println!("skipped: sigkill kvm: no usable /dev/kvm");
-        return false;
+        println!("skipped: people on kvm: no usable /dev/kvm");
     }
-    let image = kvm_image();
+    usable
+}
+
+fn kvm(trials: u32, image: &Path) {
     let me = std::env::current_exe().expect("own path");
     let stats = run_trials("kvm", trials, |disk| {
         let mut c = Command::new(&me);
-        c.env("PEOPLE_VMM_IMAGE", &image)
-            .env("PEOPLE_VMM_DISK", disk);
+        c.env("PEOPLE_VMM_IMAGE", image)
+            .env("PEOPLE_VMM_DISK", disk)
+            .env("PEOPLE_VMM_ARGS", "--fill=100000000");
         c
     });
     println!("sigkill kvm: {stats}");
-    true
 }
 
 /// Builds the people image for kvm into this test's own target directory.
 fn kvm_image() -> PathBuf {
-    use oasis_cli::build::{Request, Target, build};
+    use oasis_cli::build::{Request, build};
     let app = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut req = Request::new(app.to_string_lossy(), Target::Kvm);
+    let mut req = Request::new(app.to_string_lossy(), oasis_cli::build::Target::Kvm);
     req.target_dir = Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kvm-images"));
     req.quiet = true;
     let exes = build(&req).unwrap_or_else(|e| panic!("building people for kvm: {e}"));
