@@ -212,7 +212,8 @@ pub fn compile_zone(
             // question (NSD's sizes, hence its truncation points).
             // Unless the child zone is served here too: then it answers.
             Found::Cut(cut, _) if !apexes.contains(&cut) => {
-                out.push((key(Slot::Other, Type(0), name), exact(name, other)))
+                out.push((key(Slot::Other, Type(0), name), exact(name, other)));
+                out.push((key(Slot::Below, Type(0), name), shared(name, other)));
             }
             // Below a DNAME: substituted per query.
             _ => {}

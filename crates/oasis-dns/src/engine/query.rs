@@ -17,7 +17,14 @@ pub enum Transport {
 /// EDNS option code of Extended DNS Errors (RFC 8914).
 const EDE: u16 = 15;
 /// EDE info code "Not Authoritative".
-const EDE_NOT_AUTHORITATIVE: u16 = 20;
+const EDE_NOT_AUTHORITATIVE: (u16, &[u8]) = (20, b"");
+/// EDE "Other", with the text NSD sends when DNAME substitution overflows.
+const EDE_DNAME_TOO_LONG: (u16, &[u8]) = (0, b"DNAME expansion became too large");
+
+/// Bytes an OPT record takes with this EDE option, if any.
+fn opt_len(ede: Option<(u16, &[u8])>) -> usize {
+    OPT_LEN + ede.map_or(0, |(_, text)| 6 + text.len())
+}
 /// Size of an OPT record without options.
 const OPT_LEN: usize = 11;
 
@@ -167,10 +174,15 @@ fn start(q: &Query, query: &[u8], flags: u16, out: &mut [u8]) -> Option<usize> {
 }
 
 /// Appends an OPT record answering the query's, if it had one.
-fn opt(q: &Query, out: &mut [u8], at: usize, ext_rcode: u8, ede: Option<u16>) -> Option<usize> {
+fn opt(
+    q: &Query,
+    out: &mut [u8],
+    at: usize,
+    ext_rcode: u8,
+    ede: Option<(u16, &[u8])>,
+) -> Option<usize> {
     let Some(e) = q.edns else { return Some(at) };
-    let rdlen = if ede.is_some() { 6 } else { 0 };
-    let end = at + OPT_LEN + rdlen;
+    let end = at + opt_len(ede);
     let buf = out.get_mut(at..end)?;
     buf[0] = 0;
     buf[1..3].copy_from_slice(&Type::OPT.0.to_be_bytes());
@@ -178,11 +190,12 @@ fn opt(q: &Query, out: &mut [u8], at: usize, ext_rcode: u8, ede: Option<u16>) ->
     buf[5] = ext_rcode;
     buf[6] = 0;
     buf[7..9].copy_from_slice(&if e.dnssec_ok { 0x8000u16 } else { 0 }.to_be_bytes());
-    buf[9..11].copy_from_slice(&(rdlen as u16).to_be_bytes());
-    if let Some(code) = ede {
+    buf[9..11].copy_from_slice(&((end - at - OPT_LEN) as u16).to_be_bytes());
+    if let Some((code, text)) = ede {
         buf[11..13].copy_from_slice(&EDE.to_be_bytes());
-        buf[13..15].copy_from_slice(&2u16.to_be_bytes());
+        buf[13..15].copy_from_slice(&((2 + text.len()) as u16).to_be_bytes());
         buf[15..17].copy_from_slice(&code.to_be_bytes());
+        buf[17..].copy_from_slice(text);
     }
     let ar = u16::from_be_bytes([out[10], out[11]]) + 1;
     out[10..12].copy_from_slice(&ar.to_be_bytes());
@@ -282,12 +295,13 @@ impl Catalog {
         out: &mut [u8],
     ) -> Option<usize> {
         let head = QNAME_AT + q.question_len();
-        let opt_len = if q.edns.is_some() { OPT_LEN } else { 0 };
+        let ede = (t.flags & flag::RCODE_MASK == Rcode::YXDOMAIN.0).then_some(EDE_DNAME_TOO_LONG);
+        let opt_len = if q.edns.is_some() { opt_len(ede) } else { 0 };
         let room = limit.saturating_sub(head + opt_len);
         if (t.essential as usize) > room {
             Stats::bump(&self.stats.truncated);
             let at = start(q, query, t.flags | flag::TC, out)?;
-            return opt(q, out, at, 0, None);
+            return opt(q, out, at, 0, ede);
         }
         let mut body_len = t.body.len();
         let mut additional = t.counts[2];
@@ -316,6 +330,6 @@ impl Catalog {
         out[6..8].copy_from_slice(&t.counts[0].to_be_bytes());
         out[8..10].copy_from_slice(&t.counts[1].to_be_bytes());
         out[10..12].copy_from_slice(&additional.to_be_bytes());
-        opt(q, out, at + body_len, 0, None)
+        opt(q, out, at + body_len, 0, ede)
     }
 }

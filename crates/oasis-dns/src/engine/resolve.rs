@@ -42,6 +42,7 @@ pub fn resolve(zone: &Zone, qname: &Name, qtype: Type) -> Plan {
     let mut plan = Plan::new();
     let mut name = qname.clone();
     let mut seen: Vec<Name> = Vec::new();
+    let mut dnames: Vec<Name> = Vec::new();
     loop {
         let lower = name.to_lowercase();
         if seen.contains(&lower) || seen.len() > MAX_CHAIN {
@@ -69,8 +70,16 @@ pub fn resolve(zone: &Zone, qname: &Name, qtype: Type) -> Plan {
                 None
             }
             Found::Dname(owner, node) => {
+                // The same DNAME a second time: listed once; and if its
+                // target lies below it, each pass only makes the name longer,
+                // so stop there (as NSD does).
+                let again = dnames.contains(&owner);
+                if again && dname_target(node).is_some_and(|t| t.is_subdomain_of(&owner)) {
+                    return plan;
+                }
+                dnames.push(owner.clone());
                 // For a CNAME question the synthesised CNAME is the answer.
-                substitute(&mut plan, node, &owner, &name).filter(|_| qtype != Type::CNAME)
+                substitute(&mut plan, node, &owner, &name, !again).filter(|_| qtype != Type::CNAME)
             }
         };
         match next {
@@ -94,8 +103,17 @@ fn answer_node(
         ..r.clone()
     };
     if qtype == Type::ANY {
-        // RFC 8482: one RRset is enough; the first in the master file.
-        match node.rrsets.first() {
+        // RFC 8482 §4.1: one RRset is enough. Like NSD, prefer a small,
+        // popular type; else the last other type; DNSSEC types last.
+        let small = |t: Type| matches!(t, Type::A | Type::AAAA | Type::SOA | Type::MX | Type::PTR);
+        let dnssec = |t: Type| matches!(t, Type::DNSKEY | Type::RRSIG | Type::NSEC | Type::NSEC3);
+        let sets = &node.rrsets;
+        let chosen = sets
+            .iter()
+            .find(|s| small(s.rtype))
+            .or_else(|| sets.iter().rev().find(|s| !dnssec(s.rtype)))
+            .or_else(|| sets.iter().rev().find(|s| s.rtype != Type::NSEC3));
+        match chosen {
             Some(set) => plan.answer.extend(set.records.iter().map(owned)),
             None => plan.authority.push(zone.negative_soa()),
         }
@@ -142,31 +160,66 @@ fn glue(zone: &Zone, plan: &mut Plan, ns: &[Record]) {
             let RData::Ns(target) = &r.rdata else {
                 continue;
             };
-            let target = target.to_lowercase();
-            if !target.is_subdomain_of(&zone.apex) {
-                continue;
-            }
-            let Some(set) = zone.nodes.get(&target).and_then(|n| n.get(t)) else {
+            let Some(set) = address_set(zone, target, t) else {
                 continue;
             };
             for g in &set.records {
-                if !plan.additional.contains(g) {
-                    plan.additional.push(g.clone());
+                // A server name matched by a wildcard owns the wildcard's data.
+                let g = Record {
+                    name: target.clone(),
+                    ..g.clone()
+                };
+                if !plan.additional.contains(&g) {
+                    plan.additional.push(g);
                 }
             }
         }
     }
 }
 
-/// DNAME substitution (RFC 6672 §3.1): the DNAME, a synthesised CNAME, and
-/// the new name to go on with; YXDOMAIN if the new name is too long.
-fn substitute(plan: &mut Plan, node: &Node, owner: &Name, name: &Name) -> Option<Name> {
-    let dname = &node.get(Type::DNAME)?.records[0];
-    plan.answer.push(dname.clone());
-    let RData::Other(wire) = &dname.rdata else {
+/// The `t` (A or AAAA) RRset this zone holds for `target`: its own node
+/// (glue included), or the wildcard that would match it.
+fn address_set<'z>(zone: &'z Zone, target: &Name, t: Type) -> Option<&'z super::zone::RRset> {
+    let target = target.to_lowercase();
+    if !target.is_subdomain_of(&zone.apex) {
         return None;
-    };
-    let target = Name::from_wire(wire).ok()?;
+    }
+    if let Some(node) = zone.nodes.get(&target) {
+        return node.get(t);
+    }
+    if zone.names.contains(&target) {
+        return None;
+    }
+    let mut encloser = target.parent()?;
+    while !zone.names.contains(&encloser) {
+        encloser = encloser.parent()?;
+    }
+    zone.nodes.get(&encloser.prepend(b"*").ok()?)?.get(t)
+}
+
+/// The target of the DNAME at `node`.
+fn dname_target(node: &Node) -> Option<Name> {
+    match &node.get(Type::DNAME)?.records[0].rdata {
+        RData::Other(wire) => Name::from_wire(wire).ok(),
+        _ => None,
+    }
+}
+
+/// DNAME substitution (RFC 6672 §3.1): the DNAME (unless `list_dname` is
+/// false because it is already in the answer), a synthesised CNAME, and the
+/// new name to go on with; YXDOMAIN if the new name is too long.
+fn substitute(
+    plan: &mut Plan,
+    node: &Node,
+    owner: &Name,
+    name: &Name,
+    list_dname: bool,
+) -> Option<Name> {
+    let dname = &node.get(Type::DNAME)?.records[0];
+    if list_dname {
+        plan.answer.push(dname.clone());
+    }
+    let target = dname_target(node)?;
     match name.replace_suffix(owner, &target) {
         Some(new) => {
             plan.answer.push(Record {

@@ -1,6 +1,7 @@
 use super::*;
 use crate::wire::{Class, Edns, Message, Question, RData, Rcode, Record, flag};
 use crate::zone::parse_str;
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
 
@@ -25,6 +26,7 @@ ns.sub A 192.0.2.3
 *.wild MX 10 mail
 x.y.z A 192.0.2.5
 d DNAME target.net.
+long DNAME a-much-longer-target-name.example.net.
 dl DNAME e2
 e2 A 192.0.2.11
 x.e2 A 192.0.2.12
@@ -230,6 +232,22 @@ fn dname_substitutes_and_follows_in_zone() {
         Rcode::NXDOMAIN
     );
     assert_eq!(c.stats().synthesised.load(Ordering::Relaxed), 3);
+    // A substitution longer than 255 bytes: YXDOMAIN, said in an EDE.
+    let long = format!(
+        "{}.{}.{}.{}.long.example.com.",
+        "x".repeat(63),
+        "x".repeat(63),
+        "x".repeat(63),
+        "x".repeat(40)
+    );
+    let m = ask(&c, &long, Type::A);
+    assert_eq!(rcode(&m), Rcode::YXDOMAIN);
+    assert_eq!(show(&m.answers), ["long.example.com. DNAME 300"]);
+    assert_eq!(
+        &m.edns.unwrap().options[4..6],
+        b"\x00\x00",
+        "EDE code 0, Other"
+    );
 }
 
 #[test]

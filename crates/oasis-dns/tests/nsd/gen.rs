@@ -337,3 +337,94 @@ pub fn query_name(rng: &mut Rng, zones: &[GenZone]) -> String {
         name
     }
 }
+
+/// Owners and targets of the random zones: overlapping on purpose, so that
+/// CNAMEs, DNAMEs, cuts and wildcards land on each other.
+const RANDOM_OWNERS: &[&str] = &[
+    "@", "a", "b.a", "*.a", "c.b.a", "*", "x", "*.x", "d", "y.d", "e.y.d", "*.y.d", "sub",
+    "ns.sub", "z.sub", "w.x",
+];
+const RANDOM_TARGETS: &[&str] = &[
+    "a",
+    "b.a",
+    "c.b.a",
+    "q.a",
+    "x",
+    "nope",
+    "y.d",
+    "w.x",
+    "ns.sub",
+    "out.example.net.",
+];
+
+/// A small zone of records in random places, kept to what NSD accepts: no
+/// data below a DNAME, a CNAME alone at its owner, one CNAME or DNAME each.
+pub fn random_zone(rng: &mut Rng, apex: &str) -> GenZone {
+    let mut records: Vec<(String, &str, String)> = Vec::new();
+    for _ in 0..3 + rng.below(12) {
+        let owner = rng.pick(RANDOM_OWNERS).to_string();
+        let target = rng.pick(RANDOM_TARGETS).to_string();
+        let n = rng.below(256);
+        let (t, data) = match rng.below(7) {
+            0 => ("A", format!("192.0.2.{n}")),
+            1 => ("AAAA", format!("2001:db8::{n:x}")),
+            2 => ("CNAME", target),
+            3 => ("DNAME", target),
+            4 => ("NS", target),
+            5 => ("MX", format!("{n} {target}")),
+            _ => ("TXT", format!("\"{}\"", "t".repeat(n))),
+        };
+        if owner == "@" && matches!(t, "CNAME" | "DNAME") {
+            continue;
+        }
+        records.push((owner, t, data));
+    }
+    let abs = |o: &str| {
+        if o == "@" {
+            apex.to_string()
+        } else {
+            format!("{o}.{apex}")
+        }
+    };
+    let dnames: Vec<String> = records
+        .iter()
+        .filter(|r| r.1 == "DNAME")
+        .map(|r| abs(&r.0))
+        .collect();
+    let mut kept: Vec<(String, &str, String)> = Vec::new();
+    for r in records {
+        let owner = abs(&r.0);
+        if dnames
+            .iter()
+            .any(|d| owner.len() > d.len() && owner.ends_with(&format!(".{d}")))
+        {
+            continue;
+        }
+        let same: Vec<&str> = kept.iter().filter(|k| k.0 == r.0).map(|k| k.1).collect();
+        let single = |t: &str| t == "CNAME";
+        if (single(r.1) && !same.is_empty())
+            || same.iter().any(|t| single(t))
+            || (r.1 == "DNAME" && same.contains(&"DNAME"))
+        {
+            continue;
+        }
+        kept.push(r);
+    }
+    let mut text =
+        format!("$ORIGIN {apex}\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n");
+    for (o, t, d) in &kept {
+        text.push_str(&format!("{o} {t} {d}\n"));
+    }
+    let mut names: Vec<String> = RANDOM_OWNERS.iter().map(|o| abs(o)).collect();
+    names.extend(
+        RANDOM_TARGETS
+            .iter()
+            .filter(|t| !t.ends_with('.'))
+            .map(|t| abs(t)),
+    );
+    GenZone {
+        apex: apex.to_string(),
+        text,
+        names,
+    }
+}
