@@ -7,7 +7,7 @@
 //! namesz   u32 = 6            name  "oasis\0" padded to 8
 //! descsz   u32 = 8 + 40 × n   type  u32 = NOTE_TYPE_MANIFEST
 //! desc     abi_version: u32, device_count: u32,
-//!          n × { kind: u32, name_len: u32, name: [u8; 32] }
+//!          n × { kind: u32, name_len: u16, flags: u16, name: [u8; 32] }
 //! ```
 //!
 //! The platform's `entry_point!` macro emits it with [`ManifestNote::new`];
@@ -25,6 +25,10 @@ pub const NOTE_TYPE_MANIFEST: u32 = 0x6f61_0001;
 /// Bytes of one device entry.
 pub const DEVICE_ENTRY_SIZE: usize = 40;
 
+/// Device flag: the image runs without this device; the VMM attaches it
+/// only if the command line names it.
+pub const DEVICE_OPTIONAL: u16 = 1;
+
 /// One declared device, as stored in the note.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,13 +36,15 @@ pub struct ManifestDevice {
     /// [`DEVICE_NET`] or [`DEVICE_BLOCK`].
     pub kind: u32,
     /// Bytes of `name` in use.
-    pub name_len: u32,
+    pub name_len: u16,
+    /// [`DEVICE_OPTIONAL`] or 0.
+    pub flags: u16,
     /// The name (UTF-8, not NUL-terminated).
     pub name: [u8; MAX_NAME],
 }
 
 impl ManifestDevice {
-    const fn new(kind: u32, name: &str) -> ManifestDevice {
+    const fn new(kind: u32, name: &str, flags: u16) -> ManifestDevice {
         let bytes = name.as_bytes();
         assert!(
             !bytes.is_empty() && bytes.len() <= MAX_NAME,
@@ -52,19 +58,35 @@ impl ManifestDevice {
         }
         ManifestDevice {
             kind,
-            name_len: bytes.len() as u32,
+            name_len: bytes.len() as u16,
+            flags,
             name: out,
         }
     }
 
     /// A net device named `name` (compile-time error if the name is too long).
     pub const fn net(name: &str) -> ManifestDevice {
-        Self::new(DEVICE_NET, name)
+        Self::new(DEVICE_NET, name, 0)
     }
 
     /// A block device named `name`.
     pub const fn block(name: &str) -> ManifestDevice {
-        Self::new(DEVICE_BLOCK, name)
+        Self::new(DEVICE_BLOCK, name, 0)
+    }
+
+    /// A net device the image can run without.
+    pub const fn optional_net(name: &str) -> ManifestDevice {
+        Self::new(DEVICE_NET, name, DEVICE_OPTIONAL)
+    }
+
+    /// A block device the image can run without.
+    pub const fn optional_block(name: &str) -> ManifestDevice {
+        Self::new(DEVICE_BLOCK, name, DEVICE_OPTIONAL)
+    }
+
+    /// Whether the image runs without this device.
+    pub fn is_optional(&self) -> bool {
+        self.flags & DEVICE_OPTIONAL != 0
     }
 
     /// The name, if valid.
@@ -185,14 +207,16 @@ impl Manifest {
         let mut devices = [ManifestDevice {
             kind: 0,
             name_len: 0,
+            flags: 0,
             name: [0; MAX_NAME],
         }; MAX_DEVICES];
         for (i, dev) in devices.iter_mut().enumerate().take(count) {
             let at = 8 + i * DEVICE_ENTRY_SIZE;
             let entry = &desc[at..at + DEVICE_ENTRY_SIZE];
             let kind = u32_at(entry, 0).ok_or(ManifestError::Truncated)?;
-            let name_len = u32_at(entry, 4).ok_or(ManifestError::Truncated)?;
-            if kind != DEVICE_NET && kind != DEVICE_BLOCK {
+            let word = u32_at(entry, 4).ok_or(ManifestError::Truncated)?;
+            let (name_len, flags) = ((word & 0xffff) as u16, (word >> 16) as u16);
+            if kind != DEVICE_NET && kind != DEVICE_BLOCK || flags & !DEVICE_OPTIONAL != 0 {
                 return Err(ManifestError::BadKind(i));
             }
             let mut name = [0u8; MAX_NAME];
@@ -200,6 +224,7 @@ impl Manifest {
             *dev = ManifestDevice {
                 kind,
                 name_len,
+                flags,
                 name,
             };
             if name_len == 0 || dev.name().is_none() {
@@ -265,6 +290,24 @@ mod tests {
             Manifest::parse(&bytes(&empty)[20..]).unwrap().devices(),
             &[]
         );
+    }
+
+    #[test]
+    fn optional_devices_carry_their_flag() {
+        let note = ManifestNote::new([
+            ManifestDevice::net("service"),
+            ManifestDevice::optional_block("zones"),
+        ]);
+        let b = bytes(&note);
+        // name_len 5, flags 1, little-endian, in the second entry's second word.
+        assert_eq!(&b[28 + 40 + 4..28 + 40 + 8], &[5, 0, 1, 0]);
+        let m = Manifest::parse(&b[20..]).unwrap();
+        assert!(!m.devices()[0].is_optional());
+        assert!(m.devices()[1].is_optional());
+        assert_eq!(m.devices()[1].name(), Some("zones"));
+        let mut v = b[20..].to_vec();
+        v[8 + 40 + 6] = 2; // an unknown flag
+        assert_eq!(Manifest::parse(&v), Err(ManifestError::BadKind(1)));
     }
 
     #[test]

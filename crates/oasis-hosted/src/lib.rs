@@ -129,7 +129,7 @@ pub fn check_attachments(app: &App, attach: &[Attach]) -> Result<(), String> {
             .iter()
             .filter(|a| a.kind == d.kind && a.name == d.name)
             .count();
-        if n == 0 {
+        if n == 0 && !d.optional {
             return Err(format!(
                 "{} device `{}` is declared by the application but not attached (add --{}:{}=…)",
                 d.kind, d.name, d.kind, d.name
@@ -361,7 +361,8 @@ pub fn run_with(app: App, argv: &[String]) -> i32 {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! entry_point {
-    ($app:ident, net: [$($net:literal),*], block: [$($block:literal),*]) => {
+    ($app:ident, net: [$($net:literal),*], block: [$($block:literal),*],
+     optional_net: [$($onet:literal),*], optional_block: [$($oblock:literal),*]) => {
         #[unsafe(no_mangle)]
         extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
             $crate::run($app())

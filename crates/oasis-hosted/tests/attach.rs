@@ -12,6 +12,7 @@ static NET_APP: App = App {
     devices: &[DeviceDecl {
         kind: DeviceKind::Net,
         name: "service",
+        optional: false,
     }],
     main: never,
 };
@@ -20,9 +21,36 @@ static BLOCK_APP: App = App {
     devices: &[DeviceDecl {
         kind: DeviceKind::Block,
         name: "storage",
+        optional: false,
     }],
     main: never,
 };
+
+static OPTIONAL_APP: App = App {
+    devices: &[DeviceDecl {
+        kind: DeviceKind::Block,
+        name: "zones",
+        optional: true,
+    }],
+    main: never,
+};
+
+#[test]
+fn an_optional_device_may_be_left_unattached() {
+    oasis_hosted::check_attachments(&OPTIONAL_APP, &[]).unwrap();
+    let zones = Attach {
+        kind: DeviceKind::Block,
+        name: "zones".into(),
+        backing: "/x".into(),
+    };
+    oasis_hosted::check_attachments(&OPTIONAL_APP, &[zones]).unwrap();
+    let other = Attach {
+        kind: DeviceKind::Block,
+        name: "other".into(),
+        backing: "/x".into(),
+    };
+    assert!(oasis_hosted::check_attachments(&OPTIONAL_APP, &[other]).is_err());
+}
 
 #[test]
 fn an_unattached_net_device_defaults_to_host_sockets() {

@@ -40,7 +40,8 @@ pub use start::start;
 #[doc(hidden)]
 #[macro_export]
 macro_rules! entry_point {
-    ($app:ident, net: [$($net:literal),*], block: [$($block:literal),*]) => {
+    ($app:ident, net: [$($net:literal),*], block: [$($block:literal),*],
+     optional_net: [$($onet:literal),*], optional_block: [$($oblock:literal),*]) => {
         /// Where oasis-vmm enters the image, with the BootInfo address in `rdi`.
         #[unsafe(no_mangle)]
         extern "C" fn _start(boot: *const $crate::abi::boot::BootInfo) -> ! {
@@ -52,10 +53,17 @@ macro_rules! entry_point {
         #[used]
         #[unsafe(link_section = ".note.oasis.manifest")]
         static __OASIS_MANIFEST: $crate::abi::manifest::ManifestNote<
-            { <[&str]>::len(&[$($net),*]) + <[&str]>::len(&[$($block),*]) },
+            {
+                <[&str]>::len(&[$($net),*])
+                    + <[&str]>::len(&[$($block),*])
+                    + <[&str]>::len(&[$($onet),*])
+                    + <[&str]>::len(&[$($oblock),*])
+            },
         > = $crate::abi::manifest::ManifestNote::new([
             $($crate::abi::manifest::ManifestDevice::net($net),)*
             $($crate::abi::manifest::ManifestDevice::block($block),)*
+            $($crate::abi::manifest::ManifestDevice::optional_net($onet),)*
+            $($crate::abi::manifest::ManifestDevice::optional_block($oblock),)*
         ]);
     };
 }

@@ -17,11 +17,15 @@ use quote::{format_ident, quote};
 use syn::{ItemFn, LitStr, parse_macro_input};
 
 /// Marks the application's entry. Arguments declare devices:
-/// `net = "NAME"` and `block = "NAME"`, each as often as needed.
+/// `net = "NAME"` and `block = "NAME"`, each as often as needed, and
+/// `optional(block = "NAME", net = "NAME")` for devices the application
+/// runs without (taken with `Env::optional_block` / `Env::optional_net`).
 #[proc_macro_attribute]
 pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut nets: Vec<LitStr> = Vec::new();
     let mut blocks: Vec<LitStr> = Vec::new();
+    let mut optional_nets: Vec<LitStr> = Vec::new();
+    let mut optional_blocks: Vec<LitStr> = Vec::new();
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("net") {
             nets.push(meta.value()?.parse()?);
@@ -29,8 +33,22 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
         } else if meta.path.is_ident("block") {
             blocks.push(meta.value()?.parse()?);
             Ok(())
+        } else if meta.path.is_ident("optional") {
+            meta.parse_nested_meta(|inner| {
+                if inner.path.is_ident("net") {
+                    optional_nets.push(inner.value()?.parse()?);
+                    Ok(())
+                } else if inner.path.is_ident("block") {
+                    optional_blocks.push(inner.value()?.parse()?);
+                    Ok(())
+                } else {
+                    Err(inner.error("expected `net = \"NAME\"` or `block = \"NAME\"`"))
+                }
+            })
         } else {
-            Err(meta.error("expected `net = \"NAME\"` or `block = \"NAME\"`"))
+            Err(meta.error(
+                "expected `net = \"NAME\"`, `block = \"NAME\"` or `optional(block = \"NAME\")`",
+            ))
         }
     });
     parse_macro_input!(attr with parser);
@@ -54,12 +72,22 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
             .into();
         }
     };
+    let decl = |kind: &str, name: &LitStr, optional: bool| {
+        let kind = format_ident!("{kind}");
+        quote! {
+            ::oasis::rt::DeviceDecl {
+                kind: ::oasis::rt::DeviceKind::#kind,
+                name: #name,
+                optional: #optional,
+            }
+        }
+    };
     let decls = nets
         .iter()
-        .map(|n| quote! { ::oasis::rt::DeviceDecl { kind: ::oasis::rt::DeviceKind::Net, name: #n } })
-        .chain(blocks.iter().map(
-            |n| quote! { ::oasis::rt::DeviceDecl { kind: ::oasis::rt::DeviceKind::Block, name: #n } },
-        ));
+        .map(|n| decl("Net", n, false))
+        .chain(blocks.iter().map(|n| decl("Block", n, false)))
+        .chain(optional_nets.iter().map(|n| decl("Net", n, true)))
+        .chain(optional_blocks.iter().map(|n| decl("Block", n, true)));
     quote! {
         #func
 
@@ -72,7 +100,13 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
             }
         }
 
-        ::oasis::__entry_point!(__oasis_app, net: [#(#nets),*], block: [#(#blocks),*]);
+        ::oasis::__entry_point!(
+            __oasis_app,
+            net: [#(#nets),*],
+            block: [#(#blocks),*],
+            optional_net: [#(#optional_nets),*],
+            optional_block: [#(#optional_blocks),*]
+        );
     }
     .into()
 }

@@ -86,6 +86,8 @@ pub struct DeviceDecl {
     pub kind: DeviceKind,
     /// The name the application uses and the operator attaches by.
     pub name: &'static str,
+    /// Whether the application runs without it (see `Env::optional_block`).
+    pub optional: bool,
 }
 
 /// What `#[oasis::main]` hands the platform: the devices the application

@@ -57,7 +57,7 @@ pub fn match_devices<'a>(
             .collect();
         match found.as_slice() {
             // `--help` stops the guest before it touches a device.
-            [] if asks_help => {}
+            [] if asks_help || d.is_optional() => {}
             [] => {
                 return Err(Error::Devices(format!(
                     "{} device `{name}` is declared by the image but not attached (add --{}:{name}={})",

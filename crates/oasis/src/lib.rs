@@ -82,6 +82,17 @@ impl Env {
     pub fn block(&mut self, name: &str) -> Result<BlockDevice> {
         platform::take_block(name)
     }
+
+    /// Takes the block device declared `optional(block = "name")`, if the
+    /// operator attached it.
+    pub fn optional_block(&mut self, name: &str) -> Option<BlockDevice> {
+        platform::take_block(name).ok()
+    }
+
+    /// Takes the net device declared `optional(net = "name")`, if attached.
+    pub fn optional_net(&mut self, name: &str) -> Option<NetDevice> {
+        platform::take_net(name).ok()
+    }
 }
 
 #[doc(hidden)]
