@@ -4,8 +4,16 @@
 //! Serving a query is: check the header, read the question (lower-casing
 //! the name into a stack buffer), one to a few hash lookups, a copy of the
 //! stored bytes, then patching ID, flags, counts and the question as the
-//! client wrote it. Nothing on that path allocates; only DNAME substitution,
-//! whose answer depends on the whole question name, is worked out per query.
+//! client wrote it. Nothing on that path allocates. Only answers that
+//! depend on the whole question name — DNAME substitution, and the rare
+//! wildcard CNAME chain that can lead back to the question — are worked out
+//! per query, with allocation.
+//!
+//! Where the RFCs leave a choice, the engine makes NSD's (its differential
+//! test checks this): minimal responses, with glue for referrals and NS
+//! answers, A before AAAA; for ANY one RRset, preferring A, AAAA, SOA, MX or
+//! PTR; TC with empty sections when the answer does not fit, additional
+//! records dropped silently.
 
 mod compile;
 mod query;
@@ -41,7 +49,7 @@ pub struct Stats {
     pub refused: AtomicU64,
     /// Responses sent with TC set.
     pub truncated: AtomicU64,
-    /// Answers worked out per query (DNAME substitution).
+    /// Answers worked out per query (DNAME substitution, looping chains).
     pub synthesised: AtomicU64,
 }
 

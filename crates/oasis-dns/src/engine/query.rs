@@ -219,7 +219,8 @@ impl Catalog {
     /// Answers one query, writing the response into `out`; gives its
     /// length, or `None` when the query deserves no response (too short to
     /// hold a header, a response itself, or `out` too small for even the
-    /// header). Does not allocate, except to synthesise DNAME answers.
+    /// header). Does not allocate, except for the answers worked out per
+    /// query (DNAME substitution).
     pub fn answer(&self, query: &[u8], transport: Transport, out: &mut [u8]) -> Option<usize> {
         Stats::bump(&self.stats.queries);
         let q = match Query::parse(query) {

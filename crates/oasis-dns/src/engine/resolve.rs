@@ -1,7 +1,7 @@
 //! The answer to one question, worked out from the zones (RFC 1034 §4.3.2,
 //! RFC 6672 for DNAME, RFC 4592 for wildcards, RFC 8482 for ANY). This is
 //! the load-time path that fills the compiled table, and the per-query path
-//! only for DNAME substitution, whose answer depends on the whole name.
+//! only for answers that depend on the whole name (DNAME substitution).
 
 use super::zone::{Found, Node, Zone};
 use crate::wire::{Class, Name, RData, Rcode, Record, Type};
