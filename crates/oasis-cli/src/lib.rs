@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! oasis build APP [--target hosted|kvm] [--bin NAME] [--debug]
-//! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--net NAME=TAP]...
+//! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug]
+//!               [--net NAME=TAP|NAME=user,fwd=PROTO:HOSTPORT:GUESTPORT...]...
 //!               [--block NAME=FILE]... [--mem MiB] [--stats] [-- BOOT ARGS]
 //! oasis inspect IMAGE
 //! oasis vmm [VMM OPTIONS] IMAGE [-- BOOT ARGS]
@@ -50,12 +51,16 @@ impl Error {
 pub const USAGE: &str = "usage:
   oasis build APP [--target hosted|kvm] [--bin NAME] [--debug]
       builds APP (a crate directory or package name), prints the image path
-  oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--net NAME=TAP]...
+  oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--net NAME=BACKING]...
                 [--block NAME=FILE]... [--mem MiB] [--stats] [-- BOOT ARGS]
-      builds APP if needed, then runs it with the devices attached
+      builds APP if needed, then runs it with the devices attached; a net
+      BACKING is a TAP interface, or user-mode networking (no root):
+      user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT,... with the
+      guest at 10.0.0.2 (DHCP, or --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1)
+      behind a gateway at 10.0.0.1, reached from 127.0.0.1:HOSTPORT
   oasis inspect IMAGE
       shows a kvm image's ABI version, devices, size and entry
-  oasis vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] IMAGE [-- BOOT ARGS]
+  oasis vmm [--mem=MiB] [--net:NAME=BACKING]... [--block:NAME=FILE]... [--stats] IMAGE [-- BOOT ARGS]
       runs a built kvm image (the same as oasis-vmm)";
 
 /// A parsed `build` or `run` command line.
@@ -74,7 +79,11 @@ fn pair(opt: &str, v: &str) -> Result<(String, String), Error> {
         Some((n, b)) if !n.is_empty() && !b.is_empty() => Ok((n.into(), b.into())),
         _ => Err(Error::Usage(format!(
             "{opt} {v}: expected {opt} NAME={}",
-            if opt == "--net" { "TAP" } else { "FILE" }
+            if opt == "--net" {
+                "TAP or NAME=user,fwd=…"
+            } else {
+                "FILE"
+            }
         ))),
     }
 }
@@ -100,7 +109,12 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
             "--target" => spec.request.target = Target::parse(&value("--target")?)?,
             "--bin" => spec.request.bin = Some(value("--bin")?),
             "--debug" => spec.request.release = false,
-            "--net" if run => spec.nets.push(pair("--net", &value("--net")?)?),
+            "--net" if run => {
+                let (name, backing) = pair("--net", &value("--net")?)?;
+                oasis_vmm::options::check_net_backing(&backing)
+                    .map_err(|e| Error::Usage(format!("--net {name}={backing}: {e}")))?;
+                spec.nets.push((name, backing));
+            }
             "--block" if run => {
                 let (n, f) = pair("--block", &value("--block")?)?;
                 spec.blocks.push((n, PathBuf::from(f)));
@@ -230,6 +244,18 @@ mod tests {
         assert_eq!(s.blocks, [("storage".to_string(), PathBuf::from("/tmp/d"))]);
         assert_eq!(s.mem_mib, Some(64));
         assert_eq!(s.boot, ["--check-only"]);
+        let s = parse_spec(
+            &args("examples/echo --target kvm --net service=user,fwd=udp:5353:7,fwd=tcp:5353:7"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            s.nets,
+            [(
+                "service".to_string(),
+                "user,fwd=udp:5353:7,fwd=tcp:5353:7".to_string()
+            )]
+        );
     }
 
     #[test]
@@ -239,6 +265,8 @@ mod tests {
             ("hello --net tap0", true, "--net tap0"),
             ("hello --mem", true, "--mem needs a value"),
             ("hello --net a=b", false, "unknown option `--net`"),
+            ("echo --net service=user,fwd=udp:99999:7", true, "HOSTPORT"),
+            ("echo --net service=user,fwd=udp:53", true, "GUESTPORT"),
             ("--target kvm", true, "no APP"),
             ("hello extra", true, "unexpected `extra`"),
         ] {

@@ -11,12 +11,12 @@ use oasis_abi::hypercall::*;
 use crate::block::FileBlock;
 use crate::error::Error;
 use crate::memory::{GuestMemory, Pod};
-use crate::net::{NetError, TapNet};
+use crate::net::{NetDevice, NetError};
 
 /// A device, by its handle (its index in the manifest).
 pub enum Device {
-    /// A TAP-backed net device.
-    Net(TapNet),
+    /// A net device (TAP or user-mode).
+    Net(NetDevice),
     /// A file-backed block device.
     Block(FileBlock),
 }
@@ -30,6 +30,8 @@ pub struct Stats {
     pub rx_frames: u64,
     /// Frames moved from TX rings to TAPs.
     pub tx_frames: u64,
+    /// Frames from guests dropped as malformed (user-mode networks).
+    pub malformed_frames: u64,
 }
 
 impl Stats {
@@ -42,11 +44,12 @@ impl Stats {
             .map(|n| format!("{:?} {}", n, self.exits[*n as usize]))
             .collect();
         format!(
-            "oasis-vmm: stats: {total} exits ({}), net rx {} frames, tx {} frames, ran {:.3} s",
+            "oasis-vmm: stats: {total} exits ({}), net rx {} frames, tx {} frames, ran {:.3} s, {} malformed frames dropped",
             per.join(", "),
             self.rx_frames,
             self.tx_frames,
-            ran.as_secs_f64()
+            ran.as_secs_f64(),
+            self.malformed_frames
         )
     }
 }
@@ -179,10 +182,11 @@ impl Host {
             a.status = Status::Invalid as u32;
             return Ok(());
         };
+        let now = Instant::now();
         let moved = if n == Number::NetRx {
-            net.fill_rx()
+            net.receive(now)
         } else {
-            net.drain_tx()
+            net.send(now)
         };
         let moved = moved.map_err(|e| self.net_fault(handle, e))?;
         if n == Number::NetRx {
@@ -198,15 +202,13 @@ impl Host {
     /// Sends pending TX frames, fills RX rings; returns the ready set.
     fn pump(&mut self) -> Result<u64, Error> {
         let mut ready = 0;
+        let now = Instant::now();
         for i in 0..self.devices.len() {
             if let Device::Net(net) = &mut self.devices[i] {
-                let r = net
-                    .drain_tx()
-                    .and_then(|tx| Ok((tx, net.fill_rx()?, net.rx_pending()?)));
-                let (tx, rx, pending) = r.map_err(|e| self.net_fault(i, e))?;
-                self.stats.tx_frames += u64::from(tx);
-                self.stats.rx_frames += u64::from(rx);
-                if pending {
+                let moved = net.exchange(now).map_err(|e| self.net_fault(i, e))?;
+                self.stats.tx_frames += u64::from(moved.tx);
+                self.stats.rx_frames += u64::from(moved.rx);
+                if moved.pending {
                     ready |= 1 << i;
                 }
             }
@@ -214,6 +216,11 @@ impl Host {
         Ok(ready)
     }
 
+    /// POLL: returns at once when frames wait for the guest; else waits on
+    /// the host descriptors of the devices in `interest` until one of them
+    /// brings the guest a frame or `timeout_ns` passes. A backing's own
+    /// work (a user-mode gateway's host sockets and timers) is done inside
+    /// the wait and wakes the guest only when it produced frames for it.
     fn poll(&mut self, timeout_ns: u64, interest: u64) -> Result<u64, Error> {
         let ready = self.pump()? & interest;
         if ready != 0 || timeout_ns == 0 {
@@ -225,37 +232,41 @@ impl Host {
                 "the guest waits forever: no timer is pending and no task waits for device input (a deadlock in the application)".into(),
             ));
         }
-        self.pollfds.clear();
-        for (i, d) in self.devices.iter().enumerate() {
-            if let Device::Net(net) = d
-                && interest & (1 << i) != 0
-            {
-                self.pollfds.push(libc::pollfd {
-                    fd: net.fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+        let deadline = Instant::now().checked_add(std::time::Duration::from_nanos(timeout_ns));
+        loop {
+            let now = Instant::now();
+            let mut wake = deadline;
+            self.pollfds.clear();
+            for (i, d) in self.devices.iter_mut().enumerate() {
+                if let Device::Net(net) = d
+                    && interest & (1 << i) != 0
+                {
+                    net.wait_on(&mut self.pollfds);
+                    if let Some(t) = net.wake_at(now) {
+                        wake = Some(wake.map_or(t, |w| w.min(t)));
+                    }
+                }
+            }
+            let wait = wake.map(|w| w.saturating_duration_since(now));
+            let ts = wait.map(|d| libc::timespec {
+                tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+                tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+            });
+            let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+            // SAFETY: pollfds is a valid array of its length; ts outlives the call.
+            unsafe {
+                libc::ppoll(
+                    self.pollfds.as_mut_ptr(),
+                    self.pollfds.len() as libc::nfds_t,
+                    tsp,
+                    std::ptr::null(),
+                )
+            };
+            let ready = self.pump()? & interest;
+            if ready != 0 || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(ready);
             }
         }
-        let ts = libc::timespec {
-            tv_sec: (timeout_ns / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
-            tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
-        };
-        let tsp = if timeout_ns == u64::MAX {
-            std::ptr::null()
-        } else {
-            &ts as *const _
-        };
-        // SAFETY: pollfds is a valid array of its length; ts outlives the call.
-        unsafe {
-            libc::ppoll(
-                self.pollfds.as_mut_ptr(),
-                self.pollfds.len() as libc::nfds_t,
-                tsp,
-                std::ptr::null(),
-            )
-        };
-        Ok(self.pump()? & interest)
     }
 
     fn block_io(&mut self, n: Number, a: &mut BlockIo) {

@@ -63,7 +63,11 @@ pub fn match_devices<'a>(
                     "{} device `{name}` is declared by the image but not attached (add --{}:{name}={})",
                     d.kind_name(),
                     d.kind_name(),
-                    if d.kind == DEVICE_NET { "TAP" } else { "FILE" }
+                    if d.kind == DEVICE_NET {
+                        "TAP or user,fwd=…"
+                    } else {
+                        "FILE"
+                    }
                 )));
             }
             [one] => out.push(**one),
@@ -233,6 +237,9 @@ impl Machine {
             .expect("the boot area is inside guest memory");
         let needs = seccomp::Needs {
             net: nets > 0,
+            user_net: attached
+                .iter()
+                .any(|a| a.0 == DEVICE_NET && net::is_user_mode(a.2)),
             block: attached.iter().any(|a| a.0 == DEVICE_BLOCK),
         };
         Ok(Machine {
@@ -253,6 +260,15 @@ impl Machine {
         let result = self.run_loop();
         let _ = std::io::stdout().flush();
         if self.stats {
+            self.host.stats.malformed_frames = self
+                .host
+                .devices
+                .iter()
+                .map(|d| match d {
+                    Device::Net(n) => n.malformed(),
+                    Device::Block(_) => 0,
+                })
+                .sum();
             eprintln!("{}", self.host.stats.line(self.host.started.elapsed()));
         }
         result
@@ -434,11 +450,6 @@ fn open_devices(
             d.sectors = b.sectors();
             devices.push(Device::Block(b));
         } else {
-            let file = net::open_tap(backing).map_err(|e| Error::Backing {
-                kind: "net",
-                name: name.to_string(),
-                why: format!("cannot open TAP interface {backing}: {e} (does it exist, and may this user open /dev/net/tun?)"),
-            })?;
             let (rx_at, tx_at) = (next_ring, next_ring + ring);
             next_ring += 2 * ring;
             let bytes = ring_bytes(DEFAULT_SLOTS, DEFAULT_SLOT_SIZE);
@@ -454,7 +465,26 @@ fn open_devices(
             d.tx_ring = tx_at;
             d.ring_slots = DEFAULT_SLOTS;
             d.ring_slot_size = DEFAULT_SLOT_SIZE;
-            devices.push(Device::Net(net::TapNet::new(file, rx, tx)));
+            let backend = if net::is_user_mode(backing) {
+                let mut seed = [0u8; 8];
+                fill_random(&mut seed)?;
+                let user = net::UserNet::open(backing, rx, tx, u64::from_le_bytes(seed)).map_err(
+                    |why| Error::Backing {
+                        kind: "net",
+                        name: name.to_string(),
+                        why,
+                    },
+                )?;
+                net::NetDevice::User(Box::new(user))
+            } else {
+                let file = net::open_tap(backing).map_err(|e| Error::Backing {
+                    kind: "net",
+                    name: name.to_string(),
+                    why: format!("cannot open TAP interface {backing}: {e} (does it exist, and may this user open /dev/net/tun? Without root, try --net:{name}=user,fwd=…)"),
+                })?;
+                net::NetDevice::Tap(net::TapNet::new(file, rx, tx))
+            };
+            devices.push(Device::Net(backend));
         }
     }
     Ok(devices)

@@ -4,6 +4,11 @@
 //! oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats]
 //!           [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
 //! ```
+//!
+//! A net device is backed by a TAP interface (`--net:NAME=tap0`) or by
+//! user-mode networking, which needs no root
+//! (`--net:NAME=user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT`,
+//! see [`crate::net::user`]).
 
 use std::path::PathBuf;
 
@@ -19,7 +24,8 @@ pub struct Config {
     pub image: PathBuf,
     /// Guest memory in MiB.
     pub mem_mib: u64,
-    /// Net devices: (name, TAP interface).
+    /// Net devices: (name, backing), the backing a TAP interface's name or
+    /// a user-mode network (`user,fwd=…`, see [`crate::net::is_user_mode`]).
     pub nets: Vec<(String, String)>,
     /// Block devices: (name, backing file).
     pub blocks: Vec<(String, PathBuf)>,
@@ -50,6 +56,13 @@ impl Config {
 pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
   --mem=MiB           guest memory (default 32)
   --net:NAME=TAP      back the image's net device NAME with TAP interface TAP
+  --net:NAME=user[,fwd=udp:HOSTPORT:GUESTPORT][,fwd=tcp:HOSTPORT:GUESTPORT]...
+                      user-mode networking, no root needed: the VMM is the
+                      guest's gateway at 10.0.0.1 (ARP, ping, DHCP leasing it
+                      10.0.0.2/24; or boot it with --ipv4=10.0.0.2/24
+                      --ipv4-gateway=10.0.0.1), and forwards UDP datagrams
+                      and TCP connections from 127.0.0.1:HOSTPORT to the
+                      guest's GUESTPORT; nothing leaves loopback
   --block:NAME=FILE   back the image's block device NAME with FILE
   --stats             print exit and frame counts at exit (stderr)
   --kvm=PATH          the KVM device (default /dev/kvm)
@@ -58,6 +71,16 @@ exit status: the guest's (0 done, 1 application error, 2 bad boot arguments),
   134 after a guest panic, 139 after a guest fault (registers and the symbol
   at RIP on stderr), 1 when the VMM refuses the image or its devices, 2 for
   a bad command line";
+
+/// Checks a net device's backing as far as can be done before opening it:
+/// a user-mode network's forwards must parse (a TAP name is checked when
+/// the TAP is opened). The error says which part is wrong.
+pub fn check_net_backing(backing: &str) -> Result<(), String> {
+    if crate::net::is_user_mode(backing) {
+        oasis_net::usernet::UserNetConfig::parse(backing)?;
+    }
+    Ok(())
+}
 
 fn attachment(opt: &str, rest: &str) -> Result<(String, String), Error> {
     match rest.split_once('=') {
@@ -84,7 +107,9 @@ pub fn parse(argv: &[String]) -> Result<Option<Config>, Error> {
                 ))
             })?;
         } else if let Some(r) = a.strip_prefix("--net:") {
-            config.nets.push(attachment(a, r)?);
+            let (name, backing) = attachment(a, r)?;
+            check_net_backing(&backing).map_err(|e| Error::Usage(format!("option `{a}`: {e}")))?;
+            config.nets.push((name, backing));
         } else if let Some(r) = a.strip_prefix("--block:") {
             let (name, file) = attachment(a, r)?;
             config.blocks.push((name, PathBuf::from(file)));
@@ -134,6 +159,18 @@ mod tests {
         let c = parse(&args("img --log-level=debug")).unwrap().unwrap();
         assert_eq!((c.mem_mib, c.args.len()), (DEFAULT_MEM_MIB, 1));
         assert_eq!(parse(&args("--help")).unwrap(), None);
+        let c = parse(&args(
+            "--net:service=user,fwd=udp:5353:53,fwd=tcp:5353:53 img -- --ipv4=10.0.0.2/24",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            c.nets,
+            [(
+                "service".to_string(),
+                "user,fwd=udp:5353:53,fwd=tcp:5353:53".to_string()
+            )]
+        );
     }
 
     #[test]
@@ -145,6 +182,9 @@ mod tests {
             ("--block:storage img", "--block:storage"),
             ("--frobnicate img", "--frobnicate"),
             ("--mem=4", "no IMAGE"),
+            ("--net:service=user,fwd=udp:0:53 img", "HOSTPORT"),
+            ("--net:service=user,fwd=sctp:1:2 img", "udp or tcp"),
+            ("--net:service=user,port=5 img", "`port=5`"),
         ] {
             let e = parse(&args(line)).unwrap_err().to_string();
             assert!(e.contains(want), "{line}: {e}");

@@ -27,6 +27,10 @@ const KVM_GET_SREGS: u64 = kvm_ioc(2, 0x83, size_of::<kvm_bindings::kvm_sregs>()
 pub struct Needs {
     /// A net device is attached (TAP read/write, polling on fds).
     pub net: bool,
+    /// A user-mode network is attached: its host sockets on 127.0.0.1
+    /// (accepting, reading and writing, closing; no new sockets, no
+    /// connects, no binds after setup).
+    pub user_net: bool,
     /// A block device is attached (pread/pwrite/fdatasync).
     pub block: bool,
 }
@@ -34,7 +38,12 @@ pub struct Needs {
 /// The syscalls allowed, each with the argument conditions it must meet.
 fn rules(needs: Needs) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Error> {
     let e = |e: seccompiler::BackendError| Error::Seccomp(e.to_string());
-    let ioctl = [KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS]
+    let mut requests = vec![KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS];
+    if needs.user_net {
+        // An accepted connection is made non-blocking.
+        requests.push(libc::FIONBIO);
+    }
+    let ioctl = requests
         .into_iter()
         .map(|req| {
             SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, req)
@@ -61,6 +70,15 @@ fn rules(needs: Needs) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Error> {
     ];
     if needs.net {
         allowed.push(libc::SYS_read); // TAP frames
+    }
+    if needs.user_net {
+        allowed.extend([
+            libc::SYS_recvfrom,   // UDP datagrams and TCP bytes from host clients
+            libc::SYS_sendto,     // and to them
+            libc::SYS_accept4,    // TCP connections to a forward
+            libc::SYS_setsockopt, // TCP_NODELAY on an accepted connection
+            libc::SYS_shutdown,   // half-close towards a host client
+        ]);
     }
     if needs.block {
         allowed.extend([libc::SYS_pread64, libc::SYS_pwrite64, libc::SYS_fdatasync]);
@@ -115,17 +133,50 @@ mod tests {
     #[test]
     fn filters_compile_for_every_device_mix() {
         for (net, block) in [(false, false), (true, false), (false, true), (true, true)] {
-            let p = program(Needs { net, block }).unwrap();
-            assert!(!p.is_empty());
+            for user_net in [false, net] {
+                let p = program(Needs {
+                    net,
+                    user_net,
+                    block,
+                })
+                .unwrap();
+                assert!(!p.is_empty());
+            }
         }
         let r = rules(Needs {
             net: false,
+            user_net: false,
             block: false,
         })
         .unwrap();
         assert!(!r.contains_key(&libc::SYS_read));
         assert!(!r.contains_key(&libc::SYS_pwrite64));
         assert!(!r.contains_key(&libc::SYS_openat));
+        assert!(!r.contains_key(&libc::SYS_accept4));
+        let tap = rules(Needs {
+            net: true,
+            user_net: false,
+            block: false,
+        })
+        .unwrap();
+        assert!(tap.contains_key(&libc::SYS_read));
+        assert!(!tap.contains_key(&libc::SYS_recvfrom));
+        assert_eq!(tap[&libc::SYS_ioctl].len(), 3);
+        let user = rules(Needs {
+            net: true,
+            user_net: true,
+            block: false,
+        })
+        .unwrap();
+        for call in [libc::SYS_recvfrom, libc::SYS_sendto, libc::SYS_accept4] {
+            assert!(user.contains_key(&call), "{call}");
+        }
+        // The gateway's sockets all exist before the filter: it may not make,
+        // bind or connect new ones.
+        for call in [libc::SYS_socket, libc::SYS_connect, libc::SYS_bind] {
+            assert!(!user.contains_key(&call), "{call}");
+        }
+        assert_eq!(user[&libc::SYS_ioctl].len(), 4);
     }
 
     /// In a child process (this test binary re-run), install the filter and
@@ -135,6 +186,7 @@ mod tests {
         if std::env::var_os("OASIS_SECCOMP_CHILD").is_some() {
             install(Needs {
                 net: false,
+                user_net: false,
                 block: false,
             })
             .unwrap();

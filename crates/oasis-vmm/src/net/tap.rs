@@ -1,13 +1,16 @@
-//! Net devices backed by TAP interfaces, moving frames between the TAP and
-//! the guest's rings in batches: reads go straight into RX ring slots, writes
-//! straight from TX ring slots (no copy beyond the TAP's own).
+//! `--net:NAME=TAP`: a net device backed by a TAP interface, moving frames
+//! between the TAP and the guest's rings in batches: reads go straight into
+//! RX ring slots, writes straight from TX ring slots (no copy beyond the
+//! TAP's own).
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 
-use oasis_abi::ring::{End, Ring, RingError};
+use oasis_abi::ring::Ring;
+
+use super::NetError;
 
 /// A TAP interface with the guest's two rings.
 pub struct TapNet {
@@ -47,15 +50,6 @@ pub fn open_tap(name: &str) -> io::Result<File> {
         return Err(io::Error::last_os_error());
     }
     Ok(file)
-}
-
-/// What went wrong moving frames.
-#[derive(Debug)]
-pub enum NetError {
-    /// The guest broke a ring.
-    Ring(RingError),
-    /// The TAP failed.
-    Io(io::Error),
 }
 
 impl TapNet {
@@ -119,23 +113,4 @@ impl TapNet {
         }
         Ok(n)
     }
-}
-
-/// The VMM's two ends of a device's rings at `rx` and `tx` in guest memory,
-/// initialised.
-///
-/// # Safety
-/// Both pointers must address `ring_bytes(slots, slot_size)` bytes of guest
-/// memory that outlive the rings.
-pub unsafe fn rings(rx: *mut u8, tx: *mut u8, slots: u32, slot_size: u32) -> (Ring, Ring) {
-    // SAFETY: the caller's contract.
-    let (rx, tx) = unsafe {
-        (
-            Ring::new(rx, slots, slot_size, End::Producer),
-            Ring::new(tx, slots, slot_size, End::Consumer),
-        )
-    };
-    rx.init();
-    tx.init();
-    (rx, tx)
 }

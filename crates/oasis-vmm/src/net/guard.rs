@@ -1,0 +1,216 @@
+//! The first look at every frame a guest sends onto a user-mode network.
+//! The guest is hostile: a frame that is truncated, oversized, malformed or
+//! carries a bad checksum is dropped here and counted before the gateway's
+//! stack sees it. Frames the link does not carry (IPv6, other ethertypes,
+//! IPv4 fragments) are set aside as ignored, not as malformed.
+
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, Icmpv4Packet, IpAddress,
+    IpProtocol, Ipv4Packet, TcpPacket, UdpPacket,
+};
+
+/// The largest Ethernet frame on the link (1500 bytes of payload).
+pub const FRAME_MAX: usize = 1514;
+
+/// Why a frame was dropped as malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// Shorter than a header, or than a length field says.
+    Truncated,
+    /// Longer than [`FRAME_MAX`].
+    Oversize,
+    /// A header field that cannot be (the IP version).
+    BadHeader,
+    /// An IPv4 header, TCP, UDP or ICMP checksum that does not match.
+    BadChecksum,
+}
+
+/// What to do with a frame from the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Hand it to the gateway.
+    Pass,
+    /// Well-formed, but nothing the link carries: drop it quietly.
+    Ignore,
+    /// Drop it and count it.
+    Drop(Malformed),
+}
+
+/// Judges one frame from the guest.
+pub fn check(frame: &[u8]) -> Verdict {
+    if frame.len() > FRAME_MAX {
+        return Verdict::Drop(Malformed::Oversize);
+    }
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return Verdict::Drop(Malformed::Truncated);
+    };
+    match eth.ethertype() {
+        EthernetProtocol::Arp => arp(eth.payload()),
+        EthernetProtocol::Ipv4 => ipv4(eth.payload()),
+        _ => Verdict::Ignore,
+    }
+}
+
+fn arp(bytes: &[u8]) -> Verdict {
+    let Ok(packet) = ArpPacket::new_checked(bytes) else {
+        return Verdict::Drop(Malformed::Truncated);
+    };
+    match ArpRepr::parse(&packet) {
+        Ok(ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request | ArpOperation::Reply,
+            ..
+        }) => Verdict::Pass,
+        // Another operation, or ARP for another hardware or protocol.
+        _ => Verdict::Ignore,
+    }
+}
+
+fn ipv4(bytes: &[u8]) -> Verdict {
+    if bytes.first().is_some_and(|b| b >> 4 != 4) {
+        return Verdict::Drop(Malformed::BadHeader);
+    }
+    let Ok(ip) = Ipv4Packet::new_checked(bytes) else {
+        return Verdict::Drop(Malformed::Truncated);
+    };
+    if !ip.verify_checksum() {
+        return Verdict::Drop(Malformed::BadChecksum);
+    }
+    if ip.more_frags() || ip.frag_offset() != 0 {
+        // The gateway does not reassemble; a guest at MTU 1500 never needs to.
+        return Verdict::Ignore;
+    }
+    let (src, dst) = (
+        IpAddress::Ipv4(ip.src_addr()),
+        IpAddress::Ipv4(ip.dst_addr()),
+    );
+    let payload = ip.payload();
+    let checked = match ip.next_header() {
+        IpProtocol::Udp => match UdpPacket::new_checked(payload) {
+            // A zero UDP checksum means "none" (RFC 768).
+            Ok(u) => u.checksum() == 0 || u.verify_checksum(&src, &dst),
+            Err(_) => return Verdict::Drop(Malformed::Truncated),
+        },
+        IpProtocol::Tcp => match TcpPacket::new_checked(payload) {
+            Ok(t) => t.verify_checksum(&src, &dst),
+            Err(_) => return Verdict::Drop(Malformed::Truncated),
+        },
+        IpProtocol::Icmp => match Icmpv4Packet::new_checked(payload) {
+            Ok(i) => i.verify_checksum(),
+            Err(_) => return Verdict::Drop(Malformed::Truncated),
+        },
+        _ => return Verdict::Ignore,
+    };
+    if checked {
+        Verdict::Pass
+    } else {
+        Verdict::Drop(Malformed::BadChecksum)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The Internet checksum of `parts` laid end to end (each even-sized but the last).
+    fn sum(parts: &[&[u8]]) -> u16 {
+        let mut s = 0u32;
+        for p in parts {
+            for pair in p.chunks(2) {
+                s += u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]));
+            }
+        }
+        while s >> 16 != 0 {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        !(s as u16)
+    }
+
+    /// An Ethernet frame from 10.0.0.2 to 10.0.0.1 carrying a UDP datagram
+    /// with correct checksums.
+    pub(crate) fn udp_frame(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        let (src, dst) = ([10, 0, 0, 2], [10, 0, 0, 1]);
+        let ulen = 8 + payload.len();
+        let mut udp = Vec::new();
+        udp.extend_from_slice(&src_port.to_be_bytes());
+        udp.extend_from_slice(&dst_port.to_be_bytes());
+        udp.extend_from_slice(&(ulen as u16).to_be_bytes());
+        udp.extend_from_slice(&[0, 0]);
+        udp.extend_from_slice(payload);
+        let pseudo = [&src[..], &dst[..], &[0, 17], &(ulen as u16).to_be_bytes()].concat();
+        let c = sum(&[&pseudo, &udp]);
+        udp[6..8].copy_from_slice(&c.to_be_bytes());
+        let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0];
+        ip[2..4].copy_from_slice(&((20 + ulen) as u16).to_be_bytes());
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&dst);
+        let c = sum(&[&ip]);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&[2, 0, 0, 0, 0, 2, 0x08, 0x00]);
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&udp);
+        f
+    }
+
+    /// A real ARP request (who has 10.0.0.1, tell 10.0.0.2), as a guest sends it.
+    pub(crate) const ARP_REQUEST: [u8; 42] = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08, 0x06, //
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, //
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 10, 0, 0, 2, //
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 10, 0, 0, 1,
+    ];
+
+    #[test]
+    fn good_frames_pass() {
+        assert_eq!(check(&ARP_REQUEST), Verdict::Pass);
+        assert_eq!(check(&udp_frame(7, 40000, b"hello")), Verdict::Pass);
+        let mut no_sum = udp_frame(7, 40000, b"hello");
+        no_sum[40..42].fill(0);
+        assert_eq!(check(&no_sum), Verdict::Pass);
+    }
+
+    #[test]
+    fn every_kind_of_bad_frame_is_dropped_with_its_reason() {
+        let good = udp_frame(7, 40000, b"hello");
+        assert_eq!(check(&[]), Verdict::Drop(Malformed::Truncated));
+        assert_eq!(check(&good[..13]), Verdict::Drop(Malformed::Truncated));
+        // The IPv4 total length claims more than the frame holds.
+        assert_eq!(
+            check(&good[..good.len() - 1]),
+            Verdict::Drop(Malformed::Truncated)
+        );
+        assert_eq!(check(&[0u8; 1515]), Verdict::Drop(Malformed::Oversize));
+        let mut v6 = good.clone();
+        v6[14] = 0x65;
+        assert_eq!(check(&v6), Verdict::Drop(Malformed::BadHeader));
+        let mut ip_sum = good.clone();
+        ip_sum[24] ^= 1;
+        assert_eq!(check(&ip_sum), Verdict::Drop(Malformed::BadChecksum));
+        let mut udp_sum = good.clone();
+        udp_sum[43] ^= 0x40; // a payload byte
+        assert_eq!(check(&udp_sum), Verdict::Drop(Malformed::BadChecksum));
+        let mut arp = ARP_REQUEST;
+        arp[18] = 8; // hardware address length: longer than the frame holds
+        assert_eq!(check(&arp), Verdict::Drop(Malformed::Truncated));
+        assert_eq!(
+            check(&ARP_REQUEST[..30]),
+            Verdict::Drop(Malformed::Truncated)
+        );
+    }
+
+    #[test]
+    fn frames_the_link_does_not_carry_are_ignored() {
+        let mut v6 = udp_frame(7, 40000, b"x");
+        v6[12..14].copy_from_slice(&[0x86, 0xdd]);
+        assert_eq!(check(&v6), Verdict::Ignore);
+        let mut frag = udp_frame(7, 40000, b"x");
+        frag[20] = 0x20; // more fragments
+        let c = sum(&[&{
+            let mut h = frag[14..34].to_vec();
+            h[10..12].fill(0);
+            h
+        }]);
+        frag[24..26].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(check(&frag), Verdict::Ignore);
+    }
+}
