@@ -1,8 +1,11 @@
 //! dns: an authoritative DNS server unikernel.
 //!
-//! It serves the zones it is given — files named with `--zone-file` (hosted),
-//! or the zones built into the image — over UDP and TCP on `--port` of the net
-//! device `service`, with every answer compiled ahead of the first query.
+//! It serves the zones it is given, from the first of these that exists:
+//! files named with `--zone-file` (hosted), the `*.zone` files of a tar
+//! archive on the optional block device `zones` (`tar cf zones.img *.zone`),
+//! or the zones built into the image. It answers over UDP and TCP on
+//! `--port` of the net device `service`, every answer compiled ahead of the
+//! first query.
 #![no_std]
 #![no_main]
 
@@ -31,10 +34,13 @@ oasis::boot_arg! {
     static TCP_IDLE: u64 = Arg::new("tcp-idle", "close a TCP connection idle this long").default("10").value_name("SECONDS");
 }
 
-#[oasis::main(net = "service")]
+#[oasis::main(net = "service", optional(block = "zones"))]
 async fn main(mut env: oasis::Env) -> oasis::Result {
     let files = ZONE_FILE.values();
-    let catalog = if files.is_empty() {
+    let catalog = if let Some(disk) = env.optional_block("zones").filter(|_| files.is_empty()) {
+        let texts = zones::from_tar(&disk)?;
+        zones::catalog(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())))?
+    } else if files.is_empty() {
         zones::catalog(zones::BUILT_IN.iter().copied())?
     } else {
         let mut texts: Vec<(String, String)> = Vec::new();

@@ -40,6 +40,25 @@ pub fn load(file: &str, body: &str) -> Result<Zone, String> {
     Zone::new(&apex, records).map_err(|e| format!("{file}: {e}"))
 }
 
+/// The `*.zone` files of the tar archive on `disk`, as (file name, text).
+pub fn from_tar<B: oasis::Block>(disk: &B) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for entry in oasis_tar::entries(disk).map_err(|e| format!("block device `zones`: {e}"))? {
+        if !entry.name.ends_with(".zone") {
+            continue;
+        }
+        let bytes =
+            oasis_tar::read(disk, &entry).map_err(|e| format!("block device `zones`: {e}"))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("block device `zones`: {}: not UTF-8 text", entry.name))?;
+        out.push((entry.name, text));
+    }
+    if out.is_empty() {
+        return Err("block device `zones`: the archive holds no *.zone file".into());
+    }
+    Ok(out)
+}
+
 /// Compiles every (file name, text) pair into one catalog.
 pub fn catalog<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Catalog, String> {
     let zones = files
