@@ -1,0 +1,185 @@
+//! apps/dns hosted, as a user runs it: `dns -- --zone-file=FILE --port=PORT`
+//! answers on 127.0.0.1 over UDP and TCP; zones also come from a tar archive
+//! on the block device `zones`, or from the image; a bad zone file is one
+//! line naming the file and line.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oasis_dns::wire::{Message, RData, flag};
+
+/// A running server, killed (by its pid) when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(args: &[&str], port: u16) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_dns"))
+        .args(args)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    // Wait until it answers (bounded).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if udp_query(port, "example.com", 6, Duration::from_millis(100)).is_some() {
+            return server;
+        }
+    }
+    panic!("dns did not answer on port {port}");
+}
+
+fn query_bytes(name: &str, qtype: u16) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes());
+    q
+}
+
+fn udp_query(port: u16, name: &str, qtype: u16, wait: Duration) -> Option<Message> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    s.send_to(&query_bytes(name, qtype), ("127.0.0.1", port))
+        .ok()?;
+    let mut buf = [0u8; 4096];
+    let n = s.recv(&mut buf).ok()?;
+    Some(Message::parse(&buf[..n]).expect("a response that parses"))
+}
+
+fn tcp_query(port: u16, name: &str, qtype: u16) -> Message {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let q = query_bytes(name, qtype);
+    // Two queries on one connection: the server answers both, in order.
+    for _ in 0..2 {
+        s.write_all(&(q.len() as u16).to_be_bytes()).unwrap();
+        s.write_all(&q).unwrap();
+    }
+    let mut last = None;
+    for _ in 0..2 {
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).unwrap();
+        let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut msg).unwrap();
+        last = Some(Message::parse(&msg).unwrap());
+    }
+    last.unwrap()
+}
+
+fn a_records(m: &Message) -> Vec<[u8; 4]> {
+    m.answers
+        .iter()
+        .filter_map(|r| match r.rdata {
+            RData::A(a) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rcode(m: &Message) -> u16 {
+    m.flags & flag::RCODE_MASK
+}
+
+const ZONE: &str =
+    "$ORIGIN test.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.7\nwww CNAME ns\n";
+
+#[test]
+fn serves_a_zone_file_over_udp_and_tcp() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("test.zone");
+    std::fs::write(&file, ZONE).unwrap();
+    let port = free_port();
+    let arg = format!("--zone-file={}", file.display());
+    let _server = start(&["--", &arg], port);
+    let m = udp_query(port, "www.test", 1, Duration::from_secs(2)).expect("UDP answer");
+    assert_eq!(rcode(&m), 0);
+    assert!(m.flags & flag::AA != 0, "authoritative");
+    assert_eq!(a_records(&m), [[192, 0, 2, 7]], "CNAME chased in zone");
+    let m = tcp_query(port, "ns.test", 1);
+    assert_eq!(a_records(&m), [[192, 0, 2, 7]]);
+    let m = udp_query(port, "nope.test", 1, Duration::from_secs(2)).unwrap();
+    assert_eq!(rcode(&m), 3, "NXDOMAIN");
+    let m = udp_query(port, "example.com", 1, Duration::from_secs(2)).unwrap();
+    assert_eq!(
+        rcode(&m),
+        5,
+        "REFUSED: the built-in zone is not served when a file is given"
+    );
+}
+
+#[test]
+fn serves_the_built_in_zone_by_default() {
+    let port = free_port();
+    let _server = start(&["--"], port);
+    let m = udp_query(port, "mail.example.com", 1, Duration::from_secs(2)).unwrap();
+    assert_eq!(a_records(&m), [[192, 0, 2, 25]]);
+}
+
+#[test]
+fn serves_the_zones_of_a_tar_on_the_zones_device() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("test.zone"), ZONE).unwrap();
+    std::fs::write(dir.path().join("README"), "not a zone").unwrap();
+    let img = dir.path().join("zones.img");
+    let st = Command::new("tar")
+        .arg("-cf")
+        .arg(&img)
+        .arg("-C")
+        .arg(dir.path())
+        .args(["test.zone", "README"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let port = free_port();
+    let attach = format!("--block:zones={}", img.display());
+    let _server = start(&[&attach, "--"], port);
+    let m = udp_query(port, "ns.test", 1, Duration::from_secs(2)).unwrap();
+    assert_eq!(a_records(&m), [[192, 0, 2, 7]]);
+}
+
+#[test]
+fn a_bad_zone_file_is_one_line_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.zone");
+    std::fs::write(&file, "$TTL 60\n@ SOA ns h 1 2 3 4 5\nwww A 300.1.2.3\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dns"))
+        .arg(format!("--zone-file={}", file.display()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("bad.zone") && err.contains(":3"),
+        "names file and line: {err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let missing = Command::new(env!("CARGO_BIN_EXE_dns"))
+        .arg("--zone-file=/nonexistent.zone")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("cannot read /nonexistent.zone"), "{err}");
+}
