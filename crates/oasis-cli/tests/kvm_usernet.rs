@@ -1,0 +1,169 @@
+//! User-mode networking end to end: kvm unikernels reached from 127.0.0.1
+//! through the VMM's gateway, with no TAP, no namespace and no privilege
+//! (the VMM runs with every capability dropped when `setpriv` exists). Only
+//! loopback is used. Needs a usable /dev/kvm (skips elsewhere, fails under
+//! CI=true if /dev/kvm exists but cannot be used).
+//!
+//! ```text
+//! oasis run examples/echo --target kvm --net service=user,fwd=udp:P:7,fwd=tcp:P:7 -- --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1
+//! oasis run apps/dns --target kvm --net service=user,fwd=udp:P:53,fwd=tcp:P:53
+//! ```
+
+mod common;
+mod usernet;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use common::{kvm_usable, ran};
+use usernet::{Guest, dns, pattern, unused_port};
+
+#[test]
+fn kvm_echo_over_user_mode_networking_udp_every_size_and_tcp_byte_for_byte() {
+    if !kvm_usable() {
+        return;
+    }
+    let port = unused_port();
+    let mut echo = Guest::run(
+        "examples/echo",
+        &format!("service=user,fwd=udp:{port}:7,fwd=tcp:{port}:7"),
+        &["--ipv4=10.0.0.2/24", "--ipv4-gateway=10.0.0.1"],
+    );
+    echo.wait_for("serving UDP and TCP on port 7");
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+
+    // Every size from 1 byte to a full 1500-byte IPv4 packet's payload.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut back = vec![0u8; 2048];
+    for size in 1..=1472usize {
+        let data = pattern(size as u64, size);
+        let mut ok = false;
+        for _ in 0..5 {
+            sock.send_to(&data, to).unwrap();
+            match sock.recv_from(&mut back) {
+                Ok((n, from)) => {
+                    assert_eq!(from, to, "reply from the forward's address");
+                    assert_eq!(&back[..n], &data[..], "{size}-byte datagram echoed");
+                    ok = true;
+                    break;
+                }
+                Err(_) => continue,
+            }
+        }
+        assert!(
+            ok,
+            "no echo of a {size}-byte datagram; VMM:\n{}",
+            echo.output()
+        );
+    }
+
+    // Host clients on distinct ports each get their own replies back.
+    let clients: Vec<UdpSocket> = (0..8)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    for round in 0..20u8 {
+        for (i, c) in clients.iter().enumerate() {
+            c.send_to(&[i as u8, round], to).unwrap();
+        }
+        for (i, c) in clients.iter().enumerate() {
+            c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let (n, _) = c.recv_from(&mut back).expect("a reply per client");
+            assert_eq!(
+                &back[..n],
+                &[i as u8, round],
+                "client {i} got its own reply"
+            );
+        }
+    }
+
+    // 4 MiB over TCP, byte for byte, then the echo's half-close.
+    let data = pattern(7, 4 << 20);
+    let conn = usernet::connect(to);
+    let mut reader = conn.try_clone().unwrap();
+    let got = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        reader.read_to_end(&mut all).map(|_| all)
+    });
+    (&conn).write_all(&data).unwrap();
+    conn.shutdown(std::net::Shutdown::Write).unwrap();
+    let all = got.join().unwrap().expect("reading the echo");
+    assert_eq!(all.len(), data.len(), "bytes echoed over TCP");
+    assert!(all == data, "the TCP echo differs from what was sent");
+
+    // Several connections at once.
+    let conns: Vec<TcpStream> = (0..8).map(|_| usernet::connect(to)).collect();
+    for (i, c) in conns.iter().enumerate() {
+        (&*c)
+            .write_all(format!("connection {i}").as_bytes())
+            .unwrap();
+    }
+    for (i, c) in conns.iter().enumerate() {
+        let want = format!("connection {i}");
+        let mut buf = vec![0u8; want.len()];
+        (&*c).read_exact(&mut buf).unwrap();
+        assert_eq!(buf, want.as_bytes());
+    }
+    drop(conns);
+    assert!(echo.alive(), "the VMM is still serving:\n{}", echo.output());
+    ran("kvm_echo_over_user_mode_networking");
+}
+
+#[test]
+fn kvm_dns_answers_through_a_user_mode_forward_over_udp_and_tcp() {
+    if !kvm_usable() {
+        return;
+    }
+    let port = unused_port();
+    // No --ipv4: the guest asks DHCP, which the VMM's gateway answers.
+    let mut server = Guest::run(
+        "apps/dns",
+        &format!("service=user,fwd=udp:{port}:53,fwd=tcp:{port}:53"),
+        &[],
+    );
+    server.wait_for("listening on port 53");
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+
+    let query = dns::query(0x4f21, "www.example.com", dns::TYPE_A);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut buf = vec![0u8; 4096];
+    // The first query may wait for the gateway to learn the guest's MAC.
+    let reply = (0..10)
+        .find_map(|_| {
+            sock.send_to(&query, to).unwrap();
+            sock.recv_from(&mut buf)
+                .ok()
+                .map(|(n, _)| buf[..n].to_vec())
+        })
+        .unwrap_or_else(|| panic!("no answer over UDP; VMM:\n{}", server.output()));
+    dns::check_www_answer(&reply, 0x4f21);
+
+    let mut tcp = usernet::connect(to);
+    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&query);
+    tcp.write_all(&framed).unwrap();
+    let mut len = [0u8; 2];
+    tcp.read_exact(&mut len).unwrap();
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    tcp.read_exact(&mut reply).unwrap();
+    dns::check_www_answer(&reply, 0x4f21);
+    drop(tcp);
+
+    // The same through dig, when it is installed (Debian: dnsutils).
+    if let Some(lines) = usernet::dig(port, false) {
+        assert_eq!(lines, ["example.com.", "192.0.2.80"], "dig over UDP");
+        let lines = usernet::dig(port, true).expect("dig over TCP");
+        assert_eq!(lines, ["example.com.", "192.0.2.80"], "dig over TCP");
+    } else {
+        println!("dig not installed: raw queries only");
+    }
+    assert!(
+        server.alive(),
+        "the VMM is still serving:\n{}",
+        server.output()
+    );
+    ran("kvm_dns_over_user_mode_networking");
+}

@@ -1,0 +1,191 @@
+//! What the user-mode networking tests share: a unikernel started with
+//! `oasis run … --net NAME=user,…` (killed by pid when dropped), loopback
+//! clients, and a small DNS client.
+#![allow(dead_code)]
+
+pub mod dns;
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oasis_cli::build::{Request, Target, build};
+
+use crate::common::root;
+
+/// Where these tests build images (shared with the other kvm tests).
+fn image_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kvm-images")
+}
+
+/// A port free on 127.0.0.1 for both UDP and TCP just now.
+pub fn unused_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// `setpriv` with every capability dropped, when it exists: the VMM then
+/// shows it needs no privilege beyond opening /dev/kvm.
+fn unprivileged() -> Option<Command> {
+    let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let mut c = Command::new(setpriv);
+    c.args([
+        "--inh-caps=-all",
+        "--ambient-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]);
+    Some(c)
+}
+
+/// A kvm unikernel under `oasis run`, its output in a log file.
+pub struct Guest {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Guest {
+    /// Builds `app` for kvm (once; later runs find it fresh) and starts
+    /// `oasis run APP --target kvm --net service=NET -- BOOT…`.
+    pub fn run(app: &str, net: &str, boot: &[&str]) -> Guest {
+        let mut req = Request::new(root().join(app).to_string_lossy(), Target::Kvm);
+        req.target_dir = Some(image_dir());
+        req.quiet = true;
+        build(&req).unwrap_or_else(|e| panic!("building {app}: {e}"));
+        let oasis = env!("CARGO_BIN_EXE_oasis");
+        let mut cmd = match unprivileged() {
+            Some(mut c) => {
+                c.arg(oasis);
+                c
+            }
+            None => {
+                println!("setpriv not found: the VMM keeps this test's privileges");
+                Command::new(oasis)
+            }
+        };
+        cmd.current_dir(root())
+            .env("CARGO_TARGET_DIR", image_dir())
+            .args(["run", app, "--target", "kvm", "--net", net, "--"])
+            .args(boot);
+        let tag = app.replace('/', "-");
+        let log =
+            std::env::temp_dir().join(format!("oasis-usernet-{tag}-{}.log", std::process::id()));
+        let out = File::create(&log).expect("create the log");
+        let err = out.try_clone().expect("clone the log handle");
+        let child = cmd
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start oasis run");
+        Guest { child, log }
+    }
+
+    /// Everything written so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to two minutes: `oasis run` checks the build first) for a
+    /// line containing `needle`.
+    pub fn wait_for(&mut self, needle: &str) {
+        let start = Instant::now();
+        loop {
+            let out = self.output();
+            if out.contains(needle) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("oasis run exited ({status}) before `{needle}`:\n{out}");
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "no `{needle}` within two minutes:\n{out}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the VMM still runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Connects to `to`, retrying for a few seconds.
+pub fn connect(to: SocketAddr) -> TcpStream {
+    let start = Instant::now();
+    loop {
+        match TcpStream::connect_timeout(&to, Duration::from_secs(3)) {
+            Ok(c) => {
+                c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                return c;
+            }
+            Err(e) => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "connect {to}: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Pseudo-random bytes from a seed (xorshift).
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// `dig @127.0.0.1 -p PORT www.example.com A +short [+tcp]`'s lines, or
+/// `None` when dig is not installed.
+pub fn dig(port: u16, tcp: bool) -> Option<Vec<String>> {
+    let mut cmd = Command::new("dig");
+    cmd.args([
+        "@127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "www.example.com",
+        "A",
+        "+short",
+        "+tries=3",
+        "+time=2",
+    ]);
+    if tcp {
+        cmd.arg("+tcp");
+    }
+    let out = cmd.output().ok()?;
+    assert!(out.status.success(), "dig failed: {out:?}");
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    )
+}
