@@ -8,9 +8,9 @@ use std::collections::VecDeque;
 use std::task::{Context, Poll};
 
 use libfuzzer_sys::fuzz_target;
+use oasis_net::Config;
 use oasis_net::direct::DirectStack;
 use oasis_net::prelude::*;
-use oasis_net::Config;
 use oasis_rt::args::FromArg;
 use oasis_rt::device::{DeviceError, Net};
 
@@ -40,7 +40,11 @@ impl Net for Replay {
         Ok(())
     }
     fn poll_receive_ready(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
-        if self.0.is_empty() { Poll::Pending } else { Poll::Ready(()) }
+        if self.0.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
     }
 }
 
@@ -62,7 +66,11 @@ fuzz_target!(|data: &[u8]| {
     oasis_rt::exec::block_on(&reactor, async move {
         let config = Config::from_values(
             Some(FromArg::from_arg("10.0.0.2/24").unwrap()),
-            Some(FromArg::from_arg("10.0.0.1").map(|g: oasis_net::config::Ipv4Gateway| g.0).unwrap()),
+            Some(
+                FromArg::from_arg("10.0.0.1")
+                    .map(|g: oasis_net::config::Ipv4Gateway| g.0)
+                    .unwrap(),
+            ),
             Some(FromArg::from_arg("fd00::2/64").unwrap()),
             None,
             false,
@@ -76,7 +84,11 @@ fuzz_target!(|data: &[u8]| {
             oasis_rt::yield_now().await;
         }
         let mut batch = Batch::new(16, 2048);
-        let got = oasis_rt::timeout(oasis_rt::Duration::from_millis(0), udp.recv_batch(&mut batch)).await;
+        let got = oasis_rt::timeout(
+            oasis_rt::Duration::from_millis(0),
+            udp.recv_batch(&mut batch),
+        )
+        .await;
         if let Ok(Ok(n)) = got {
             assert!(n <= 16);
             let _ = udp.send_batch(&batch).await;

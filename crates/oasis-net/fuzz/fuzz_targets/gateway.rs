@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
         gw.poll(now);
     }
     gw.drain_to_guest(&mut |frame| {
-        assert!(frame.len() >= 14 && frame.len() <= 1514, "{} bytes", frame.len());
+        assert!(
+            frame.len() >= 14 && frame.len() <= 1514,
+            "{} bytes",
+            frame.len()
+        );
         true
     });
 });
