@@ -56,7 +56,8 @@ pub trait Stack: Clone + 'static {
 
     /// Listens for TCP connections on `port` of every local address, with up
     /// to `backlog` connections being set up or waiting for
-    /// [`TcpListener::accept`] at once.
+    /// [`TcpListener::accept`] at once. (The direct stack allocates the
+    /// backlog up front, so a deep one gets smaller windows per connection.)
     fn listen_tcp(&self, port: u16, backlog: usize) -> Result<Self::Listener, NetError>;
 
     /// Opens a TCP connection to `to`.
@@ -70,7 +71,9 @@ pub trait Stack: Clone + 'static {
 ///
 /// The batch calls are the fast path: one call moves many datagrams (one
 /// `recvmmsg`/`sendmmsg` on the socket stack; one pass over the stack's
-/// buffers on the direct stack).
+/// buffers on the direct stack). One task at a time may wait to receive on
+/// a socket, and one to send: a second waiter takes the first one's
+/// wake-up.
 pub trait UdpSocket {
     /// The local port.
     fn local_port(&self) -> u16;

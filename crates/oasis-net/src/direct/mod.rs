@@ -52,6 +52,8 @@ const EPHEMERAL_FIRST: u16 = 49152;
 /// A listener's connections being set up or waiting to be accepted.
 pub(crate) struct Backlog {
     port: u16,
+    /// Bytes per direction of each slot's buffers.
+    buffer: usize,
     /// Each slot's socket and, while half-open, when it left `Listen`.
     slots: Vec<(SocketHandle, Option<u64>)>,
 }

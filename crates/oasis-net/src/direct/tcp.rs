@@ -14,16 +14,22 @@ use super::{Backlog, CLOSE_LINGER, Core, DirectStack, now_ns};
 use crate::api::{TcpListener, TcpStream};
 use crate::error::NetError;
 
-/// Bytes each connection buffers per direction (window scaling lets the
-/// peer use all of it).
+/// Bytes each connection buffers per direction at most (window scaling
+/// lets the peer use all of it).
 const BUFFER_BYTES: usize = 64 * 1024;
+/// Bytes each connection buffers per direction at least.
+const BUFFER_MIN: usize = 8 * 1024;
+/// Buffer memory a listener's backlog may hold, both directions of every
+/// slot: a deep backlog gets smaller windows rather than megabytes that a
+/// small unikernel does not have (16 slots: 64 KiB each way; 64: 16 KiB).
+const LISTENER_BUDGET: usize = 2 * 1024 * 1024;
 /// Backlog slots at most per listener.
 const BACKLOG_MAX: usize = 256;
 
-fn new_socket() -> tcp::Socket<'static> {
+fn new_socket(buffer: usize) -> tcp::Socket<'static> {
     let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0u8; BUFFER_BYTES]),
-        tcp::SocketBuffer::new(vec![0u8; BUFFER_BYTES]),
+        tcp::SocketBuffer::new(vec![0u8; buffer]),
+        tcp::SocketBuffer::new(vec![0u8; buffer]),
     );
     s.set_nagle_enabled(false);
     s
@@ -53,14 +59,20 @@ impl DirectStack {
             return Err(NetError::AddressInUse(port));
         }
         let mut slots = Vec::new();
-        for _ in 0..backlog.clamp(1, BACKLOG_MAX) {
-            let mut s = new_socket();
+        let backlog = backlog.clamp(1, BACKLOG_MAX);
+        let buffer = (LISTENER_BUDGET / (2 * backlog)).clamp(BUFFER_MIN, BUFFER_BYTES);
+        for _ in 0..backlog {
+            let mut s = new_socket(buffer);
             s.listen(port).map_err(|_| {
                 NetError::Config(alloc::format!("cannot listen on TCP port {port}"))
             })?;
             slots.push((st.sockets.add(s), None));
         }
-        let entry = Some(Backlog { port, slots });
+        let entry = Some(Backlog {
+            port,
+            buffer,
+            slots,
+        });
         let id = match st.backlogs.iter().position(Option::is_none) {
             Some(i) => {
                 st.backlogs[i] = entry;
@@ -82,7 +94,7 @@ impl DirectStack {
         let stream = {
             let mut st = self.core.state();
             let local = st.ephemeral_port()?;
-            let mut s = new_socket();
+            let mut s = new_socket(BUFFER_BYTES);
             let st = &mut *st;
             s.connect(st.iface.context(), to, local)
                 .map_err(|_| NetError::Unreachable(to))?;
@@ -136,7 +148,7 @@ impl TcpListener for DirectTcpListener {
                 };
                 // Hand this socket over and put a fresh one in its slot.
                 let taken = *h;
-                let mut fresh = new_socket();
+                let mut fresh = new_socket(backlog.buffer);
                 if fresh.listen(backlog.port).is_err() {
                     continue;
                 }
