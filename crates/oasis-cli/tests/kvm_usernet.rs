@@ -108,6 +108,15 @@ fn kvm_echo_over_user_mode_networking_udp_every_size_and_tcp_byte_for_byte() {
     }
     drop(conns);
     assert!(echo.alive(), "the VMM is still serving:\n{}", echo.output());
+    // SIGTERM ends the VMM with 128+15 after its counts.
+    let (status, out) = echo.stop();
+    assert_eq!(status, Some(143), "{out}");
+    let stats = out
+        .lines()
+        .find(|l| l.starts_with("oasis-vmm: stats:"))
+        .unwrap_or_else(|| panic!("no stats line:\n{out}"));
+    assert!(stats.contains(" 0 malformed frames dropped"), "{stats}");
+    println!("{stats}");
     ran("kvm_echo_over_user_mode_networking");
 }
 

@@ -132,6 +132,9 @@ impl Host {
                 let mut a: Poll = self.arg(n, addr)?;
                 a.ready = self.poll(a.timeout_ns, a.interest)?;
                 self.put(addr, &a);
+                if let Some(status) = crate::stop::requested() {
+                    return Ok(Flow::Exit(status));
+                }
             }
             Number::NetRx | Number::NetTx => {
                 let mut a: NetIo = self.arg(n, addr)?;
@@ -263,7 +266,10 @@ impl Host {
                 )
             };
             let ready = self.pump()? & interest;
-            if ready != 0 || deadline.is_some_and(|d| Instant::now() >= d) {
+            if ready != 0
+                || deadline.is_some_and(|d| Instant::now() >= d)
+                || crate::stop::requested().is_some()
+            {
                 return Ok(ready);
             }
         }

@@ -25,6 +25,7 @@ pub mod net;
 pub mod options;
 pub mod seccomp;
 pub mod setup;
+pub mod stop;
 
 pub use error::Error;
 pub use image::Image;

@@ -255,6 +255,7 @@ impl Machine {
 
     /// Enters the sandbox and runs the guest to its end.
     pub fn run(mut self) -> Result<i32, Error> {
+        crate::stop::catch_signals();
         seccomp::install(self.needs)?;
         self.host.started = Instant::now();
         let result = self.run_loop();
@@ -297,6 +298,7 @@ impl Machine {
                 Exit::Shutdown => {
                     return Err(fault::report(&self.vcpu, &self.image, "triple fault"));
                 }
+                Exit::Stopped(status) => return Ok(status),
                 Exit::Other(what) => {
                     return Err(fault::report(
                         &self.vcpu,
@@ -329,7 +331,11 @@ impl Machine {
                 }
                 Ok(VcpuExit::Shutdown) => return Ok(Exit::Shutdown),
                 Ok(other) => return Ok(Exit::Other(format!("exit {other:?}"))),
-                Err(e) if e.errno() == libc::EINTR => {}
+                Err(e) if e.errno() == libc::EINTR => {
+                    if let Some(status) = crate::stop::requested() {
+                        return Ok(Exit::Stopped(status));
+                    }
+                }
                 Err(e) if e.errno() == libc::EAGAIN && tries < EAGAIN_RETRIES => {
                     tries += 1;
                     std::thread::sleep(backoff);
@@ -350,6 +356,8 @@ enum Exit {
     },
     Shutdown,
     Other(String),
+    /// SIGINT or SIGTERM arrived: leave with this status.
+    Stopped(i32),
 }
 
 /// Where a hypercall was written.

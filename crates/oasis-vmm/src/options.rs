@@ -64,7 +64,8 @@ pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--blo
                       and TCP connections from 127.0.0.1:HOSTPORT to the
                       guest's GUESTPORT; nothing leaves loopback
   --block:NAME=FILE   back the image's block device NAME with FILE
-  --stats             print exit and frame counts at exit (stderr)
+  --stats             print exit and frame counts at exit (stderr), also when
+                      stopped by SIGINT or SIGTERM (then the status is 128+signal)
   --kvm=PATH          the KVM device (default /dev/kvm)
   IMAGE -- --help     lists the image's devices and boot arguments
 exit status: the guest's (0 done, 1 application error, 2 bad boot arguments),

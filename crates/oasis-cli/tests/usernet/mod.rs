@@ -75,7 +75,7 @@ impl Guest {
         };
         cmd.current_dir(root())
             .env("CARGO_TARGET_DIR", image_dir())
-            .args(["run", app, "--target", "kvm", "--net", net, "--"])
+            .args(["run", app, "--target", "kvm", "--stats", "--net", net, "--"])
             .args(boot);
         let tag = app.replace('/', "-");
         let log =
@@ -114,6 +114,15 @@ impl Guest {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Stops the VMM with SIGTERM (by pid) and returns its exit status and
+    /// everything it wrote, `--stats` line included.
+    pub fn stop(mut self) -> (Option<i32>, String) {
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let status = self.child.wait().expect("wait for oasis run");
+        (status.code(), self.output())
     }
 
     /// Whether the VMM still runs.
