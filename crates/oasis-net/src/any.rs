@@ -165,6 +165,10 @@ impl TcpStream for AnyTcpStream {
     fn shutdown(&mut self) -> Result<(), NetError> {
         each!(self, s => s.shutdown())
     }
+
+    async fn close(self) -> Result<(), NetError> {
+        each!(self, s => s.close().await)
+    }
 }
 
 impl Stack for DirectStack {

@@ -140,4 +140,16 @@ pub trait TcpStream: 'static {
     /// Closes the sending side: FIN goes out after the queued data. Reading
     /// goes on until the peer closes its side.
     fn shutdown(&mut self) -> Result<(), NetError>;
+
+    /// Closes the connection: FIN after the queued data, then waits until
+    /// the peer has acknowledged everything sent (the direct stack) or the
+    /// host has taken it over (the socket stack). Dropping a stream closes
+    /// it too, without waiting. A peer that vanishes is retried for long:
+    /// wrap this in a timeout where that matters.
+    fn close(mut self) -> impl Future<Output = Result<(), NetError>>
+    where
+        Self: Sized,
+    {
+        async move { self.shutdown() }
+    }
 }

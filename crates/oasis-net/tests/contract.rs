@@ -91,7 +91,8 @@ async fn tcp_contract<S: Stack>(server: &S, client: &S, server_ip: IpAddr, port:
             }
         }
         conn.write_all(&all).await.unwrap();
-        conn.shutdown().unwrap();
+        // Returns once the peer has everything (or the host has it).
+        conn.close().await.unwrap();
         all.len()
     });
     let mut conn = client.connect_tcp(to).await.unwrap();

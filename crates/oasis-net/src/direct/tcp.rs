@@ -249,6 +249,25 @@ impl TcpStream for DirectTcpStream {
         self.core.kick();
         Ok(())
     }
+
+    async fn close(mut self) -> Result<(), NetError> {
+        self.shutdown()?;
+        poll_fn(|cx| {
+            let mut st = self.core.state();
+            let s = st.sockets.get_mut::<tcp::Socket>(self.handle);
+            match s.state() {
+                // Our FIN is acknowledged, with everything before it.
+                tcp::State::FinWait2 | tcp::State::TimeWait | tcp::State::Closed => {
+                    Poll::Ready(Ok(()))
+                }
+                _ => {
+                    s.register_send_waker(cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
 }
 
 impl Drop for DirectTcpStream {
