@@ -23,7 +23,8 @@
 //!
 //! The generator's seed is fixed; `OASIS_DNS_DIFF_SEED=<u64>` runs another.
 //!
-//! Prints "skipped: nsd not installed" when `nsd` is missing, unless CI=true.
+//! Prints "skipped: nsd not installed" when `nsd` is missing (or
+//! `OASIS_DNS_NSD` names a file that does not exist), unless CI=true.
 
 #[path = "nsd/compare.rs"]
 mod compare;

@@ -9,7 +9,8 @@
 //! master file's. For ANY the test checks that each answer is one RRset
 //! and compares everything else.
 //!
-//! Prints "skipped: nsd not installed" when `nsd` is missing, unless CI=true.
+//! Prints "skipped: nsd not installed" when `nsd` is missing (or
+//! `OASIS_DNS_NSD` names a file that does not exist), unless CI=true.
 
 #[allow(dead_code)]
 #[path = "nsd/compare.rs"]

@@ -15,8 +15,13 @@ use std::time::{Duration, Instant};
 
 const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
-/// Where Debian and others install NSD.
+/// The NSD binary: `OASIS_DNS_NSD` if set, else where Debian and others
+/// install it; `None` if there is none.
 pub fn nsd_binary() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("OASIS_DNS_NSD") {
+        let p = std::path::PathBuf::from(p);
+        return p.exists().then_some(p);
+    }
     ["/usr/sbin/nsd", "/usr/bin/nsd", "/usr/local/sbin/nsd"]
         .iter()
         .map(std::path::PathBuf::from)
