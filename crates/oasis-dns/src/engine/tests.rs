@@ -270,6 +270,49 @@ fn other_zones_are_refused_and_any_is_minimal() {
 }
 
 #[test]
+fn zones_that_cannot_be_served_are_refused_at_load() {
+    let load = |text: &str| {
+        let rs = parse_str(text, "bad.zone", &Name::root()).unwrap();
+        Zone::new(&name("b.test."), rs)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let head = "$ORIGIN b.test.\n$TTL 60\n";
+    assert!(load(&format!("{head}@ NS ns\n")).contains("expected one SOA"));
+    assert!(
+        load(&format!(
+            "{head}@ SOA ns h 1 2 3 4 5\n@ SOA ns h 2 2 3 4 5\n"
+        ))
+        .contains("found 2")
+    );
+    assert!(
+        load(&format!(
+            "{head}@ SOA ns h 1 2 3 4 5\nx.other. A 192.0.2.1\n"
+        ))
+        .contains("outside the zone")
+    );
+    assert!(
+        load(&format!(
+            "{head}@ SOA ns h 1 2 3 4 5\nc CNAME a\nc A 192.0.2.1\n"
+        ))
+        .contains("cannot share")
+    );
+    assert!(
+        load(&format!(
+            "{head}@ SOA ns h 1 2 3 4 5\nc CNAME a\nc CNAME b\n"
+        ))
+        .contains("one CNAME record")
+    );
+    assert!(
+        load(&format!(
+            "{head}@ SOA ns h 1 2 3 4 5\nd DNAME a\nd DNAME b\n"
+        ))
+        .contains("one DNAME record")
+    );
+}
+
+#[test]
 fn a_served_child_zone_answers_below_its_cut() {
     let parent = parse_str(
         "$ORIGIN p.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n\
@@ -544,7 +587,7 @@ mod random_zones {
             let records = parse_str(&text, "r.zone", &Name::root()).unwrap();
             let zone = match Zone::new(&name("r.test."), records) {
                 Ok(z) => z,
-                Err(LoadError::CnameAndOther(_)) => return Ok(()),
+                Err(LoadError::CnameAndOther(_) | LoadError::Multiple(..)) => return Ok(()),
                 Err(e) => panic!("{e}"),
             };
             let c = Catalog::new(vec![zone]).unwrap();

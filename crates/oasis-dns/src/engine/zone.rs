@@ -16,6 +16,8 @@ pub enum LoadError {
     OutOfZone(Name, Name),
     /// A CNAME sharing its owner with other data (RFC 1034 §3.6.2).
     CnameAndOther(Name),
+    /// More than one CNAME, or more than one DNAME, at one owner.
+    Multiple(Name, Type),
     /// Two served zones with the same apex.
     DuplicateZone(Name),
 }
@@ -32,6 +34,7 @@ impl fmt::Display for LoadError {
             LoadError::CnameAndOther(n) => {
                 write!(f, "{n}: a CNAME cannot share its owner with other data")
             }
+            LoadError::Multiple(n, t) => write!(f, "{n}: expected one {t} record, found several"),
             LoadError::DuplicateZone(apex) => write!(f, "zone {apex} is loaded twice"),
         }
     }
@@ -133,6 +136,11 @@ impl Zone {
                 .count();
             if node.get(Type::CNAME).is_some() && data > 1 {
                 return Err(LoadError::CnameAndOther(name.clone()));
+            }
+            for t in [Type::CNAME, Type::DNAME] {
+                if node.get(t).is_some_and(|s| s.records.len() > 1) {
+                    return Err(LoadError::Multiple(name.clone(), t));
+                }
             }
         }
         let mut names = HashSet::new();
