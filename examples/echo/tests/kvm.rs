@@ -20,6 +20,7 @@ fn may_run(programs: &[&str]) -> bool {
 fn kvm_echo_answers_ping_and_echoes_udp_and_tcp() {
     if may_run(&["ip", "ping"]) {
         common::scenarios::echo_over_tap(Runner::Kvm);
+        common::ran("echo::kvm_echo_answers_ping_and_echoes_udp_and_tcp");
     }
 }
 
@@ -27,6 +28,7 @@ fn kvm_echo_answers_ping_and_echoes_udp_and_tcp() {
 fn kvm_echo_takes_a_dhcp_lease_from_dnsmasq_and_answers_there() {
     if may_run(&["ip", "ping", "dnsmasq"]) {
         common::scenarios::dhcp_lease(Runner::Kvm);
+        common::ran("echo::kvm_echo_takes_a_dhcp_lease_from_dnsmasq_and_answers_there");
     }
 }
 
@@ -34,6 +36,7 @@ fn kvm_echo_takes_a_dhcp_lease_from_dnsmasq_and_answers_there() {
 fn kvm_echo_drops_and_counts_bad_frames_and_survives_a_syn_flood() {
     if may_run(&["ip", "ping"]) {
         common::scenarios::bad_input(Runner::Kvm);
+        common::ran("echo::kvm_echo_drops_and_counts_bad_frames_and_survives_a_syn_flood");
     }
 }
 
@@ -41,5 +44,6 @@ fn kvm_echo_drops_and_counts_bad_frames_and_survives_a_syn_flood() {
 fn kvm_echo_serves_ipv6_static_and_slaac() {
     if may_run(&["ip", "ping", "dnsmasq"]) {
         common::scenarios::ipv6(Runner::Kvm);
+        common::ran("echo::kvm_echo_serves_ipv6_static_and_slaac");
     }
 }

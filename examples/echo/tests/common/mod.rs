@@ -276,6 +276,21 @@ pub fn kvm_tools() -> &'static PathBuf {
     })
 }
 
+/// Records that kvm test `name` really ran a guest: a `kvm-test-ran:` line,
+/// and a line in the file `OASIS_KVM_TESTS_RAN` names, if set (CI counts
+/// them, so a kvm test that silently skips is noticed).
+pub fn ran(name: &str) {
+    println!("kvm-test-ran: {name}");
+    if let Some(path) = std::env::var_os("OASIS_KVM_TESTS_RAN") {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("open OASIS_KVM_TESTS_RAN");
+        writeln!(f, "{name}").expect("write OASIS_KVM_TESTS_RAN");
+    }
+}
+
 /// Whether /dev/kvm can be used; prints why not, or fails under CI.
 pub fn kvm_usable() -> bool {
     let present = Path::new("/dev/kvm").exists();
