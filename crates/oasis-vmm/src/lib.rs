@@ -3,15 +3,23 @@
 //! It checks the image (ELF, ABI version, device manifest against the
 //! command line), builds the guest's machine (long mode, CPL3 with IOPL=3,
 //! identity page tables with a null page and a stack guard page), backs the
-//! devices (files for block, TAP for net, through shared rings), installs a
-//! seccomp filter, and answers hypercalls until the guest exits. The guest's
+//! devices (files for block; for net, through shared rings, a TAP or the
+//! VMM's own user-mode gateway — [`net`]), installs a seccomp filter, and
+//! answers hypercalls until the guest exits. The guest's
 //! exit status becomes the VMM's; a fault prints the registers and the
 //! symbol at RIP and exits non-zero.
 //!
+//! User-mode networking needs no root and no TAP: with
+//! `--net:service=user,fwd=udp:5353:53,fwd=tcp:5353:53` the VMM is the
+//! guest's gateway at 10.0.0.1 (ARP, ICMP echo, a DHCP lease of
+//! 10.0.0.2/24), and `dig @127.0.0.1 -p 5353 …` reaches the guest's port 53
+//! ([`net::user`]).
+//!
 //! Everything the guest controls is parsed as hostile: the image
-//! ([`image`]), its manifest, hypercall arguments ([`hypercall`]) and the
-//! shared rings. `fuzz/` has cargo-fuzz targets for the first and the last
-//! (`cargo +nightly fuzz run image|manifest|ring` in this crate's directory).
+//! ([`image`]), its manifest, hypercall arguments ([`hypercall`]), the
+//! shared rings and the frames in them ([`net::guard`]). `fuzz/` has a
+//! cargo-fuzz target for each (`cargo +nightly fuzz run
+//! image|manifest|ring|frame` in this crate's directory).
 #![warn(missing_docs)]
 
 pub mod block;

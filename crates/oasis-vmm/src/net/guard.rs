@@ -125,22 +125,26 @@ pub(crate) mod tests {
         !(s as u16)
     }
 
-    /// An Ethernet frame from 10.0.0.2 to 10.0.0.1 carrying a UDP datagram
-    /// with correct checksums.
-    pub(crate) fn udp_frame(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    /// An Ethernet frame from the guest (02:00:00:00:00:02, 10.0.0.2) to
+    /// the gateway's 10.0.0.1 carrying `l4` as protocol `proto`, with the
+    /// IPv4 and transport checksums made correct.
+    fn ipv4_frame(proto: u8, mut l4: Vec<u8>) -> Vec<u8> {
         let (src, dst) = ([10, 0, 0, 2], [10, 0, 0, 1]);
-        let ulen = 8 + payload.len();
-        let mut udp = Vec::new();
-        udp.extend_from_slice(&src_port.to_be_bytes());
-        udp.extend_from_slice(&dst_port.to_be_bytes());
-        udp.extend_from_slice(&(ulen as u16).to_be_bytes());
-        udp.extend_from_slice(&[0, 0]);
-        udp.extend_from_slice(payload);
-        let pseudo = [&src[..], &dst[..], &[0, 17], &(ulen as u16).to_be_bytes()].concat();
-        let c = sum(&[&pseudo, &udp]);
-        udp[6..8].copy_from_slice(&c.to_be_bytes());
-        let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0];
-        ip[2..4].copy_from_slice(&((20 + ulen) as u16).to_be_bytes());
+        let len = (l4.len() as u16).to_be_bytes();
+        let pseudo = [&src[..], &dst[..], &[0, proto], &len].concat();
+        match proto {
+            17 => {
+                let c = sum(&[&pseudo, &l4]);
+                l4[6..8].copy_from_slice(&c.to_be_bytes());
+            }
+            1 => {
+                let c = sum(&[&l4]);
+                l4[2..4].copy_from_slice(&c.to_be_bytes());
+            }
+            _ => unreachable!("UDP and ICMP only"),
+        }
+        let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0];
+        ip[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
         ip.extend_from_slice(&src);
         ip.extend_from_slice(&dst);
         let c = sum(&[&ip]);
@@ -148,8 +152,26 @@ pub(crate) mod tests {
         let mut f = vec![0xff; 6];
         f.extend_from_slice(&[2, 0, 0, 0, 0, 2, 0x08, 0x00]);
         f.extend_from_slice(&ip);
-        f.extend_from_slice(&udp);
+        f.extend_from_slice(&l4);
         f
+    }
+
+    /// A UDP datagram from the guest to the gateway.
+    pub(crate) fn udp_frame(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        let mut udp = Vec::new();
+        udp.extend_from_slice(&src_port.to_be_bytes());
+        udp.extend_from_slice(&dst_port.to_be_bytes());
+        udp.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        udp.extend_from_slice(&[0, 0]);
+        udp.extend_from_slice(payload);
+        ipv4_frame(17, udp)
+    }
+
+    /// An ICMP echo request (ping) from the guest to the gateway.
+    pub(crate) fn ping_frame(payload: &[u8]) -> Vec<u8> {
+        let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1];
+        icmp.extend_from_slice(payload);
+        ipv4_frame(1, icmp)
     }
 
     /// A real ARP request (who has 10.0.0.1, tell 10.0.0.2), as a guest sends it.
@@ -164,6 +186,7 @@ pub(crate) mod tests {
     fn good_frames_pass() {
         assert_eq!(check(&ARP_REQUEST), Verdict::Pass);
         assert_eq!(check(&udp_frame(7, 40000, b"hello")), Verdict::Pass);
+        assert_eq!(check(&ping_frame(b"ping")), Verdict::Pass);
         let mut no_sum = udp_frame(7, 40000, b"hello");
         no_sum[40..42].fill(0);
         assert_eq!(check(&no_sum), Verdict::Pass);
@@ -192,6 +215,18 @@ pub(crate) mod tests {
         let mut arp = ARP_REQUEST;
         arp[18] = 8; // hardware address length: longer than the frame holds
         assert_eq!(check(&arp), Verdict::Drop(Malformed::Truncated));
+        let mut ping = ping_frame(b"ping");
+        ping[36] ^= 1; // the ICMP checksum
+        assert_eq!(check(&ping), Verdict::Drop(Malformed::BadChecksum));
+        let short_tcp = {
+            let mut f = udp_frame(7, 40000, b"");
+            f[23] = 6; // TCP, with only 8 bytes where a 20-byte header must be
+            f[24..26].fill(0);
+            let c = sum(&[&f[14..34]]);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+            f
+        };
+        assert_eq!(check(&short_tcp), Verdict::Drop(Malformed::Truncated));
         assert_eq!(
             check(&ARP_REQUEST[..30]),
             Verdict::Drop(Malformed::Truncated)

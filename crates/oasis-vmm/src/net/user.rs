@@ -201,7 +201,7 @@ impl UserNet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::guard::tests::{ARP_REQUEST, udp_frame};
+    use crate::net::guard::tests::{ARP_REQUEST, ping_frame, udp_frame};
     use oasis_abi::ring::{DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, End, ring_bytes};
 
     /// Both rings in one buffer, with the guest's ends beside the VMM's.
@@ -273,6 +273,68 @@ mod tests {
         assert_eq!(&reply[0..6], &ARP_REQUEST[6..12], "to the asker");
         let c = l.net.counters();
         assert_eq!((c.from_guest, c.malformed, c.to_guest), (1, 2, 1));
+    }
+
+    /// A datagram from a host client reaches the guest's port from a gateway
+    /// port, and the guest's answer to that port reaches the client.
+    #[test]
+    fn a_udp_forward_carries_a_request_and_its_reply() {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut l = link(&format!("user,fwd=udp:{port}:7"));
+        // The guest asks for its gateway first, as a stack does; the gateway
+        // learns the guest's MAC from it.
+        l.guest_sends(&ARP_REQUEST);
+        l.net.exchange(Instant::now()).unwrap();
+        l.guest_receives();
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        client.send_to(b"question", ("127.0.0.1", port)).unwrap();
+        let mut frames = Vec::new();
+        for _ in 0..100 {
+            l.net.exchange(Instant::now()).unwrap();
+            frames = l.guest_receives();
+            if !frames.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let f = frames
+            .iter()
+            .find(|f| f.len() > 42 && f[23] == 17)
+            .unwrap_or_else(|| panic!("no datagram for the guest in {frames:?}"));
+        assert_eq!(&f[30..34], &[10, 0, 0, 2], "to the guest");
+        assert_eq!(&f[36..38], &7u16.to_be_bytes(), "to the guest's port");
+        assert_eq!(&f[42..], b"question");
+        let gateway_port = u16::from_be_bytes([f[34], f[35]]);
+        l.guest_sends(&udp_frame(7, gateway_port, b"answer"));
+        l.net.send(Instant::now()).unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"answer");
+        assert_eq!(from.port(), port, "from the forward's host port");
+    }
+
+    #[test]
+    fn the_gateway_answers_ping() {
+        let mut l = link("user");
+        l.guest_sends(&ARP_REQUEST);
+        l.guest_sends(&ping_frame(b"are you there"));
+        l.net.exchange(Instant::now()).unwrap();
+        let replies = l.guest_receives();
+        let pong = replies
+            .iter()
+            .find(|f| f.len() > 34 && f[12..14] == [0x08, 0x00] && f[23] == 1)
+            .unwrap_or_else(|| panic!("no ICMP reply in {replies:?}"));
+        assert_eq!(pong[34], 0, "an echo reply");
+        assert_eq!(&pong[26..30], &[10, 0, 0, 1], "from the gateway");
+        assert_eq!(&pong[42..], b"are you there");
+        assert_eq!(guard::check(pong), Verdict::Pass, "a well-formed reply");
     }
 
     #[test]
