@@ -22,7 +22,7 @@ pub const QNAME_AT: usize = 12;
 pub const STAND_IN: &[u8] = &[0];
 
 /// One answer on the wire, minus header and question.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Template {
     /// AA and the low four rcode bits, to be OR-ed into the header.
     pub flags: u16,

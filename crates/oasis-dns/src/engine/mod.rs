@@ -62,7 +62,8 @@ impl Stats {
 /// Several zones, compiled for serving.
 pub struct Catalog {
     zones: Vec<Zone>,
-    table: HashMap<Box<[u8]>, Entry>,
+    table: HashMap<Box<[u8]>, Stored>,
+    answers: Vec<Template>,
     stats: Stats,
     udp_payload: u16,
 }
@@ -95,13 +96,29 @@ impl Catalog {
         for &i in &order {
             compile_zone(&zones[i], i, &types, other, &apexes, &mut entries);
         }
+        // Many answers are byte for byte the same (NXDOMAIN and NODATA
+        // under names of equal length): store each once.
         let mut table = HashMap::with_capacity(entries.len());
+        let mut interned: HashMap<Template, u32> = HashMap::new();
         for (k, e) in entries {
-            table.insert(k, e);
+            let stored = match e {
+                Entry::Ready(t) => {
+                    let next = interned.len() as u32;
+                    Stored::Ready(*interned.entry(t).or_insert(next))
+                }
+                Entry::Wildcard => Stored::Wildcard,
+                Entry::PerQuery(z) => Stored::PerQuery(z),
+            };
+            table.insert(k, stored);
         }
+        let mut numbered: Vec<(u32, Template)> =
+            interned.into_iter().map(|(t, i)| (i, t)).collect();
+        numbered.sort_unstable_by_key(|(i, _)| *i);
+        let answers = numbered.into_iter().map(|(_, t)| t).collect();
         Ok(Catalog {
             zones,
             table,
+            answers,
             stats: Stats::default(),
             udp_payload: DEFAULT_UDP_PAYLOAD,
         })
@@ -120,6 +137,32 @@ impl Catalog {
     /// Number of compiled table slots, a measure of the load-time work.
     pub fn compiled_len(&self) -> usize {
         self.table.len()
+    }
+
+    /// Number of distinct compiled answers (slots share equal answers).
+    pub fn distinct_answers(&self) -> usize {
+        self.answers.len()
+    }
+
+    /// Bytes held by the compiled table: keys, slots and stored answers,
+    /// without the allocator's and the hash table's own overhead.
+    pub fn compiled_bytes(&self) -> usize {
+        let keys: usize = self
+            .table
+            .keys()
+            .map(|k| k.len() + core::mem::size_of::<(Box<[u8]>, Stored)>())
+            .sum();
+        let answers: usize = self
+            .answers
+            .iter()
+            .map(|t| {
+                core::mem::size_of::<Template>()
+                    + t.body.len()
+                    + 2 * t.relocs.len()
+                    + 2 * t.additional_ends.len()
+            })
+            .sum();
+        keys + answers
     }
 
     /// Answers from the model directly, bypassing the compiled table: the
@@ -144,11 +187,12 @@ impl Catalog {
             let n = key_into(key, slot, t, name);
             self.table.get(&key[..n])
         };
-        if let Some(Entry::Ready(t)) = get(&mut key, Slot::Exact, qtype, lower) {
-            return Lookup::Ready(t);
+        let ready = |i: &u32| Lookup::Ready(&self.answers[*i as usize]);
+        if let Some(Stored::Ready(i)) = get(&mut key, Slot::Exact, qtype, lower) {
+            return ready(i);
         }
-        if let Some(Entry::Ready(t)) = get(&mut key, Slot::Other, Type(0), lower) {
-            return Lookup::Ready(t);
+        if let Some(Stored::Ready(i)) = get(&mut key, Slot::Other, Type(0), lower) {
+            return ready(i);
         }
         // The closest encloser: the longest existing proper suffix.
         let mut at = 0usize;
@@ -160,13 +204,13 @@ impl Catalog {
             let suffix = &lower[at.min(lower.len())..];
             match get(&mut key, Slot::Below, Type(0), suffix) {
                 None => continue,
-                Some(Entry::Ready(t)) => return Lookup::Ready(t),
-                Some(Entry::PerQuery(z)) => return Lookup::Synthesise(*z),
-                Some(Entry::Wildcard) => {
+                Some(Stored::Ready(i)) => return ready(i),
+                Some(Stored::PerQuery(z)) => return Lookup::Synthesise(*z),
+                Some(Stored::Wildcard) => {
                     for (slot, t) in [(Slot::Wild, qtype), (Slot::WildOther, Type(0))] {
                         match get(&mut key, slot, t, suffix) {
-                            Some(Entry::Ready(t)) => return Lookup::Ready(t),
-                            Some(Entry::PerQuery(z)) => return Lookup::Synthesise(*z),
+                            Some(Stored::Ready(i)) => return ready(i),
+                            Some(Stored::PerQuery(z)) => return Lookup::Synthesise(*z),
                             _ => {}
                         }
                     }
@@ -176,6 +220,14 @@ impl Catalog {
         }
         Lookup::Refused
     }
+}
+
+/// What a table slot holds once compiled: an index into the answers.
+#[derive(Clone, Copy, Debug)]
+enum Stored {
+    Ready(u32),
+    Wildcard,
+    PerQuery(usize),
 }
 
 /// The result of a table lookup.
