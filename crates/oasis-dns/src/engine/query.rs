@@ -221,6 +221,11 @@ impl Catalog {
     /// hold a header, a response itself, or `out` too small for even the
     /// header). Does not allocate, except for the answers worked out per
     /// query (DNAME substitution).
+    ///
+    /// Zone transfers are not answered here (AXFR over TCP is REFUSED): a
+    /// server that allows a client to transfer calls [`Catalog::axfr`]
+    /// first; likewise a secondary checks [`crate::xfr::notified_zone`]
+    /// before handing a NOTIFY (REFUSED here) to this function.
     pub fn answer(&self, query: &[u8], transport: Transport, out: &mut [u8]) -> Option<usize> {
         Stats::bump(&self.stats.queries);
         let q = match Query::parse(query) {
