@@ -1,6 +1,6 @@
 //! DNS messages on the wire (RFC 1035 §4, RFC 6891 for EDNS0).
 //!
-//! As in smoltcp, every format is a zero-copy view ([`Header`]) with typed
+//! As in smoltcp, every format is a zero-copy view ([`Header`], [`Packet`]) with typed
 //! field accessors whose byte ranges live in a `mod field`, and a
 //! representation ([`Message`], [`Record`], [`Question`]) with `parse` and
 //! `emit`. Parsing never trusts the buffer: every read is bounds-checked and
@@ -10,12 +10,14 @@ mod compress;
 mod header;
 mod message;
 pub(crate) mod name;
+mod packet;
 mod record;
 
 pub use compress::{Compressor, Pointer};
 pub use header::{Header, Opcode, Rcode, field as header_field, flag};
 pub use message::{Edns, Message};
 pub use name::{MAX_NAME_LEN, Name, NameError};
+pub use packet::{Packet, QuestionView, RecordView, Section, layout as record_layout};
 pub use record::{Question, RData, Record, Soa};
 
 use core::fmt;

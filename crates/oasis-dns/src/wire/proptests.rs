@@ -130,6 +130,23 @@ proptest! {
     }
 
     #[test]
+    fn the_view_reads_what_the_representation_wrote(m in message()) {
+        let mut out = Vec::new();
+        m.emit(&mut out).unwrap();
+        let p = Packet::new_checked(&out[..]).unwrap();
+        let qs: Vec<QuestionView> = p.questions().collect::<Result<_, _>>().unwrap();
+        prop_assert_eq!(qs.len(), m.questions.len());
+        for (v, q) in qs.iter().zip(&m.questions) {
+            prop_assert_eq!((v.qtype, v.qclass), (q.qtype, q.qclass));
+            prop_assert_eq!(&Name::parse(&out, v.name_at).unwrap().0, &q.name);
+        }
+        let rs: Vec<RecordView<'_>> = p.records().collect::<Result<_, _>>().unwrap();
+        let want: Vec<(Type, u32)> = m.answers.iter().chain(&m.authorities).chain(&m.additionals).map(|r| (r.rtype, r.ttl)).collect();
+        let got: Vec<(Type, u32)> = rs.iter().filter(|r| r.rtype != Type::OPT).map(|r| (r.rtype, r.ttl)).collect();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
     fn parse_never_panics_on_mutations(m in message(), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
         let mut out = Vec::new();
         m.emit(&mut out).unwrap();
@@ -140,6 +157,9 @@ proptest! {
         let cut = cut % (out.len() + 1);
         let _ = Message::parse(&out[..cut]);
         let _ = Message::parse(&out);
+        if let Ok(p) = Packet::new_checked(&out[..cut]) {
+            let _ = p.questions().count() + p.records().count();
+        }
     }
 
     #[test]
