@@ -1,11 +1,12 @@
-//! Any bytes as a DNS message: parsing must not panic, what parses must
+//! Any bytes as a DNS message: parsing (view and representation) must not
+//! panic and must agree, what parses must
 //! re-emit to something that parses to the same message, and the engine
 //! must answer or drop without panicking, always with a well-formed response.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use oasis_dns::engine::{Catalog, Transport, Zone};
-use oasis_dns::wire::{Message, Name};
+use oasis_dns::wire::{Message, Name, Packet};
 use std::sync::OnceLock;
 
 const ZONE: &str = "$ORIGIN example.com.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n@ MX 10 mail\n\
@@ -22,6 +23,16 @@ fn catalog() -> &'static Catalog {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // The zero-copy view reads as far as the representation does.
+    if let Ok(p) = Packet::new_checked(data) {
+        let questions = p.questions().take_while(Result::is_ok).count();
+        let records = p.records().take_while(Result::is_ok).count();
+        if Message::parse(data).is_ok() {
+            assert_eq!(questions, p.header().qdcount() as usize);
+            let h = p.header();
+            assert_eq!(records, h.ancount() as usize + h.nscount() as usize + h.arcount() as usize);
+        }
+    }
     if let Ok(m) = Message::parse(data) {
         let mut out = Vec::new();
         m.emit(&mut out).expect("a parsed message emits");
