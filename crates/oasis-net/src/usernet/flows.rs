@@ -23,6 +23,9 @@ const FLOW_IDLE_NS: u64 = 60_000_000_000;
 const FLOWS_MAX: usize = 256;
 /// Bytes buffered per direction of a forwarded TCP connection.
 const TCP_BUFFER: usize = 64 * 1024;
+/// Forwarded TCP connections per forward at most; more wait in the host's
+/// listen backlog (and are refused by the host when it is full).
+const CONNS_MAX: usize = 64;
 
 /// The next gateway port for a flow or connection towards the guest.
 fn gateway_port(next: &mut u16) -> u16 {
@@ -44,6 +47,10 @@ pub(super) struct UdpForward {
     guest_port: u16,
     flows: Vec<Flow>,
     buf: Vec<u8>,
+    /// A datagram read from the host (its length in `buf`, its peer) that
+    /// its flow's socket had no room for: sent before anything else is read,
+    /// so a burst waits in the host socket instead of being dropped.
+    held: Option<(usize, SocketAddr)>,
 }
 
 impl UdpForward {
@@ -61,6 +68,7 @@ impl UdpForward {
             guest_port: f.guest_port,
             flows: Vec::new(),
             buf: vec![0; 65536],
+            held: None,
         })
     }
 
@@ -100,18 +108,29 @@ impl UdpForward {
         next: &mut u16,
         now: u64,
     ) {
+        let to = SocketAddr::new(guest.into(), self.guest_port);
         loop {
-            let (n, peer) = match self.host.recv_from(&mut self.buf) {
-                Ok(v) => v,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => break,
+            let (n, peer) = match self.held.take() {
+                Some(held) => held,
+                None => match self.host.recv_from(&mut self.buf) {
+                    Ok(v) => v,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                },
             };
             let handle = self.flow_for(peer, sockets, next, now);
-            let to = SocketAddr::new(guest.into(), self.guest_port);
-            // A full buffer drops the datagram, as a congested link would.
-            let _ = sockets
-                .get_mut::<udp::Socket>(handle)
-                .send_slice(&self.buf[..n], to);
+            let sock = sockets.get_mut::<udp::Socket>(handle);
+            match sock.send_slice(&self.buf[..n], to) {
+                Err(udp::SendError::BufferFull) => {
+                    // The stack sends what the socket holds on its next
+                    // poll; this datagram goes then.
+                    self.held = Some((n, peer));
+                    break;
+                }
+                // Anything else (a datagram too large for the buffer) is
+                // dropped, as a link would.
+                Ok(()) | Err(_) => {}
+            }
         }
         self.flows.retain(|f| {
             let live = now.saturating_sub(f.last) < FLOW_IDLE_NS;
@@ -138,6 +157,11 @@ impl UdpForward {
             read: true,
             write: false,
         });
+    }
+
+    /// Whether a datagram waits for room in its flow's socket.
+    pub(super) fn has_held(&self) -> bool {
+        self.held.is_some()
     }
 }
 
@@ -186,7 +210,9 @@ impl TcpForward {
         guest: Ipv4Addr,
         next: &mut u16,
     ) {
-        while let Ok((host, _)) = self.listener.accept() {
+        while self.conns.len() < CONNS_MAX
+            && let Ok((host, _)) = self.listener.accept()
+        {
             if host.set_nonblocking(true).is_err() {
                 continue;
             }
@@ -293,15 +319,12 @@ impl TcpForward {
         });
     }
 
-    /// Whether a connection waits for the host to take data.
-    pub(super) fn has_pending(&self) -> bool {
-        self.conns.iter().any(|c| !c.to_host.is_empty())
-    }
-
     pub(super) fn fds(&self, sockets: &SocketSet<'static>, out: &mut Vec<HostFd>) {
         out.push(HostFd {
             fd: self.listener.as_raw_fd(),
-            read: true,
+            // At the limit, leave new connections in the backlog (and do
+            // not wake up for them).
+            read: self.conns.len() < CONNS_MAX,
             write: false,
         });
         for c in &self.conns {

@@ -150,6 +150,10 @@ pub struct HostFd {
 struct Wire {
     from_guest: VecDeque<Vec<u8>>,
     to_guest: VecDeque<Vec<u8>>,
+    /// Frames from the guest the stack may still take in this poll: a
+    /// poll takes a bounded burst, so the forwards can drain the gateway's
+    /// sockets to the host between bursts before they overflow.
+    budget: usize,
 }
 
 /// A frame from the guest, lent to the gateway's stack.
@@ -179,6 +183,7 @@ impl phy::Device for Wire {
     type TxToken<'a> = TxToken<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken, TxToken<'_>)> {
+        self.budget = self.budget.checked_sub(1)?;
         let frame = self.from_guest.pop_front()?;
         Some((RxToken(frame), TxToken(&mut self.to_guest)))
     }
@@ -195,6 +200,9 @@ impl phy::Device for Wire {
     }
 }
 
+/// Frames from the guest the stack takes between two rounds of moving its
+/// sockets' data to the host (below a UDP flow socket's 64 datagrams).
+const INGRESS_BURST: usize = 32;
 /// Frames from the guest held at most; more are dropped, as a full NIC would.
 const FROM_GUEST_MAX: usize = 1024;
 /// Frames for the guest held at most while its ring is full; more are
@@ -283,12 +291,18 @@ impl Gateway {
             );
             f.host_to_guest(&mut self.sockets);
         }
-        self.iface.poll(now, &mut self.wire, &mut self.sockets);
-        for f in &mut self.udp {
-            f.guest_to_host(&mut self.sockets, now_ns);
-        }
-        for f in &mut self.tcp {
-            f.guest_to_host(&mut self.sockets);
+        loop {
+            self.wire.budget = INGRESS_BURST;
+            self.iface.poll(now, &mut self.wire, &mut self.sockets);
+            for f in &mut self.udp {
+                f.guest_to_host(&mut self.sockets, now_ns);
+            }
+            for f in &mut self.tcp {
+                f.guest_to_host(&mut self.sockets);
+            }
+            if self.wire.from_guest.is_empty() {
+                break;
+            }
         }
         // Window updates and FINs the shovelling above made due.
         self.iface.poll(now, &mut self.wire, &mut self.sockets);
@@ -317,10 +331,11 @@ impl Gateway {
     /// The latest time, in the caller's monotonic nanoseconds, to call
     /// [`Gateway::poll`] again even if nothing arrives.
     pub fn poll_at(&mut self, now_ns: u64) -> Option<u64> {
-        let busy = self.tcp.iter().any(TcpForward::has_pending);
-        if busy {
-            return Some(now_ns + 1_000_000);
+        if self.udp.iter().any(UdpForward::has_held) {
+            return Some(now_ns);
         }
+        // A connection whose host side is full waits for the host socket to
+        // take output (its descriptor is waited on for writing), not on a timer.
         self.iface
             .poll_at(smol(now_ns), &self.sockets)
             .map(|t| (t.total_micros().max(0) as u64) * 1000)

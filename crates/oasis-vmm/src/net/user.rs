@@ -321,6 +321,66 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_from_one_client_reaches_the_guest_whole() {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut l = link(&format!("user,fwd=udp:{port}:7"));
+        l.guest_sends(&ARP_REQUEST);
+        l.net.exchange(Instant::now()).unwrap();
+        l.guest_receives();
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..200u8 {
+            client.send_to(&[i], ("127.0.0.1", port)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let mut total = 0;
+        for _ in 0..10 {
+            l.net.exchange(Instant::now()).unwrap();
+            total += l.guest_receives().len();
+        }
+        assert_eq!(total, 200);
+    }
+
+    #[test]
+    fn connections_beyond_the_limit_wait_in_the_backlog() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut l = link(&format!("user,fwd=tcp:{port}:7"));
+        l.guest_sends(&ARP_REQUEST);
+        l.net.exchange(Instant::now()).unwrap();
+        l.guest_receives();
+        let clients: Vec<_> = (0..100)
+            .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+        let mut syns = std::collections::BTreeSet::new();
+        for _ in 0..5 {
+            l.net.exchange(Instant::now()).unwrap();
+            for f in l.guest_receives() {
+                if f.len() >= 54 && f[23] == 6 && f[47] & 0x02 != 0 {
+                    syns.insert(u16::from_be_bytes([f[34], f[35]]));
+                }
+            }
+        }
+        assert_eq!(syns.len(), 64);
+        let mut fds = Vec::new();
+        l.net.wait_on(&mut fds);
+        // Neither the listener (at its limit) nor a connection still opening
+        // towards the guest is waited on for input.
+        assert_eq!(
+            fds.iter().filter(|p| p.events & libc::POLLIN != 0).count(),
+            0
+        );
+        drop(clients);
+    }
+
+    #[test]
     fn the_gateway_answers_ping() {
         let mut l = link("user");
         l.guest_sends(&ARP_REQUEST);
