@@ -120,16 +120,13 @@ impl UdpForward {
             };
             let handle = self.flow_for(peer, sockets, next, now);
             let sock = sockets.get_mut::<udp::Socket>(handle);
-            match sock.send_slice(&self.buf[..n], to) {
-                Err(udp::SendError::BufferFull) => {
-                    // The stack sends what the socket holds on its next
-                    // poll; this datagram goes then.
-                    self.held = Some((n, peer));
-                    break;
-                }
-                // Anything else (a datagram too large for the buffer) is
-                // dropped, as a link would.
-                Ok(()) | Err(_) => {}
+            // Any other error (a datagram too large for the buffer) drops
+            // the datagram, as a link would.
+            if let Err(udp::SendError::BufferFull) = sock.send_slice(&self.buf[..n], to) {
+                // The stack sends what the socket holds on its next poll;
+                // this datagram goes then.
+                self.held = Some((n, peer));
+                break;
             }
         }
         self.flows.retain(|f| {
