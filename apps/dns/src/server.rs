@@ -4,14 +4,19 @@
 //! one pass over the direct stack's buffers, per burst); answering is the
 //! catalog's allocation-free [`Catalog::answer`]. TCP takes length-prefixed
 //! queries, several per connection, and closes a connection idle for
-//! `idle` (RFC 7766).
+//! `idle` (RFC 7766); it also serves AXFR to the addresses allowed to
+//! transfer. A NOTIFY for a zone served here as a secondary is acknowledged
+//! and wakes that zone's refresh task.
 
 use alloc::rc::Rc;
 use alloc::vec;
 use oasis::log::{debug, warn};
 use oasis_dns::engine::{Catalog, TcpFramer, Transport};
+use oasis_dns::xfr::notify_ack;
 use oasis_net::prelude::*;
 use oasis_net::{NetError, Stack};
+
+use crate::service::Service;
 
 /// Datagrams moved per UDP batch.
 const BATCH: usize = 64;
@@ -21,15 +26,17 @@ const QUERY_MAX: usize = 4096;
 const ANSWER_MAX: usize = 4096;
 
 /// Answers UDP queries on `socket` until the socket fails.
-pub async fn serve_udp<U: UdpSocket>(socket: U, catalog: Rc<Catalog>) -> Result<(), NetError> {
+pub async fn serve_udp<U: UdpSocket>(socket: U, service: Rc<Service>) -> Result<(), NetError> {
     let mut queries = Batch::new(BATCH, QUERY_MAX);
     let mut answers = Batch::new(BATCH, ANSWER_MAX);
     loop {
         socket.recv_batch(&mut queries).await?;
+        let catalog = service.catalog();
         answers.clear();
         for q in queries.iter() {
-            // `None`: not worth an answer (e.g. a response); dropped, counted.
-            answers.push_some(q.peer, |out| catalog.answer(q.data, Transport::Udp, out));
+            answers.push_some(q.peer, |out| {
+                answer(&service, &catalog, q.data, Transport::Udp, out)
+            });
         }
         if !answers.is_empty() {
             socket.send_batch(&answers).await?;
@@ -37,10 +44,26 @@ pub async fn serve_udp<U: UdpSocket>(socket: U, catalog: Rc<Catalog>) -> Result<
     }
 }
 
+/// One response: a NOTIFY for a secondary zone is acknowledged, anything
+/// else goes to the catalog. `None`: not worth an answer (e.g. a response);
+/// dropped, and counted by the catalog.
+fn answer(
+    service: &Service,
+    catalog: &Catalog,
+    query: &[u8],
+    t: Transport,
+    out: &mut [u8],
+) -> Option<usize> {
+    if service.notify(query) {
+        return notify_ack(query, out);
+    }
+    catalog.answer(query, t, out)
+}
+
 /// Accepts TCP connections on `listener` and serves each in its own task.
 pub async fn serve_tcp<L>(
     listener: L,
-    catalog: Rc<Catalog>,
+    service: Rc<Service>,
     idle: oasis::Duration,
 ) -> Result<(), NetError>
 where
@@ -48,9 +71,9 @@ where
 {
     loop {
         let (conn, peer) = listener.accept().await?;
-        let catalog = catalog.clone();
+        let service = service.clone();
         oasis::spawn(async move {
-            if let Err(e) = serve_connection(conn, &catalog, idle).await {
+            if let Err(e) = serve_connection(conn, &service, idle).await {
                 debug!("dns: TCP connection with {peer}: {e}");
             }
         });
@@ -77,7 +100,7 @@ impl core::fmt::Display for ConnEnd {
 
 async fn serve_connection<S: TcpStream>(
     mut conn: S,
-    catalog: &Catalog,
+    service: &Service,
     idle: oasis::Duration,
 ) -> Result<(), ConnEnd> {
     let mut framer = TcpFramer::new();
@@ -90,7 +113,18 @@ async fn serve_connection<S: TcpStream>(
                 Ok(None) => break,
                 Err(_) => return Err(ConnEnd::Framing),
             };
-            if let Some(n) = catalog.answer(query, Transport::Tcp, &mut out[2..]) {
+            let catalog = service.catalog();
+            if service.may_transfer(conn.peer_addr().ip())
+                && let Ok(transfer) = catalog.axfr(query)
+            {
+                for msg in transfer {
+                    out[..2].copy_from_slice(&(msg.len() as u16).to_be_bytes());
+                    conn.write_all(&out[..2]).await.map_err(ConnEnd::Net)?;
+                    conn.write_all(&msg).await.map_err(ConnEnd::Net)?;
+                }
+                continue;
+            }
+            if let Some(n) = answer(service, &catalog, query, Transport::Tcp, &mut out[2..]) {
                 out[..2].copy_from_slice(&(n as u16).to_be_bytes());
                 conn.write_all(&out[..2 + n]).await.map_err(ConnEnd::Net)?;
             }
@@ -108,18 +142,18 @@ async fn serve_connection<S: TcpStream>(
     }
 }
 
-/// Serves `catalog` on `port` of `stack`, over UDP and TCP, until either fails.
+/// Serves `service` on `port` of `stack`, over UDP and TCP, until either fails.
 pub async fn serve<S: Stack>(
     stack: &S,
-    catalog: Rc<Catalog>,
+    service: Rc<Service>,
     port: u16,
     idle: oasis::Duration,
 ) -> oasis::Result {
     let udp = stack.bind_udp(port)?;
     let tcp = stack.listen_tcp(port, 64)?;
     let result = oasis::select(
-        serve_udp(udp, catalog.clone()),
-        serve_tcp(tcp, catalog, idle),
+        serve_udp(udp, service.clone()),
+        serve_tcp(tcp, service, idle),
     )
     .await;
     let (which, e) = match result {

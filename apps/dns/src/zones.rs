@@ -8,7 +8,7 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use oasis_dns::engine::{Catalog, Zone};
+use oasis_dns::engine::Zone;
 use oasis_dns::wire::{Name, Type};
 use oasis_dns::zone::{parse_str, text};
 
@@ -59,11 +59,9 @@ pub fn from_tar<B: oasis::Block>(disk: &B) -> Result<Vec<(String, String)>, Stri
     Ok(out)
 }
 
-/// Compiles every (file name, text) pair into one catalog.
-pub fn catalog<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Catalog, String> {
-    let zones = files
-        .into_iter()
-        .map(|(f, t)| load(f, t))
-        .collect::<Result<Vec<Zone>, String>>()?;
-    Catalog::new(zones).map_err(|e| format!("{e}"))
+/// Parses every (file name, text) pair into a zone.
+pub fn load_all<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<Zone>, String> {
+    files.into_iter().map(|(f, t)| load(f, t)).collect()
 }
