@@ -3,40 +3,20 @@
 //! on the block device `zones`, or from the image; a bad zone file is one
 //! line naming the file and line.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{Server, free_port, query_bytes};
 use oasis_dns::wire::{Message, RData, flag};
 
-/// A running server, killed (by its pid) when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(args: &[&str], port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_dns"))
-        .args(args)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.push(format!("--port={port}"));
+    let server = common::spawn(&all);
     // Wait until it answers (bounded).
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
@@ -45,18 +25,6 @@ fn start(args: &[&str], port: u16) -> Server {
         }
     }
     panic!("dns did not answer on port {port}");
-}
-
-fn query_bytes(name: &str, qtype: u16) -> Vec<u8> {
-    let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in name.split('.').filter(|l| !l.is_empty()) {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&1u16.to_be_bytes());
-    q
 }
 
 fn udp_query(port: u16, name: &str, qtype: u16, wait: Duration) -> Option<Message> {
