@@ -3,10 +3,9 @@
 //! RX ring slots, writes straight from TX ring slots (no copy beyond the
 //! TAP's own).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 
 use oasis_abi::ring::Ring;
 
@@ -19,38 +18,7 @@ pub struct TapNet {
     tx: Ring,
 }
 
-#[repr(C)]
-struct IfReq {
-    name: [u8; libc::IFNAMSIZ],
-    flags: libc::c_short,
-    _pad: [u8; 22],
-}
-
-/// Opens the TAP interface `name` (non-blocking, no packet information header).
-pub fn open_tap(name: &str) -> io::Result<File> {
-    if name.is_empty() || name.len() >= libc::IFNAMSIZ {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("interface name must be 1 to {} bytes", libc::IFNAMSIZ - 1),
-        ));
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open("/dev/net/tun")?;
-    let mut req = IfReq {
-        name: [0; libc::IFNAMSIZ],
-        flags: (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short,
-        _pad: [0; 22],
-    };
-    req.name[..name.len()].copy_from_slice(name.as_bytes());
-    // SAFETY: TUNSETIFF reads and writes one `struct ifreq`, which IfReq matches in size.
-    if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(file)
-}
+pub use oasis_hosted::tap::open_tap;
 
 impl TapNet {
     /// A device over `file` with rings the VMM placed and initialised.
