@@ -5,6 +5,7 @@
 # Markdown table. See bench/README.md, section "store".
 #
 # usage: bench/store/run.sh [RUNS] [records batch singles gets queries]
+#        (OASIS_VMM=PATH to use an oasis-vmm binary built elsewhere)
 set -euo pipefail
 runs=${1:-5}
 shift || true
@@ -20,11 +21,14 @@ echo "building (release)..." >&2
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 (cd "$root/bench/store" && CARGO_TARGET_DIR="$benchdir" cargo build -q --release -p sqlite-bench -p store-bench)
 (cd "$root/bench/store" && CARGO_TARGET_DIR="$benchdir" cargo build -q --release -p store-bench --target x86_64-unknown-none)
-(cd "$root" && CARGO_TARGET_DIR="$target" cargo build -q --release -p oasis-vmm)
+# OASIS_VMM=path uses an oasis-vmm built elsewhere.
+if [ -z "${OASIS_VMM:-}" ]; then
+  (cd "$root" && CARGO_TARGET_DIR="$target" cargo build -q --release -p oasis-vmm)
+fi
 sqlite="$benchdir/release/sqlite-bench"
 hosted="$benchdir/release/store-bench"
 image="$benchdir/x86_64-unknown-none/release/store-bench"
-vmm="$target/release/oasis-vmm"
+vmm=${OASIS_VMM:-$target/release/oasis-vmm}
 
 # Pin to one core so runs compare; the machine has few.
 pin=()
@@ -77,7 +81,7 @@ phases = [("insert_batched", "inserts, batches of 1000 (records/s)"),
           ("get", "point gets by key (/s)"),
           ("range_query", "indexed range queries age > X (/s)"),
           ("open", "open or create, once (ms)")]
-print("| workload (median of %s runs) | %s |" % (sys.argv[2], " | ".join(names[s] for s in systems)))
+print("| workload: median (min–max) of %s runs | %s |" % (sys.argv[2], " | ".join(names[s] for s in systems)))
 print("|---|" + "---|" * len(systems))
 for p, label in phases:
     cells = []
@@ -88,7 +92,7 @@ for p, label in phases:
         elif p == "open":
             cells.append("%.1f" % (1000 / statistics.median(v)))
         else:
-            cells.append("%.0f" % statistics.median(v))
+            cells.append("%.0f (%.0f–%.0f)" % (statistics.median(v), min(v), max(v)))
     print("| %s | %s |" % (label, " | ".join(cells)))
 cells = []
 for s in systems:
