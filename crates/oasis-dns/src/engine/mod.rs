@@ -16,12 +16,14 @@
 //! records dropped silently.
 
 mod compile;
+pub mod image;
 mod query;
 mod resolve;
 mod tcp;
 mod zone;
 
 pub use compile::Template;
+pub use image::ImageError;
 pub use query::{Query, Transport};
 pub use resolve::{Plan, resolve};
 pub use tcp::{TcpError, TcpFramer, frame};
