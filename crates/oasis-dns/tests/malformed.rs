@@ -113,3 +113,19 @@ fn garbage_never_panics_and_service_continues() {
     }
     still_answers(&c);
 }
+
+/// Writes the image of a small catalog where the image fuzz target reads
+/// its seed corpus, when `OASIS_DNS_WRITE_IMAGE_SEED` names a file.
+#[test]
+fn image_seed_for_the_fuzzer() {
+    let Some(path) = std::env::var_os("OASIS_DNS_WRITE_IMAGE_SEED") else {
+        return;
+    };
+    let apex = Name::from_wire(b"\x07example\x03com\x00").unwrap();
+    let text = format!(
+        "{ZONE}www CNAME ns1\nsub NS ns.sub\nns.sub A 192.0.2.3\n*.wild MX 10 ns1\nd DNAME target.net.\n"
+    );
+    let rs = oasis_dns::zone::parse_str(&text, "t.zone", &Name::root()).unwrap();
+    let catalog = Catalog::new(vec![Zone::new(&apex, rs).unwrap()]).unwrap();
+    std::fs::write(path, catalog.to_image()).unwrap();
+}
