@@ -11,10 +11,14 @@
 //! change, when 8 MiB are held, and before every `sync_data`, which ends with
 //! the device's `flush` — the durability barrier redb's commit protocol rests
 //! on. Requests that do not cover whole sectors are served by
-//! read-modify-write of the sectors at their ends.
+//! read-modify-write of the sectors at their ends; the sectors last written
+//! that way are remembered, so redb's header, rewritten in part at every
+//! commit, costs no read.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::vec;
+use alloc::vec::Vec;
 use core::fmt;
 
 use oasis_rt::device::{Block, BlockInfo, DeviceError};
@@ -25,6 +29,9 @@ use crate::superblock::{SUPERBLOCK_LEN, Superblock, SuperblockError};
 
 /// Byte offset of the engine's storage on a device with sectors of at most 4 KiB.
 const DATA_ALIGN: u64 = 4096;
+
+/// The most partly written sectors remembered.
+const KNOWN_LIMIT: usize = 16;
 
 /// The most bytes held before they go out.
 const HOLD_LIMIT: usize = 8 << 20;
@@ -108,6 +115,9 @@ struct State<B> {
     info: BlockInfo,
     sb: Superblock,
     held: Pending,
+    /// Contents of the sectors last written in part (redb's 320-byte header
+    /// is rewritten at every commit), so their read-modify-write needs no read.
+    known: BTreeMap<u64, Vec<u8>>,
 }
 
 /// redb storage on a [`Block`] device. See the module documentation.
@@ -175,6 +185,7 @@ impl<B: Block> BlockBackend<B> {
             info,
             sb,
             held: Pending::default(),
+            known: BTreeMap::new(),
         };
         backend.forget_unfinished_format()?;
         Ok(BlockBackend {
@@ -279,6 +290,7 @@ impl<B: Block> State<B> {
         if !start.is_multiple_of(ss) || !(data.len() as u64).is_multiple_of(ss) {
             return self.write_partial(start, data);
         }
+        self.forget(start, data.len());
         if data.len() >= HOLD_LIMIT {
             self.send_gathered()?;
             return self
@@ -298,19 +310,45 @@ impl<B: Block> State<B> {
 
     /// Read-modify-write of the sectors a request covers in part.
     fn write_partial(&mut self, start: u64, data: &[u8]) -> Result<(), BackendError> {
-        self.send_gathered()?;
         let ss = self.ss();
         let first = start / ss;
         let last = (start + data.len() as u64).div_ceil(ss);
+        let base = first * ss;
         let mut buf = vec![0u8; ((last - first) * ss) as usize];
-        self.dev
-            .read(first, &mut buf)
-            .map_err(|e| io("read for a partial write", start, Some(e)))?;
-        let skip = (start - first * ss) as usize;
+        if (first..last).all(|s| self.known.contains_key(&(s * ss))) {
+            for (i, chunk) in buf.chunks_mut(ss as usize).enumerate() {
+                if let Some(k) = self.known.get(&(base + i as u64 * ss)) {
+                    chunk.copy_from_slice(k);
+                }
+            }
+        } else {
+            self.send_gathered()?;
+            self.dev
+                .read(first, &mut buf)
+                .map_err(|e| io("read for a partial write", start, Some(e)))?;
+        }
+        let skip = (start - base) as usize;
         buf[skip..skip + data.len()].copy_from_slice(data);
-        self.dev
-            .write(first, &buf)
-            .map_err(|e| io("partial write", start, Some(e)))
+        if self.known.len() >= KNOWN_LIMIT {
+            self.known.clear();
+        }
+        for (i, chunk) in buf.chunks(ss as usize).enumerate() {
+            self.known.insert(base + i as u64 * ss, chunk.to_vec());
+        }
+        if !self.held.hold(base, &buf) {
+            self.send_gathered()?;
+            self.held.hold(base, &buf);
+        }
+        Ok(())
+    }
+
+    /// Drops remembered sectors in `[start, start + len)`: a whole-sector
+    /// write is replacing them.
+    fn forget(&mut self, start: u64, len: usize) {
+        if !self.known.is_empty() {
+            let end = start + len as u64;
+            self.known.retain(|&at, _| at < start || at >= end);
+        }
     }
 
     fn set_len(&mut self, len: u64) -> Result<(), BackendError> {
@@ -349,6 +387,7 @@ impl<B: Block> State<B> {
         let chunk = vec![0u8; 256 * 1024];
         while at < whole_end {
             let n = (whole_end - at).min(chunk.len() as u64) as usize;
+            self.forget(at, n);
             self.dev
                 .write(at / ss, &chunk[..n])
                 .map_err(|e| io("zeroing new storage", at, Some(e)))?;
