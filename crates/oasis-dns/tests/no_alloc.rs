@@ -4,16 +4,25 @@
 use oasis_dns::engine::{Catalog, Transport, Zone};
 use oasis_dns::wire::Name;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    // Only the answering thread counts: the test harness's own threads may
+    // allocate at any time.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+fn counting(on: bool) {
+    COUNTING.with(|c| c.set(on));
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if COUNTING.try_with(Cell::get).unwrap_or(false) {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: forwarded unchanged to the system allocator.
@@ -68,7 +77,7 @@ fn answering_does_not_allocate() {
     .chain([vec![0u8; 5], vec![0xff; 40]])
     .collect();
     let mut out = vec![0u8; 65535];
-    COUNTING.store(true, Ordering::Relaxed);
+    counting(true);
     let mut answered = 0;
     for _ in 0..500 {
         for q in &queries {
@@ -77,7 +86,7 @@ fn answering_does_not_allocate() {
             }
         }
     }
-    COUNTING.store(false, Ordering::Relaxed);
+    counting(false);
     assert!(answered > 0);
     assert_eq!(
         ALLOCATIONS.load(Ordering::Relaxed),
@@ -85,9 +94,9 @@ fn answering_does_not_allocate() {
         "allocations while answering"
     );
     // The counter does count: one allocation is seen.
-    COUNTING.store(true, Ordering::Relaxed);
+    counting(true);
     let b = std::hint::black_box(Box::new(answered));
-    COUNTING.store(false, Ordering::Relaxed);
+    counting(false);
     drop(b);
     assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 1);
 }
