@@ -1,11 +1,12 @@
-//! Any bytes as a compiled catalog image: loading returns a catalog or an
-//! error, never panics, and a catalog that loads answers queries without
-//! panicking, with responses that parse.
+//! Any bytes, sealed with a valid checksum, as a compiled catalog image:
+//! loading returns a catalog or an error, never panics, and a catalog that
+//! loads answers queries without panicking or reading out of bounds. (Its
+//! answers may be malformed: an image's answer bytes are trusted.)
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use oasis_dns::engine::image::checksum;
 use oasis_dns::engine::{Catalog, Transport};
-use oasis_dns::wire::Message;
 
 /// Queries of every kind the engine distinguishes, against `example.com.`.
 const QUERIES: &[&[u8]] = &[
@@ -17,12 +18,15 @@ const QUERIES: &[&[u8]] = &[
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(catalog) = Catalog::from_image(data) else { return };
+    // Past the checksum, so that the structural checks are what is fuzzed.
+    let mut image = data.to_vec();
+    image.extend_from_slice(&checksum(data).to_be_bytes());
+    let Ok(catalog) = Catalog::from_image(&image) else { return };
     let mut out = [0u8; 65535];
     for q in QUERIES {
         for t in [Transport::Udp, Transport::Tcp] {
             if let Some(n) = catalog.answer(q, t, &mut out) {
-                Message::parse(&out[..n]).expect("responses parse");
+                assert!(n <= out.len());
             }
         }
     }

@@ -5,8 +5,13 @@
 //! `magic` `version` `zone count`, then per zone its apex and records;
 //! `answer count`, then per answer its header fields, body, relocations and
 //! additional-record ends; `slot count`, then per slot its key, kind and
-//! value. Loading checks every length, index and offset: an image is read
-//! as hostile input, like a packet.
+//! value; last, an FNV-1a checksum of everything before it.
+//!
+//! Loading checks the checksum, then every length, index and offset, so a
+//! damaged image is refused and no image can make the engine read out of
+//! bounds or panic. The answer bytes themselves are taken as compiled: an
+//! image is the output of [`Catalog::to_image`], not a message from a
+//! stranger — answers from a forged image may be malformed, never unsafe.
 
 use super::compile::Template;
 use super::{Catalog, DEFAULT_UDP_PAYLOAD, Stats, Stored, Zone};
@@ -33,6 +38,15 @@ pub mod field {
 pub const MAGIC: &[u8; 8] = b"OASISDNS";
 /// The image format this code writes and reads.
 pub const VERSION: u16 = 1;
+/// Length of the checksum at the end of an image.
+pub const CHECKSUM_LEN: usize = 8;
+
+/// FNV-1a (64-bit) of `bytes`: the checksum that ends an image.
+pub fn checksum(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
 
 /// Why an image could not be loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +61,8 @@ pub enum ImageError {
     Invalid(usize),
     /// A zone in the image does not load.
     Zone(super::LoadError),
+    /// The checksum does not match: the image is damaged.
+    Checksum,
 }
 
 impl fmt::Display for ImageError {
@@ -57,6 +73,7 @@ impl fmt::Display for ImageError {
             ImageError::Truncated(at) => write!(f, "catalog image truncated at byte {at}"),
             ImageError::Invalid(at) => write!(f, "catalog image has an invalid value at byte {at}"),
             ImageError::Zone(e) => write!(f, "catalog image zone: {e}"),
+            ImageError::Checksum => f.write_str("catalog image checksum does not match: damaged"),
         }
     }
 }
@@ -181,6 +198,8 @@ impl Catalog {
             w.u8(kind);
             w.u32(value);
         }
+        let sum = checksum(&w.0);
+        w.0.extend_from_slice(&sum.to_be_bytes());
         w.0
     }
 
@@ -188,6 +207,13 @@ impl Catalog {
     pub fn from_image(image: &[u8]) -> Result<Catalog, ImageError> {
         if image.get(field::MAGIC) != Some(&MAGIC[..]) {
             return Err(ImageError::NotAnImage);
+        }
+        let Some(body_len) = image.len().checked_sub(CHECKSUM_LEN) else {
+            return Err(ImageError::Truncated(image.len()));
+        };
+        let (image, sum) = image.split_at(body_len);
+        if sum != checksum(image).to_be_bytes() {
+            return Err(ImageError::Checksum);
         }
         let mut r = Reader {
             buf: image,
@@ -328,18 +354,36 @@ mod tests {
             Catalog::from_image(b"nothing").err(),
             Some(ImageError::NotAnImage)
         );
-        let mut v2 = image.clone();
+        assert_eq!(
+            Catalog::from_image(&image[..image.len() - 1]).err(),
+            Some(ImageError::Checksum)
+        );
+        let mut bad = image.clone();
+        bad[40] ^= 1;
+        assert_eq!(Catalog::from_image(&bad).err(), Some(ImageError::Checksum));
+        // With the checksum made right, every single-byte change either
+        // loads or is refused by the structural checks; none panics.
+        let reseal = |mut body: Vec<u8>| {
+            let sum = checksum(&body);
+            body.extend_from_slice(&sum.to_be_bytes());
+            body
+        };
+        let body = image[..image.len() - CHECKSUM_LEN].to_vec();
+        let mut v2 = body.clone();
         v2[9] = 2;
-        assert_eq!(Catalog::from_image(&v2).err(), Some(ImageError::Version(2)));
+        assert_eq!(
+            Catalog::from_image(&reseal(v2)).err(),
+            Some(ImageError::Version(2))
+        );
+        let short = reseal(body[..body.len() - 1].to_vec());
         assert!(matches!(
-            Catalog::from_image(&image[..image.len() - 1]),
+            Catalog::from_image(&short),
             Err(ImageError::Truncated(_))
         ));
-        // Every single-byte change either loads or is refused; none panics.
-        for i in (0..image.len()).step_by(7) {
-            let mut bad = image.clone();
+        for i in (0..body.len()).step_by(7) {
+            let mut bad = body.clone();
             bad[i] ^= 0x5a;
-            let _ = Catalog::from_image(&bad);
+            let _ = Catalog::from_image(&reseal(bad));
         }
     }
 }
