@@ -1,26 +1,72 @@
 //! The heap: a first-fit allocator over the memory the VMM reports free.
+//!
+//! That memory is fresh (zero-filled anonymous memory on the VMM's side),
+//! and on this platform the first touch of each page is a costly exit to
+//! the host. So `alloc_zeroed` does not write zeros over memory that was
+//! never handed out: a network stack's megabytes of socket buffers then
+//! cost nothing at boot, only pages that data actually reaches.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 
-struct Heap(spin::Mutex<linked_list_allocator::Heap>);
+/// Bytes past the end of a block that the allocator itself may write (the
+/// header of the free hole it leaves behind, 2 words, after rounding the
+/// block up to the allocator's granule): generous, as it only costs zeroing.
+const BOOKKEEPING_MARGIN: usize = 64;
+
+struct Inner {
+    heap: linked_list_allocator::Heap,
+    /// Every byte at or above this address is still as the VMM gave it:
+    /// zero. Below it, memory may hold anything.
+    pristine: usize,
+}
+
+struct Heap(spin::Mutex<Inner>);
 
 #[global_allocator]
-static HEAP: Heap = Heap(spin::Mutex::new(linked_list_allocator::Heap::empty()));
+static HEAP: Heap = Heap(spin::Mutex::new(Inner {
+    heap: linked_list_allocator::Heap::empty(),
+    pristine: usize::MAX,
+}));
 
-// SAFETY: the allocator hands out disjoint blocks of the region given to `init`.
+impl Inner {
+    /// Allocates, and returns the block with how many of its leading bytes
+    /// may be non-zero (the rest is pristine).
+    fn allocate(&mut self, layout: Layout) -> Option<(*mut u8, usize)> {
+        let p = self.heap.allocate_first_fit(layout).ok()?.as_ptr();
+        let start = p as usize;
+        let end = start.saturating_add(layout.size());
+        let dirty = end.min(self.pristine).saturating_sub(start);
+        self.pristine = self.pristine.max(end.saturating_add(BOOKKEEPING_MARGIN));
+        Some((p, dirty))
+    }
+}
+
+// SAFETY: the allocator hands out disjoint blocks of the region given to
+// `init`; `alloc_zeroed` zeroes every byte that is not known to be zero.
 unsafe impl GlobalAlloc for Heap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         self.0
             .lock()
-            .allocate_first_fit(layout)
-            .map_or(core::ptr::null_mut(), NonNull::as_ptr)
+            .allocate(layout)
+            .map_or(core::ptr::null_mut(), |(p, _)| p)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let Some((p, dirty)) = self.0.lock().allocate(layout) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: `p` is a fresh block of `layout.size()` >= `dirty` bytes;
+        // the bytes past `dirty` were never written since the VMM zeroed them.
+        unsafe { p.write_bytes(0, dirty) };
+        p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if let Some(p) = NonNull::new(ptr) {
-            // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc's contract).
-            unsafe { self.0.lock().deallocate(p, layout) }
+            // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc's
+            // contract). The hole header this writes lies below `pristine`.
+            unsafe { self.0.lock().heap.deallocate(p, layout) }
         }
     }
 }
@@ -28,9 +74,13 @@ unsafe impl GlobalAlloc for Heap {
 /// Gives the allocator the memory from `start` to `end`.
 ///
 /// # Safety
-/// The range must be mapped, writable, and used by nothing else; called once.
+/// The range must be mapped, writable, zero-filled, and used by nothing
+/// else; called once.
 pub(crate) unsafe fn init(start: u64, end: u64) {
     let size = end.saturating_sub(start) as usize;
+    let mut inner = HEAP.0.lock();
     // SAFETY: the caller vouches for the range.
-    unsafe { HEAP.0.lock().init(start as *mut u8, size) }
+    unsafe { inner.heap.init(start as *mut u8, size) };
+    // `init` wrote the first hole's header at `start`.
+    inner.pristine = (start as usize).saturating_add(BOOKKEEPING_MARGIN);
 }
