@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+mod load;
 mod server;
 mod service;
 mod xfr;
@@ -23,6 +24,7 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 use oasis::log::info;
 use oasis::rt::args::FromArg;
+use oasis_dns::engine::Catalog;
 use oasis_dns::wire::Name;
 
 oasis::boot_arg! {
@@ -104,13 +106,15 @@ oasis::boot_arg! {
 async fn main(mut env: oasis::Env) -> oasis::Result {
     let files = ZONE_FILE.values();
     let secondaries = SECONDARY.values();
-    let local = if let Some(disk) = env.optional_block("zones").filter(|_| files.is_empty()) {
+    let initial = if let Some(disk) = env.optional_block("zones").filter(|_| files.is_empty()) {
         let texts = zones::from_tar(&disk)?;
-        zones::load_all(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())))?
+        Catalog::new(load::load_all(
+            texts.iter().map(|(f, t)| (f.as_str(), t.as_str())),
+        )?)?
     } else if !secondaries.is_empty() && files.is_empty() {
-        Vec::new() // a pure secondary serves only what it transfers
+        Catalog::new(Vec::new())? // a pure secondary serves only what it transfers
     } else if files.is_empty() {
-        zones::load_all(zones::BUILT_IN.iter().copied())?
+        zones::built_in()?
     } else {
         let mut texts: Vec<(String, String)> = Vec::new();
         for f in &files {
@@ -119,11 +123,13 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
                 String::from_utf8(bytes).map_err(|_| alloc::format!("{f}: not UTF-8 text"))?;
             texts.push((f.clone(), text));
         }
-        zones::load_all(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())))?
+        Catalog::new(load::load_all(
+            texts.iter().map(|(f, t)| (f.as_str(), t.as_str())),
+        )?)?
     };
     let allow: Vec<IpAddr> = AXFR_ALLOW.values().into_iter().map(|a| a.0).collect();
     let service = Rc::new(service::Service::new(
-        local,
+        initial,
         secondaries.iter().map(|s| s.0.clone()).collect(),
         allow,
     )?);
@@ -134,7 +140,7 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     let stack = oasis_net::stack(&mut env, "service")?;
     let port = PORT.value().unwrap_or(53);
     info!(
-        "{} answers compiled; listening on port {port} (UDP and TCP)",
+        "{} answers ready; listening on port {port} (UDP and TCP)",
         catalog.compiled_len()
     );
     drop(catalog);

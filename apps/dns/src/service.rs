@@ -34,13 +34,18 @@ pub struct Service {
 }
 
 impl Service {
-    /// Serves `local` zones now; `secondaries` join once transferred.
+    /// Serves `catalog` now; `secondaries` join it once transferred.
     pub fn new(
-        local: Vec<Zone>,
+        catalog: Catalog,
         secondaries: Vec<Name>,
         axfr_allow: Vec<IpAddr>,
     ) -> Result<Service, oasis::Error> {
-        let catalog = Catalog::new(local.clone())?;
+        // Kept only to rebuild the catalog when a secondary zone changes.
+        let local = if secondaries.is_empty() {
+            Vec::new()
+        } else {
+            catalog.zones().to_vec()
+        };
         Ok(Service {
             catalog: RefCell::new(Rc::new(catalog)),
             local,
