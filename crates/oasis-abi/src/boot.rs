@@ -20,6 +20,8 @@ pub struct BootInfo {
     /// named in [`crate::layout`].
     pub mem_size: u64,
     /// First free byte after the image and the rings: the heap starts here.
+    /// The VMM guarantees `heap_start..heap_end` reads as zero at entry and
+    /// never writes it (the guest's allocator relies on it for zeroed memory).
     pub heap_start: u64,
     /// End of the heap (= `mem_size`).
     pub heap_end: u64,
