@@ -74,8 +74,10 @@ fn main() {
             Target::Hosted,
             Target::Kvm(image.clone()),
         ]);
+        oasis_testkit::kvm_test_ran("people_across_boots_kvm_and_hosted");
         passed += 1;
         kvm(trials, &image);
+        oasis_testkit::kvm_test_ran("people_sigkill_kvm");
         passed += 1;
     }
     println!("e2e: {passed} passed, 0 failed");
@@ -150,19 +152,7 @@ fn hosted(trials: u32) {
 
 /// Whether this machine can run kvm guests; fails under CI if it should.
 fn kvm_usable() -> bool {
-    let usable = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !usable {
-        assert!(
-            !(Path::new("/dev/kvm").exists() && std::env::var("CI").as_deref() == Ok("true")),
-            "/dev/kvm exists but cannot be opened: the kvm tests must run in CI"
-        );
-        println!("skipped: people on kvm: no usable /dev/kvm");
-    }
-    usable
+    oasis_testkit::kvm_usable("people on kvm")
 }
 
 fn kvm(trials: u32, image: &Path) {

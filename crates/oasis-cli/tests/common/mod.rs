@@ -58,37 +58,11 @@ pub fn images() -> &'static Images {
 
 /// Whether this machine can run KVM guests; prints why not, or fails under CI.
 pub fn kvm_usable() -> bool {
-    let present = Path::new("/dev/kvm").exists();
-    let usable = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !usable {
-        assert!(
-            !(present && std::env::var("CI").as_deref() == Ok("true")),
-            "/dev/kvm exists but cannot be opened: kvm tests must run in CI"
-        );
-        println!("skipped: no usable /dev/kvm");
-    }
-    usable
+    oasis_testkit::kvm_usable("kvm tests")
 }
 
-/// Reports a kvm test as run: a `kvm-test-ran: NAME` line on stdout, and one
-/// line appended to the file named by `OASIS_KVM_TESTS_RAN`, if set, which
-/// `.ci/run` counts.
-pub fn ran(name: &str) {
-    println!("kvm-test-ran: {name}");
-    if let Some(path) = std::env::var_os("OASIS_KVM_TESTS_RAN") {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .expect("open OASIS_KVM_TESTS_RAN");
-        writeln!(f, "{name}").expect("write OASIS_KVM_TESTS_RAN");
-    }
-}
+#[allow(unused_imports)] // not every test file records kvm runs
+pub use oasis_testkit::kvm_test_ran as ran;
 
 /// `oasis vmm ARGS…`, waited for.
 pub fn vmm(args: &[&str]) -> Output {

@@ -276,37 +276,12 @@ pub fn kvm_tools() -> &'static PathBuf {
     })
 }
 
-/// Records that kvm test `name` really ran a guest: a `kvm-test-ran:` line,
-/// and a line in the file `OASIS_KVM_TESTS_RAN` names, if set (CI counts
-/// them, so a kvm test that silently skips is noticed).
-pub fn ran(name: &str) {
-    println!("kvm-test-ran: {name}");
-    if let Some(path) = std::env::var_os("OASIS_KVM_TESTS_RAN") {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .expect("open OASIS_KVM_TESTS_RAN");
-        writeln!(f, "{name}").expect("write OASIS_KVM_TESTS_RAN");
-    }
-}
+#[allow(unused_imports)] // not every test file records kvm runs
+pub use oasis_testkit::kvm_test_ran as ran;
 
 /// Whether /dev/kvm can be used; prints why not, or fails under CI.
 pub fn kvm_usable() -> bool {
-    let present = Path::new("/dev/kvm").exists();
-    let usable = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !usable {
-        assert!(
-            !(present && std::env::var("CI").as_deref() == Ok("true")),
-            "/dev/kvm exists but cannot be opened: the kvm tests must run in CI"
-        );
-        println!("skipped: no usable /dev/kvm");
-    }
-    usable
+    oasis_testkit::kvm_usable("echo on kvm")
 }
 
 /// Sends a datagram of every size from 1 to `max` bytes and checks each
