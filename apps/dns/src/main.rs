@@ -132,7 +132,7 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
         initial,
         secondaries.iter().map(|s| s.0.clone()).collect(),
         allow,
-    )?);
+    ));
     let catalog = service.catalog();
     for z in catalog.zones() {
         info!("serving zone {}", z.apex);

@@ -275,21 +275,27 @@ mod tests {
         assert_eq!((c.from_guest, c.malformed, c.to_guest), (1, 2, 1));
     }
 
-    /// A datagram from a host client reaches the guest's port from a gateway
-    /// port, and the guest's answer to that port reaches the client.
-    #[test]
-    fn a_udp_forward_carries_a_request_and_its_reply() {
+    /// A link with a UDP forward from a free host port to the guest's port
+    /// 7, after the guest asked for its gateway (as a stack does first; the
+    /// gateway learns the guest's MAC from it).
+    fn udp_forward_link() -> (Link, u16) {
         let port = std::net::UdpSocket::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let mut l = link(&format!("user,fwd=udp:{port}:7"));
-        // The guest asks for its gateway first, as a stack does; the gateway
-        // learns the guest's MAC from it.
         l.guest_sends(&ARP_REQUEST);
         l.net.exchange(Instant::now()).unwrap();
         l.guest_receives();
+        (l, port)
+    }
+
+    /// A datagram from a host client reaches the guest's port from a gateway
+    /// port, and the guest's answer to that port reaches the client.
+    #[test]
+    fn a_udp_forward_carries_a_request_and_its_reply() {
+        let (mut l, port) = udp_forward_link();
         let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         client
             .set_read_timeout(Some(Duration::from_secs(2)))
@@ -322,15 +328,7 @@ mod tests {
 
     #[test]
     fn a_burst_from_one_client_reaches_the_guest_whole() {
-        let port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut l = link(&format!("user,fwd=udp:{port}:7"));
-        l.guest_sends(&ARP_REQUEST);
-        l.net.exchange(Instant::now()).unwrap();
-        l.guest_receives();
+        let (mut l, port) = udp_forward_link();
         let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         for i in 0..200u8 {
             client.send_to(&[i], ("127.0.0.1", port)).unwrap();
