@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod block;
+pub mod cpu;
 pub mod error;
 pub mod fault;
 pub mod hypercall;
