@@ -29,6 +29,9 @@ const ANSWER_MAX: usize = 4096;
 pub async fn serve_udp<U: UdpSocket>(socket: U, service: Rc<Service>) -> Result<(), NetError> {
     let mut queries = Batch::new(BATCH, QUERY_MAX);
     let mut answers = Batch::new(BATCH, ANSWER_MAX);
+    // Each answer stands alone: the stack may send them grouped by peer
+    // and length, as few sends.
+    answers.set_any_order(true);
     loop {
         socket.recv_batch(&mut queries).await?;
         let catalog = service.catalog();

@@ -26,6 +26,7 @@ pub struct Batch {
     lens: Vec<usize>,
     peers: Vec<SocketAddr>,
     count: usize,
+    any_order: bool,
 }
 
 const NOWHERE: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
@@ -42,7 +43,23 @@ impl Batch {
             lens: vec![0; capacity],
             peers: vec![NOWHERE; capacity],
             count: 0,
+            any_order: false,
         }
+    }
+
+    /// Declares whether the datagrams of this batch may leave in any order
+    /// (each answers a different query, say). A stack may then group those
+    /// to one peer of one length and hand each group to the host at once
+    /// (UDP segmentation offload on the socket stack). Off by default:
+    /// datagrams to one peer leave in batch order. Kept across
+    /// [`Batch::clear`].
+    pub fn set_any_order(&mut self, any_order: bool) {
+        self.any_order = any_order;
+    }
+
+    /// Whether the datagrams may leave in any order ([`Batch::set_any_order`]).
+    pub fn any_order(&self) -> bool {
+        self.any_order
     }
 
     /// How many datagrams the batch can hold.

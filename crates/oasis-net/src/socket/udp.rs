@@ -1,5 +1,8 @@
-//! UDP on host sockets, batched with `recvmmsg` and `sendmmsg`.
+//! UDP on host sockets, batched with `recvmmsg` and `sendmmsg`; a batch
+//! leaves in trains, runs of datagrams the host takes as one send with UDP
+//! segmentation offload (see `trains.rs`), where the host offers it.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -7,6 +10,7 @@ use core::net::SocketAddr;
 
 use super::SocketStack;
 use super::sys::{self, Fd};
+use super::trains::Trains;
 use crate::api::UdpSocket;
 use crate::batch::Batch;
 use crate::error::NetError;
@@ -19,8 +23,24 @@ pub struct SocketUdpSocket {
     fd: Fd,
     family: i32,
     port: u16,
-    /// Scratch for the batch calls, reused so they do not allocate.
-    msgs: RefCell<Msgs>,
+    /// Scratch for the batch calls, reused so they do not allocate, and
+    /// the sending state (boxed: the socket stays small beside the direct
+    /// stack's in [`crate::AnyUdpSocket`]).
+    msgs: Box<RefCell<Msgs>>,
+}
+
+/// How a UDP socket's batches have left, for benchmarks and logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UdpSendStats {
+    /// Datagrams sent by [`UdpSocket::send_batch`].
+    pub datagrams: u64,
+    /// Trains among the messages those went in (sends of two or more
+    /// datagrams at once with UDP segmentation offload).
+    pub trains: u64,
+    /// Datagrams that went in trains.
+    pub datagrams_in_trains: u64,
+    /// Trains the host refused (after the first, the socket sends none).
+    pub refused_trains: u64,
 }
 
 #[derive(Default)]
@@ -28,6 +48,16 @@ struct Msgs {
     hdrs: Vec<libc::mmsghdr>,
     iovs: Vec<libc::iovec>,
     addrs: Vec<libc::sockaddr_storage>,
+    /// The `UDP_SEGMENT` control message of each train.
+    ctrl: Vec<Control>,
+    /// How many datagrams each message carries.
+    per_msg: Vec<usize>,
+    trains: Trains,
+    /// Whether batches may leave as trains (`UDP_SEGMENT`): the host
+    /// accepted the option at bind, trains are not turned off, and the
+    /// host has not refused one.
+    gso: bool,
+    stats: UdpSendStats,
 }
 
 impl Msgs {
@@ -38,6 +68,8 @@ impl Msgs {
             self.hdrs.resize_with(n, || unsafe { core::mem::zeroed() });
             self.iovs.resize_with(n, || unsafe { core::mem::zeroed() });
             self.addrs.resize_with(n, sys::empty_sockaddr);
+            self.ctrl.resize(n, [0; 4]);
+            self.per_msg.resize(n, 0);
         }
     }
 }
@@ -62,18 +94,37 @@ impl SocketStack {
             SOCKET_BUFFER,
             "SO_SNDBUF",
         );
+        // A segment size of 0 sends plain datagrams unless a message asks
+        // for segments; a host without UDP segmentation offload refuses it.
+        let gso = self.udp_gso()
+            && fd
+                .set_int(libc::SOL_UDP, libc::UDP_SEGMENT, 0, "UDP_SEGMENT")
+                .is_ok();
         sys::bind(&fd, self.bind_addr(port), family, "UDP socket")?;
         let port = sys::local_port(&fd);
         Ok(SocketUdpSocket {
             fd,
             family,
             port,
-            msgs: RefCell::new(Msgs::default()),
+            msgs: Box::new(RefCell::new(Msgs {
+                gso,
+                ..Msgs::default()
+            })),
         })
     }
 }
 
 impl SocketUdpSocket {
+    /// How this socket's batches have left so far.
+    pub fn send_stats(&self) -> UdpSendStats {
+        self.msgs.borrow().stats
+    }
+
+    /// Whether batches still leave in trains (UDP segmentation offload).
+    pub fn sends_trains(&self) -> bool {
+        self.msgs.borrow().gso
+    }
+
     /// One `recvmmsg` into `batch`; `Ok(0)` means nothing was waiting.
     fn try_recv(&self, batch: &mut Batch) -> Result<usize, NetError> {
         let cap = batch.capacity();
@@ -129,42 +180,63 @@ impl SocketUdpSocket {
         }
     }
 
-    /// One `sendmmsg` of `batch` from datagram `from` on; returns how many
-    /// were taken (a datagram the kernel refuses is skipped and counted as
-    /// taken), `Ok(0)` when the socket buffer is full.
-    fn try_send(&self, batch: &Batch, from: usize) -> Result<usize, NetError> {
-        let count = batch.len() - from;
+    /// One `sendmmsg` of `batch` as planned by [`Trains::plan`], from
+    /// position `done` of the plan on; returns how many datagrams were
+    /// taken (a datagram or train the host refuses to route is dropped and
+    /// counted as taken), `Ok(0)` when the socket buffer is full.
+    fn try_send(&self, batch: &Batch, done: usize) -> Result<usize, NetError> {
         let mut guard = self.msgs.borrow_mut();
         let m = &mut *guard;
-        m.reserve(count);
-        for i in 0..count {
-            let Some(d) = batch.get(from + i) else { break };
-            let alen = sys::write_sockaddr(d.peer, self.family, &mut m.addrs[i]);
-            m.iovs[i] = libc::iovec {
-                iov_base: d.data.as_ptr() as *mut libc::c_void,
-                iov_len: d.data.len(),
-            };
-            let hdr = &mut m.hdrs[i].msg_hdr;
-            hdr.msg_name = (&mut m.addrs[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_namelen = alen;
-            hdr.msg_iov = &mut m.iovs[i];
-            hdr.msg_iovlen = 1;
-            hdr.msg_control = core::ptr::null_mut();
-            hdr.msg_controllen = 0;
-            hdr.msg_flags = 0;
-        }
+        m.reserve(batch.len());
+        // Planned afresh on every call: another task may have sent on this
+        // socket while this batch waited for buffer space.
+        m.trains.plan(batch);
         loop {
-            // SAFETY: every header points at live buffers of the stated sizes;
-            // the kernel only reads the payloads.
+            let count = self.messages(m, batch, done);
+            if count == 0 {
+                return Ok(0);
+            }
+            // SAFETY: every header points at live buffers of the stated
+            // sizes (filled by `messages`); the kernel only reads them.
             let n = unsafe {
                 libc::sendmmsg(self.fd.raw(), m.hdrs.as_mut_ptr(), count as libc::c_uint, 0)
             };
             if n > 0 {
-                return Ok(n as usize);
+                let n = n as usize;
+                let taken: usize = m.per_msg[..n].iter().sum();
+                for &d in &m.per_msg[..n] {
+                    if d > 1 {
+                        m.stats.trains += 1;
+                        m.stats.datagrams_in_trains += d as u64;
+                    }
+                }
+                m.stats.datagrams += taken as u64;
+                return Ok(taken);
             }
-            match sys::errno() {
+            let errno = sys::errno();
+            match errno {
                 libc::EINTR => continue,
                 libc::EAGAIN => return Ok(0),
+                // The host will not take a train (no offload on the route,
+                // a path too small, an old kernel): from now on this
+                // socket sends plain datagrams, the train's among them.
+                libc::EIO
+                | libc::EINVAL
+                | libc::EMSGSIZE
+                | libc::EOPNOTSUPP
+                | libc::ENOPROTOOPT
+                    if m.per_msg[0] > 1 =>
+                {
+                    m.gso = false;
+                    m.stats.refused_trains += 1;
+                    log::warn!(
+                        "UDP port {}: the host refused a train of {} datagrams of {} bytes \
+                         (errno {errno}); sending plain datagrams from now on",
+                        self.port,
+                        m.per_msg[0],
+                        m.iovs[0].iov_len
+                    );
+                }
                 // The first datagram cannot go (no route, too large, …):
                 // drop it, as a wire would, and go on with the rest.
                 libc::ENETUNREACH
@@ -175,11 +247,79 @@ impl SocketUdpSocket {
                 | libc::ECONNREFUSED
                 | libc::EPERM
                 | libc::EACCES => {
-                    return Ok(1);
+                    return Ok(m.per_msg[0]);
                 }
                 _ => return Err(sys::io(format!("sendmmsg on UDP port {}", self.port))),
             }
         }
+    }
+
+    /// Fills `m`'s headers with the messages that send the plan from
+    /// position `done` on: a train (with `UDP_SEGMENT`) per planned train
+    /// while the socket may send trains, a plain datagram otherwise.
+    /// Returns how many messages.
+    fn messages(&self, m: &mut Msgs, batch: &Batch, done: usize) -> usize {
+        let gso = m.gso;
+        let (mut k, mut v) = (0, 0);
+        for t in &m.trains.trains {
+            let end = t.start + t.count;
+            if end <= done {
+                continue;
+            }
+            let from = t.start.max(done);
+            let whole = gso && end - from > 1;
+            let mut started = false;
+            for &i in &m.trains.order[from..end] {
+                let Some(d) = batch.get(i) else { continue };
+                m.iovs[v] = libc::iovec {
+                    iov_base: d.data.as_ptr() as *mut libc::c_void,
+                    iov_len: d.data.len(),
+                };
+                if !started || !whole {
+                    started = true;
+                    let alen = sys::write_sockaddr(d.peer, self.family, &mut m.addrs[k]);
+                    let hdr = &mut m.hdrs[k].msg_hdr;
+                    hdr.msg_name = (&mut m.addrs[k] as *mut libc::sockaddr_storage).cast();
+                    hdr.msg_namelen = alen;
+                    hdr.msg_iov = &mut m.iovs[v];
+                    hdr.msg_iovlen = 1;
+                    hdr.msg_control = core::ptr::null_mut();
+                    hdr.msg_controllen = 0;
+                    hdr.msg_flags = 0;
+                    m.per_msg[k] = 1;
+                    k += 1;
+                } else {
+                    m.hdrs[k - 1].msg_hdr.msg_iovlen += 1;
+                    m.per_msg[k - 1] += 1;
+                }
+                v += 1;
+            }
+            if whole && started && m.per_msg[k - 1] > 1 {
+                segment_control(&mut m.hdrs[k - 1].msg_hdr, &mut m.ctrl[k - 1], t.segment);
+            }
+        }
+        k
+    }
+}
+
+/// Room for one control message carrying a `u16`, aligned for `cmsghdr`.
+type Control = [u64; 4];
+
+/// Attaches a `UDP_SEGMENT` control message to `hdr`: the host cuts its
+/// payload into datagrams of `segment` bytes (the last may be shorter).
+fn segment_control(hdr: &mut libc::msghdr, ctrl: &mut Control, segment: usize) {
+    let seg = segment as u16;
+    hdr.msg_control = ctrl.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE of a u16 (24 bytes on 64-bit Linux) fits in
+    // `Control` (32 bytes, 8-aligned), so CMSG_FIRSTHDR is that buffer and
+    // its data lies inside it.
+    unsafe {
+        hdr.msg_controllen = libc::CMSG_SPACE(core::mem::size_of::<u16>() as u32) as _;
+        let c = libc::CMSG_FIRSTHDR(hdr);
+        (*c).cmsg_level = libc::SOL_UDP;
+        (*c).cmsg_type = libc::UDP_SEGMENT;
+        (*c).cmsg_len = libc::CMSG_LEN(core::mem::size_of::<u16>() as u32) as _;
+        core::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), seg);
     }
 }
 
@@ -199,6 +339,8 @@ impl UdpSocket for SocketUdpSocket {
     }
 
     async fn send_batch(&self, batch: &Batch) -> Result<(), NetError> {
+        // Counts datagrams in the order of the plan, which is the same on
+        // every call for the same batch.
         let mut sent = 0;
         while sent < batch.len() {
             match self.try_send(batch, sent)? {
@@ -269,6 +411,111 @@ impl UdpSocket for SocketUdpSocket {
                 }
                 _ => return Err(sys::io(format!("sendto {to} from UDP port {}", self.port))),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::config::Config;
+    use oasis_rt::args::FromArg;
+    use oasis_rt::{Duration, timeout};
+    use std::net::UdpSocket as HostSocket;
+    use std::vec::Vec;
+
+    /// Sends one batch of `items` (receiver, length) from a socket stack
+    /// socket (trains on or off) to plain host sockets and returns what
+    /// each receiver got, in order, and the sender's stats.
+    fn send_and_collect(
+        v4: bool,
+        gso: bool,
+        any_order: bool,
+        items: &[(usize, usize)],
+    ) -> (Vec<Vec<Vec<u8>>>, UdpSendStats) {
+        let receivers: Vec<HostSocket> = (0..3)
+            .map(|_| HostSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let mut batch = Batch::new(items.len(), 2048);
+        batch.set_any_order(any_order);
+        for (i, &(r, len)) in items.iter().enumerate() {
+            let to = receivers[r].local_addr().unwrap();
+            batch.push_with(to, |slot| {
+                slot[..len].fill(i as u8);
+                slot[..2.min(len)].copy_from_slice(&(i as u16).to_be_bytes()[..2.min(len)]);
+                len
+            });
+        }
+        oasis_rt::platform::install(oasis_hosted::services());
+        let stats = oasis_rt::exec::block_on(&*oasis_hosted::reactor(), async {
+            let ipv4 = v4.then(|| FromArg::from_arg("127.0.0.1/8").unwrap());
+            let config = Config::from_values(ipv4, None, None, None, false, 0).unwrap();
+            let mut stack = SocketStack::new(&config).unwrap();
+            stack.set_udp_gso(gso);
+            let socket = stack.bind_udp_socket(0).unwrap();
+            timeout(Duration::from_secs(10), socket.send_batch(&batch))
+                .await
+                .expect("in time")
+                .unwrap();
+            socket.send_stats()
+        });
+        let got = receivers
+            .iter()
+            .enumerate()
+            .map(|(r, s)| {
+                s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                    .unwrap();
+                let want = items.iter().filter(|x| x.0 == r).count();
+                let mut buf = [0u8; 4096];
+                (0..want)
+                    .map(|_| {
+                        let n = s.recv(&mut buf).unwrap();
+                        buf[..n].to_vec()
+                    })
+                    .collect()
+            })
+            .collect();
+        (got, stats)
+    }
+
+    fn mix() -> Vec<(usize, usize)> {
+        let lens = [61, 61, 73, 61, 0, 61, 73, 45, 1300, 61, 73, 61];
+        (0..60).map(|i| (i % 7 % 3, lens[i % lens.len()])).collect()
+    }
+
+    /// Over an IPv4 socket and over a dual-stack one (v4-mapped peers).
+    #[test]
+    fn trains_deliver_the_same_datagrams_as_plain_sends() {
+        for v4 in [true, false] {
+            same_datagrams(v4);
+        }
+    }
+
+    fn same_datagrams(v4: bool) {
+        let items = mix();
+        let (plain, stats) = send_and_collect(v4, false, false, &items);
+        assert_eq!(stats.trains, 0);
+        assert_eq!(stats.datagrams, items.len() as u64);
+        let (ordered, stats) = send_and_collect(v4, true, false, &items);
+        assert_eq!(ordered, plain, "in batch order: the very same per receiver");
+        if stats.refused_trains > 0 && std::env::var("CI").as_deref() != Ok("true") {
+            std::println!("skipped: this host refuses UDP segmentation offload");
+            return;
+        }
+        assert!(
+            stats.trains > 0,
+            "in batch order, runs of one length still go as trains"
+        );
+        let (grouped, stats) = send_and_collect(v4, true, true, &items);
+        assert!(stats.trains > 0 && stats.datagrams_in_trains > stats.trains);
+        assert_eq!(stats.datagrams, items.len() as u64);
+        for (g, p) in grouped.iter().zip(&plain) {
+            let (mut g, mut p) = (g.clone(), p.clone());
+            g.sort();
+            p.sort();
+            assert_eq!(g, p, "any order: the same datagrams per receiver");
         }
     }
 }
