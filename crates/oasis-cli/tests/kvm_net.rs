@@ -6,68 +6,19 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::os::fd::AsRawFd;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::{images, kvm_usable, ran, s, text};
+use oasis_testkit::netns::{Netns, may_run};
 
 /// Datagrams reflected in the test.
 const DATAGRAMS: usize = 200;
 /// Datagrams sent before waiting for their reflections.
 const BURST: usize = 20;
 
-/// A network namespace, deleted when dropped.
-struct Namespace(String);
-
-impl Namespace {
-    /// A namespace named after this process and `tag` (one per test).
-    fn create(tag: &str) -> Result<Namespace, String> {
-        let name = format!("oasis-kvmnet-{}-{tag}", std::process::id());
-        ip(&["netns", "add", &name])?;
-        let ns = Namespace(name);
-        ip(&[
-            "netns", "exec", &ns.0, "ip", "tuntap", "add", "dev", "tap0", "mode", "tap",
-        ])?;
-        ip(&["-n", &ns.0, "addr", "add", "10.0.0.1/24", "dev", "tap0"])?;
-        ip(&["-n", &ns.0, "link", "set", "tap0", "up"])?;
-        ip(&["-n", &ns.0, "link", "set", "lo", "up"])?;
-        Ok(ns)
-    }
-
-    /// Moves the calling thread into the namespace.
-    fn enter(&self) {
-        let f = std::fs::File::open(format!("/run/netns/{}", self.0)).expect("open the namespace");
-        // SAFETY: setns on a namespace descriptor affects only this thread.
-        let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = ip(&["netns", "delete", &self.0]);
-    }
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            text(&out.stderr).trim()
-        ))
-    }
-}
-
 /// Sends every datagram and checks each comes back with the same payload.
-fn exchange(ns: &Namespace) -> Result<usize, String> {
+fn exchange(ns: &Netns) -> Result<usize, String> {
     ns.enter();
     let sock = UdpSocket::bind("10.0.0.1:0").map_err(|e| e.to_string())?;
     sock.connect("10.0.0.2:7").map_err(|e| e.to_string())?;
@@ -130,48 +81,21 @@ fn stats(stderr: &str) -> (u64, u64, u64) {
     )
 }
 
-/// Whether this test can make namespaces and TAPs; prints why not.
+/// Whether this test can run a guest and make namespaces and TAPs; prints why not.
 fn can_run() -> bool {
-    if !kvm_usable() {
-        return false;
-    }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI runs as root"
-        );
-        println!("skipped: not root (network namespaces and TAP need root)");
-        return false;
-    }
-    true
+    kvm_usable() && may_run(true, &["ip"])
 }
 
 #[test]
 fn net_frames_move_through_the_rings_in_batches() {
-    if !kvm_usable() {
+    if !can_run() {
         return;
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI runs as root"
-        );
-        println!("skipped: not root (network namespaces and TAP need root)");
-        return;
-    }
-    let ns = Namespace::create("reflect").unwrap_or_else(|e| panic!("creating the namespace: {e}"));
+    let ns = Netns::with_tap("kvmnet-reflect");
     let frames = format!("--frames={DATAGRAMS}");
-    let vmm = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.0,
-            env!("CARGO_BIN_EXE_oasis"),
-            "vmm",
-            "--stats",
-        ])
+    let vmm = ns
+        .command(env!("CARGO_BIN_EXE_oasis"))
+        .args(["vmm", "--stats"])
         .args([
             "--net:service=tap0",
             s(&images().net_reflect),
@@ -208,11 +132,9 @@ fn frames_nobody_reads_do_not_wake_the_guest() {
     if !can_run() {
         return;
     }
-    let ns = Namespace::create("ignore").unwrap_or_else(|e| panic!("creating the namespace: {e}"));
+    let ns = Netns::with_tap("kvmnet-ignore");
     // The guest never answers ARP: name its address by hand.
-    ip(&[
-        "-n",
-        &ns.0,
+    ns.ip(&[
         "neigh",
         "add",
         "10.0.0.2",
@@ -220,17 +142,10 @@ fn frames_nobody_reads_do_not_wake_the_guest() {
         "02:00:00:00:00:02",
         "dev",
         "tap0",
-    ])
-    .unwrap();
-    let vmm = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.0,
-            env!("CARGO_BIN_EXE_oasis"),
-            "vmm",
-            "--stats",
-        ])
+    ]);
+    let vmm = ns
+        .command(env!("CARGO_BIN_EXE_oasis"))
+        .args(["vmm", "--stats"])
         .args([
             "--net:service=tap0",
             s(&images().net_ignore),

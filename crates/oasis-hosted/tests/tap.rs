@@ -4,8 +4,7 @@
 //! Needs root (CI runs as root); elsewhere it says it was skipped.
 
 use std::future::poll_fn;
-use std::os::fd::AsRawFd;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,75 +12,23 @@ use oasis_hosted::reactor::Reactor;
 use oasis_hosted::tap::Tap;
 use oasis_rt::device::Net;
 use oasis_rt::exec::block_on_stats;
-
-fn is_root() -> bool {
-    // SAFETY: getuid has no preconditions.
-    unsafe { libc::getuid() == 0 }
-}
-
-/// A network namespace that is deleted when dropped, also on panic.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("oasis-{tag}-{}", std::process::id());
-        ip(&["netns", "add", &name]);
-        Netns(name)
-    }
-    fn exec(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0]).args(args);
-        c
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn ip(args: &[&str]) {
-    let st = Command::new("ip")
-        .args(args)
-        .status()
-        .expect("ip(8) from iproute2");
-    assert!(st.success(), "ip {args:?} failed");
-}
-
-/// Moves the calling thread into `ns` (only this thread: net namespaces are per thread).
-fn enter(ns: &Netns) {
-    let f = std::fs::File::open(format!("/var/run/netns/{}", ns.0)).unwrap();
-    // SAFETY: valid namespace fd; affects only the calling thread.
-    let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
-}
+use oasis_testkit::netns::{Netns, may_run};
 
 #[test]
 fn kernel_frames_wake_the_task_and_transmitted_frames_reach_the_kernel() {
-    if !is_root() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run this test as root"
-        );
-        println!("skipped: needs root to create a network namespace and a TAP device");
+    if !may_run(true, &["ip", "ping"]) {
         return;
     }
-    let ns = Netns::new("tap");
-    let name = ns.0.clone();
+    let ns = Netns::with_tap("tap");
     // All device work happens on a thread that lives inside the namespace.
-    let worker = std::thread::spawn(move || {
-        let ns = Netns(name);
-        enter(&ns);
-        ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
-        ip(&["addr", "add", "10.0.0.1/24", "dev", "tap0"]);
-        ip(&["link", "set", "tap0", "up"]);
+    let neigh = ns.within(|| {
         let reactor = Arc::new(Reactor::new().unwrap());
         let mac = [0x02, 0, 0, 0, 0, 0x02];
         let mut tap = Tap::open("tap0", mac, reactor.clone()).unwrap();
         // Make the kernel send: a ping to 10.0.0.2 starts with an ARP request on tap0.
         let mut ping = ns
-            .exec(&["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.0.0.2"])
+            .command("ping")
+            .args(["-c", "3", "-i", "0.2", "-W", "1", "10.0.0.2"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -126,18 +73,14 @@ fn kernel_frames_wake_the_task_and_transmitted_frames_reach_the_kernel() {
         tap.flush().unwrap();
         std::thread::sleep(Duration::from_millis(100));
         let neigh = ns
-            .exec(&["ip", "neigh", "show", "10.0.0.2"])
+            .command("ip")
+            .args(["neigh", "show", "10.0.0.2"])
             .output()
             .unwrap();
         let _ = ping.kill();
         let _ = ping.wait();
-        let neigh = String::from_utf8_lossy(&neigh.stdout).into_owned();
-        std::mem::forget(ns); // the outer guard deletes it
-        neigh
+        String::from_utf8_lossy(&neigh.stdout).into_owned()
     });
-    let neigh = worker.join();
-    drop(ns);
-    let neigh = neigh.expect("worker thread failed");
     assert!(
         neigh.contains("02:00:00:00:00:02"),
         "kernel did not learn our MAC: {neigh:?}"

@@ -1,6 +1,11 @@
 //! What oasis's end-to-end tests share, so that a kvm test that cannot run
-//! says why, fails under CI where it should run, and is counted when it ran.
+//! says why, fails under CI where it should run, and is counted when it ran;
+//! network namespaces ([`netns`]) and logged processes ([`process`]) that
+//! clean up after themselves.
 #![warn(missing_docs)]
+
+pub mod netns;
+pub mod process;
 
 use std::io::Write;
 use std::path::Path;

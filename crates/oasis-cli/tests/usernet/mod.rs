@@ -5,13 +5,13 @@
 
 pub mod dns;
 
-use std::fs::File;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use oasis_cli::build::{Request, Target, build};
+use oasis_testkit::process::Logged;
 
 use crate::common::root;
 
@@ -48,11 +48,9 @@ fn unprivileged() -> Option<Command> {
     Some(c)
 }
 
-/// A kvm unikernel under `oasis run`, its output in a log file.
-pub struct Guest {
-    child: Child,
-    log: PathBuf,
-}
+/// A kvm unikernel under `oasis run`, its output in a log file; killed
+/// (by pid) when dropped.
+pub struct Guest(Logged);
 
 impl Guest {
     /// Builds `app` for kvm (once; later runs find it fresh) and starts
@@ -77,65 +75,32 @@ impl Guest {
             .env("CARGO_TARGET_DIR", image_dir())
             .args(["run", app, "--target", "kvm", "--stats", "--net", net, "--"])
             .args(boot);
-        let tag = app.replace('/', "-");
-        let log =
-            std::env::temp_dir().join(format!("oasis-usernet-{tag}-{}.log", std::process::id()));
-        let out = File::create(&log).expect("create the log");
-        let err = out.try_clone().expect("clone the log handle");
-        let child = cmd
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start oasis run");
-        Guest { child, log }
+        Guest(Logged::start(
+            cmd,
+            &format!("usernet-{}", app.replace('/', "-")),
+        ))
     }
 
     /// Everything written so far.
     pub fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.output()
     }
 
     /// Waits (up to two minutes: `oasis run` checks the build first) for a
     /// line containing `needle`.
     pub fn wait_for(&mut self, needle: &str) {
-        let start = Instant::now();
-        loop {
-            let out = self.output();
-            if out.contains(needle) {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("oasis run exited ({status}) before `{needle}`:\n{out}");
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "no `{needle}` within two minutes:\n{out}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.0.wait_for(needle, Duration::from_secs(120));
     }
 
     /// Stops the VMM with SIGTERM (by pid) and returns its exit status and
     /// everything it wrote, `--stats` line included.
-    pub fn stop(mut self) -> (Option<i32>, String) {
-        // SAFETY: kill on our own child's pid.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let status = self.child.wait().expect("wait for oasis run");
-        (status.code(), self.output())
+    pub fn stop(self) -> (Option<i32>, String) {
+        self.0.stop(libc::SIGTERM)
     }
 
     /// Whether the VMM still runs.
     pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Guest {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
+        self.0.alive()
     }
 }
 

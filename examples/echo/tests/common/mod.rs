@@ -5,183 +5,18 @@
 pub mod frames;
 pub mod scenarios;
 
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Whether this process is root.
-pub fn is_root() -> bool {
-    // SAFETY: getuid has no preconditions.
-    unsafe { libc::getuid() == 0 }
-}
-
-/// True if the test may run; otherwise prints why it is skipped. On CI
-/// (CI=true) a missing requirement is a failure, not a skip.
-pub fn may_run(need_root: bool, programs: &[&str]) -> bool {
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    if need_root && !is_root() {
-        assert!(!ci, "CI must run this test as root");
-        println!("skipped: needs root to create a network namespace and a TAP device");
-        return false;
-    }
-    for p in programs {
-        let found = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-            .iter()
-            .any(|d| std::path::Path::new(d).join(p).exists());
-        if !found {
-            assert!(!ci, "CI must have {p} (see scripts/packages)");
-            println!("skipped: needs {p}");
-            return false;
-        }
-    }
-    true
-}
-
-/// A network namespace holding tap0 at 10.0.0.1/24; deleted when dropped,
-/// also when the test panics.
-pub struct Netns {
-    pub name: String,
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("run a command");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Netns {
-    /// Creates `oasis-<tag>-<pid>` with lo up and tap0 at 10.0.0.1/24.
-    pub fn with_tap(tag: &str) -> Netns {
-        let name = format!("oasis-{tag}-{}", std::process::id());
-        let _ = Command::new("ip")
-            .args(["netns", "del", &name])
-            .stderr(Stdio::null())
-            .status();
-        run(Command::new("ip").args(["netns", "add", &name]));
-        let ns = Netns { name };
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
-        ns.ip(&["addr", "add", "10.0.0.1/24", "dev", "tap0"]);
-        ns.ip(&["link", "set", "tap0", "up"]);
-        ns
-    }
-
-    /// Runs `ip -n NS ARGS`, which must succeed.
-    pub fn ip(&self, args: &[&str]) {
-        run(Command::new("ip").args(["-n", &self.name]).args(args));
-    }
-
-    /// A command to run inside the namespace.
-    pub fn command(&self, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, program]);
-        c
-    }
-
-    /// Runs `f` on a thread that has entered the namespace (a network
-    /// namespace is per thread), and returns its result.
-    pub fn within<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let ns = File::open(format!("/var/run/netns/{}", self.name)).expect("netns file");
-                // SAFETY: a valid namespace descriptor; affects only this thread.
-                let r = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
-                f()
-            })
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e))
-        })
-    }
-
-    /// Whether `ping` from the namespace to `addr` gets answers.
-    pub fn ping(&self, addr: &str) -> bool {
-        self.command("ping")
-            .args(["-c", "3", "-i", "0.2", "-W", "2", addr])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
+#[allow(unused_imports)] // not every test file needs root
+pub use oasis_testkit::netns::{Netns, is_root, may_run};
 /// A started server whose output goes to a file; killed (by pid) when dropped.
-pub struct Server {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Server {
-    /// Starts `cmd` with stdout and stderr in a log file.
-    pub fn start(mut cmd: Command, tag: &str) -> Server {
-        let log = std::env::temp_dir().join(format!("oasis-echo-{tag}-{}.log", std::process::id()));
-        let out = File::create(&log).expect("create the server log");
-        let err = out.try_clone().expect("clone the log handle");
-        let child = cmd
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start the server");
-        Server { child, log }
-    }
-
-    /// Everything the server wrote so far.
-    pub fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits up to `limit` for a line containing `needle`; returns it.
-    pub fn wait_for(&mut self, needle: &str, limit: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            let out = self.output();
-            if let Some(line) = out.lines().find(|l| l.contains(needle)) {
-                return line.to_string();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("server exited ({status}) before `{needle}`:\n{out}");
-            }
-            assert!(
-                start.elapsed() < limit,
-                "no `{needle}` from the server within {limit:?}:\n{out}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The last line containing `needle`, if any.
-    pub fn last_line(&self, needle: &str) -> Option<String> {
-        self.output()
-            .lines()
-            .rev()
-            .find(|l| l.contains(needle))
-            .map(str::to_string)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
+pub use oasis_testkit::process::Logged as Server;
+pub use oasis_testkit::process::run;
 
 /// The echo binary under test.
 pub fn echo_bin() -> &'static str {
@@ -223,7 +58,7 @@ pub fn start_echo(ns: &Netns, runner: Runner, boot: &[&str], tag: &str) -> Serve
         Runner::Hosted => {
             let mut cmd = ns.command(echo_bin());
             cmd.args(["--net:service=tap0", "--"]).args(boot);
-            Server::start(cmd, &log_tag)
+            Server::start(cmd, &format!("echo-{log_tag}"))
         }
         Runner::Kvm => {
             let oasis = kvm_tools();
@@ -240,7 +75,7 @@ pub fn start_echo(ns: &Netns, runner: Runner, boot: &[&str], tag: &str) -> Serve
                     "--",
                 ])
                 .args(boot);
-            Server::start(cmd, &log_tag)
+            Server::start(cmd, &format!("echo-{log_tag}"))
         }
     }
 }

@@ -1,0 +1,96 @@
+//! A process under test whose output goes to a log file, read while it
+//! runs; killed (by its pid) and its log removed when dropped, also when
+//! the test panics.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `cmd` to its end; it must succeed (the panic shows its stderr).
+pub fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A started process and its log.
+pub struct Logged {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Logged {
+    /// Starts `cmd` with stdout and stderr in `$TMPDIR/oasis-TAG-PID.log`.
+    pub fn start(mut cmd: Command, tag: &str) -> Logged {
+        let log = std::env::temp_dir().join(format!("oasis-{tag}-{}.log", std::process::id()));
+        let out = File::create(&log).expect("create the log");
+        let err = out.try_clone().expect("clone the log handle");
+        let child = cmd
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
+        Logged { child, log }
+    }
+
+    /// Everything written so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits up to `limit` for a line containing `needle` and returns it;
+    /// panics with the log if the process exits first or time runs out.
+    pub fn wait_for(&mut self, needle: &str, limit: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let out = self.output();
+            if let Some(line) = out.lines().find(|l| l.contains(needle)) {
+                return line.to_string();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("exited ({status}) before `{needle}`:\n{out}");
+            }
+            assert!(
+                start.elapsed() < limit,
+                "no `{needle}` within {limit:?}:\n{out}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The last line containing `needle`, if any.
+    pub fn last_line(&self, needle: &str) -> Option<String> {
+        self.output()
+            .lines()
+            .rev()
+            .find(|l| l.contains(needle))
+            .map(str::to_string)
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends `signal` (to this process's pid only), waits for the exit and
+    /// returns its status code (`None` if a signal ended it) and the log.
+    pub fn stop(mut self, signal: libc::c_int) -> (Option<i32>, String) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        let status = self.child.wait().expect("wait for the process");
+        (status.code(), self.output())
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
