@@ -8,8 +8,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{images, kvm_usable, ran, root, s, text, vmm};
@@ -172,22 +172,26 @@ fn help_lists_every_boot_argument_and_device() {
     ran("help_lists_every_boot_argument_and_device");
 }
 
-fn assert_fault(out: &Output, status: i32, wants: &[&str]) {
+/// Boots `image` (where kvm is usable), which must end with `status` and a
+/// report containing each of `wants`; then records kvm test `name` as run.
+fn expect_fault(name: &str, image: &Path, status: i32, wants: &[&str]) {
+    if !kvm_usable() {
+        return;
+    }
+    let out = vmm(&[s(image)]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(status), "{err}");
     for w in wants {
         assert!(err.contains(w), "{w:?} missing from: {err}");
     }
+    ran(name);
 }
 
 #[test]
 fn unmapped_read_is_reported_with_its_function() {
-    if !kvm_usable() {
-        return;
-    }
-    let out = vmm(&[s(&images().fault_unmapped)]);
-    assert_fault(
-        &out,
+    expect_fault(
+        "unmapped_read_is_reported_with_its_function",
+        &images().fault_unmapped,
         139,
         &[
             "triple fault in fault_unmapped::read_unmapped",
@@ -195,57 +199,48 @@ fn unmapped_read_is_reported_with_its_function() {
             "rip ",
         ],
     );
-    ran("unmapped_read_is_reported_with_its_function");
 }
 
 #[test]
 fn writing_into_code_faults() {
-    if !kvm_usable() {
-        return;
-    }
-    let out = vmm(&[s(&images().fault_write_code)]);
-    assert_fault(
-        &out,
+    expect_fault(
+        "writing_into_code_faults",
+        &images().fault_write_code,
         139,
         &["triple fault in fault_write_code::overwrite", "(cr2) 0x1"],
     );
-    ran("writing_into_code_faults");
 }
 
 #[test]
 fn a_guest_waiting_for_nothing_is_ended_not_left_hanging() {
-    if !kvm_usable() {
-        return;
-    }
-    let out = vmm(&[s(&images().deadlock)]);
-    assert_fault(&out, 139, &["the guest waits forever", "deadlock"]);
-    ran("a_guest_waiting_for_nothing_is_ended_not_left_hanging");
+    expect_fault(
+        "a_guest_waiting_for_nothing_is_ended_not_left_hanging",
+        &images().deadlock,
+        139,
+        &["the guest waits forever", "deadlock"],
+    );
 }
 
 #[test]
 fn stack_overflow_is_reported_as_such() {
-    if !kvm_usable() {
-        return;
-    }
-    let out = vmm(&[s(&images().fault_stack)]);
-    assert_fault(&out, 139, &["fault_stack::recurse", "stack overflow"]);
-    ran("stack_overflow_is_reported_as_such");
+    expect_fault(
+        "stack_overflow_is_reported_as_such",
+        &images().fault_stack,
+        139,
+        &["fault_stack::recurse", "stack overflow"],
+    );
 }
 
 #[test]
 fn panic_is_reported_with_message_and_location() {
-    if !kvm_usable() {
-        return;
-    }
-    let out = vmm(&[s(&images().fault_panic)]);
-    assert_fault(
-        &out,
+    expect_fault(
+        "panic_is_reported_with_message_and_location",
+        &images().fault_panic,
         134,
         &[
             "guest panicked at crates/oasis-test-guests/src/bin/fault-panic.rs:8:9: deliberate panic",
         ],
     );
-    ran("panic_is_reported_with_message_and_location");
 }
 
 /// Every refusal is one line on stderr and a non-zero status, before any guest runs.
