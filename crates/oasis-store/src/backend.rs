@@ -3,7 +3,9 @@
 //! The device starts with a [`Superblock`] sector; the engine's bytes follow
 //! at a page-aligned offset. The superblock records how many engine bytes are
 //! in use, which stands in for a file's length: redb grows and shrinks its
-//! storage, a block device has a fixed size.
+//! storage, a block device has a fixed size. The store's log region
+//! ([`crate::journal`]) sits at the end of the device: an eighth of it, at
+//! least 64 KiB and at most 8 MiB; the engine's storage never grows into it.
 //!
 //! Writes are held and combined ([`crate::gather`]): a commit's pages go out
 //! as a few long device writes of many sectors (one VM exit each on kvm).
@@ -17,6 +19,7 @@
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -25,10 +28,15 @@ use oasis_rt::device::{Block, BlockInfo, DeviceError};
 use redb::{BackendError, StorageBackend};
 
 use crate::gather::Pending;
+use crate::journal::LogDevice;
 use crate::superblock::{SUPERBLOCK_LEN, Superblock, SuperblockError};
 
 /// Byte offset of the engine's storage on a device with sectors of at most 4 KiB.
 const DATA_ALIGN: u64 = 4096;
+
+/// The smallest and largest log region.
+const LOG_MIN: u64 = 64 << 10;
+const LOG_MAX: u64 = 8 << 20;
 
 /// The most partly written sectors remembered.
 const KNOWN_LIMIT: usize = 16;
@@ -61,6 +69,14 @@ pub enum OpenError {
     SectorSize(u32),
     /// The device is too small to hold any store.
     TooSmall(u64),
+    /// The superblock places the log region where it cannot be: overlapping
+    /// the engine's storage, unaligned, or empty.
+    Layout {
+        /// What is wrong.
+        what: &'static str,
+        /// The offending byte offset or length.
+        value: u64,
+    },
 }
 
 impl fmt::Display for OpenError {
@@ -74,6 +90,9 @@ impl fmt::Display for OpenError {
             ),
             Self::SectorSize(s) => write!(f, "unsupported sector size {s}"),
             Self::TooSmall(c) => write!(f, "the device ({c} bytes) is too small for a store"),
+            Self::Layout { what, value } => {
+                write!(f, "the superblock's layout is unusable: {what} ({value})")
+            }
         }
     }
 }
@@ -122,7 +141,7 @@ struct State<B> {
 
 /// redb storage on a [`Block`] device. See the module documentation.
 pub struct BlockBackend<B> {
-    state: spin::Mutex<State<B>>,
+    state: Arc<spin::Mutex<State<B>>>,
 }
 
 impl<B> fmt::Debug for BlockBackend<B> {
@@ -147,7 +166,8 @@ impl<B: Block> BlockBackend<B> {
         }
         let data_offset = DATA_ALIGN.max(u64::from(ss));
         let capacity = info.capacity();
-        if capacity <= data_offset + BLANK_PROBE {
+        let log_len = (capacity / 8).clamp(LOG_MIN, LOG_MAX) / data_offset * data_offset;
+        if capacity <= data_offset + BLANK_PROBE + log_len {
             return Err(OpenError::TooSmall(capacity));
         }
         let mut sector = vec![0u8; ss as usize];
@@ -161,10 +181,14 @@ impl<B: Block> BlockBackend<B> {
                         device: ss,
                     }));
                 }
-                let needed = sb.data_offset.saturating_add(sb.data_len);
+                let needed = sb
+                    .data_offset
+                    .saturating_add(sb.data_len)
+                    .max(sb.log_offset.saturating_add(sb.log_len));
                 if needed > capacity || sb.data_offset % u64::from(ss) != 0 {
                     return Err(OpenError::Truncated { needed, capacity });
                 }
+                check_layout(&sb)?;
                 sb
             }
             Err(SuperblockError::NotAStore) if is_blank(&dev, info)? => {
@@ -172,6 +196,8 @@ impl<B: Block> BlockBackend<B> {
                     sector_size: ss,
                     data_offset,
                     data_len: 0,
+                    log_offset: (capacity - log_len) / data_offset * data_offset,
+                    log_len,
                 };
                 write_superblock(&dev, &sb).map_err(dev_err("formatting the superblock"))?;
                 dev.flush()
@@ -189,13 +215,88 @@ impl<B: Block> BlockBackend<B> {
         };
         backend.forget_unfinished_format()?;
         Ok(BlockBackend {
-            state: spin::Mutex::new(backend),
+            state: Arc::new(spin::Mutex::new(backend)),
         })
     }
 
     /// Bytes of engine storage in use.
     pub fn data_len(&self) -> u64 {
         self.state.lock().sb.data_len
+    }
+}
+
+impl<B: Block + Send + 'static> BlockBackend<B> {
+    /// The device's log region, for the store's write-ahead log.
+    pub(crate) fn log_region(&self) -> Box<dyn LogDevice> {
+        let st = self.state.lock();
+        Box::new(LogRegion {
+            state: self.state.clone(),
+            offset: st.sb.log_offset,
+            len: st.sb.log_len,
+            ss: st.info.sector_size as usize,
+        })
+    }
+}
+
+/// A superblock whose fields passed their checksum may still describe an
+/// impossible layout (a forged or buggy one): refuse it.
+fn check_layout(sb: &Superblock) -> Result<(), OpenError> {
+    let ss = u64::from(sb.sector_size);
+    let bad = |what, value| Err(OpenError::Layout { what, value });
+    if sb.log_len < LOG_MIN || !sb.log_len.is_multiple_of(ss) {
+        return bad("log length", sb.log_len);
+    }
+    if !sb.log_offset.is_multiple_of(ss) {
+        return bad("log offset not sector-aligned", sb.log_offset);
+    }
+    if sb.log_offset < sb.data_offset.saturating_add(sb.data_len) {
+        return bad("log region inside the engine's storage", sb.log_offset);
+    }
+    Ok(())
+}
+
+/// The log region of a [`BlockBackend`]'s device, sharing its lock: log
+/// writes go straight to the device, never held with the engine's.
+struct LogRegion<B> {
+    state: Arc<spin::Mutex<State<B>>>,
+    offset: u64,
+    len: u64,
+    ss: usize,
+}
+
+impl<B: Block + Send> LogRegion<B> {
+    fn sector(&self, offset: u64, len: usize) -> Result<u64, DeviceError> {
+        let ss = self.ss as u64;
+        match offset.checked_add(len as u64) {
+            Some(end) if end <= self.len && offset.is_multiple_of(ss) && (len as u64).is_multiple_of(ss) => {
+                Ok((self.offset + offset) / ss)
+            }
+            _ => Err(DeviceError::OutOfRange),
+        }
+    }
+}
+
+impl<B: Block + Send> LogDevice for LogRegion<B> {
+    fn sector_size(&self) -> usize {
+        self.ss
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        let s = self.sector(offset, buf.len())?;
+        self.state.lock().dev.read(s, buf)
+    }
+
+    fn write(&self, offset: u64, buf: &[u8]) -> Result<(), DeviceError> {
+        let s = self.sector(offset, buf.len())?;
+        self.state.lock().dev.write(s, buf)
+    }
+
+    fn flush(&self) -> Result<(), DeviceError> {
+        self.state.lock().dev.flush()
     }
 }
 
@@ -354,9 +455,8 @@ impl<B: Block> State<B> {
     fn set_len(&mut self, len: u64) -> Result<(), BackendError> {
         self.send_gathered()?;
         let old = self.sb.data_len;
-        let capacity = self.info.capacity();
         let end = self.sb.data_offset.saturating_add(len);
-        if end > capacity {
+        if end > self.sb.log_offset {
             return Err(io(
                 "grow: the device is full",
                 end,

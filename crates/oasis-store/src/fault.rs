@@ -50,6 +50,8 @@ struct CutState {
     /// Sectors written so far.
     written: u64,
     cut: bool,
+    /// The first sector of the write the power failed in.
+    cut_at: Option<u64>,
     unflushed: Vec<Undo>,
     rng: Rng,
 }
@@ -85,6 +87,7 @@ impl<B: Block> PowerCut<B> {
                 budget: after,
                 written: 0,
                 cut: false,
+                cut_at: None,
                 unflushed: Vec::new(),
                 rng: Rng::new(seed),
             })),
@@ -99,6 +102,11 @@ impl<B: Block> PowerCut<B> {
     /// Whether the power has failed.
     pub fn is_cut(&self) -> bool {
         self.state.lock().cut
+    }
+
+    /// The first sector of the write the power failed in, if it failed.
+    pub fn cut_sector(&self) -> Option<u64> {
+        self.state.lock().cut_at
     }
 
     /// Sectors written so far would exceed `budget`: tear, scramble, fail.
@@ -121,6 +129,7 @@ impl<B: Block> PowerCut<B> {
             }
         }
         st.cut = true;
+        st.cut_at = Some(sector);
         st.budget = 0;
     }
 }

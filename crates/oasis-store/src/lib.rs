@@ -23,7 +23,8 @@
 //! with postcard, and each `#[index]` field is a table of entries
 //! `field ++ key` (`#[index(unique)]`: a table from the field to the key). Every save,
 //! delete and migration runs in a redb write transaction, durable when it
-//! commits. The database remembers each record type's layout (its fields,
+//! commits (through oasis-store's own write-ahead log on a block device:
+//! see the `journal` module). The database remembers each record type's layout (its fields,
 //! their types, key and indexes) and refuses to open a type whose layout
 //! changed unless a migration from the stored layout was declared.
 //!
@@ -40,6 +41,7 @@ mod error;
 pub mod fault;
 mod gather;
 mod index;
+mod journal;
 pub mod mem;
 mod query;
 mod read;

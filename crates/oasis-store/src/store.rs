@@ -13,6 +13,7 @@ use redb::{MultimapTableHandle, ReadableDatabase, ReadableTable, StorageBackend,
 
 use crate::backend::BlockBackend;
 use crate::error::{Error, Result};
+use crate::journal::{self, Journal, LogDevice, record};
 use crate::query::Query;
 use crate::read::{self, Reader};
 use crate::record::{FieldIndex, Record};
@@ -24,6 +25,17 @@ pub(crate) const META: &str = "oasis-store";
 /// The format marker's key and value.
 const FORMAT_KEY: &[u8] = b"format";
 const FORMAT: &[u8] = b"oasis-store 2";
+/// The key in [`META`] of the last log sequence number the engine holds
+/// durably (written by every checkpoint), big-endian u64.
+const APPLIED_KEY: &[u8] = b"log-applied";
+
+/// Records, in the engine transaction `tx`, that it holds every log
+/// record up to `seq`.
+pub(crate) fn mark_applied(tx: &redb::WriteTransaction, seq: u64) -> Result<()> {
+    tx.open_table(read::table(META))?
+        .insert(APPLIED_KEY, seq.to_be_bytes().as_slice())?;
+    Ok(())
+}
 
 /// The redb tables one record type lives in.
 /// An index table.
@@ -99,6 +111,18 @@ impl fmt::Debug for StoreBuilder {
 pub struct Store {
     pub(crate) db: redb::Database,
     pub(crate) records: BTreeMap<&'static str, Tables>,
+    /// The write-ahead log (on a block device; none on a plain redb backend,
+    /// where every durable commit is a durable engine commit).
+    pub(crate) journal: Option<spin::Mutex<Journal>>,
+    /// [`Store::close`] ran.
+    closed: bool,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Nothing is lost if this fails: the log still holds every commit.
+        let _ = self.shut();
+    }
 }
 
 impl fmt::Debug for Store {
@@ -186,13 +210,25 @@ impl StoreBuilder {
         self
     }
 
-    /// Opens the store on a block device (formatting it if blank).
+    /// Opens the store on a block device (formatting it if blank), and
+    /// recovers the commits its log holds past the engine's last checkpoint.
     pub fn open<B: Block + Send + 'static>(self, dev: B) -> Result<Store> {
-        self.open_backend(BlockBackend::open(dev)?)
+        let backend = BlockBackend::open(dev)?;
+        let log = backend.log_region();
+        self.open_with(backend, Some(log))
     }
 
-    /// Opens the store on any redb storage backend.
+    /// Opens the store on any redb storage backend, without a log: every
+    /// durable commit is then a durable commit of the engine.
     pub fn open_backend(self, backend: impl StorageBackend) -> Result<Store> {
+        self.open_with(backend, None)
+    }
+
+    fn open_with(
+        self,
+        backend: impl StorageBackend,
+        log: Option<Box<dyn LogDevice>>,
+    ) -> Result<Store> {
         let db = redb::Builder::new()
             .set_cache_size(self.cache_bytes)
             .set_check_integrity_on_open(self.verify)
@@ -210,14 +246,96 @@ impl StoreBuilder {
             .iter()
             .map(|d| (d.name, Tables::of(d.name, d.layout, d.fields)))
             .collect();
-        let store = Store { db, records };
+        let mut store = Store {
+            db,
+            records,
+            journal: None,
+            closed: false,
+        };
         let mut tx = store.begin()?;
+        let last = match &log {
+            Some(dev) => tx.replay(dev.as_ref())?,
+            None => 0,
+        };
         tx.check_format()?;
         for d in &self.declared {
             tx.check_layout(d.name, d.layout, d.migration.as_ref())?;
         }
+        if log.is_some() {
+            mark_applied(&tx.tx, last)?;
+        }
+        // Durable: opening is a checkpoint, after which the log starts afresh.
         tx.commit()?;
+        store.journal = log.map(|dev| spin::Mutex::new(Journal::new(dev, last + 1)));
         Ok(store)
+    }
+}
+
+impl<'s> Transaction<'s> {
+    /// Applies the log records past the engine's last checkpoint; returns
+    /// the last sequence number the engine then holds.
+    fn replay(&mut self, dev: &dyn LogDevice) -> Result<u64> {
+        if !self.tx.list_tables()?.any(|t| t.name() == META) {
+            // A new (or foreign) database: no checkpoint, so no log to apply.
+            return Ok(0);
+        }
+        let applied = {
+            let meta = self.tx.open_table(read::table(META))?;
+            let v = meta.get(APPLIED_KEY)?;
+            match v.map(|g| <[u8; 8]>::try_from(g.value())) {
+                None => 0,
+                Some(Ok(b)) => u64::from_be_bytes(b),
+                Some(Err(_)) => {
+                    return Err(Error::Engine(
+                        "the checkpoint's log sequence number is not 8 bytes".into(),
+                    ));
+                }
+            }
+        };
+        let tables: Vec<String> = self
+            .tx
+            .list_tables()?
+            .map(|t| t.name().to_string())
+            .collect();
+        let tx = &self.tx;
+        journal::replay(dev, applied, |seq, payload| {
+            let malformed = |m: record::Malformed| {
+                Error::Engine(format!("log record {seq}: {}", record::describe(&m)))
+            };
+            let apply = |op: record::Op<'_>| -> Result<()> {
+                let (table, key) = match op {
+                    record::Op::Insert { table, key, .. } | record::Op::Remove { table, key } => {
+                        (table, key)
+                    }
+                };
+                if !tables.iter().any(|t| t == table) {
+                    return Err(Error::Engine(format!(
+                        "log record {seq} changes table `{table}`, which the database does not hold"
+                    )));
+                }
+                let mut t = tx.open_table(read::table(table))?;
+                match op {
+                    record::Op::Insert { value, .. } => {
+                        t.insert(key, value)?;
+                    }
+                    record::Op::Remove { .. } => {
+                        t.remove(key)?;
+                    }
+                }
+                Ok(())
+            };
+            let mut failure = None;
+            record::decode::<record::Malformed>(payload, |op| {
+                if failure.is_none()
+                    && let Err(e) = apply(op)
+                {
+                    failure = Some(e);
+                }
+                Ok(())
+            })
+            .map_err(malformed)?;
+            failure.map_or(Ok(()), Err)
+        })
     }
 }
 
@@ -332,7 +450,52 @@ impl Store {
         Ok(Transaction {
             store: self,
             tx: self.db.begin_write()?,
+            ops: Default::default(),
         })
+    }
+
+    /// Writes everything committed into the engine's own durable state and
+    /// empties the log (done by itself as the log fills, and on close).
+    pub fn checkpoint(&self) -> Result<()> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        // The engine's write lock first, then the log's, as commits take them.
+        let tx = self.db.begin_write()?;
+        let mut j = journal.lock();
+        j.check()?;
+        if j.is_empty() {
+            return Ok(());
+        }
+        let seq = j.last();
+        mark_applied(&tx, seq)?;
+        if let Err(e) = tx.commit() {
+            j.fail();
+            return Err(e.into());
+        }
+        j.checkpointed(seq);
+        Ok(())
+    }
+
+    /// Checkpoints, compacts and closes the store, reporting a failure that
+    /// dropping it would ignore.
+    pub fn close(mut self) -> Result<()> {
+        self.shut()
+    }
+
+    /// The work of a clean close: a checkpoint, then the engine's compaction
+    /// (pages moved down into free space and the storage cut to its end),
+    /// since pages freed between checkpoints stay allocated until one.
+    fn shut(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        self.checkpoint()?;
+        self.db
+            .compact()
+            .map_err(|e| Error::Engine(format!("compacting at close: {e}")))?;
+        Ok(())
     }
 
     /// Runs `f` in a write transaction and commits it if `f` succeeds; on an

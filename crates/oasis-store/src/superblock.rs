@@ -1,18 +1,19 @@
 //! The oasis-store superblock: the first sector of a block device that holds
-//! a store. It says "this device is an oasis-store" and how many bytes of the
+//! a store. It says "this device is an oasis-store", how many bytes of the
 //! engine's storage are in use, which a block device (fixed size, no file
-//! length) cannot tell by itself.
+//! length) cannot tell by itself, and where the store's log region is.
 //!
 //! Layout (little-endian), in the style of a wire format: a checked view over
 //! bytes plus a [`Superblock`] representation with `parse` and `emit`.
 //!
 //! ```text
-//!  0      8       12      16            24            32            40
-//!  +------+-------+-------+-------------+-------------+-------------+
-//!  |magic |version|sector | data offset | data length | checksum    |
-//!  +------+-------+-------+-------------+-------------+-------------+
+//!  0      8       12      16            24            32           40           48         56
+//!  +------+-------+-------+-------------+-------------+------------+------------+----------+
+//!  |magic |version|sector | data offset | data length | log offset | log length | checksum |
+//!  +------+-------+-------+-------------+-------------+------------+------------+----------+
 //! ```
-//! The rest of the sector is zero. The checksum is FNV-1a 64 over bytes 0..32.
+//! The rest of the sector is zero. The checksum is FNV-1a 64 over bytes 0..48.
+//! Version 1 (no log region) is refused with a clear error.
 
 use core::fmt;
 
@@ -24,7 +25,9 @@ mod field {
     pub const SECTOR_SIZE: Range<usize> = 12..16;
     pub const DATA_OFFSET: Range<usize> = 16..24;
     pub const DATA_LEN: Range<usize> = 24..32;
-    pub const CHECKSUM: Range<usize> = 32..40;
+    pub const LOG_OFFSET: Range<usize> = 32..40;
+    pub const LOG_LEN: Range<usize> = 40..48;
+    pub const CHECKSUM: Range<usize> = 48..56;
 }
 
 /// Bytes a superblock occupies at the start of its sector.
@@ -34,7 +37,7 @@ pub const SUPERBLOCK_LEN: usize = field::CHECKSUM.end;
 pub const MAGIC: [u8; 8] = *b"oasisDB\x01";
 
 /// The on-device format version this code reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Why the first sector is not a usable superblock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +75,10 @@ impl fmt::Display for SuperblockError {
                 f,
                 "superblock checksum mismatch (stored {stored:#018x}, computed {computed:#018x}): the device is damaged"
             ),
+            Self::Version(1) => write!(
+                f,
+                "oasis-store format version 1 (before the write-ahead log) is not supported: this build reads version {VERSION}; read the records out with an older build and save them into a new store"
+            ),
             Self::Version(v) => write!(
                 f,
                 "oasis-store format version {v} is not supported (this build reads version {VERSION})"
@@ -95,6 +102,10 @@ pub struct Superblock {
     pub data_offset: u64,
     /// Bytes of engine storage in use (the engine's "file length").
     pub data_len: u64,
+    /// Byte offset on the device of the log region.
+    pub log_offset: u64,
+    /// Bytes in the log region.
+    pub log_len: u64,
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -137,6 +148,8 @@ impl Superblock {
             sector_size: le_u32(&bytes[field::SECTOR_SIZE]),
             data_offset: le_u64(&bytes[field::DATA_OFFSET]),
             data_len: le_u64(&bytes[field::DATA_LEN]),
+            log_offset: le_u64(&bytes[field::LOG_OFFSET]),
+            log_len: le_u64(&bytes[field::LOG_LEN]),
         })
     }
 
@@ -149,6 +162,8 @@ impl Superblock {
         out[field::SECTOR_SIZE].copy_from_slice(&self.sector_size.to_le_bytes());
         out[field::DATA_OFFSET].copy_from_slice(&self.data_offset.to_le_bytes());
         out[field::DATA_LEN].copy_from_slice(&self.data_len.to_le_bytes());
+        out[field::LOG_OFFSET].copy_from_slice(&self.log_offset.to_le_bytes());
+        out[field::LOG_LEN].copy_from_slice(&self.log_len.to_le_bytes());
         let sum = fnv1a(&out[..field::CHECKSUM.start]);
         out[field::CHECKSUM].copy_from_slice(&sum.to_le_bytes());
     }
@@ -158,14 +173,17 @@ impl Superblock {
 mod tests {
     use super::*;
 
-    /// A superblock for 512-byte sectors, data at 4096, 1 MiB in use.
-    const SAMPLE: [u8; 40] = [
+    /// A superblock for 512-byte sectors, data at 4096, 1 MiB in use, a
+    /// 64 KiB log at 16 MiB.
+    const SAMPLE: [u8; 56] = [
         0x6f, 0x61, 0x73, 0x69, 0x73, 0x44, 0x42, 0x01, // magic "oasisDB\x01"
-        0x01, 0x00, 0x00, 0x00, // version 1
+        0x02, 0x00, 0x00, 0x00, // version 2
         0x00, 0x02, 0x00, 0x00, // sector size 512
         0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // data offset 4096
         0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, // data length 1 MiB
-        0x38, 0xd4, 0x5a, 0xae, 0x92, 0x62, 0xa9, 0xb7, // checksum
+        0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, // log offset 16 MiB
+        0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, // log length 64 KiB
+        0x8d, 0x0a, 0x4a, 0xd9, 0x0c, 0xc6, 0xfd, 0xe9, // checksum
     ];
 
     fn sample() -> Superblock {
@@ -173,6 +191,8 @@ mod tests {
             sector_size: 512,
             data_offset: 4096,
             data_len: 1 << 20,
+            log_offset: 16 << 20,
+            log_len: 64 << 10,
         }
     }
 
@@ -180,8 +200,8 @@ mod tests {
     fn emit_matches_literal_bytes_and_parses_back() {
         let mut sector = [0xffu8; 512];
         sample().emit(&mut sector);
-        assert_eq!(&sector[..40], &SAMPLE[..]);
-        assert!(sector[40..].iter().all(|&b| b == 0));
+        assert_eq!(&sector[..56], &SAMPLE[..]);
+        assert!(sector[56..].iter().all(|&b| b == 0));
         assert_eq!(Superblock::parse(&SAMPLE), Ok(sample()));
     }
 
@@ -201,12 +221,17 @@ mod tests {
             Superblock::parse(&bad),
             Err(SuperblockError::Checksum { .. })
         ));
-        let mut v2 = [0u8; 40];
-        sample().emit(&mut v2);
-        v2[8] = 2;
-        let sum = fnv1a(&v2[..32]);
-        v2[32..40].copy_from_slice(&sum.to_le_bytes());
-        assert_eq!(Superblock::parse(&v2), Err(SuperblockError::Version(2)));
+        let mut v1 = [0u8; 56];
+        sample().emit(&mut v1);
+        v1[8] = 1;
+        let sum = fnv1a(&v1[..48]);
+        v1[48..56].copy_from_slice(&sum.to_le_bytes());
+        assert_eq!(Superblock::parse(&v1), Err(SuperblockError::Version(1)));
+        let why = alloc::string::ToString::to_string(&SuperblockError::Version(1));
+        assert!(
+            why.contains("version 1") && why.contains("write-ahead log"),
+            "{why}"
+        );
     }
 
     proptest::proptest! {
@@ -216,8 +241,8 @@ mod tests {
         }
 
         #[test]
-        fn emit_then_parse_is_the_identity(sector_size in 64u32..8192, offset: u64, len: u64) {
-            let sb = Superblock { sector_size, data_offset: offset, data_len: len };
+        fn emit_then_parse_is_the_identity(sector_size in 64u32..8192, offset: u64, len: u64, log_offset: u64, log_len: u64) {
+            let sb = Superblock { sector_size, data_offset: offset, data_len: len, log_offset, log_len };
             let mut sector = [0u8; 64];
             sb.emit(&mut sector);
             proptest::prop_assert_eq!(Superblock::parse(&sector), Ok(sb));

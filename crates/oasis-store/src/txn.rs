@@ -7,6 +7,8 @@ use redb::ReadableTable;
 
 use crate::error::{Error, Result};
 use crate::index;
+use crate::journal::Plan;
+use crate::journal::record::Ops;
 use crate::query::Query;
 use crate::read::{self, Reader};
 use crate::record::{FieldIndex, Record};
@@ -18,12 +20,21 @@ use crate::store::{META, Store};
 pub struct Transaction<'s> {
     pub(crate) store: &'s Store,
     pub(crate) tx: redb::WriteTransaction,
+    /// Every change made to the engine's tables, for the log.
+    pub(crate) ops: Ops<'s>,
 }
 
 impl core::fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Transaction").finish_non_exhaustive()
     }
+}
+
+/// Makes an engine commit one that does not wait for stable storage.
+fn not_durable(tx: &mut redb::WriteTransaction) -> Result<()> {
+    tx.set_durability(redb::Durability::None)
+        .map_err(|e| Error::Engine(alloc::string::ToString::to_string(&e)))?;
+    Ok(())
 }
 
 /// Reads and decodes the record under the encoded key `key`.
@@ -89,6 +100,7 @@ impl<'s> Transaction<'s> {
         let old_keys = {
             let mut primary = self.tx.open_table(read::table(&t.primary))?;
             let old = primary.insert(kb.as_slice(), value.as_slice())?;
+            self.ops.insert(&t.primary, &kb, &value);
             match old {
                 Some(g) if !new_keys.is_empty() => Some(index_keys(&R::decode(g.value())?)),
                 _ => None,
@@ -106,14 +118,19 @@ impl<'s> Transaction<'s> {
             if index.unique {
                 if let Some(o) = old_ik {
                     table.remove(o)?;
+                    self.ops.remove(&index.name, o);
                 }
                 table.insert(ik.as_slice(), kb.as_slice())?;
+                self.ops.insert(&index.name, ik, &kb);
             } else {
                 if let Some(o) = old_ik {
-                    table.remove(index::entry(index.width, o, &kb).as_slice())?;
+                    let e = index::entry(index.width, o, &kb);
+                    table.remove(e.as_slice())?;
+                    self.ops.remove(&index.name, &e);
                 }
                 let e = index::entry(index.width, ik, &kb);
                 table.insert(e.as_slice(), [].as_slice())?;
+                self.ops.insert(&index.name, &e, &[]);
             }
         }
         Ok(key)
@@ -121,7 +138,7 @@ impl<'s> Transaction<'s> {
 
     /// The id to store under an auto key: `given` if non-zero (the sequence
     /// moves past it), otherwise the next of the sequence.
-    fn assign_id(&mut self, sequence: &[u8], given: u64) -> Result<u64> {
+    fn assign_id(&mut self, sequence: &'s [u8], given: u64) -> Result<u64> {
         let mut meta = self.tx.open_table(read::table(META))?;
         let last = match meta.get(sequence)? {
             Some(g) => {
@@ -141,6 +158,7 @@ impl<'s> Transaction<'s> {
         let id = if given == 0 { last + 1 } else { given };
         if id > last {
             meta.insert(sequence, id.to_be_bytes().as_slice())?;
+            self.ops.insert(META, sequence, &id.to_be_bytes());
         }
         Ok(id)
     }
@@ -155,16 +173,19 @@ impl<'s> Transaction<'s> {
         self.tx
             .open_table(read::table(&t.primary))?
             .remove(kb.as_slice())?;
+        self.ops.remove(&t.primary, &kb);
         for (field, ik) in index_keys(&old) {
             let Some(index) = t.indexes[field].as_ref() else {
                 continue;
             };
             let mut table = self.tx.open_table(read::table(&index.name))?;
-            if index.unique {
-                table.remove(ik.as_slice())?;
+            let e = if index.unique {
+                ik
             } else {
-                table.remove(index::entry(index.width, &ik, &kb).as_slice())?;
-            }
+                index::entry(index.width, &ik, &kb)
+            };
+            table.remove(e.as_slice())?;
+            self.ops.remove(&index.name, &e);
         }
         Ok(true)
     }
@@ -179,20 +200,53 @@ impl<'s> Transaction<'s> {
         Query::new(self.store, Some(&self.tx)).into()
     }
 
-    /// Commits durably: when this returns `Ok`, every change is on stable storage.
+    /// Commits durably: when this returns `Ok`, every change is on stable
+    /// storage (on a block device: one append to the store's write-ahead log
+    /// and one flush).
     pub fn commit(self) -> Result<()> {
-        self.tx.commit()?;
-        Ok(())
+        self.finish(true)
     }
 
     /// Commits without waiting for stable storage: a crash may lose this
     /// commit (and later non-durable ones) but never leaves part of it. The
     /// next durable commit makes it durable too.
-    pub fn commit_lazy(mut self) -> Result<()> {
-        self.tx
-            .set_durability(redb::Durability::None)
-            .map_err(|e| Error::Engine(alloc::string::ToString::to_string(&e)))?;
-        self.tx.commit()?;
+    pub fn commit_lazy(self) -> Result<()> {
+        self.finish(false)
+    }
+
+    fn finish(self, durable: bool) -> Result<()> {
+        let Transaction { store, mut tx, ops } = self;
+        let Some(journal) = &store.journal else {
+            if !durable {
+                not_durable(&mut tx)?;
+            }
+            tx.commit()?;
+            return Ok(());
+        };
+        // Held from the engine's commit to the log's append, so the log
+        // holds commits in the engine's order.
+        let mut j = journal.lock();
+        j.check()?;
+        if ops.is_empty() {
+            not_durable(&mut tx)?;
+            tx.commit()?;
+            return Ok(());
+        }
+        match j.plan(ops.bytes().len()) {
+            Plan::Checkpoint(seq) => {
+                crate::store::mark_applied(&tx, seq)?;
+                if let Err(e) = tx.commit() {
+                    j.fail();
+                    return Err(e.into());
+                }
+                j.checkpointed(seq);
+            }
+            Plan::Append(seq) => {
+                not_durable(&mut tx)?;
+                tx.commit()?;
+                j.append(seq, ops.bytes(), durable)?;
+            }
+        }
         Ok(())
     }
 

@@ -124,6 +124,8 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     }
     report("range_query", queries, start);
     print(&format!("ROWS range_query {rows}"));
-    drop(db);
+    let start = Instant::now();
+    db.close()?;
+    report("close", 1, start);
     Ok(())
 }

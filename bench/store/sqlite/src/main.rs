@@ -121,8 +121,10 @@ fn main() -> rusqlite::Result<()> {
     }
     report("range_query", queries, start);
     println!("ROWS range_query {n}");
+    let start = Instant::now();
     db.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
-    drop(db);
+    db.close().map_err(|(_, e)| e)?;
+    report("close", 1, start);
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
         + std::fs::metadata(format!("{path}-wal")).map(|m| m.len()).unwrap_or(0);
     println!("SIZE {size}");
