@@ -1,9 +1,10 @@
 //! What oasis's end-to-end tests share, so that a kvm test that cannot run
 //! says why, fails under CI where it should run, and is counted when it ran;
 //! network namespaces ([`netns`]) and logged processes ([`process`]) that
-//! clean up after themselves.
+//! clean up after themselves, and the clients' common ground ([`client`]).
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod netns;
 pub mod process;
 

@@ -8,7 +8,7 @@ pub mod dns;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use oasis_cli::build::{Request, Target, build};
 use oasis_testkit::process::Logged;
@@ -20,16 +20,8 @@ fn image_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kvm-images")
 }
 
-/// A port free on 127.0.0.1 for both UDP and TCP just now.
-pub fn unused_port() -> u16 {
-    loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
+pub use oasis_testkit::client::free_port as unused_port;
+pub use oasis_testkit::client::pattern;
 
 /// `setpriv` with every capability dropped, when it exists: the VMM then
 /// shows it needs no privilege beyond opening /dev/kvm.
@@ -104,37 +96,11 @@ impl Guest {
     }
 }
 
-/// Connects to `to`, retrying for a few seconds.
+/// Connects to `to`, retrying for a few seconds, with a read timeout.
 pub fn connect(to: SocketAddr) -> TcpStream {
-    let start = Instant::now();
-    loop {
-        match TcpStream::connect_timeout(&to, Duration::from_secs(3)) {
-            Ok(c) => {
-                c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                return c;
-            }
-            Err(e) => {
-                assert!(
-                    start.elapsed() < Duration::from_secs(10),
-                    "connect {to}: {e}"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-/// Pseudo-random bytes from a seed (xorshift).
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    let c = oasis_testkit::client::connect_retrying(to, Duration::from_secs(10));
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    c
 }
 
 /// `dig @127.0.0.1 -p PORT www.example.com A +short [+tcp]`'s lines, or

@@ -6,12 +6,14 @@ pub mod frames;
 pub mod scenarios;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+#[allow(unused_imports)] // not every test file uses each
+pub use oasis_testkit::client::{connect_retrying, free_port, pattern};
 #[allow(unused_imports)] // not every test file needs root
 pub use oasis_testkit::netns::{Netns, is_root, may_run};
 /// A started server whose output goes to a file; killed (by pid) when dropped.
@@ -168,19 +170,6 @@ impl Fnv {
     }
 }
 
-/// Pseudo-random bytes from a seed (xorshift), so sender and checker agree.
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// Sends `len` bytes over TCP to `to`, reads the echo on another thread,
 /// and returns the hashes of what was sent and what came back.
 pub fn tcp_echo(to: SocketAddr, len: usize) -> (u64, u64, usize) {
@@ -212,32 +201,6 @@ pub fn tcp_echo(to: SocketAddr, len: usize) -> (u64, u64, usize) {
     conn.shutdown(std::net::Shutdown::Write).unwrap();
     let (h, total) = got.join().unwrap();
     (sent.value(), h, total)
-}
-
-/// Connects to `to`, retrying refusals until `limit`.
-pub fn connect_retrying(to: SocketAddr, limit: Duration) -> TcpStream {
-    let start = Instant::now();
-    loop {
-        match TcpStream::connect_timeout(&to, Duration::from_secs(3)) {
-            Ok(c) => return c,
-            Err(e) if start.elapsed() < limit => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => panic!("connecting to {to}: {e}"),
-        }
-    }
-}
-
-/// A free TCP and UDP port on loopback (best effort: free when asked).
-pub fn free_port() -> u16 {
-    loop {
-        let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = t.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
 }
 
 /// The MAC in the direct stack's start-up line (`… on MAC xx:xx:… (MTU …`).
