@@ -14,6 +14,7 @@
 //! stranger — answers from a forged image may be malformed, never unsafe.
 
 use super::compile::Template;
+use super::table::Table;
 use super::{Catalog, DEFAULT_UDP_PAYLOAD, Stats, Stored, Zone};
 use crate::wire::{Class, Name, RData, Record, Type};
 use alloc::boxed::Box;
@@ -188,12 +189,12 @@ impl Catalog {
             w.u16s(&t.additional_ends);
         }
         w.u32(self.table.len());
-        for (k, s) in &self.table {
+        for (k, s) in self.table.iter() {
             w.bytes16(k);
             let (kind, value) = match s {
-                Stored::Ready(i) => (0, *i as usize),
+                Stored::Ready(i) => (0, i as usize),
                 Stored::Wildcard => (1, 0),
-                Stored::PerQuery(z) => (2, *z),
+                Stored::PerQuery(z) => (2, z),
             };
             w.u8(kind);
             w.u32(value);
@@ -301,6 +302,7 @@ impl Catalog {
             };
             table.insert(key, stored);
         }
+        let table = Table::new(table.iter().map(|(k, s)| (&**k, *s)));
         if r.at != image.len() {
             return Err(ImageError::Invalid(r.at));
         }

@@ -19,6 +19,7 @@ mod compile;
 pub mod image;
 mod query;
 mod resolve;
+mod table;
 mod tcp;
 mod zone;
 
@@ -30,12 +31,12 @@ pub use tcp::{TcpError, TcpFramer, frame};
 pub use zone::{Found, LoadError, Node, RRset, Zone};
 
 use crate::wire::{Name, Type};
-use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
-use compile::{Entry, Slot, compile_zone, key_into};
+use compile::{Entry, Slot, compile_zone};
 use core::sync::atomic::{AtomicU64, Ordering};
 use hashbrown::HashMap;
+use table::Table;
 
 /// The UDP payload size oasis advertises and answers within (DNS flag day 2020).
 pub const DEFAULT_UDP_PAYLOAD: u16 = 1232;
@@ -64,7 +65,7 @@ impl Stats {
 /// Several zones, compiled for serving.
 pub struct Catalog {
     zones: Vec<Zone>,
-    table: HashMap<Box<[u8]>, Stored>,
+    table: Table,
     answers: Vec<Template>,
     stats: Stats,
     udp_payload: u16,
@@ -119,7 +120,7 @@ impl Catalog {
         let answers = numbered.into_iter().map(|(_, t)| t).collect();
         Ok(Catalog {
             zones,
-            table,
+            table: Table::new(table.iter().map(|(k, s)| (&**k, *s))),
             answers,
             stats: Stats::default(),
             udp_payload: DEFAULT_UDP_PAYLOAD,
@@ -149,11 +150,7 @@ impl Catalog {
     /// Bytes held by the compiled table: keys, slots and stored answers,
     /// without the allocator's and the hash table's own overhead.
     pub fn compiled_bytes(&self) -> usize {
-        let keys: usize = self
-            .table
-            .keys()
-            .map(|k| k.len() + core::mem::size_of::<(Box<[u8]>, Stored)>())
-            .sum();
+        let keys = self.table.bytes();
         let answers: usize = self
             .answers
             .iter()
@@ -184,16 +181,12 @@ impl Catalog {
 
     /// Finds the compiled answer for a lower-cased wire name and type.
     fn lookup(&self, lower: &[u8], qtype: Type) -> Lookup<'_> {
-        let mut key = [0u8; 3 + 255];
-        let get = |key: &mut [u8; 258], slot: Slot, t: Type, name: &[u8]| {
-            let n = key_into(key, slot, t, name);
-            self.table.get(&key[..n])
-        };
-        let ready = |i: &u32| Lookup::Ready(&self.answers[*i as usize]);
-        if let Some(Stored::Ready(i)) = get(&mut key, Slot::Exact, qtype, lower) {
+        let get = |slot: Slot, t: Type, name: &[u8]| self.table.get(slot, t, name);
+        let ready = |i: u32| Lookup::Ready(&self.answers[i as usize]);
+        if let Some(Stored::Ready(i)) = get(Slot::Exact, qtype, lower) {
             return ready(i);
         }
-        if let Some(Stored::Ready(i)) = get(&mut key, Slot::Other, Type(0), lower) {
+        if let Some(Stored::Ready(i)) = get(Slot::Other, Type(0), lower) {
             return ready(i);
         }
         // The closest encloser: the longest existing proper suffix.
@@ -204,15 +197,15 @@ impl Catalog {
             }
             at += 1 + len as usize;
             let suffix = &lower[at.min(lower.len())..];
-            match get(&mut key, Slot::Below, Type(0), suffix) {
+            match get(Slot::Below, Type(0), suffix) {
                 None => continue,
                 Some(Stored::Ready(i)) => return ready(i),
-                Some(Stored::PerQuery(z)) => return Lookup::Synthesise(*z),
+                Some(Stored::PerQuery(z)) => return Lookup::Synthesise(z),
                 Some(Stored::Wildcard) => {
                     for (slot, t) in [(Slot::Wild, qtype), (Slot::WildOther, Type(0))] {
-                        match get(&mut key, slot, t, suffix) {
+                        match get(slot, t, suffix) {
                             Some(Stored::Ready(i)) => return ready(i),
-                            Some(Stored::PerQuery(z)) => return Lookup::Synthesise(*z),
+                            Some(Stored::PerQuery(z)) => return Lookup::Synthesise(z),
                             _ => {}
                         }
                     }
