@@ -22,6 +22,7 @@ mod console;
 mod devices;
 mod heap;
 pub mod hypercall;
+mod mem;
 mod net;
 mod panic;
 mod random;
