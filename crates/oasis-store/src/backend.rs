@@ -268,7 +268,11 @@ impl<B: Block + Send> LogRegion<B> {
     fn sector(&self, offset: u64, len: usize) -> Result<u64, DeviceError> {
         let ss = self.ss as u64;
         match offset.checked_add(len as u64) {
-            Some(end) if end <= self.len && offset.is_multiple_of(ss) && (len as u64).is_multiple_of(ss) => {
+            Some(end)
+                if end <= self.len
+                    && offset.is_multiple_of(ss)
+                    && (len as u64).is_multiple_of(ss) =>
+            {
                 Ok((self.offset + offset) / ss)
             }
             _ => Err(DeviceError::OutOfRange),

@@ -28,6 +28,8 @@ mod field {
     pub const LOG_OFFSET: Range<usize> = 32..40;
     pub const LOG_LEN: Range<usize> = 40..48;
     pub const CHECKSUM: Range<usize> = 48..56;
+    /// Where format version 1 kept its checksum (over bytes 0..32).
+    pub const V1_CHECKSUM: Range<usize> = 32..40;
 }
 
 /// Bytes a superblock occupies at the start of its sector.
@@ -135,6 +137,12 @@ impl Superblock {
         if bytes[field::MAGIC] != MAGIC {
             return Err(SuperblockError::NotAStore);
         }
+        if le_u32(&bytes[field::VERSION]) == 1
+            && le_u64(&bytes[field::V1_CHECKSUM]) == fnv1a(&bytes[..field::V1_CHECKSUM.start])
+        {
+            // An intact superblock of the format before the log region.
+            return Err(SuperblockError::Version(1));
+        }
         let stored = le_u64(&bytes[field::CHECKSUM]);
         let computed = fnv1a(&bytes[..field::CHECKSUM.start]);
         if stored != computed {
@@ -221,12 +229,19 @@ mod tests {
             Superblock::parse(&bad),
             Err(SuperblockError::Checksum { .. })
         ));
+        // A version 1 superblock, as that format wrote it (checksum at 32).
         let mut v1 = [0u8; 56];
-        sample().emit(&mut v1);
+        v1[..32].copy_from_slice(&SAMPLE[..32]);
         v1[8] = 1;
-        let sum = fnv1a(&v1[..48]);
-        v1[48..56].copy_from_slice(&sum.to_le_bytes());
+        let sum = fnv1a(&v1[..32]);
+        v1[32..40].copy_from_slice(&sum.to_le_bytes());
         assert_eq!(Superblock::parse(&v1), Err(SuperblockError::Version(1)));
+        let mut v3 = [0u8; 56];
+        sample().emit(&mut v3);
+        v3[8] = 3;
+        let sum = fnv1a(&v3[..48]);
+        v3[48..56].copy_from_slice(&sum.to_le_bytes());
+        assert_eq!(Superblock::parse(&v3), Err(SuperblockError::Version(3)));
         let why = alloc::string::ToString::to_string(&SuperblockError::Version(1));
         assert!(
             why.contains("version 1") && why.contains("write-ahead log"),

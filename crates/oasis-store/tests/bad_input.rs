@@ -224,3 +224,36 @@ fn a_garbage_file_on_the_hosted_block_device_is_refused() {
     let e = Store::builder().record::<Person>().open(dev).unwrap_err();
     assert!(e.to_string().contains("not an oasis-store database"), "{e}");
 }
+
+#[test]
+fn a_store_of_the_format_before_the_log_is_refused_with_a_clear_error() {
+    // The first sector as format version 1 wrote it: magic, version 1,
+    // sector size, data offset, data length, FNV-1a 64 of bytes 0..32.
+    let mut bytes = filled_store().snapshot();
+    let mut sb = [0u8; 40];
+    sb[..8].copy_from_slice(b"oasisDB\x01");
+    sb[8..12].copy_from_slice(&1u32.to_le_bytes());
+    sb[12..16].copy_from_slice(&512u32.to_le_bytes());
+    sb[16..24].copy_from_slice(&4096u64.to_le_bytes());
+    sb[24..32].copy_from_slice(&(1u64 << 20).to_le_bytes());
+    let sum = sb[..32].iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    sb[32..40].copy_from_slice(&sum.to_le_bytes());
+    bytes[..512].fill(0);
+    bytes[..40].copy_from_slice(&sb);
+    let disk = MemBlock::from_bytes(512, bytes.clone());
+    let e = Store::builder()
+        .record::<Person>()
+        .open(disk.clone())
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Open(OpenError::Superblock(SuperblockError::Version(1)))
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("format version 1"), "{e}");
+    assert!(disk.snapshot() == bytes, "the device was written to");
+}
