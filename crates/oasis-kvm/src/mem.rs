@@ -10,6 +10,10 @@
 //! in a kvm unikernel (bench/store, 100k indexed inserts in memory), these
 //! functions took ~35% of the time.
 //!
+//! Off the kvm target the functions keep Rust names (nothing replaces the
+//! C library's), so `tests/mem.rs` can check them against slices on the
+//! host.
+//!
 //! Copies use volatile word accesses below 64 bytes, so the compiler cannot
 //! turn the loop back into a call to `memcpy` itself, and one `rep movsb`
 //! above (fast-string microcode on every x86 since Ivy Bridge).
@@ -61,7 +65,7 @@ unsafe fn rep_movsb(dst: *mut u8, src: *const u8, n: usize) {
 ///
 /// # Safety
 /// The C contract: both valid for `n` bytes, not overlapping.
-#[unsafe(no_mangle)]
+#[cfg_attr(target_os = "none", unsafe(no_mangle))]
 pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     // SAFETY: forwarded contract.
     unsafe {
@@ -78,7 +82,7 @@ pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut 
 ///
 /// # Safety
 /// The C contract: both valid for `n` bytes.
-#[unsafe(no_mangle)]
+#[cfg_attr(target_os = "none", unsafe(no_mangle))]
 pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     let (d, s) = (dst as usize, src as usize);
     // SAFETY: forwarded contract; a forward copy is correct whenever the
@@ -128,7 +132,7 @@ pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut
 ///
 /// # Safety
 /// The C contract: both valid for `n` bytes.
-#[unsafe(no_mangle)]
+#[cfg_attr(target_os = "none", unsafe(no_mangle))]
 pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     let mut i = 0;
     // SAFETY: every access is inside the `n` bytes the caller vouches for.
@@ -161,7 +165,7 @@ pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 ///
 /// # Safety
 /// The C contract: both valid for `n` bytes.
-#[unsafe(no_mangle)]
+#[cfg_attr(target_os = "none", unsafe(no_mangle))]
 pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: forwarded contract.
     unsafe { memcmp(a, b, n) }
