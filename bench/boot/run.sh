@@ -6,7 +6,10 @@
 #     linked statically: no dynamic loader at start), beside QEMU -M microvm
 #     booting a trivial PVH guest when qemu-system-x86_64 is installed;
 #   - the size of examples/hello's image, stripped;
-#   - oasis-vmm's peak RSS running noop and hello.
+#   - oasis-vmm's peak RSS running noop and hello;
+#   - what one exit to the VMM costs, seen from the guest
+#     (crates/oasis-test-guests exit-cost: one-sector block reads, writes and
+#     write+flush pairs on a file in /var/tmp).
 # Needs: hyperfine (Debian), /dev/kvm; optional: qemu-system-x86 (Debian), binutils.
 # Usage: bench/boot/run.sh            (RUNS=50; CPU=N pins the runs to core N)
 set -euo pipefail
@@ -29,6 +32,7 @@ vmm_static="$target_dir/x86_64-unknown-linux-gnu/release/oasis-vmm"
 oasis="$target_dir/release/oasis"
 noop=$("$oasis" build examples/noop --target kvm 2>/dev/null)
 hello=$("$oasis" build examples/hello --target kvm 2>/dev/null)
+exit_cost=$("$oasis" build crates/oasis-test-guests --bin exit-cost --target kvm 2>/dev/null)
 
 # hyperfine runs pinned and its children inherit the CPU; a `taskset` per
 # run would add an exec of its own to every measurement.
@@ -54,10 +58,14 @@ size=$(stat -c %s "$out/hello.stripped")
 rss_noop=$(/usr/bin/time -f %M "$vmm" "$noop" 2>&1 >/dev/null | tail -1)
 rss_hello=$(/usr/bin/time -f %M "$vmm" "$hello" 2>&1 >/dev/null | tail -1)
 rss_static=$(/usr/bin/time -f %M "$vmm_static" "$hello" 2>&1 >/dev/null | tail -1)
+disk=$(mktemp /var/tmp/oasis-exit-cost.XXXXXX)
+truncate -s 1M "$disk"
+exits=$("$vmm_static" "--block:storage=$disk" "$exit_cost" | sed -n 's/.*exit cost: //p')
+rm -f "$disk"
 
-python3 - "$out/boot.json" "$size" "$rss_noop" "$rss_hello" "$RUNS" "$CPU" "$rss_static" <<'PY'
+python3 - "$out/boot.json" "$size" "$rss_noop" "$rss_hello" "$RUNS" "$CPU" "$rss_static" "$exits" <<'PY'
 import json, sys
-boot, size, rss_noop, rss_hello, runs, cpu, rss_static = sys.argv[1:]
+boot, size, rss_noop, rss_hello, runs, cpu, rss_static, exits = sys.argv[1:]
 where = f"pinned to CPU {cpu}" if cpu else "not pinned"
 print(f"boot, exec to exit, median of {runs} runs, {where} (load average at start: {open('/proc/loadavg').read().split()[0]}):")
 for r in json.load(open(boot))["results"]:
@@ -65,4 +73,5 @@ for r in json.load(open(boot))["results"]:
     print(f"  {r['command'][:40]:40}  median {r['median']*1e3:7.2f} ms  (min {r['min']*1e3:.2f}, max {r['max']*1e3:.2f}; CPU user+sys mean {cpu_ms:.2f} ms)")
 print(f"hello image, stripped: {int(size)} bytes ({int(size)/1024:.1f} KiB; target <= 128 KiB)")
 print(f"oasis-vmm peak RSS: noop {int(rss_noop)} KiB, hello {int(rss_hello)} KiB, hello under the static build {int(rss_static)} KiB (target <= 4096 KiB)")
+print(f"one exit, as the guest sees it (static oasis-vmm): {exits}")
 PY
