@@ -95,7 +95,7 @@ oasis::boot_arg! {
 }
 oasis::boot_arg! {
     /// Secondaries to notify.
-    static NOTIFY: Server = Arg::new("notify", "send NOTIFY for every zone to this secondary at start (repeatable)").repeat();
+    static NOTIFY: Server = Arg::new("notify", "send NOTIFY to this secondary for every zone at start, and for a secondary zone each time a transfer brings a new copy (repeatable)").repeat();
 }
 oasis::boot_arg! {
     /// Zones taken from primaries.
@@ -144,11 +144,17 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
         catalog.compiled_len()
     );
     drop(catalog);
+    let notify: Rc<[SocketAddr]> = NOTIFY.values().into_iter().map(|s| s.0).collect();
     for (i, s) in secondaries.iter().enumerate() {
         info!("secondary {} from {}", s.0, s.1);
-        oasis::spawn(xfr::refresh(stack.clone(), service.clone(), s.1, i));
+        oasis::spawn(xfr::refresh(
+            stack.clone(),
+            service.clone(),
+            s.1,
+            i,
+            notify.clone(),
+        ));
     }
-    let notify: Vec<SocketAddr> = NOTIFY.values().into_iter().map(|s| s.0).collect();
     if !notify.is_empty() {
         oasis::spawn(xfr::notify_all(stack.clone(), service.clone(), notify));
     }

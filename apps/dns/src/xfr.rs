@@ -1,7 +1,9 @@
 //! Zone transfers on the network: a secondary's refresh task (AXFR from its
 //! primary at start, then on NOTIFY or when the SOA refresh timer says so,
 //! RFC 1034 §4.3.5 and RFC 1996), and NOTIFY sent to the secondaries of the
-//! zones served here.
+//! zones served here: every zone at start, and a secondary zone again each
+//! time a transfer brings a new copy, so secondaries of a secondary follow
+//! a change without waiting for their refresh timers.
 
 use alloc::format;
 use alloc::rc::Rc;
@@ -13,7 +15,7 @@ use core::task::Poll;
 use oasis::log::{info, warn};
 use oasis::{Duration, Instant};
 use oasis_dns::engine::Zone;
-use oasis_dns::wire::{Message, RData, Type, flag};
+use oasis_dns::wire::{Message, Name, RData, Type, flag};
 use oasis_dns::xfr::{AxfrCollector, query};
 use oasis_net::prelude::*;
 use oasis_net::{AnyStack, Batch};
@@ -121,8 +123,15 @@ fn soa_of(zone: &Zone) -> Option<oasis_dns::wire::Soa> {
     }
 }
 
-/// Keeps one secondary zone fresh, forever.
-pub async fn refresh(stack: AnyStack, service: Rc<Service>, primary: SocketAddr, index: usize) {
+/// Keeps one secondary zone fresh, forever; NOTIFYs `downstream` of each
+/// new copy.
+pub async fn refresh(
+    stack: AnyStack,
+    service: Rc<Service>,
+    primary: SocketAddr,
+    index: usize,
+    downstream: Rc<[SocketAddr]>,
+) {
     let s = service.secondaries[index].clone();
     let mut state = oasis_dns::xfr::Refresh::new(now());
     loop {
@@ -145,6 +154,7 @@ pub async fn refresh(stack: AnyStack, service: Rc<Service>, primary: SocketAddr,
                             (Ok(()), Some(soa)) => {
                                 info!("secondary {}: serial {} from {primary}", s.apex, soa.serial);
                                 state.loaded(now(), &soa);
+                                notify_changed(&stack, &service, &s.apex, &downstream);
                             }
                             (result, _) => {
                                 warn!(
@@ -183,43 +193,73 @@ pub async fn refresh(stack: AnyStack, service: Rc<Service>, primary: SocketAddr,
     }
 }
 
-/// Sends a NOTIFY for every zone served here to each of `targets`, a few
-/// times until acknowledged (RFC 1996 §3.6).
-pub async fn notify_all(
-    stack: AnyStack,
-    service: Rc<Service>,
-    targets: alloc::vec::Vec<SocketAddr>,
+/// Sends a NOTIFY for every zone served here to each of `targets`.
+pub async fn notify_all(stack: AnyStack, service: Rc<Service>, targets: Rc<[SocketAddr]>) {
+    let catalog = service.catalog();
+    for zone in catalog.zones() {
+        notify_zone(&stack, zone, &targets).await;
+    }
+}
+
+/// Starts NOTIFYing `targets` of the copy of `apex` now served, if any.
+fn notify_changed(
+    stack: &AnyStack,
+    service: &Rc<Service>,
+    apex: &Name,
+    targets: &Rc<[SocketAddr]>,
 ) {
+    if targets.is_empty() {
+        return;
+    }
+    let (stack, service, apex, targets) = (
+        stack.clone(),
+        service.clone(),
+        apex.clone(),
+        targets.clone(),
+    );
+    oasis::spawn(async move {
+        let catalog = service.catalog();
+        let apex = apex.to_lowercase();
+        if let Some(zone) = catalog
+            .zones()
+            .iter()
+            .find(|z| z.apex.to_lowercase() == apex)
+        {
+            notify_zone(&stack, zone, &targets).await;
+        }
+    });
+}
+
+/// Sends a NOTIFY for `zone` to each of `targets`, a few times until
+/// acknowledged (RFC 1996 §3.6).
+async fn notify_zone(stack: &AnyStack, zone: &Zone, targets: &[SocketAddr]) {
     let Ok(udp) = stack.bind_udp(0) else {
         warn!("NOTIFY: no UDP socket");
         return;
     };
-    let catalog = service.catalog();
     let mut batch = Batch::new(8, 1500);
-    for zone in catalog.zones() {
-        for &to in &targets {
-            let qid = id();
-            let msg = oasis_dns::xfr::notify(&zone.apex, qid, Some(zone.soa()));
-            let mut acked = false;
-            for _ in 0..5 {
-                if udp.send_to(&msg, to).await.is_err() {
-                    break;
-                }
-                let got = oasis::timeout(Duration::from_secs(1), udp.recv_batch(&mut batch)).await;
-                if let Ok(Ok(_)) = got
-                    && batch
-                        .iter()
-                        .any(|d| d.peer == to && d.data.get(..2) == Some(&qid.to_be_bytes()[..]))
-                {
-                    acked = true;
-                    break;
-                }
+    for &to in targets {
+        let qid = id();
+        let msg = oasis_dns::xfr::notify(&zone.apex, qid, Some(zone.soa()));
+        let mut acked = false;
+        for _ in 0..5 {
+            if udp.send_to(&msg, to).await.is_err() {
+                break;
             }
-            if acked {
-                info!("NOTIFY {} sent to {to}, acknowledged", zone.apex);
-            } else {
-                warn!("NOTIFY {} to {to}: no acknowledgement", zone.apex);
+            let got = oasis::timeout(Duration::from_secs(1), udp.recv_batch(&mut batch)).await;
+            if let Ok(Ok(_)) = got
+                && batch
+                    .iter()
+                    .any(|d| d.peer == to && d.data.get(..2) == Some(&qid.to_be_bytes()[..]))
+            {
+                acked = true;
+                break;
             }
+        }
+        if acked {
+            info!("NOTIFY {} sent to {to}, acknowledged", zone.apex);
+        } else {
+            warn!("NOTIFY {} to {to}: no acknowledgement", zone.apex);
         }
     }
 }

@@ -1,6 +1,8 @@
-//! Primary and secondary, hosted on 127.0.0.1: the secondary loads the zone
-//! by AXFR, a NOTIFY after a change brings the new serial, and AXFR is
-//! refused to addresses not allowed to transfer.
+//! Primary and secondaries, hosted on 127.0.0.1: the secondary loads the
+//! zone by AXFR, a NOTIFY after a change brings the new serial, the
+//! secondary's own secondary follows through the NOTIFY the secondary sends
+//! on each new copy, and AXFR is refused to addresses not allowed to
+//! transfer.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
@@ -118,7 +120,7 @@ fn a_secondary_follows_its_primary_through_axfr_and_notify() {
         std::fs::write(&file, ZONE.replace("SERIAL", serial).replace("ADDR", addr)).unwrap()
     };
     write("1", "192.0.2.25");
-    let (p, s) = (free_port(), free_port());
+    let (p, s, t) = (free_port(), free_port(), free_port());
     let primary_args = vec![
         format!("--zone-file={}", file.display()),
         format!("--port={p}"),
@@ -129,9 +131,24 @@ fn a_secondary_follows_its_primary_through_axfr_and_notify() {
     let _secondary = dns(&[
         format!("--port={s}"),
         format!("--secondary=example.org@127.0.0.1:{p}"),
+        "--axfr-allow=127.0.0.1".to_string(),
+        format!("--notify=127.0.0.1:{t}"),
+    ]);
+    // A secondary of the secondary: its first transfer may come before the
+    // secondary has the zone; the secondary's NOTIFY on loading it, not the
+    // 600 s retry timer, must bring it.
+    let _tertiary = dns(&[
+        format!("--port={t}"),
+        format!("--secondary=example.org@127.0.0.1:{s}"),
     ]);
     wait_for(
         s,
+        "mail.example.org",
+        [192, 0, 2, 25],
+        Duration::from_secs(20),
+    );
+    wait_for(
+        t,
         "mail.example.org",
         [192, 0, 2, 25],
         Duration::from_secs(20),
@@ -149,6 +166,13 @@ fn a_secondary_follows_its_primary_through_axfr_and_notify() {
     let _primary = dns(&primary_args);
     wait_for(
         s,
+        "mail.example.org",
+        [192, 0, 2, 26],
+        Duration::from_secs(20),
+    );
+    // The secondary's NOTIFY of its new copy moves the tertiary too.
+    wait_for(
+        t,
         "mail.example.org",
         [192, 0, 2, 26],
         Duration::from_secs(20),
