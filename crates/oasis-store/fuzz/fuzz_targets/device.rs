@@ -17,19 +17,31 @@ struct Person {
     age: u32,
 }
 
+/// Device layout when the first byte asks for a valid superblock: the
+/// engine's region, then the write-ahead log's (64 KiB, the least a log
+/// region may be).
+const DEVICE: usize = 256 * 1024;
+const DATA_OFFSET: usize = 4096;
+const LOG_LEN: usize = 64 * 1024;
+const LOG_OFFSET: usize = DEVICE - LOG_LEN;
+
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let mut bytes = vec![0u8; 256 * 1024];
+    let mut bytes = vec![0u8; DEVICE];
     let at = if mode & 1 == 1 {
         Superblock {
             sector_size: 512,
-            data_offset: 4096,
-            data_len: (rest.len() as u64).div_ceil(4096) * 4096,
+            data_offset: DATA_OFFSET as u64,
+            data_len: (rest.len().min(LOG_OFFSET - DATA_OFFSET) as u64).div_ceil(4096) * 4096,
+            log_offset: LOG_OFFSET as u64,
+            log_len: LOG_LEN as u64,
         }
         .emit(&mut bytes[..512]);
-        4096
+        // Bit 1: the input goes into the log region, so that recovery
+        // replays (or refuses) what the fuzzer wrote there.
+        if mode & 2 == 2 { LOG_OFFSET } else { DATA_OFFSET }
     } else {
         0
     };
