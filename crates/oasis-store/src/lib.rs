@@ -42,6 +42,7 @@ pub mod fault;
 mod gather;
 mod index;
 mod journal;
+mod le;
 pub mod mem;
 mod query;
 mod read;

@@ -17,6 +17,8 @@
 
 use core::fmt;
 
+use crate::le::{u32_at, u64_at};
+
 /// Byte ranges of the superblock's fields.
 mod field {
     use core::ops::Range;
@@ -116,18 +118,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn le_u32(b: &[u8]) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(b);
-    u32::from_le_bytes(a)
-}
-
-fn le_u64(b: &[u8]) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    u64::from_le_bytes(a)
-}
-
 impl Superblock {
     /// Parses the first bytes of sector 0.
     pub fn parse(bytes: &[u8]) -> Result<Superblock, SuperblockError> {
@@ -137,27 +127,27 @@ impl Superblock {
         if bytes[field::MAGIC] != MAGIC {
             return Err(SuperblockError::NotAStore);
         }
-        if le_u32(&bytes[field::VERSION]) == 1
-            && le_u64(&bytes[field::V1_CHECKSUM]) == fnv1a(&bytes[..field::V1_CHECKSUM.start])
+        if u32_at(&bytes[field::VERSION]) == 1
+            && u64_at(&bytes[field::V1_CHECKSUM]) == fnv1a(&bytes[..field::V1_CHECKSUM.start])
         {
             // An intact superblock of the format before the log region.
             return Err(SuperblockError::Version(1));
         }
-        let stored = le_u64(&bytes[field::CHECKSUM]);
+        let stored = u64_at(&bytes[field::CHECKSUM]);
         let computed = fnv1a(&bytes[..field::CHECKSUM.start]);
         if stored != computed {
             return Err(SuperblockError::Checksum { stored, computed });
         }
-        let version = le_u32(&bytes[field::VERSION]);
+        let version = u32_at(&bytes[field::VERSION]);
         if version != VERSION {
             return Err(SuperblockError::Version(version));
         }
         Ok(Superblock {
-            sector_size: le_u32(&bytes[field::SECTOR_SIZE]),
-            data_offset: le_u64(&bytes[field::DATA_OFFSET]),
-            data_len: le_u64(&bytes[field::DATA_LEN]),
-            log_offset: le_u64(&bytes[field::LOG_OFFSET]),
-            log_len: le_u64(&bytes[field::LOG_LEN]),
+            sector_size: u32_at(&bytes[field::SECTOR_SIZE]),
+            data_offset: u64_at(&bytes[field::DATA_OFFSET]),
+            data_len: u64_at(&bytes[field::DATA_LEN]),
+            log_offset: u64_at(&bytes[field::LOG_OFFSET]),
+            log_len: u64_at(&bytes[field::LOG_LEN]),
         })
     }
 

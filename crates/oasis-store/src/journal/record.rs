@@ -26,6 +26,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::le::{u32_at, u64_at};
+
 /// Byte ranges of the record header's fields.
 mod field {
     use core::ops::Range;
@@ -69,18 +71,6 @@ pub(crate) fn checksum(bytes: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
-fn le_u32(b: &[u8]) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(b);
-    u32::from_le_bytes(a)
-}
-
-fn le_u64(b: &[u8]) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    u64::from_le_bytes(a)
-}
-
 /// Appends `record(sequence, payload)`, padded to `sector` bytes, to `out`.
 pub(crate) fn emit(out: &mut Vec<u8>, sequence: u64, payload: &[u8], sector: usize) {
     let start = out.len();
@@ -122,8 +112,8 @@ pub(crate) fn header(bytes: &[u8]) -> Header {
         return Header::End;
     }
     Header::Record {
-        length: le_u32(&bytes[field::LENGTH]) as usize,
-        sequence: le_u64(&bytes[field::SEQUENCE]),
+        length: u32_at(&bytes[field::LENGTH]) as usize,
+        sequence: u64_at(&bytes[field::SEQUENCE]),
     }
 }
 
@@ -135,7 +125,7 @@ pub(crate) fn payload(bytes: &[u8]) -> Option<&[u8]> {
     };
     let end = HEADER_LEN.checked_add(length)?;
     let body = bytes.get(field::MAGIC.start..end)?;
-    (checksum(body) == le_u64(&bytes[field::CHECKSUM])).then(|| &bytes[HEADER_LEN..end])
+    (checksum(body) == u64_at(&bytes[field::CHECKSUM])).then(|| &bytes[HEADER_LEN..end])
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
