@@ -243,6 +243,12 @@ impl<B: Block + Send + 'static> BlockBackend<B> {
 fn check_layout(sb: &Superblock) -> Result<(), OpenError> {
     let ss = u64::from(sb.sector_size);
     let bad = |what, value| Err(OpenError::Layout { what, value });
+    if sb.data_offset < ss {
+        return bad(
+            "engine storage over the superblock's sector",
+            sb.data_offset,
+        );
+    }
     if sb.log_len < LOG_MIN || !sb.log_len.is_multiple_of(ss) {
         return bad("log length", sb.log_len);
     }

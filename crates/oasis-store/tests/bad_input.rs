@@ -4,7 +4,7 @@
 
 use oasis_store::mem::MemBlock;
 use oasis_store::redb::{ReadableDatabase, ReadableTable};
-use oasis_store::superblock::SuperblockError;
+use oasis_store::superblock::{Superblock, SuperblockError};
 use oasis_store::{BlockBackend, Error, OpenError, Record, Store};
 
 #[derive(Record, Debug, Clone, PartialEq)]
@@ -256,4 +256,46 @@ fn a_store_of_the_format_before_the_log_is_refused_with_a_clear_error() {
     );
     assert!(e.to_string().contains("format version 1"), "{e}");
     assert!(disk.snapshot() == bytes, "the device was written to");
+}
+
+#[test]
+fn a_forged_superblock_with_an_impossible_layout_is_refused_and_nothing_is_written() {
+    let good = filled_store().snapshot();
+    let sb = Superblock::parse(&good[..512]).expect("the store's own superblock");
+    let forged = [
+        // The engine's storage over the superblock itself.
+        Superblock {
+            data_offset: 0,
+            ..sb
+        },
+        // The log inside the engine's storage.
+        Superblock {
+            log_offset: sb.data_offset,
+            ..sb
+        },
+        // A log region smaller than any log.
+        Superblock { log_len: 512, ..sb },
+        // A log region not on a sector boundary.
+        Superblock {
+            log_offset: sb.log_offset - 1,
+            ..sb
+        },
+    ];
+    for forged in forged {
+        let mut bytes = good.clone();
+        forged.emit(&mut bytes[..512]);
+        let disk = MemBlock::from_bytes(512, bytes.clone());
+        let e = Store::builder()
+            .record::<Person>()
+            .open(disk.clone())
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Open(OpenError::Layout { .. })),
+            "{forged:?}: {e}"
+        );
+        assert!(
+            disk.snapshot() == bytes,
+            "{forged:?}: the device was written to"
+        );
+    }
 }
