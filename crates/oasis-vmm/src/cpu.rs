@@ -11,6 +11,7 @@
 //! vendor and signature, the baseline integer and SSE features, RDRAND,
 //! RDSEED, BMI and ADX, long mode, and the address sizes. Everything else
 //! reads as zero, and KVM makes instructions of features absent here fault.
+//! A host whose KVM refuses this table gets KVM's own (`machine.rs`).
 
 use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES, kvm_cpuid_entry2};
 

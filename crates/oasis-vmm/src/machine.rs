@@ -213,8 +213,14 @@ impl Machine {
         let vcpu = vm
             .create_vcpu(0)
             .map_err(|e| Error::kvm("KVM_CREATE_VCPU", e))?;
-        vcpu.set_cpuid2(&crate::cpu::guest_cpuid())
-            .map_err(|e| Error::kvm("KVM_SET_CPUID2", e))?;
+        if vcpu.set_cpuid2(&crate::cpu::guest_cpuid()).is_err() {
+            // A host that refuses the small table gets its own, as asked.
+            let supported = kvm
+                .get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES)
+                .map_err(|e| Error::kvm("KVM_GET_SUPPORTED_CPUID", e))?;
+            vcpu.set_cpuid2(&supported)
+                .map_err(|e| Error::kvm("KVM_SET_CPUID2", e))?;
+        }
         let sregs = vcpu
             .get_sregs()
             .map_err(|e| Error::kvm("KVM_GET_SREGS", e))?;
