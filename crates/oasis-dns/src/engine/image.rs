@@ -20,7 +20,6 @@ use crate::wire::{Class, Name, RData, Record, Type};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
-use hashbrown::HashMap;
 
 /// Byte ranges of the image header.
 pub mod field {
@@ -288,10 +287,12 @@ impl Catalog {
             });
         }
         let slot_count = r.u32()? as usize;
-        let mut table = HashMap::with_capacity(slot_count.min(image.len() / 8));
+        // The image holds the compiled table's slots, each key once: they
+        // go into the flat table straight from the image's bytes.
+        let mut slots = Vec::with_capacity(slot_count.min(image.len() / 8));
         for _ in 0..slot_count {
             let at = r.at;
-            let key: Box<[u8]> = r.bytes16()?.into();
+            let key = r.bytes16()?;
             let kind = r.u8()?;
             let value = r.u32()? as usize;
             let stored = match kind {
@@ -300,9 +301,9 @@ impl Catalog {
                 2 if value < zones.len() => Stored::PerQuery(value),
                 _ => return Err(ImageError::Invalid(at)),
             };
-            table.insert(key, stored);
+            slots.push((key, stored));
         }
-        let table = Table::new(table.iter().map(|(k, s)| (&**k, *s)));
+        let table = Table::new(slots.into_iter());
         if r.at != image.len() {
             return Err(ImageError::Invalid(r.at));
         }
