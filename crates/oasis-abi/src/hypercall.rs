@@ -24,7 +24,7 @@ pub enum Number {
     NetTx = 5,
     /// [`BlockIo`]: read whole sectors.
     BlockRead = 6,
-    /// [`BlockIo`]: write whole sectors.
+    /// [`BlockIo`]: write whole sectors (and flush, with [`BLOCK_DURABLE`]).
     BlockWrite = 7,
     /// [`BlockIo`] (only `device`): durability barrier.
     BlockFlush = 8,
@@ -149,7 +149,8 @@ pub struct NetIo {
     pub errno: u32,
 }
 
-/// `BlockRead` / `BlockWrite` / `BlockFlush`: whole sectors, many per call.
+/// `BlockRead` / `BlockWrite` / `BlockFlush`: whole sectors, many per call;
+/// a `BlockWrite` with [`BLOCK_DURABLE`] is also a flush.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BlockIo {
@@ -165,9 +166,14 @@ pub struct BlockIo {
     pub len: u64,
     /// *out*: the host's errno when `status` is `Io`.
     pub errno: u32,
-    /// Reserved, zero.
-    pub _reserved: u32,
+    /// *in*: [`BLOCK_DURABLE`] or zero; any other bit gets [`Status::Invalid`].
+    pub flags: u32,
 }
+
+/// [`BlockIo::flags`] of a `BlockWrite`: the call returns once this write and
+/// every earlier one are on stable storage — a write and a `BlockFlush` in
+/// one exit (what a write-ahead log's commit needs).
+pub const BLOCK_DURABLE: u32 = 1;
 
 /// `Exit`: the guest is done; the VMM sends the frames left in the TX rings
 /// and exits with `status`.

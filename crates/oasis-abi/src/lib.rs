@@ -45,8 +45,8 @@ pub mod ring;
 
 /// Version of this contract. The VMM refuses an image whose manifest names
 /// another version, and the guest aborts if [`boot::BootInfo::abi_version`]
-/// differs from its own.
-pub const ABI_VERSION: u32 = 1;
+/// differs from its own. Version 2: `BlockIo::flags` ([`hypercall::BLOCK_DURABLE`]).
+pub const ABI_VERSION: u32 = 2;
 
 /// I/O port of hypercall number 0; call `n` is `out` to `HYPERCALL_PORT_BASE + n`.
 pub const HYPERCALL_PORT_BASE: u16 = 0x500;

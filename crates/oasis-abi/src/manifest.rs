@@ -271,7 +271,8 @@ mod tests {
         let b = bytes(&NOTE);
         assert_eq!(&b[0..12], &[6, 0, 0, 0, 88, 0, 0, 0, 0x01, 0, 0x61, 0x6f]);
         assert_eq!(&b[12..20], b"oasis\0\0\0");
-        assert_eq!(&b[20..28], &[1, 0, 0, 0, 2, 0, 0, 0]);
+        let v = ABI_VERSION.to_le_bytes();
+        assert_eq!(&b[20..28], &[v[0], v[1], v[2], v[3], 2, 0, 0, 0]);
         assert_eq!(&b[28..36], &[1, 0, 0, 0, 7, 0, 0, 0]);
         assert_eq!(&b[36..43], b"service");
         assert_eq!(b.len(), 20 + 88);

@@ -1,7 +1,7 @@
 //! Block devices: whole sectors by hypercall, many per call; the VMM does the
 //! `pread`/`pwrite`/`fdatasync` during the exit.
 
-use oasis_abi::hypercall::{BlockIo, Number, Status};
+use oasis_abi::hypercall::{BLOCK_DURABLE, BlockIo, Number, Status};
 use oasis_rt::device::{Block, BlockInfo, DeviceError};
 
 use crate::hypercall;
@@ -23,18 +23,27 @@ impl BlockDevice {
         }
     }
 
-    fn io(&self, n: Number, sector: u64, data: u64, len: usize) -> Result<(), DeviceError> {
+    fn io(
+        &self,
+        n: Number,
+        sector: u64,
+        data: u64,
+        len: usize,
+        flags: u32,
+    ) -> Result<(), DeviceError> {
         let mut arg = BlockIo {
             device: self.handle,
             sector,
             data,
             len: len as u64,
+            flags,
             ..BlockIo::default()
         };
         hypercall::call(n, &mut arg);
-        let what = match n {
-            Number::BlockRead => "block read",
-            Number::BlockWrite => "block write",
+        let what = match (n, flags) {
+            (Number::BlockRead, _) => "block read",
+            (Number::BlockWrite, 0) => "block write",
+            (Number::BlockWrite, _) => "durable block write",
             _ => "block flush",
         };
         match Status::from_u32(arg.status) {
@@ -58,15 +67,34 @@ impl Block for BlockDevice {
             sector,
             buf.as_mut_ptr() as u64,
             buf.len(),
+            0,
         )
     }
 
     fn write(&self, sector: u64, buf: &[u8]) -> Result<(), DeviceError> {
         self.info.check(sector, buf.len())?;
-        self.io(Number::BlockWrite, sector, buf.as_ptr() as u64, buf.len())
+        self.io(
+            Number::BlockWrite,
+            sector,
+            buf.as_ptr() as u64,
+            buf.len(),
+            0,
+        )
     }
 
     fn flush(&self) -> Result<(), DeviceError> {
-        self.io(Number::BlockFlush, 0, 0, 0)
+        self.io(Number::BlockFlush, 0, 0, 0, 0)
+    }
+
+    /// One exit: the VMM writes, then flushes ([`BLOCK_DURABLE`]).
+    fn write_durable(&self, sector: u64, buf: &[u8]) -> Result<(), DeviceError> {
+        self.info.check(sector, buf.len())?;
+        self.io(
+            Number::BlockWrite,
+            sector,
+            buf.as_ptr() as u64,
+            buf.len(),
+            BLOCK_DURABLE,
+        )
     }
 }

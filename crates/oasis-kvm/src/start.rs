@@ -71,7 +71,9 @@ pub unsafe fn start(boot: *const BootInfo, app: fn() -> App) -> ! {
     // SAFETY: the caller passes the VMM's BootInfo, in mapped memory.
     let boot: &'static BootInfo = unsafe { &*boot };
     if boot.magic != BOOT_MAGIC || boot.abi_version != ABI_VERSION {
-        hypercall::abort(b"BootInfo is not oasis ABI version 1: the VMM does not match this image");
+        hypercall::abort(
+            b"BootInfo is not of this image's oasis ABI version: the VMM does not match this image",
+        );
     }
     // SAFETY: the VMM reports the free memory after the image and rings.
     unsafe { crate::heap::init(boot.heap_start, boot.heap_end) };

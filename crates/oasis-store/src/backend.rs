@@ -308,6 +308,11 @@ impl<B: Block + Send> LogDevice for LogRegion<B> {
     fn flush(&self) -> Result<(), DeviceError> {
         self.state.lock().dev.flush()
     }
+
+    fn write_durable(&self, offset: u64, buf: &[u8]) -> Result<(), DeviceError> {
+        let s = self.sector(offset, buf.len())?;
+        self.state.lock().dev.write_durable(s, buf)
+    }
 }
 
 fn is_blank<B: Block>(dev: &B, info: BlockInfo) -> Result<bool, OpenError> {

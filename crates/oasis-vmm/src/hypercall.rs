@@ -280,6 +280,14 @@ impl Host {
             a.status = Status::Invalid as u32;
             return;
         };
+        let durable = match (n, a.flags) {
+            (_, 0) => false,
+            (Number::BlockWrite, BLOCK_DURABLE) => true,
+            _ => {
+                a.status = Status::Invalid as u32;
+                return;
+            }
+        };
         let result = match n {
             Number::BlockFlush => dev.flush(),
             _ if !dev.in_range(a.sector, a.len) => {
@@ -294,6 +302,7 @@ impl Host {
                 }
             },
             _ => match self.mem.slice(a.data, a.len) {
+                Some(buf) if durable => dev.write(a.sector, buf).and_then(|()| dev.flush()),
                 Some(buf) => dev.write(a.sector, buf),
                 None => {
                     a.status = Status::Invalid as u32;
@@ -396,6 +405,53 @@ mod tests {
         net_on_block = host.mem.read(ARG).unwrap();
         assert_eq!(net_on_block.status, invalid);
         assert_eq!(host.stats.exits[Number::BlockRead as usize], 7);
+    }
+
+    #[test]
+    fn a_durable_write_is_written_and_flushed_and_other_flags_are_refused() {
+        let (mut host, file) = host_with_disk();
+        host.mem.slice_mut(DATA, 512).unwrap().fill(0xa5);
+        let durable = BlockIo {
+            flags: BLOCK_DURABLE,
+            ..io(2, DATA, 512)
+        };
+        assert_eq!(
+            block(&mut host, Number::BlockWrite, durable).status,
+            Status::Ok as u32
+        );
+        assert!(
+            std::fs::read(file.path()).unwrap()[1024..1536]
+                .iter()
+                .all(|&b| b == 0xa5)
+        );
+        let invalid = Status::Invalid as u32;
+        for (n, flags) in [
+            (Number::BlockWrite, 2),
+            (Number::BlockWrite, BLOCK_DURABLE | 4),
+            (Number::BlockRead, BLOCK_DURABLE),
+            (Number::BlockFlush, BLOCK_DURABLE),
+        ] {
+            let a = BlockIo {
+                flags,
+                ..io(3, DATA, 512)
+            };
+            assert_eq!(block(&mut host, n, a).status, invalid, "{n:?} {flags}");
+        }
+        // The refused write wrote nothing.
+        assert!(
+            std::fs::read(file.path()).unwrap()[1536..2048]
+                .iter()
+                .all(|&b| b == 0)
+        );
+        // An out-of-range durable write is refused before anything is done.
+        let far = BlockIo {
+            flags: BLOCK_DURABLE,
+            ..io(8, DATA, 512)
+        };
+        assert_eq!(
+            block(&mut host, Number::BlockWrite, far).status,
+            Status::OutOfRange as u32
+        );
     }
 
     #[test]

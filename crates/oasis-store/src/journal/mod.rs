@@ -1,10 +1,12 @@
 //! The store's write-ahead log: what makes a commit durable.
 //!
 //! A durable commit is one append of the transaction's operations
-//! ([`record`]) to a log region on the device, then one `flush`. The same
-//! changes go into the engine (redb) by a commit that does not wait for
-//! stable storage, so the engine's B-tree pages — scattered, and many per
-//! commit — are written only at a *checkpoint*: a durable engine commit
+//! ([`record`]) to a log region on the device, then one `flush` — one
+//! durable write ([`LogDevice::write_durable`]; one exit on kvm). The same
+//! changes go into the engine's (redb's) write transaction, which is held
+//! open across commits ([`crate::engine`]), so the engine's B-tree pages —
+//! scattered, and many per commit — are written only at a *checkpoint*: a
+//! durable engine commit
 //! that also records the last log sequence it holds, after which the log
 //! starts again at the front of its region. A checkpoint happens when the
 //! log has grown past half its region (or a record would not fit), at open,
@@ -52,6 +54,12 @@ pub(crate) trait LogDevice: Send {
     fn write(&self, offset: u64, buf: &[u8]) -> Result<(), DeviceError>;
     /// The durability barrier.
     fn flush(&self) -> Result<(), DeviceError>;
+    /// [`LogDevice::write`] then [`LogDevice::flush`], in one device request
+    /// where the device can.
+    fn write_durable(&self, offset: u64, buf: &[u8]) -> Result<(), DeviceError> {
+        self.write(offset, buf)?;
+        self.flush()
+    }
 }
 
 fn device(what: &'static str, offset: u64, e: DeviceError) -> Error {
@@ -133,13 +141,19 @@ impl Journal {
 
     fn write_held(&mut self, flush: bool) -> Result<()> {
         if !self.held.is_empty() {
-            self.dev
-                .write(self.written, &self.held)
-                .map_err(|e| device("write", self.written, e))?;
+            let at = self.written;
+            if flush {
+                self.dev
+                    .write_durable(at, &self.held)
+                    .map_err(|e| device("durable write", at, e))?;
+            } else {
+                self.dev
+                    .write(at, &self.held)
+                    .map_err(|e| device("write", at, e))?;
+            }
             self.written += self.held.len() as u64;
             self.held.clear();
-        }
-        if flush {
+        } else if flush {
             self.dev
                 .flush()
                 .map_err(|e| device("flush", self.written, e))?;
