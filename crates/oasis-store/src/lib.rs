@@ -24,7 +24,11 @@
 //! `field ++ key` (`#[index(unique)]`: a table from the field to the key). Every save,
 //! delete and migration runs in a redb write transaction, durable when it
 //! commits (through oasis-store's own write-ahead log on a block device:
-//! see the `journal` module). The database remembers each record type's layout (its fields,
+//! see the `journal` module; there the engine's transaction is held open
+//! across commits and committed at checkpoints: see the `engine` module).
+//! One write transaction runs at a time: beginning one while another is
+//! open waits for it (so never begin one inside another in one thread);
+//! reads through the store never wait and see every committed transaction. The database remembers each record type's layout (its fields,
 //! their types, key and indexes) and refuses to open a type whose layout
 //! changed unless a migration from the stored layout was declared.
 //!
@@ -37,6 +41,7 @@
 extern crate alloc;
 
 mod backend;
+mod engine;
 mod error;
 pub mod fault;
 mod gather;

@@ -13,8 +13,6 @@ use alloc::vec::Vec;
 use core::marker::PhantomData;
 use core::ops::Bound;
 
-use redb::ReadableDatabase;
-
 use crate::error::{Error, Result};
 use crate::index;
 use crate::read::Reader;
@@ -134,8 +132,8 @@ impl<'q, R: Record> Query<'q, R> {
         match self.tx {
             Some(tx) => self.run_in(tx, emit),
             None => {
-                let rtx = self.store.db.begin_read()?;
-                self.run_in(&rtx, emit)
+                let view = self.store.view()?;
+                self.run_in(&view, emit)
             }
         }
     }

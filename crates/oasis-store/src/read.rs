@@ -50,7 +50,8 @@ fn drive<I: DoubleEndedIterator>(
     Ok(())
 }
 
-struct Plain<T>(T);
+/// An engine table as a [`TableRead`].
+pub(crate) struct Plain<T>(pub(crate) T);
 
 impl<T: ReadableTable<&'static [u8], &'static [u8]>> TableRead for Plain<T> {
     fn get(&self, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {

@@ -9,9 +9,10 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use oasis_rt::device::Block;
-use redb::{MultimapTableHandle, ReadableDatabase, ReadableTable, StorageBackend, TableHandle};
+use redb::{MultimapTableHandle, ReadableTable, StorageBackend, TableHandle};
 
 use crate::backend::BlockBackend;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::journal::{self, Journal, LogDevice, record};
 use crate::query::Query;
@@ -109,6 +110,9 @@ impl fmt::Debug for StoreBuilder {
 
 /// A database of typed records.
 pub struct Store {
+    /// The engine transaction held between commits ([`crate::engine`]);
+    /// declared first, so it is dropped before the database.
+    pub(crate) engine: spin::Mutex<Engine>,
     pub(crate) db: redb::Database,
     pub(crate) records: BTreeMap<&'static str, Tables>,
     /// The write-ahead log (on a block device; none on a plain redb backend,
@@ -165,7 +169,7 @@ impl StoreBuilder {
         let migrate: Migrate = Box::new(move |tx| {
             let old = Tables::of(Old::NAME, Old::LAYOUT, Old::FIELDS);
             let mut records = Vec::new();
-            tx.tx.with_table(&old.primary, |t| {
+            tx.tx().with_table(&old.primary, |t| {
                 t.scan(
                     core::ops::Bound::Unbounded,
                     core::ops::Bound::Unbounded,
@@ -176,9 +180,9 @@ impl StoreBuilder {
                     },
                 )
             })?;
-            tx.tx.delete_table(read::table(&old.primary))?;
+            tx.tx().delete_table(read::table(&old.primary))?;
             for index in old.indexes.iter().flatten() {
-                tx.tx.delete_table(read::table(&index.name))?;
+                tx.tx().delete_table(read::table(&index.name))?;
             }
             tx.create_tables(New::NAME)?;
             for r in records {
@@ -250,6 +254,7 @@ impl StoreBuilder {
             db,
             records,
             journal: None,
+            engine: spin::Mutex::new(Engine::new()),
             closed: false,
         };
         let mut tx = store.begin()?;
@@ -262,7 +267,7 @@ impl StoreBuilder {
             tx.check_layout(d.name, d.layout, d.migration.as_ref())?;
         }
         if log.is_some() {
-            mark_applied(&tx.tx, last)?;
+            mark_applied(tx.tx(), last)?;
         }
         // Durable: opening is a checkpoint, after which the log starts afresh.
         tx.commit()?;
@@ -275,12 +280,12 @@ impl<'s> Transaction<'s> {
     /// Applies the log records past the engine's last checkpoint; returns
     /// the last sequence number the engine then holds.
     fn replay(&mut self, dev: &dyn LogDevice) -> Result<u64> {
-        if !self.tx.list_tables()?.any(|t| t.name() == META) {
+        if !self.tx().list_tables()?.any(|t| t.name() == META) {
             // A new (or foreign) database: no checkpoint, so no log to apply.
             return Ok(0);
         }
         let applied = {
-            let meta = self.tx.open_table(read::table(META))?;
+            let meta = self.tx().open_table(read::table(META))?;
             let v = meta.get(APPLIED_KEY)?;
             match v.map(|g| <[u8; 8]>::try_from(g.value())) {
                 None => 0,
@@ -293,11 +298,11 @@ impl<'s> Transaction<'s> {
             }
         };
         let tables: Vec<String> = self
-            .tx
+            .tx()
             .list_tables()?
             .map(|t| t.name().to_string())
             .collect();
-        let tx = &self.tx;
+        let tx = self.tx();
         journal::replay(dev, applied, |seq, payload| {
             let malformed = |m: record::Malformed| {
                 Error::Engine(format!("log record {seq}: {}", record::describe(&m)))
@@ -342,14 +347,14 @@ impl<'s> Transaction<'s> {
 impl<'s> Transaction<'s> {
     /// Writes the format marker into a new database, or checks it.
     fn check_format(&mut self) -> Result<()> {
-        let has_meta = self.tx.list_tables()?.any(|t| t.name() == META);
+        let has_meta = self.tx().list_tables()?.any(|t| t.name() == META);
         if !has_meta {
             let foreign: Vec<String> = self
-                .tx
+                .tx()
                 .list_tables()?
                 .map(|t| t.name().to_string())
                 .chain(
-                    self.tx
+                    self.tx()
                         .list_multimap_tables()?
                         .map(|t| t.name().to_string()),
                 )
@@ -360,7 +365,7 @@ impl<'s> Transaction<'s> {
                 )));
             }
         }
-        let mut meta = self.tx.open_table(read::table(META))?;
+        let mut meta = self.tx().open_table(read::table(META))?;
         let marker = meta.get(FORMAT_KEY)?.map(|g| g.value().to_vec());
         match marker {
             None if !has_meta => {
@@ -386,7 +391,7 @@ impl<'s> Transaction<'s> {
     ) -> Result<()> {
         let key = format!("layout:{name}").into_bytes();
         let stored = {
-            let meta = self.tx.open_table(read::table(META))?;
+            let meta = self.tx().open_table(read::table(META))?;
             let v = meta.get(key.as_slice())?;
             v.map(|g| String::from_utf8_lossy(g.value()).into_owned())
         };
@@ -411,7 +416,7 @@ impl<'s> Transaction<'s> {
     }
 
     fn put_layout(&mut self, key: &[u8], layout: &str) -> Result<()> {
-        let mut meta = self.tx.open_table(read::table(META))?;
+        let mut meta = self.tx().open_table(read::table(META))?;
         meta.insert(key, layout.as_bytes())?;
         Ok(())
     }
@@ -423,9 +428,9 @@ impl<'s> Transaction<'s> {
             .records
             .get(name)
             .ok_or_else(|| Error::Engine(format!("no tables for `{name}`")))?;
-        self.tx.open_table(read::table(&t.primary))?;
+        self.tx().open_table(read::table(&t.primary))?;
         for index in t.indexes.iter().flatten() {
-            self.tx.open_table(read::table(&index.name))?;
+            self.tx().open_table(read::table(&index.name))?;
         }
         Ok(())
     }
@@ -447,11 +452,11 @@ impl Store {
 
     /// Starts a write transaction: several operations, committed together or not at all.
     pub fn begin(&self) -> Result<Transaction<'_>> {
-        Ok(Transaction {
-            store: self,
-            tx: self.db.begin_write()?,
-            ops: Default::default(),
-        })
+        if self.journal.is_none() {
+            return Ok(Transaction::new(self, self.db.begin_write()?, false));
+        }
+        let (tx, carries) = self.take_engine()?;
+        Ok(Transaction::new(self, tx, carries))
     }
 
     /// Writes everything committed into the engine's own durable state and
@@ -460,18 +465,24 @@ impl Store {
         let Some(journal) = &self.journal else {
             return Ok(());
         };
-        // The engine's write lock first, then the log's, as commits take them.
-        let tx = self.db.begin_write()?;
+        // The engine transaction first, then the log, as commits take them.
+        let (tx, carries) = self.take_engine()?;
         let mut j = journal.lock();
-        j.check()?;
+        if let Err(e) = j.check() {
+            self.put_back(tx, carries);
+            return Err(e);
+        }
         if j.is_empty() {
+            self.put_back(tx, carries);
             return Ok(());
         }
         let seq = j.last();
-        mark_applied(&tx, seq)?;
-        if let Err(e) = tx.commit() {
+        let r = mark_applied(&tx, seq).and_then(|()| self.commit_engine(tx));
+        if let Err(e) = r {
+            // A failed `mark_applied` drops the engine transaction: lost too.
+            self.engine_lost();
             j.fail();
-            return Err(e.into());
+            return Err(e);
         }
         j.checkpointed(seq);
         Ok(())
@@ -520,8 +531,8 @@ impl Store {
 
     /// The record with `key`, if any.
     pub fn get<R: Record>(&self, key: impl ArgOf<R::Key>) -> Result<Option<R>> {
-        let rtx = self.db.begin_read()?;
-        crate::txn::get::<R, _>(self, &rtx, &crate::sortkey::arg_key::<R::Key, _>(&key))
+        let view = self.view()?;
+        crate::txn::get::<R, _>(self, &view, &crate::sortkey::arg_key::<R::Key, _>(&key))
     }
 
     /// A query over the records of type `R`, with one method per field.

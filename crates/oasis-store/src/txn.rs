@@ -8,7 +8,7 @@ use redb::ReadableTable;
 use crate::error::{Error, Result};
 use crate::index;
 use crate::journal::Plan;
-use crate::journal::record::Ops;
+use crate::journal::record::{self, Op, Ops};
 use crate::query::Query;
 use crate::read::{self, Reader};
 use crate::record::{FieldIndex, Record};
@@ -19,9 +19,15 @@ use crate::store::{META, Store};
 /// everything it did.
 pub struct Transaction<'s> {
     pub(crate) store: &'s Store,
-    pub(crate) tx: redb::WriteTransaction,
+    /// The engine transaction; `None` once committed or given back.
+    tx: Option<redb::WriteTransaction>,
+    /// The engine transaction holds parked commits ([`crate::engine`]).
+    carries: bool,
     /// Every change made to the engine's tables, for the log.
     pub(crate) ops: Ops<'s>,
+    /// Per entry of `ops`, the value it replaced (`None`: there was none),
+    /// to undo this transaction alone when it holds parked commits.
+    undo: Vec<Option<Vec<u8>>>,
 }
 
 impl core::fmt::Debug for Transaction<'_> {
@@ -65,6 +71,49 @@ fn index_keys<R: Record>(record: &R) -> Vec<(usize, Vec<u8>)> {
 }
 
 impl<'s> Transaction<'s> {
+    /// A store transaction in engine transaction `tx`.
+    pub(crate) fn new(store: &'s Store, tx: redb::WriteTransaction, carries: bool) -> Self {
+        Transaction {
+            store,
+            tx: Some(tx),
+            carries,
+            ops: Ops::default(),
+            undo: Vec::new(),
+        }
+    }
+
+    /// The engine transaction.
+    pub(crate) fn tx(&self) -> &redb::WriteTransaction {
+        self.tx
+            .as_ref()
+            .expect("a live transaction holds its engine transaction")
+    }
+
+    /// Sets `table[key] = value` in the engine and records it; returns the
+    /// value replaced.
+    fn put(&mut self, table: &'s str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
+        let old = self
+            .tx()
+            .open_table(read::table(table))?
+            .insert(key, value)?
+            .map(|g| g.value().to_vec());
+        self.ops.insert(table, key, value);
+        self.undo.push(old.clone());
+        Ok(old)
+    }
+
+    /// Removes `table[key]` in the engine and records it.
+    fn del(&mut self, table: &'s str, key: &[u8]) -> Result<()> {
+        let old = self
+            .tx()
+            .open_table(read::table(table))?
+            .remove(key)?
+            .map(|g| g.value().to_vec());
+        self.ops.remove(table, key);
+        self.undo.push(old);
+        Ok(())
+    }
+
     /// Saves `record`: inserts it, or replaces the record with the same key.
     /// Returns its key (a fresh id for an auto key left at 0). Fails, changing
     /// nothing, if a unique field's value belongs to another record.
@@ -85,7 +134,7 @@ impl<'s> Transaction<'s> {
             let Some(index) = t.indexes[*field].as_ref().filter(|i| i.unique) else {
                 continue;
             };
-            let table = self.tx.open_table(read::table(&index.name))?;
+            let table = self.tx().open_table(read::table(&index.name))?;
             if let Some(owner) = table.get(ik.as_slice())?
                 && owner.value() != kb.as_slice()
             {
@@ -97,14 +146,9 @@ impl<'s> Transaction<'s> {
         }
 
         // The replaced record, if any, comes back from the insert itself.
-        let old_keys = {
-            let mut primary = self.tx.open_table(read::table(&t.primary))?;
-            let old = primary.insert(kb.as_slice(), value.as_slice())?;
-            self.ops.insert(&t.primary, &kb, &value);
-            match old {
-                Some(g) if !new_keys.is_empty() => Some(index_keys(&R::decode(g.value())?)),
-                _ => None,
-            }
+        let old_keys = match self.put(&t.primary, &kb, &value)? {
+            Some(old) if !new_keys.is_empty() => Some(index_keys(&R::decode(&old)?)),
+            _ => None,
         };
         for (n, (field, ik)) in new_keys.iter().enumerate() {
             let Some(index) = t.indexes[*field].as_ref() else {
@@ -114,23 +158,16 @@ impl<'s> Transaction<'s> {
             if old_ik == Some(ik.as_slice()) {
                 continue;
             }
-            let mut table = self.tx.open_table(read::table(&index.name))?;
             if index.unique {
                 if let Some(o) = old_ik {
-                    table.remove(o)?;
-                    self.ops.remove(&index.name, o);
+                    self.del(&index.name, o)?;
                 }
-                table.insert(ik.as_slice(), kb.as_slice())?;
-                self.ops.insert(&index.name, ik, &kb);
+                self.put(&index.name, ik, &kb)?;
             } else {
                 if let Some(o) = old_ik {
-                    let e = index::entry(index.width, o, &kb);
-                    table.remove(e.as_slice())?;
-                    self.ops.remove(&index.name, &e);
+                    self.del(&index.name, &index::entry(index.width, o, &kb))?;
                 }
-                let e = index::entry(index.width, ik, &kb);
-                table.insert(e.as_slice(), [].as_slice())?;
-                self.ops.insert(&index.name, &e, &[]);
+                self.put(&index.name, &index::entry(index.width, ik, &kb), &[])?;
             }
         }
         Ok(key)
@@ -139,8 +176,7 @@ impl<'s> Transaction<'s> {
     /// The id to store under an auto key: `given` if non-zero (the sequence
     /// moves past it), otherwise the next of the sequence.
     fn assign_id(&mut self, sequence: &'s [u8], given: u64) -> Result<u64> {
-        let mut meta = self.tx.open_table(read::table(META))?;
-        let last = match meta.get(sequence)? {
+        let last = match self.tx().open_table(read::table(META))?.get(sequence)? {
             Some(g) => {
                 let mut b = [0u8; 8];
                 let v = g.value();
@@ -157,8 +193,7 @@ impl<'s> Transaction<'s> {
         };
         let id = if given == 0 { last + 1 } else { given };
         if id > last {
-            meta.insert(sequence, id.to_be_bytes().as_slice())?;
-            self.ops.insert(META, sequence, &id.to_be_bytes());
+            self.put(META, sequence, &id.to_be_bytes())?;
         }
         Ok(id)
     }
@@ -167,37 +202,32 @@ impl<'s> Transaction<'s> {
     pub fn delete<R: Record>(&mut self, key: impl ArgOf<R::Key>) -> Result<bool> {
         let t = self.store.tables::<R>()?;
         let kb = arg_key::<R::Key, _>(&key);
-        let Some(old) = get::<R, _>(self.store, &self.tx, &kb)? else {
+        let Some(old) = get::<R, _>(self.store, self.tx(), &kb)? else {
             return Ok(false);
         };
-        self.tx
-            .open_table(read::table(&t.primary))?
-            .remove(kb.as_slice())?;
-        self.ops.remove(&t.primary, &kb);
+        self.del(&t.primary, &kb)?;
         for (field, ik) in index_keys(&old) {
             let Some(index) = t.indexes[field].as_ref() else {
                 continue;
             };
-            let mut table = self.tx.open_table(read::table(&index.name))?;
             let e = if index.unique {
                 ik
             } else {
                 index::entry(index.width, &ik, &kb)
             };
-            table.remove(e.as_slice())?;
-            self.ops.remove(&index.name, &e);
+            self.del(&index.name, &e)?;
         }
         Ok(true)
     }
 
     /// The record with `key` as this transaction sees it.
     pub fn get<R: Record>(&self, key: impl ArgOf<R::Key>) -> Result<Option<R>> {
-        get::<R, _>(self.store, &self.tx, &arg_key::<R::Key, _>(&key))
+        get::<R, _>(self.store, self.tx(), &arg_key::<R::Key, _>(&key))
     }
 
     /// A query that sees this transaction's own changes.
     pub fn query<R: Record>(&self) -> R::Query<'_> {
-        Query::new(self.store, Some(&self.tx)).into()
+        Query::new(self.store, Some(self.tx())).into()
     }
 
     /// Commits durably: when this returns `Ok`, every change is on stable
@@ -214,45 +244,111 @@ impl<'s> Transaction<'s> {
         self.finish(false)
     }
 
-    fn finish(self, durable: bool) -> Result<()> {
-        let Transaction { store, mut tx, ops } = self;
+    fn finish(mut self, durable: bool) -> Result<()> {
+        let store = self.store;
         let Some(journal) = &store.journal else {
+            let mut tx = self.tx.take().expect("a live transaction");
             if !durable {
                 not_durable(&mut tx)?;
             }
             tx.commit()?;
             return Ok(());
         };
-        // Held from the engine's commit to the log's append, so the log
-        // holds commits in the engine's order.
+        // Held until the engine transaction is parked or committed, so the
+        // log holds commits in the engine's order. An early return drops
+        // `self`, which undoes this transaction's changes.
         let mut j = journal.lock();
         j.check()?;
-        if ops.is_empty() {
-            not_durable(&mut tx)?;
-            tx.commit()?;
+        if self.ops.is_empty() {
             return Ok(());
         }
-        match j.plan(ops.bytes().len()) {
+        match j.plan(self.ops.bytes().len()) {
             Plan::Checkpoint(seq) => {
-                crate::store::mark_applied(&tx, seq)?;
-                if let Err(e) = tx.commit() {
+                crate::store::mark_applied(self.tx(), seq)?;
+                let tx = self.tx.take().expect("a live transaction");
+                if let Err(e) = store.commit_engine(tx) {
                     j.fail();
-                    return Err(e.into());
+                    return Err(e);
                 }
                 j.checkpointed(seq);
             }
             Plan::Append(seq) => {
-                not_durable(&mut tx)?;
-                tx.commit()?;
-                j.append(seq, ops.bytes(), durable)?;
+                j.append(seq, self.ops.bytes(), durable)?;
+                let tx = self.tx.take().expect("a live transaction");
+                store.park(tx, core::mem::take(&mut self.ops).into_bytes());
             }
         }
         Ok(())
     }
 
     /// Discards everything this transaction did.
-    pub fn abort(self) -> Result<()> {
-        self.tx.abort()?;
-        Ok(())
+    pub fn abort(mut self) -> Result<()> {
+        self.give_back()
     }
+
+    /// Ends the engine transaction's use by this store transaction without
+    /// a commit: its own changes are undone and commits parked before it
+    /// stay parked.
+    fn give_back(&mut self) -> Result<()> {
+        let Some(tx) = self.tx.take() else {
+            return Ok(());
+        };
+        // Nothing but this transaction's changes: the engine drops them.
+        if self.store.journal.is_none() {
+            tx.abort()?;
+            return Ok(());
+        }
+        if !self.carries {
+            self.store.put_back(tx, false);
+            return Ok(());
+        }
+        match undo(&tx, self.ops.bytes(), &self.undo) {
+            Ok(()) => {
+                self.store.put_back(tx, true);
+                Ok(())
+            }
+            Err(e) => {
+                drop(tx);
+                self.store.engine_lost();
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        // A failure marks the store failed; nothing else to report here.
+        let _ = self.give_back();
+    }
+}
+
+/// Reverts, newest first, the operations in `ops` to the values in `olds`.
+fn undo(tx: &redb::WriteTransaction, ops: &[u8], olds: &[Option<Vec<u8>>]) -> Result<()> {
+    let mut done: Vec<(&str, &[u8])> = Vec::with_capacity(olds.len());
+    record::decode::<record::Malformed>(ops, |op| {
+        let (Op::Insert { table, key, .. } | Op::Remove { table, key }) = op;
+        done.push((table, key));
+        Ok(())
+    })
+    .map_err(|m| Error::Engine(record::describe(&m)))?;
+    if done.len() != olds.len() {
+        return Err(Error::Engine(alloc::format!(
+            "undo: {} operations, {} old values",
+            done.len(),
+            olds.len()
+        )));
+    }
+    for ((table, key), old) in done.into_iter().zip(olds).rev() {
+        let mut t = tx.open_table(read::table(table))?;
+        match old {
+            Some(v) => {
+                t.insert(key, v.as_slice())?;
+            }
+            None => {
+                t.remove(key)?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -91,7 +91,9 @@ enum Step {
     Delete(u16),
     Get(u16),
     Query(QuerySpec),
-    Tx(Vec<Item>, Vec<u16>, bool),
+    /// Saves and deletes in one transaction, a query through the store
+    /// (not the transaction) while it is open, then commit or abort.
+    Tx(Vec<Item>, Vec<u16>, QuerySpec, bool),
     Reopen,
 }
 
@@ -171,9 +173,10 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (
             proptest::collection::vec(item(), 0..4),
             proptest::collection::vec(0u16..26, 0..3),
+            query(),
             any::<bool>()
         )
-            .prop_map(|(s, d, c)| Step::Tx(s, d, c)),
+            .prop_map(|(s, d, q, c)| Step::Tx(s, d, q, c)),
         1 => Just(Step::Reopen),
     ]
 }
@@ -305,7 +308,7 @@ fn run(steps: Vec<Step>) {
                 let got = build(db.query::<Item>(), &spec).fetch().unwrap();
                 check_query(got, &model, &spec);
             }
-            Step::Tx(saves, deletes, commit) => {
+            Step::Tx(saves, deletes, outside, commit) => {
                 let mut shadow = model.clone();
                 let mut tx = db.begin().unwrap();
                 let mut refused = false;
@@ -327,6 +330,16 @@ fn run(steps: Vec<Step>) {
                     }
                     let inside = tx.query::<Item>().fetch().unwrap();
                     assert_eq!(inside, shadow.values().cloned().collect::<Vec<_>>());
+                }
+                // Readers outside the open transaction see every commit
+                // before it and nothing of it.
+                check_query(
+                    build(db.query::<Item>(), &outside).fetch().unwrap(),
+                    &model,
+                    &outside,
+                );
+                for id in saves.iter().map(|i| i.id).chain(deletes.iter().copied()) {
+                    assert_eq!(db.get::<Item>(id).unwrap(), model.get(&id).cloned());
                 }
                 if commit && !refused {
                     tx.commit().unwrap();

@@ -154,6 +154,11 @@ impl<'s> Ops<'s> {
         &self.bytes
     }
 
+    /// The encoded payload, owned.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
     fn table(&mut self, name: &'s str) -> u64 {
         if let Some(i) = self.tables.iter().position(|t| *t == name) {
             return i as u64;
@@ -218,15 +223,15 @@ pub(crate) struct Malformed {
 }
 
 /// Decodes a payload, calling `each` for every operation in order.
-pub(crate) fn decode<E: From<Malformed>>(
-    payload: &[u8],
-    mut each: impl FnMut(Op<'_>) -> Result<(), E>,
+pub(crate) fn decode<'a, E: From<Malformed>>(
+    payload: &'a [u8],
+    mut each: impl FnMut(Op<'a>) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut r = Cursor {
         bytes: payload,
         at: 0,
     };
-    let mut tables: Vec<&str> = Vec::new();
+    let mut tables: Vec<&'a str> = Vec::new();
     while r.at < payload.len() {
         let tag = r.byte()?;
         match tag {
