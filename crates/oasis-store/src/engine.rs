@@ -29,9 +29,10 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
-use redb::{ReadTransaction, ReadableDatabase, WriteTransaction};
+use redb::{ReadTransaction, ReadableDatabase};
 
 use crate::error::{Error, Result};
+use crate::held::Held;
 use crate::journal::record::{self, Op};
 use crate::read::{self, Plain, Reader, TableRead, Visit};
 use crate::store::Store;
@@ -46,7 +47,7 @@ enum Slot {
     /// None is open.
     Empty,
     /// Open between store transactions, holding parked commits.
-    Parked(WriteTransaction),
+    Parked(Held),
     /// A store transaction has it.
     Taken,
 }
@@ -108,9 +109,10 @@ impl Engine {
     /// storage: the log holds every commit in it).
     fn settle(&mut self) -> Result<()> {
         if let Slot::Parked(_) = self.slot {
-            let Slot::Parked(mut tx) = core::mem::replace(&mut self.slot, Slot::Empty) else {
+            let Slot::Parked(held) = core::mem::replace(&mut self.slot, Slot::Empty) else {
                 unreachable!()
             };
+            let mut tx = held.into_tx();
             let r = tx
                 .set_durability(redb::Durability::None)
                 .map_err(|e| Error::Engine(e.to_string()))
@@ -130,7 +132,7 @@ impl Engine {
 impl Store {
     /// The engine transaction for a new store transaction, and whether it
     /// holds parked commits. Waits while another store transaction has it.
-    pub(crate) fn take_engine(&self) -> Result<(WriteTransaction, bool)> {
+    pub(crate) fn take_engine(&self) -> Result<(Held, bool)> {
         loop {
             let mut e = self.engine.lock();
             e.check()?;
@@ -138,10 +140,14 @@ impl Store {
                 Slot::Parked(tx) => return Ok((tx, true)),
                 Slot::Empty => {
                     drop(e);
-                    return self.db.begin_write().map(|tx| (tx, false)).map_err(|err| {
-                        self.engine.lock().slot = Slot::Empty;
-                        err.into()
-                    });
+                    return self
+                        .db
+                        .begin_write()
+                        .map(|tx| (Held::hold(tx), false))
+                        .map_err(|err| {
+                            self.engine.lock().slot = Slot::Empty;
+                            err.into()
+                        });
                 }
                 Slot::Taken => {
                     e.slot = Slot::Taken;
@@ -155,7 +161,7 @@ impl Store {
     /// Parks `tx` after a store commit whose log payload is `payload`; past
     /// [`PARK_LIMIT`] the engine commits instead. A failure here leaves the
     /// commit durable in the log and the store refusing further work.
-    pub(crate) fn park(&self, tx: WriteTransaction, payload: Vec<u8>) {
+    pub(crate) fn park(&self, tx: Held, payload: Vec<u8>) {
         let mut e = self.engine.lock();
         e.parked_bytes += payload.len();
         e.parked.push(payload);
@@ -168,7 +174,7 @@ impl Store {
 
     /// Gives back a store transaction's engine transaction unchanged by it:
     /// parked again if it holds parked commits, else ended.
-    pub(crate) fn put_back(&self, tx: WriteTransaction, carries: bool) {
+    pub(crate) fn put_back(&self, tx: Held, carries: bool) {
         let mut e = self.engine.lock();
         e.slot = if carries {
             Slot::Parked(tx)
@@ -180,9 +186,9 @@ impl Store {
 
     /// Commits `tx` durably (a checkpoint), with everything parked in it.
     /// Readers wait meanwhile, so none sees a parked commit twice.
-    pub(crate) fn commit_engine(&self, tx: WriteTransaction) -> Result<()> {
+    pub(crate) fn commit_engine(&self, tx: Held) -> Result<()> {
         let mut e = self.engine.lock();
-        match tx.commit() {
+        match tx.into_tx().commit() {
             Ok(()) => {
                 e.committed();
                 Ok(())
@@ -273,7 +279,7 @@ impl Reader for View {
         match self {
             View::Snapshot(r) => r.with_table(name, f),
             View::Overlaid(r, o) => {
-                let base = Plain(r.open_table(read::table(name))?);
+                let base = Plain(alloc::boxed::Box::new(r.open_table(read::table(name))?));
                 match o.tables.get(name) {
                     Some(top) => f(&Over { base, top }),
                     None => f(&base),

@@ -45,6 +45,7 @@ mod engine;
 mod error;
 pub mod fault;
 mod gather;
+mod held;
 mod index;
 mod journal;
 mod le;

@@ -65,7 +65,7 @@ fn borrow(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 /// (`db.query::<R>()`), which adds conditions field by field.
 pub struct Query<'q, R> {
     store: &'q Store,
-    tx: Option<&'q redb::WriteTransaction>,
+    tx: Option<&'q crate::held::Held>,
     conds: Vec<Cond>,
     order: Option<(usize, Order)>,
     limit: Option<usize>,
@@ -74,7 +74,7 @@ pub struct Query<'q, R> {
 
 impl<'q, R: Record> Query<'q, R> {
     /// A query with no conditions, over the store or inside a write transaction.
-    pub(crate) fn new(store: &'q Store, tx: Option<&'q redb::WriteTransaction>) -> Self {
+    pub(crate) fn new(store: &'q Store, tx: Option<&'q crate::held::Held>) -> Self {
         Query {
             store,
             tx,

@@ -3,7 +3,7 @@
 
 use core::ops::Bound;
 
-use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, TableDefinition};
 
 use crate::error::Result;
 
@@ -50,10 +50,14 @@ fn drive<I: DoubleEndedIterator>(
     Ok(())
 }
 
-/// An engine table as a [`TableRead`].
+/// An engine table as a [`TableRead`]: the table, or a reference to it.
 pub(crate) struct Plain<T>(pub(crate) T);
 
-impl<T: ReadableTable<&'static [u8], &'static [u8]>> TableRead for Plain<T> {
+impl<T, R> TableRead for Plain<R>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+    R: core::ops::Deref<Target = T>,
+{
     fn get(&self, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
         match self.0.get(key)? {
             Some(g) => f(g.value()).map(|()| true),
@@ -77,11 +81,10 @@ macro_rules! reader {
                 name: &str,
                 f: impl FnOnce(&dyn TableRead) -> Result<T>,
             ) -> Result<T> {
-                f(&Plain(self.open_table(table(name))?))
+                f(&Plain(&self.open_table(table(name))?))
             }
         }
     };
 }
 
 reader!(ReadTransaction);
-reader!(WriteTransaction);

@@ -9,14 +9,15 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use oasis_rt::device::Block;
-use redb::{MultimapTableHandle, ReadableTable, StorageBackend, TableHandle};
+use redb::{MultimapTableHandle, StorageBackend, TableHandle};
 
 use crate::backend::BlockBackend;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::held::Held;
 use crate::journal::{self, Journal, LogDevice, record};
 use crate::query::Query;
-use crate::read::{self, Reader};
+use crate::read::Reader;
 use crate::record::{FieldIndex, Record};
 use crate::sortkey::ArgOf;
 use crate::txn::Transaction;
@@ -32,10 +33,21 @@ const APPLIED_KEY: &[u8] = b"log-applied";
 
 /// Records, in the engine transaction `tx`, that it holds every log
 /// record up to `seq`.
-pub(crate) fn mark_applied(tx: &redb::WriteTransaction, seq: u64) -> Result<()> {
-    tx.open_table(read::table(META))?
-        .insert(APPLIED_KEY, seq.to_be_bytes().as_slice())?;
+pub(crate) fn mark_applied(tx: &Held, seq: u64) -> Result<()> {
+    tx.insert(META, APPLIED_KEY, &seq.to_be_bytes())?;
     Ok(())
+}
+
+/// The value under `key` in table `table`, read in `tx`.
+fn value_of(tx: &Held, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    let mut out = None;
+    tx.with_table(table, |t| {
+        t.get(key, &mut |v| {
+            out = Some(v.to_vec());
+            Ok(())
+        })
+    })?;
+    Ok(out)
 }
 
 /// The redb tables one record type lives in.
@@ -180,9 +192,9 @@ impl StoreBuilder {
                     },
                 )
             })?;
-            tx.tx().delete_table(read::table(&old.primary))?;
+            tx.delete_table(&old.primary)?;
             for index in old.indexes.iter().flatten() {
-                tx.tx().delete_table(read::table(&index.name))?;
+                tx.delete_table(&index.name)?;
             }
             tx.create_tables(New::NAME)?;
             for r in records {
@@ -280,14 +292,13 @@ impl<'s> Transaction<'s> {
     /// Applies the log records past the engine's last checkpoint; returns
     /// the last sequence number the engine then holds.
     fn replay(&mut self, dev: &dyn LogDevice) -> Result<u64> {
-        if !self.tx().list_tables()?.any(|t| t.name() == META) {
+        if !self.tx().tx().list_tables()?.any(|t| t.name() == META) {
             // A new (or foreign) database: no checkpoint, so no log to apply.
             return Ok(0);
         }
         let applied = {
-            let meta = self.tx().open_table(read::table(META))?;
-            let v = meta.get(APPLIED_KEY)?;
-            match v.map(|g| <[u8; 8]>::try_from(g.value())) {
+            let v = value_of(self.tx(), META, APPLIED_KEY)?;
+            match v.map(|v| <[u8; 8]>::try_from(v.as_slice())) {
                 None => 0,
                 Some(Ok(b)) => u64::from_be_bytes(b),
                 Some(Err(_)) => {
@@ -298,6 +309,7 @@ impl<'s> Transaction<'s> {
             }
         };
         let tables: Vec<String> = self
+            .tx()
             .tx()
             .list_tables()?
             .map(|t| t.name().to_string())
@@ -318,15 +330,10 @@ impl<'s> Transaction<'s> {
                         "log record {seq} changes table `{table}`, which the database does not hold"
                     )));
                 }
-                let mut t = tx.open_table(read::table(table))?;
                 match op {
-                    record::Op::Insert { value, .. } => {
-                        t.insert(key, value)?;
-                    }
-                    record::Op::Remove { .. } => {
-                        t.remove(key)?;
-                    }
-                }
+                    record::Op::Insert { value, .. } => tx.insert(table, key, value)?,
+                    record::Op::Remove { .. } => tx.remove(table, key)?,
+                };
                 Ok(())
             };
             let mut failure = None;
@@ -347,17 +354,13 @@ impl<'s> Transaction<'s> {
 impl<'s> Transaction<'s> {
     /// Writes the format marker into a new database, or checks it.
     fn check_format(&mut self) -> Result<()> {
-        let has_meta = self.tx().list_tables()?.any(|t| t.name() == META);
+        let engine = self.tx().tx();
+        let has_meta = engine.list_tables()?.any(|t| t.name() == META);
         if !has_meta {
-            let foreign: Vec<String> = self
-                .tx()
+            let foreign: Vec<String> = engine
                 .list_tables()?
                 .map(|t| t.name().to_string())
-                .chain(
-                    self.tx()
-                        .list_multimap_tables()?
-                        .map(|t| t.name().to_string()),
-                )
+                .chain(engine.list_multimap_tables()?.map(|t| t.name().to_string()))
                 .collect();
             if !foreign.is_empty() {
                 return Err(Error::NotAStore(format!(
@@ -365,11 +368,10 @@ impl<'s> Transaction<'s> {
                 )));
             }
         }
-        let mut meta = self.tx().open_table(read::table(META))?;
-        let marker = meta.get(FORMAT_KEY)?.map(|g| g.value().to_vec());
+        let marker = value_of(self.tx(), META, FORMAT_KEY)?;
         match marker {
             None if !has_meta => {
-                meta.insert(FORMAT_KEY, FORMAT)?;
+                self.tx().insert(META, FORMAT_KEY, FORMAT)?;
                 Ok(())
             }
             Some(m) if m == FORMAT => Ok(()),
@@ -390,11 +392,8 @@ impl<'s> Transaction<'s> {
         migration: Option<&(&'static str, Migrate)>,
     ) -> Result<()> {
         let key = format!("layout:{name}").into_bytes();
-        let stored = {
-            let meta = self.tx().open_table(read::table(META))?;
-            let v = meta.get(key.as_slice())?;
-            v.map(|g| String::from_utf8_lossy(g.value()).into_owned())
-        };
+        let stored =
+            value_of(self.tx(), META, &key)?.map(|v| String::from_utf8_lossy(&v).into_owned());
         match stored {
             Some(s) if s == layout => Ok(()),
             Some(s) => match migration {
@@ -416,8 +415,7 @@ impl<'s> Transaction<'s> {
     }
 
     fn put_layout(&mut self, key: &[u8], layout: &str) -> Result<()> {
-        let mut meta = self.tx().open_table(read::table(META))?;
-        meta.insert(key, layout.as_bytes())?;
+        self.tx().insert(META, key, layout.as_bytes())?;
         Ok(())
     }
 
@@ -428,9 +426,10 @@ impl<'s> Transaction<'s> {
             .records
             .get(name)
             .ok_or_else(|| Error::Engine(format!("no tables for `{name}`")))?;
-        self.tx().open_table(read::table(&t.primary))?;
+        // Opening a table in a write transaction creates it.
+        self.tx().with_open(&t.primary, |_| Ok(()))?;
         for index in t.indexes.iter().flatten() {
-            self.tx().open_table(read::table(&index.name))?;
+            self.tx().with_open(&index.name, |_| Ok(()))?;
         }
         Ok(())
     }
@@ -453,7 +452,11 @@ impl Store {
     /// Starts a write transaction: several operations, committed together or not at all.
     pub fn begin(&self) -> Result<Transaction<'_>> {
         if self.journal.is_none() {
-            return Ok(Transaction::new(self, self.db.begin_write()?, false));
+            return Ok(Transaction::new(
+                self,
+                Held::hold(self.db.begin_write()?),
+                false,
+            ));
         }
         let (tx, carries) = self.take_engine()?;
         Ok(Transaction::new(self, tx, carries))

@@ -3,9 +3,8 @@
 
 use alloc::vec::Vec;
 
-use redb::ReadableTable;
-
 use crate::error::{Error, Result};
+use crate::held::Held;
 use crate::index;
 use crate::journal::Plan;
 use crate::journal::record::{self, Op, Ops};
@@ -20,7 +19,7 @@ use crate::store::{META, Store};
 pub struct Transaction<'s> {
     pub(crate) store: &'s Store,
     /// The engine transaction; `None` once committed or given back.
-    tx: Option<redb::WriteTransaction>,
+    tx: Option<Held>,
     /// The engine transaction holds parked commits ([`crate::engine`]).
     carries: bool,
     /// Every change made to the engine's tables, for the log.
@@ -72,7 +71,7 @@ fn index_keys<R: Record>(record: &R) -> Vec<(usize, Vec<u8>)> {
 
 impl<'s> Transaction<'s> {
     /// A store transaction in engine transaction `tx`.
-    pub(crate) fn new(store: &'s Store, tx: redb::WriteTransaction, carries: bool) -> Self {
+    pub(crate) fn new(store: &'s Store, tx: Held, carries: bool) -> Self {
         Transaction {
             store,
             tx: Some(tx),
@@ -83,20 +82,27 @@ impl<'s> Transaction<'s> {
     }
 
     /// The engine transaction.
-    pub(crate) fn tx(&self) -> &redb::WriteTransaction {
+    pub(crate) fn tx(&self) -> &Held {
         self.tx
             .as_ref()
             .expect("a live transaction holds its engine transaction")
     }
 
+    /// Deletes engine table `name` (its tables are closed first).
+    pub(crate) fn delete_table(&mut self, name: &str) -> Result<()> {
+        let held = self
+            .tx
+            .as_mut()
+            .expect("a live transaction holds its engine transaction");
+        held.close_tables();
+        held.tx().delete_table(read::table(name))?;
+        Ok(())
+    }
+
     /// Sets `table[key] = value` in the engine and records it; returns the
     /// value replaced.
     fn put(&mut self, table: &'s str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
-        let old = self
-            .tx()
-            .open_table(read::table(table))?
-            .insert(key, value)?
-            .map(|g| g.value().to_vec());
+        let old = self.tx().insert(table, key, value)?;
         self.ops.insert(table, key, value);
         self.undo.push(old.clone());
         Ok(old)
@@ -104,11 +110,7 @@ impl<'s> Transaction<'s> {
 
     /// Removes `table[key]` in the engine and records it.
     fn del(&mut self, table: &'s str, key: &[u8]) -> Result<()> {
-        let old = self
-            .tx()
-            .open_table(read::table(table))?
-            .remove(key)?
-            .map(|g| g.value().to_vec());
+        let old = self.tx().remove(table, key)?;
         self.ops.remove(table, key);
         self.undo.push(old);
         Ok(())
@@ -134,10 +136,14 @@ impl<'s> Transaction<'s> {
             let Some(index) = t.indexes[*field].as_ref().filter(|i| i.unique) else {
                 continue;
             };
-            let table = self.tx().open_table(read::table(&index.name))?;
-            if let Some(owner) = table.get(ik.as_slice())?
-                && owner.value() != kb.as_slice()
-            {
+            let mut taken = false;
+            self.tx().with_table(&index.name, |t| {
+                t.get(ik, &mut |owner| {
+                    taken = owner != kb.as_slice();
+                    Ok(())
+                })
+            })?;
+            if taken {
                 return Err(Error::Unique {
                     record: R::NAME,
                     field: R::FIELDS[*field].name,
@@ -176,21 +182,19 @@ impl<'s> Transaction<'s> {
     /// The id to store under an auto key: `given` if non-zero (the sequence
     /// moves past it), otherwise the next of the sequence.
     fn assign_id(&mut self, sequence: &'s [u8], given: u64) -> Result<u64> {
-        let last = match self.tx().open_table(read::table(META))?.get(sequence)? {
-            Some(g) => {
-                let mut b = [0u8; 8];
-                let v = g.value();
-                if v.len() != 8 {
-                    return Err(Error::Engine(alloc::format!(
+        let mut last = Ok(0);
+        self.tx().with_table(META, |t| {
+            t.get(sequence, &mut |v| {
+                last = <[u8; 8]>::try_from(v).map(u64::from_be_bytes).map_err(|_| {
+                    Error::Engine(alloc::format!(
                         "id sequence holds {} bytes, expected 8",
                         v.len()
-                    )));
-                }
-                b.copy_from_slice(v);
-                u64::from_be_bytes(b)
-            }
-            None => 0,
-        };
+                    ))
+                });
+                Ok(())
+            })
+        })?;
+        let last = last?;
         let id = if given == 0 { last + 1 } else { given };
         if id > last {
             self.put(META, sequence, &id.to_be_bytes())?;
@@ -247,7 +251,7 @@ impl<'s> Transaction<'s> {
     fn finish(mut self, durable: bool) -> Result<()> {
         let store = self.store;
         let Some(journal) = &store.journal else {
-            let mut tx = self.tx.take().expect("a live transaction");
+            let mut tx = self.tx.take().expect("a live transaction").into_tx();
             if !durable {
                 not_durable(&mut tx)?;
             }
@@ -295,7 +299,7 @@ impl<'s> Transaction<'s> {
         };
         // Nothing but this transaction's changes: the engine drops them.
         if self.store.journal.is_none() {
-            tx.abort()?;
+            tx.into_tx().abort()?;
             return Ok(());
         }
         if !self.carries {
@@ -324,7 +328,7 @@ impl Drop for Transaction<'_> {
 }
 
 /// Reverts, newest first, the operations in `ops` to the values in `olds`.
-fn undo(tx: &redb::WriteTransaction, ops: &[u8], olds: &[Option<Vec<u8>>]) -> Result<()> {
+fn undo(tx: &Held, ops: &[u8], olds: &[Option<Vec<u8>>]) -> Result<()> {
     let mut done: Vec<(&str, &[u8])> = Vec::with_capacity(olds.len());
     record::decode::<record::Malformed>(ops, |op| {
         let (Op::Insert { table, key, .. } | Op::Remove { table, key }) = op;
@@ -340,15 +344,10 @@ fn undo(tx: &redb::WriteTransaction, ops: &[u8], olds: &[Option<Vec<u8>>]) -> Re
         )));
     }
     for ((table, key), old) in done.into_iter().zip(olds).rev() {
-        let mut t = tx.open_table(read::table(table))?;
         match old {
-            Some(v) => {
-                t.insert(key, v.as_slice())?;
-            }
-            None => {
-                t.remove(key)?;
-            }
-        }
+            Some(v) => tx.insert(table, key, v)?,
+            None => tx.remove(table, key)?,
+        };
     }
     Ok(())
 }

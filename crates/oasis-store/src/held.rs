@@ -1,0 +1,185 @@
+//! An engine write transaction with its tables kept open.
+//!
+//! Opening a redb table and closing it again costs about as much as a
+//! small insert (name lookups, allocations, staging the table's root), and
+//! a save touches a table per index besides the record's own. So a write
+//! transaction keeps every table it opened open until it commits — and,
+//! held between store commits ([`crate::engine`]), across commits.
+//!
+//! redb's tables borrow their transaction, so the two live in one
+//! self-referential value ([`self_cell`]); up to [`SLOTS`] tables are kept
+//! open, any further ones are opened per use.
+
+use alloc::string::{String, ToString};
+use core::cell::{OnceCell, RefCell};
+
+use redb::{Table, WriteTransaction};
+
+use crate::error::{Error, Result};
+use crate::read::{self, Reader, TableRead};
+
+/// Tables kept open per transaction.
+pub(crate) const SLOTS: usize = 32;
+
+/// A table from bytes to bytes, open in a write transaction.
+pub(crate) type RawTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
+
+/// The tables open in a transaction, by name, in the order first used.
+pub(crate) struct Slots<'t>([OnceCell<(String, RefCell<RawTable<'t>>)>; SLOTS]);
+
+self_cell::self_cell!(
+    /// A write transaction and the tables open in it.
+    pub(crate) struct Held {
+        owner: WriteTransaction,
+        #[not_covariant]
+        dependent: Slots,
+    }
+);
+
+fn busy(name: &str) -> Error {
+    Error::Engine(alloc::format!(
+        "table `{name}` is being read while it is written"
+    ))
+}
+
+impl Held {
+    /// Holds `tx`, with no table open yet.
+    pub(crate) fn hold(tx: WriteTransaction) -> Held {
+        Held::new(tx, |_| Slots(core::array::from_fn(|_| OnceCell::new())))
+    }
+
+    /// The transaction, for what does not open tables (listing them).
+    pub(crate) fn tx(&self) -> &WriteTransaction {
+        self.borrow_owner()
+    }
+
+    /// Runs `f` on table `name`, opened (created if missing) on first use.
+    pub(crate) fn with_open<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&RefCell<RawTable<'_>>) -> Result<T>,
+    ) -> Result<T> {
+        self.with_dependent(|tx, slots| {
+            for slot in &slots.0 {
+                if let Some((n, t)) = slot.get() {
+                    if n == name {
+                        return f(t);
+                    }
+                    continue;
+                }
+                let t = tx.open_table(read::table(name))?;
+                let (_, t) = slot.get_or_init(|| (name.to_string(), RefCell::new(t)));
+                return f(t);
+            }
+            // Every slot taken: this table is opened for this use only.
+            f(&RefCell::new(tx.open_table(read::table(name))?))
+        })
+    }
+
+    /// `table[key] = value`; the value replaced.
+    pub(crate) fn insert(
+        &self,
+        name: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Option<alloc::vec::Vec<u8>>> {
+        self.with_open(name, |t| {
+            let mut t = t.try_borrow_mut().map_err(|_| busy(name))?;
+            Ok(t.insert(key, value)?.map(|g| g.value().to_vec()))
+        })
+    }
+
+    /// Removes `table[key]`; the value removed.
+    pub(crate) fn remove(&self, name: &str, key: &[u8]) -> Result<Option<alloc::vec::Vec<u8>>> {
+        self.with_open(name, |t| {
+            let mut t = t.try_borrow_mut().map_err(|_| busy(name))?;
+            Ok(t.remove(key)?.map(|g| g.value().to_vec()))
+        })
+    }
+
+    /// Closes every open table (before deleting one, or committing).
+    pub(crate) fn close_tables(&mut self) {
+        self.with_dependent_mut(|_, slots| {
+            for slot in &mut slots.0 {
+                slot.take();
+            }
+        });
+    }
+
+    /// The transaction, its tables closed.
+    pub(crate) fn into_tx(self) -> WriteTransaction {
+        self.into_owner()
+    }
+}
+
+impl Reader for Held {
+    fn with_table<T>(&self, name: &str, f: impl FnOnce(&dyn TableRead) -> Result<T>) -> Result<T> {
+        self.with_open(name, |t| {
+            f(&read::Plain(t.try_borrow().map_err(|_| busy(name))?))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::Reader;
+    use alloc::format;
+    use redb::ReadableDatabase;
+
+    fn get(held: &Held, table: &str, key: &[u8]) -> Option<alloc::vec::Vec<u8>> {
+        let mut out = None;
+        Reader::with_table(held, table, |t| {
+            t.get(key, &mut |v| {
+                out = Some(v.to_vec());
+                Ok(())
+            })
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn more_tables_than_slots_all_work_and_commit() {
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let held = Held::hold(db.begin_write().unwrap());
+        let n = SLOTS + 8;
+        for round in 0..2u8 {
+            for i in 0..n {
+                let name = format!("t{i}");
+                let old = held.insert(&name, b"k", &[round, i as u8]).unwrap();
+                assert_eq!(old, (round > 0).then(|| alloc::vec![0, i as u8]));
+                assert_eq!(get(&held, &name, b"k"), Some(alloc::vec![round, i as u8]));
+            }
+        }
+        assert_eq!(held.remove("t0", b"k").unwrap(), Some(alloc::vec![1, 0]));
+        assert_eq!(held.remove("t0", b"k").unwrap(), None);
+        held.into_tx().commit().unwrap();
+        let r = db.begin_read().unwrap();
+        for i in 1..n {
+            let t = r.open_table(read::table(&format!("t{i}"))).unwrap();
+            assert_eq!(
+                redb::ReadableTable::get(&t, b"k".as_slice())
+                    .unwrap()
+                    .unwrap()
+                    .value(),
+                &[1, i as u8]
+            );
+        }
+    }
+
+    #[test]
+    fn closing_tables_lets_one_be_deleted_and_reopened() {
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let mut held = Held::hold(db.begin_write().unwrap());
+        held.insert("a", b"k", b"v").unwrap();
+        assert!(held.tx().delete_table(read::table("a")).is_err(), "open");
+        held.close_tables();
+        assert!(held.tx().delete_table(read::table("a")).unwrap());
+        assert_eq!(get(&held, "a", b"k"), None);
+    }
+}
