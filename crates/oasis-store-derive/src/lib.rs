@@ -175,13 +175,13 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         };
         let sep = if i == 0 { "" } else { "," };
         layout.push(quote!(#sep, #fname, ":", stringify!(#ty), #marker));
-        let width = if *kind == Kind::Opaque {
-            quote!(None)
+        let shape = if *kind == Kind::Opaque {
+            quote!(#st::Shape::Open)
         } else {
-            quote!(<#ty as #st::SortKey>::WIDTH)
+            quote!(<#ty as #st::SortKey>::SHAPE)
         };
         defs.push(
-            quote!(#st::FieldDef { name: #fname, index: #st::FieldIndex::#index, width: #width }),
+            quote!(#st::FieldDef { name: #fname, index: #st::FieldIndex::#index, shape: #shape }),
         );
         if *kind == Kind::AutoKey {
             encodes.push(

@@ -2,20 +2,20 @@
 //! `field ++ key` in a plain table with empty values, so a range of field
 //! values is a range of entries and the record keys come out of the entry.
 //!
-//! The field part must end where the record key begins. Fixed-width field
-//! encodings (integers, bools, …) simply take their width; variable ones
-//! (strings, byte strings, options) are escaped — `0x00` becomes `0x00 0xff`
-//! — and closed by `0x00 0x00`, which keeps their order: a value sorts before
-//! every longer value it is a prefix of, as in the field itself.
+//! The field part must end where the record key begins. Delimited field
+//! encodings (fixed widths, compact integers: [`Shape`]) end by themselves;
+//! open ones (strings, byte strings, options) are escaped — `0x00` becomes
+//! `0x00 0xff` — and closed by `0x00 0x00`, which keeps their order: a value
+//! sorts before every longer value it is a prefix of, as in the field itself.
 
 use alloc::vec::Vec;
 use core::ops::Bound;
 
-use crate::sortkey::prefix_end;
+use crate::sortkey::{Shape, prefix_end};
 
 /// The field part of an entry for field encoding `field`.
-fn field_part(width: Option<usize>, field: &[u8], out: &mut Vec<u8>) {
-    if width.is_some() {
+fn field_part(shape: Shape, field: &[u8], out: &mut Vec<u8>) {
+    if shape.is_delimited() {
         out.extend_from_slice(field);
         return;
     }
@@ -32,17 +32,17 @@ fn field_part(width: Option<usize>, field: &[u8], out: &mut Vec<u8>) {
 pub(crate) type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
 /// The entry for a record with key `key` whose field encodes as `field`.
-pub(crate) fn entry(width: Option<usize>, field: &[u8], key: &[u8]) -> Vec<u8> {
+pub(crate) fn entry(shape: Shape, field: &[u8], key: &[u8]) -> Vec<u8> {
     let mut e = Vec::with_capacity(field.len() + key.len() + 2);
-    field_part(width, field, &mut e);
+    field_part(shape, field, &mut e);
     e.extend_from_slice(key);
     e
 }
 
 /// The record key inside an entry, or `None` if the entry is malformed.
-pub(crate) fn record_key(width: Option<usize>, entry: &[u8]) -> Option<&[u8]> {
-    if let Some(w) = width {
-        return entry.get(w..);
+pub(crate) fn record_key(shape: Shape, entry: &[u8]) -> Option<&[u8]> {
+    if shape.is_delimited() {
+        return entry.get(shape.encoded_len(entry)?..);
     }
     let mut i = 0;
     while i + 1 < entry.len() {
@@ -63,13 +63,13 @@ pub(crate) fn record_key(width: Option<usize>, entry: &[u8]) -> Option<&[u8]> {
 /// (bounds on field encodings); `None` if no entry can be in it (a lower
 /// bound excluding the greatest possible value).
 pub(crate) fn entry_bounds(
-    width: Option<usize>,
+    shape: Shape,
     lo: &Bound<Vec<u8>>,
     hi: &Bound<Vec<u8>>,
 ) -> Option<KeyRange> {
     let part = |v: &[u8]| {
         let mut p = Vec::new();
-        field_part(width, v, &mut p);
+        field_part(shape, v, &mut p);
         p
     };
     // Entries for value v are `part(v) ++ key`: all at or after part(v), all
@@ -135,12 +135,12 @@ mod tests {
             lo in bound(),
             hi in bound(),
         ) {
-            let (ea, eb) = (entry(None, &a, &ka), entry(None, &b, &kb));
+            let (ea, eb) = (entry(Shape::Open, &a, &ka), entry(Shape::Open, &b, &kb));
             if a != b {
                 prop_assert_eq!(a.cmp(&b), ea.cmp(&eb));
             }
-            prop_assert_eq!(record_key(None, &ea), Some(ka.as_slice()));
-            let r = entry_bounds(None, &lo, &hi).expect("variable entries always have a range");
+            prop_assert_eq!(record_key(Shape::Open, &ea), Some(ka.as_slice()));
+            let r = entry_bounds(Shape::Open, &lo, &hi).expect("variable entries always have a range");
             prop_assert_eq!(within(&ea, &r), in_field_range(&a, &lo, &hi), "{:?} {:?}", ea, r);
         }
 
@@ -152,10 +152,10 @@ mod tests {
                 Some((false, v)) => Bound::Excluded(v.to_be_bytes().to_vec()),
             };
             let (lo, hi) = (b(lo), b(hi));
-            let e = entry(Some(4), &a.to_be_bytes(), &k.to_be_bytes());
+            let e = entry(Shape::Fixed(4), &a.to_be_bytes(), &k.to_be_bytes());
             let kb = k.to_be_bytes();
-            prop_assert_eq!(record_key(Some(4), &e), Some(kb.as_slice()));
-            let inside = entry_bounds(Some(4), &lo, &hi).is_some_and(|r| within(&e, &r));
+            prop_assert_eq!(record_key(Shape::Fixed(4), &e), Some(kb.as_slice()));
+            let inside = entry_bounds(Shape::Fixed(4), &lo, &hi).is_some_and(|r| within(&e, &r));
             prop_assert_eq!(inside, in_field_range(&a.to_be_bytes(), &lo, &hi));
         }
     }
@@ -163,16 +163,16 @@ mod tests {
     #[test]
     fn nothing_lies_above_the_greatest_value() {
         let max = Bound::Excluded(vec![0xff; 4]);
-        assert_eq!(entry_bounds(Some(4), &max, &Bound::Unbounded), None);
+        assert_eq!(entry_bounds(Shape::Fixed(4), &max, &Bound::Unbounded), None);
     }
 
     #[test]
     fn escaped_literal_entries() {
         assert_eq!(
-            entry(None, b"a\0b", b"K"),
+            entry(Shape::Open, b"a\0b", b"K"),
             vec![b'a', 0, 0xff, b'b', 0, 0, b'K']
         );
-        assert_eq!(entry(Some(2), &[0, 7], b"K"), vec![0, 7, b'K']);
-        assert_eq!(record_key(None, &[b'a', 0, 7]), None, "malformed");
+        assert_eq!(entry(Shape::Fixed(2), &[0, 7], b"K"), vec![0, 7, b'K']);
+        assert_eq!(record_key(Shape::Open, &[b'a', 0, 7]), None, "malformed");
     }
 }

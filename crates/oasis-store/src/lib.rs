@@ -63,7 +63,7 @@ pub use error::{Error, Result};
 pub use oasis_store_derive::Record;
 pub use query::{FieldQuery, Order, Query};
 pub use record::{FieldDef, FieldIndex, Record};
-pub use sortkey::{ArgOf, Prefixed, SortKey};
+pub use sortkey::{ArgOf, Prefixed, Shape, SortKey};
 pub use store::{Store, StoreBuilder};
 pub use txn::Transaction;
 

@@ -211,7 +211,7 @@ impl<'q, R: Record> Query<'q, R> {
                         let pk = if ix.unique {
                             value
                         } else {
-                            index::record_key(ix.width, entry).ok_or_else(|| {
+                            index::record_key(ix.shape, entry).ok_or_else(|| {
                                 Error::Engine(alloc::format!(
                                     "malformed entry in index {}",
                                     ix.name
@@ -228,7 +228,7 @@ impl<'q, R: Record> Query<'q, R> {
                     let bounds = if ix.unique {
                         Some((lo.clone(), hi.clone()))
                     } else {
-                        index::entry_bounds(ix.width, &lo, &hi)
+                        index::entry_bounds(ix.shape, &lo, &hi)
                     };
                     match bounds {
                         Some((l, h)) => rd.with_table(&ix.name, |t| {

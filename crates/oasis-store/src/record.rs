@@ -28,8 +28,8 @@ pub struct FieldDef {
     pub name: &'static str,
     /// Whether and how it is indexed.
     pub index: FieldIndex,
-    /// The length of its sort key, if fixed ([`SortKey::WIDTH`]).
-    pub width: Option<usize>,
+    /// How its sort key ends ([`SortKey::SHAPE`]; `Open` for opaque fields).
+    pub shape: crate::sortkey::Shape,
 }
 
 /// A type stored in a [`Store`](crate::Store). Implement it with

@@ -26,7 +26,10 @@ use crate::txn::Transaction;
 pub(crate) const META: &str = "oasis-store";
 /// The format marker's key and value.
 const FORMAT_KEY: &[u8] = b"format";
-const FORMAT: &[u8] = b"oasis-store 2";
+/// Format 3: 32- and 64-bit integers in keys and indexes are compact.
+const FORMAT: &[u8] = b"oasis-store 3";
+/// The format before, refused by name.
+const FORMAT_2: &[u8] = b"oasis-store 2";
 /// The key in [`META`] of the last log sequence number the engine holds
 /// durably (written by every checkpoint), big-endian u64.
 const APPLIED_KEY: &[u8] = b"log-applied";
@@ -57,8 +60,8 @@ pub(crate) struct Index {
     pub(crate) name: String,
     /// Unique: field → key. Otherwise entries `field ++ key` ([`crate::index`]).
     pub(crate) unique: bool,
-    /// The field's sort-key width, if fixed.
-    pub(crate) width: Option<usize>,
+    /// How the field's sort key ends.
+    pub(crate) shape: crate::sortkey::Shape,
 }
 
 pub(crate) struct Tables {
@@ -81,7 +84,7 @@ impl Tables {
                     FieldIndex::Index | FieldIndex::Unique => Some(Index {
                         name: format!("index:{name}.{}", f.name),
                         unique: f.index == FieldIndex::Unique,
-                        width: f.width,
+                        shape: f.shape,
                     }),
                     _ => None,
                 })
@@ -375,6 +378,12 @@ impl<'s> Transaction<'s> {
                 Ok(())
             }
             Some(m) if m == FORMAT => Ok(()),
+            Some(m) if m == FORMAT_2 => Err(Error::NotAStore(
+                "it is oasis-store format 2 (integers in keys and indexes at full width); this \
+                 build reads format 3: read the records out with an older build and save them \
+                 into a new store"
+                    .into(),
+            )),
             other => Err(Error::NotAStore(format!(
                 "format marker is {:?}, expected {:?}",
                 other.map(|m: Vec<u8>| String::from_utf8_lossy(&m).into_owned()),

@@ -171,9 +171,9 @@ impl<'s> Transaction<'s> {
                 self.put(&index.name, ik, &kb)?;
             } else {
                 if let Some(o) = old_ik {
-                    self.del(&index.name, &index::entry(index.width, o, &kb))?;
+                    self.del(&index.name, &index::entry(index.shape, o, &kb))?;
                 }
-                self.put(&index.name, &index::entry(index.width, ik, &kb), &[])?;
+                self.put(&index.name, &index::entry(index.shape, ik, &kb), &[])?;
             }
         }
         Ok(key)
@@ -217,7 +217,7 @@ impl<'s> Transaction<'s> {
             let e = if index.unique {
                 ik
             } else {
-                index::entry(index.width, &ik, &kb)
+                index::entry(index.shape, &ik, &kb)
             };
             self.del(&index.name, &e)?;
         }
