@@ -11,9 +11,10 @@
 //! process is killed) — then the disk is reopened: the store must open, hold
 //! every acknowledged pair, and never one person of a pair without the other.
 //!
-//! `PEOPLE_SIGKILL_TRIALS=N` sets the trials per target (default 20). The
-//! kvm parts need a usable /dev/kvm; without one they print `skipped`,
-//! except under `CI=true` with /dev/kvm present, where they fail.
+//! `PEOPLE_SIGKILL_TRIALS=N` sets the trials per target (default 100: a
+//! SIGKILL at 100 random moments, ~45 s per target). The kvm parts need a
+//! usable /dev/kvm; without one they print `skipped`, except under
+//! `CI=true` with /dev/kvm present, where they fail.
 //!
 //! This file has its own `main` (no test harness) because it doubles as the
 //! VMM: run with `PEOPLE_VMM_IMAGE`, `PEOPLE_VMM_DISK` and `PEOPLE_VMM_ARGS`
@@ -62,7 +63,7 @@ fn main() {
     let trials: u32 = std::env::var("PEOPLE_SIGKILL_TRIALS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(100);
     let mut passed = 0;
     across_boots(&[Target::Hosted, Target::Hosted]);
     passed += 1;
