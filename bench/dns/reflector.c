@@ -10,7 +10,11 @@
  * message; the last segment may be shorter), as the oasis socket stack
  * sends them: the floor for a server that does the same.
  *
- *     cc -O2 -o reflector reflector.c && ./reflector PORT [gso]   (binds 127.0.0.1)
+ * With "hold=US" as well, it pauses US microseconds (nanosleep) after
+ * answering a batch of two or more queries that was not full, as the oasis
+ * socket stack does under load (--udp-hold-us): the floor for that.
+ *
+ *     cc -O2 -o reflector reflector.c && ./reflector PORT [gso [hold=US]]   (binds 127.0.0.1)
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
@@ -18,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -112,11 +117,13 @@ static int trains(int n) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "gso"))) {
-        fprintf(stderr, "usage: %s PORT [gso]\n", argv[0]);
+    long hold_us = 0;
+    if (argc < 2 || argc > 4 || (argc >= 3 && strcmp(argv[2], "gso")) ||
+        (argc == 4 && (sscanf(argv[3], "hold=%ld", &hold_us) != 1 || hold_us < 0 || hold_us > 999999))) {
+        fprintf(stderr, "usage: %s PORT [gso [hold=US]]\n", argv[0]);
         return 2;
     }
-    int gso = argc == 3;
+    int gso = argc >= 3;
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     int size = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -154,6 +161,10 @@ int main(int argc, char **argv) {
         if (sendmmsg(fd, out, m, 0) < 0) {
             perror("reflector: sendmmsg with UDP_SEGMENT");
             return 1;
+        }
+        if (hold_us && n >= 2 && n < BATCH) {
+            struct timespec ts = {0, hold_us * 1000};
+            nanosleep(&ts, NULL);
         }
     }
 }

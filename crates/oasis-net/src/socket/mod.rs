@@ -2,7 +2,9 @@
 //! sockets, non-blocking and registered in the hosted platform's epoll
 //! reactor. UDP moves batches with one `recvmmsg`/`sendmmsg` each, a
 //! batch's datagrams to one peer of one length sent as one train with UDP
-//! segmentation offload (see `trains.rs`) unless `--udp-no-gso` is given.
+//! segmentation offload (see `trains.rs`) unless `--udp-no-gso` is given;
+//! under load, reading pauses briefly between batches so that they grow
+//! (`--udp-hold-us`, see [`SocketStack::set_udp_hold`]).
 //!
 //! Sockets listen on every local address, dual-stack (`[::]`, IPv4 peers
 //! seen as plain IPv4), unless `--ipv4=ADDR/PREFIX` names the one address
@@ -27,6 +29,11 @@ oasis_rt::boot_arg! {
     pub static UDP_NO_GSO: bool = Arg::flag("udp-no-gso", "socket stack: send UDP batches as plain datagrams, never as trains with segmentation offload");
 }
 
+oasis_rt::boot_arg! {
+    /// `--udp-hold-us=N`.
+    pub static UDP_HOLD_US: u32 = Arg::new("udp-hold-us", "socket stack: after a UDP batch of two or more datagrams, pause this many microseconds before reading the next, so batches grow under load (0: never)").default("50");
+}
+
 /// The host's sockets as an oasis stack.
 #[derive(Clone, Debug)]
 pub struct SocketStack {
@@ -34,6 +41,8 @@ pub struct SocketStack {
     bind_ip: IpAddr,
     /// Whether UDP batches may leave as trains.
     udp_gso: bool,
+    /// The pause under load between UDP batches, µs.
+    udp_hold_us: u32,
 }
 
 impl SocketStack {
@@ -49,6 +58,7 @@ impl SocketStack {
         Ok(SocketStack {
             bind_ip,
             udp_gso: !UDP_NO_GSO.on(),
+            udp_hold_us: UDP_HOLD_US.value().unwrap_or(50).min(999_999),
         })
     }
 
@@ -62,6 +72,20 @@ impl SocketStack {
     /// Whether new UDP sockets may send trains ([`SocketStack::set_udp_gso`]).
     pub fn udp_gso(&self) -> bool {
         self.udp_gso
+    }
+
+    /// The pause, in µs (below 1 s), that UDP sockets bound from now on
+    /// take before reading a batch when the one before held two or more
+    /// datagrams but was not full (default 50, `--udp-hold-us`; 0: never).
+    /// Under load this trades up to that much latency for fewer system
+    /// calls and wake-ups per datagram.
+    pub fn set_udp_hold(&mut self, micros: u32) {
+        self.udp_hold_us = micros.min(999_999);
+    }
+
+    /// The pause under load of new UDP sockets ([`SocketStack::set_udp_hold`]).
+    pub fn udp_hold_us(&self) -> u32 {
+        self.udp_hold_us
     }
 
     /// The address new sockets are bound to.

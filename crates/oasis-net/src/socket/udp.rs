@@ -58,6 +58,12 @@ struct Msgs {
     /// host has not refused one.
     gso: bool,
     stats: UdpSendStats,
+    /// The pause under load ([`super::SocketStack::set_udp_hold`]), µs.
+    hold_us: u32,
+    /// Datagrams the last `recvmmsg` returned, and how many it could have.
+    last: (usize, usize),
+    /// Pauses taken so far.
+    holds: u64,
 }
 
 impl Msgs {
@@ -108,6 +114,7 @@ impl SocketStack {
             port,
             msgs: Box::new(RefCell::new(Msgs {
                 gso,
+                hold_us: self.udp_hold_us(),
                 ..Msgs::default()
             })),
         })
@@ -123,6 +130,36 @@ impl SocketUdpSocket {
     /// Whether batches still leave in trains (UDP segmentation offload).
     pub fn sends_trains(&self) -> bool {
         self.msgs.borrow().gso
+    }
+
+    /// How many times [`UdpSocket::recv_batch`] paused under load.
+    pub fn holds(&self) -> u64 {
+        self.msgs.borrow().holds
+    }
+
+    /// The pause under load: after a batch of two or more datagrams, but
+    /// fewer than a full one, the thread sleeps `hold_us` before reading
+    /// again, so that the next batch grows while it sleeps — as a network
+    /// driver moderates its interrupts. Under load it roughly halves the
+    /// system calls and wake-ups per datagram (the socket's readiness would
+    /// otherwise wake the thread for each); at low rates batches hold one
+    /// datagram and nothing waits. It blocks the whole thread, which is the
+    /// point: a timer in the executor would be cut short by the socket.
+    fn hold(&self) {
+        let mut m = self.msgs.borrow_mut();
+        let (n, cap) = m.last;
+        if m.hold_us == 0 || n < 2 || n >= cap {
+            return;
+        }
+        m.last = (0, cap);
+        m.holds += 1;
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: i64::from(m.hold_us.min(999_999)) * 1000,
+        };
+        drop(m);
+        // SAFETY: a valid timespec; an early wake-up (EINTR) only shortens the pause.
+        unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
     }
 
     /// One `recvmmsg` into `batch`; `Ok(0)` means nothing was waiting.
@@ -170,6 +207,7 @@ impl SocketUdpSocket {
                     }
                 }
                 batch.set_len(n);
+                m.last = (n, cap);
                 return Ok(n);
             }
             match sys::errno() {
@@ -329,6 +367,7 @@ impl UdpSocket for SocketUdpSocket {
     }
 
     async fn recv_batch(&self, batch: &mut Batch) -> Result<usize, NetError> {
+        self.hold();
         loop {
             let n = self.try_recv(batch)?;
             if n > 0 {
@@ -517,5 +556,54 @@ mod tests {
             p.sort();
             assert_eq!(g, p, "any order: the same datagrams per receiver");
         }
+    }
+
+    /// Receives `bursts` (datagrams sent before each `recv_batch`) on a
+    /// socket with pause `hold_us`; returns what each read got and the
+    /// pauses taken.
+    fn hold_run(hold_us: u32, bursts: &[usize]) -> (Vec<usize>, u64) {
+        oasis_rt::platform::install(oasis_hosted::services());
+        oasis_rt::exec::block_on(&*oasis_hosted::reactor(), async {
+            let ipv4 = Some(FromArg::from_arg("127.0.0.1/8").unwrap());
+            let config = Config::from_values(ipv4, None, None, None, false, 0).unwrap();
+            let mut stack = SocketStack::new(&config).unwrap();
+            stack.set_udp_hold(hold_us);
+            let socket = stack.bind_udp_socket(0).unwrap();
+            let to = std::format!("127.0.0.1:{}", socket.port);
+            let client = HostSocket::bind("127.0.0.1:0").unwrap();
+            let mut batch = Batch::new(8, 64);
+            let mut got = Vec::new();
+            let mut sent = 0u8;
+            for &n in bursts {
+                for _ in 0..n {
+                    client.send_to(&[sent], &to).unwrap();
+                    sent += 1;
+                }
+                let k = timeout(Duration::from_secs(10), socket.recv_batch(&mut batch))
+                    .await
+                    .expect("in time")
+                    .unwrap();
+                // Every datagram comes through, in order, pause or not.
+                for (i, d) in batch.iter().enumerate() {
+                    assert_eq!(d.data, &[sent - n as u8 + i as u8]);
+                }
+                got.push(k);
+            }
+            (got, socket.holds())
+        })
+    }
+
+    #[test]
+    fn reading_pauses_only_after_a_batch_of_two_or_more_that_was_not_full() {
+        // Loopback datagrams are queued when `send_to` returns, so each read
+        // takes exactly the burst before it.
+        let (got, holds) = hold_run(20, &[1, 1, 3, 1, 2, 8, 1]);
+        assert_eq!(got, [1, 1, 3, 1, 2, 8, 1]);
+        // Before the 4th read (after 3) and the 6th (after 2); not after a
+        // single one, nor after the full batch of 8.
+        assert_eq!(holds, 2);
+        let (got, holds) = hold_run(0, &[3, 2, 1]);
+        assert_eq!(got, [3, 2, 1]);
+        assert_eq!(holds, 0, "0 turns the pause off");
     }
 }
