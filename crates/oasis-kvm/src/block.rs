@@ -55,6 +55,20 @@ impl BlockDevice {
     }
 }
 
+impl BlockDevice {
+    /// A `BlockWrite` of `buf` at `sector` with `flags`.
+    fn put(&self, sector: u64, buf: &[u8], flags: u32) -> Result<(), DeviceError> {
+        self.info.check(sector, buf.len())?;
+        self.io(
+            Number::BlockWrite,
+            sector,
+            buf.as_ptr() as u64,
+            buf.len(),
+            flags,
+        )
+    }
+}
+
 impl Block for BlockDevice {
     fn info(&self) -> BlockInfo {
         self.info
@@ -72,14 +86,7 @@ impl Block for BlockDevice {
     }
 
     fn write(&self, sector: u64, buf: &[u8]) -> Result<(), DeviceError> {
-        self.info.check(sector, buf.len())?;
-        self.io(
-            Number::BlockWrite,
-            sector,
-            buf.as_ptr() as u64,
-            buf.len(),
-            0,
-        )
+        self.put(sector, buf, 0)
     }
 
     fn flush(&self) -> Result<(), DeviceError> {
@@ -88,13 +95,6 @@ impl Block for BlockDevice {
 
     /// One exit: the VMM writes, then flushes ([`BLOCK_DURABLE`]).
     fn write_durable(&self, sector: u64, buf: &[u8]) -> Result<(), DeviceError> {
-        self.info.check(sector, buf.len())?;
-        self.io(
-            Number::BlockWrite,
-            sector,
-            buf.as_ptr() as u64,
-            buf.len(),
-            BLOCK_DURABLE,
-        )
+        self.put(sector, buf, BLOCK_DURABLE)
     }
 }
