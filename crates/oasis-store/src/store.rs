@@ -458,7 +458,10 @@ impl Store {
         }
     }
 
-    /// Starts a write transaction: several operations, committed together or not at all.
+    /// Starts a write transaction: several operations, committed together or
+    /// not at all. One runs at a time: this waits while another is open, so
+    /// never begin one inside another in one thread (read through the open
+    /// one instead, with [`Transaction::get`] and [`Transaction::query`]).
     pub fn begin(&self) -> Result<Transaction<'_>> {
         if self.journal.is_none() {
             return Ok(Transaction::new(
@@ -472,7 +475,9 @@ impl Store {
     }
 
     /// Writes everything committed into the engine's own durable state and
-    /// empties the log (done by itself as the log fills, and on close).
+    /// empties the log (done by itself as the log fills, and on close). It
+    /// takes the engine's write transaction, so it waits for an open write
+    /// transaction to end: never call it inside one.
     pub fn checkpoint(&self) -> Result<()> {
         let Some(journal) = &self.journal else {
             return Ok(());
