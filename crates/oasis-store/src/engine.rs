@@ -34,7 +34,7 @@ use redb::{ReadTransaction, ReadableDatabase};
 use crate::error::{Error, Result};
 use crate::held::Held;
 use crate::journal::record::{self, Op};
-use crate::read::{self, Plain, Reader, TableRead, Visit};
+use crate::read::{self, Entries, Plain, Reader, TableRead, Visit};
 use crate::store::Store;
 
 /// Log-record bytes of parked commits past which the engine commits them.
@@ -278,13 +278,18 @@ impl Reader for View {
     fn with_table<T>(&self, name: &str, f: impl FnOnce(&dyn TableRead) -> Result<T>) -> Result<T> {
         match self {
             View::Snapshot(r) => r.with_table(name, f),
-            View::Overlaid(r, o) => {
-                let base = Plain(alloc::boxed::Box::new(r.open_table(read::table(name))?));
-                match o.tables.get(name) {
-                    Some(top) => f(&Over { base, top }),
-                    None => f(&base),
+            View::Overlaid(r, o) => match o.tables.get(name) {
+                None => r.with_table(name, f),
+                Some(top) if read::is_set(name) => {
+                    let base =
+                        Entries(alloc::boxed::Box::new(r.open_table(read::set_table(name))?));
+                    f(&Over { base, top })
                 }
-            }
+                Some(top) => f(&Over {
+                    base: Plain(alloc::boxed::Box::new(r.open_table(read::table(name))?)),
+                    top,
+                }),
+            },
         }
     }
 }

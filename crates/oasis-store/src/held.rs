@@ -11,6 +11,7 @@
 //! open, any further ones are opened per use.
 
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::cell::{OnceCell, RefCell};
 
 use redb::{Table, WriteTransaction};
@@ -21,11 +22,41 @@ use crate::read::{self, Reader, TableRead};
 /// Tables kept open per transaction.
 pub(crate) const SLOTS: usize = 32;
 
-/// A table from bytes to bytes, open in a write transaction.
-pub(crate) type RawTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
+/// A table open in a write transaction: from bytes to bytes, or a set of
+/// keys ([`read::is_set`]).
+pub(crate) enum OpenTable<'t> {
+    /// Keys and values.
+    Map(Table<'t, &'static [u8], &'static [u8]>),
+    /// Keys alone.
+    Set(Table<'t, &'static [u8], ()>),
+}
+
+impl OpenTable<'_> {
+    /// `self[key] = value`; the value replaced. A set takes empty values only.
+    fn insert(&mut self, name: &str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(match self {
+            OpenTable::Map(t) => t.insert(key, value)?.map(|g| g.value().to_vec()),
+            OpenTable::Set(t) if value.is_empty() => t.insert(key, ())?.map(|_| Vec::new()),
+            OpenTable::Set(_) => {
+                return Err(Error::Engine(alloc::format!(
+                    "a {}-byte value for set table `{name}`, which holds keys alone",
+                    value.len()
+                )));
+            }
+        })
+    }
+
+    /// Removes `self[key]`; the value removed.
+    fn remove(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(match self {
+            OpenTable::Map(t) => t.remove(key)?.map(|g| g.value().to_vec()),
+            OpenTable::Set(t) => t.remove(key)?.map(|_| Vec::new()),
+        })
+    }
+}
 
 /// The tables open in a transaction, by name, in the order first used.
-pub(crate) struct Slots<'t>([OnceCell<(String, RefCell<RawTable<'t>>)>; SLOTS]);
+pub(crate) struct Slots<'t>([OnceCell<(String, RefCell<OpenTable<'t>>)>; SLOTS]);
 
 self_cell::self_cell!(
     /// A write transaction and the tables open in it.
@@ -40,6 +71,15 @@ fn busy(name: &str) -> Error {
     Error::Engine(alloc::format!(
         "table `{name}` is being read while it is written"
     ))
+}
+
+/// Opens table `name` in `tx` as its kind asks.
+fn open<'t>(tx: &'t WriteTransaction, name: &str) -> Result<OpenTable<'t>> {
+    Ok(if read::is_set(name) {
+        OpenTable::Set(tx.open_table(read::set_table(name))?)
+    } else {
+        OpenTable::Map(tx.open_table(read::table(name))?)
+    })
 }
 
 impl Held {
@@ -57,7 +97,7 @@ impl Held {
     pub(crate) fn with_open<T>(
         &self,
         name: &str,
-        f: impl FnOnce(&RefCell<RawTable<'_>>) -> Result<T>,
+        f: impl FnOnce(&RefCell<OpenTable<'_>>) -> Result<T>,
     ) -> Result<T> {
         self.with_dependent(|tx, slots| {
             for slot in &slots.0 {
@@ -67,33 +107,28 @@ impl Held {
                     }
                     continue;
                 }
-                let t = tx.open_table(read::table(name))?;
+                let t = open(tx, name)?;
                 let (_, t) = slot.get_or_init(|| (name.to_string(), RefCell::new(t)));
                 return f(t);
             }
             // Every slot taken: this table is opened for this use only.
-            f(&RefCell::new(tx.open_table(read::table(name))?))
+            f(&RefCell::new(open(tx, name)?))
         })
     }
 
     /// `table[key] = value`; the value replaced.
-    pub(crate) fn insert(
-        &self,
-        name: &str,
-        key: &[u8],
-        value: &[u8],
-    ) -> Result<Option<alloc::vec::Vec<u8>>> {
+    pub(crate) fn insert(&self, name: &str, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
         self.with_open(name, |t| {
-            let mut t = t.try_borrow_mut().map_err(|_| busy(name))?;
-            Ok(t.insert(key, value)?.map(|g| g.value().to_vec()))
+            t.try_borrow_mut()
+                .map_err(|_| busy(name))?
+                .insert(name, key, value)
         })
     }
 
     /// Removes `table[key]`; the value removed.
-    pub(crate) fn remove(&self, name: &str, key: &[u8]) -> Result<Option<alloc::vec::Vec<u8>>> {
+    pub(crate) fn remove(&self, name: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.with_open(name, |t| {
-            let mut t = t.try_borrow_mut().map_err(|_| busy(name))?;
-            Ok(t.remove(key)?.map(|g| g.value().to_vec()))
+            t.try_borrow_mut().map_err(|_| busy(name))?.remove(key)
         })
     }
 
@@ -115,7 +150,11 @@ impl Held {
 impl Reader for Held {
     fn with_table<T>(&self, name: &str, f: impl FnOnce(&dyn TableRead) -> Result<T>) -> Result<T> {
         self.with_open(name, |t| {
-            f(&read::Plain(t.try_borrow().map_err(|_| busy(name))?))
+            let t = t.try_borrow().map_err(|_| busy(name))?;
+            match &*t {
+                OpenTable::Map(m) => f(&read::Plain(m)),
+                OpenTable::Set(s) => f(&read::Entries(s)),
+            }
         })
     }
 }
@@ -181,5 +220,26 @@ mod tests {
         held.close_tables();
         assert!(held.tx().delete_table(read::table("a")).unwrap());
         assert_eq!(get(&held, "a", b"k"), None);
+    }
+
+    #[test]
+    fn a_set_table_holds_keys_alone() {
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let held = Held::hold(db.begin_write().unwrap());
+        let set = "entries:T.f";
+        assert_eq!(held.insert(set, b"k", b"").unwrap(), None);
+        assert_eq!(held.insert(set, b"k", b"").unwrap(), Some(alloc::vec![]));
+        assert!(held.insert(set, b"j", b"v").is_err(), "a value refused");
+        assert_eq!(get(&held, set, b"k"), Some(alloc::vec![]));
+        assert_eq!(get(&held, set, b"j"), None);
+        assert_eq!(held.remove(set, b"k").unwrap(), Some(alloc::vec![]));
+        assert_eq!(held.remove(set, b"k").unwrap(), None);
+        held.into_tx().commit().unwrap();
+        // It is a table of `()` values to the engine.
+        let r = db.begin_read().unwrap();
+        assert!(r.open_table(read::set_table(set)).is_ok());
+        assert!(r.open_table(read::table(set)).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Entries of a non-unique index: one key per (field value, record key),
-//! `field ++ key` in a plain table with empty values, so a range of field
-//! values is a range of entries and the record keys come out of the entry.
+//! `field ++ key` in a set table (keys alone, no values: `read::is_set`),
+//! so a range of field values is a range of entries and the record keys
+//! come out of the entry.
 //!
 //! The field part must end where the record key begins. Delimited field
 //! encodings (fixed widths, compact integers: [`Shape`]) end by themselves;

@@ -21,7 +21,8 @@
 //! Underneath, each record type is a redb table from the key's
 //! order-preserving encoding ([`SortKey`]) to the record encoded compactly
 //! with postcard, and each `#[index]` field is a table of entries
-//! `field ++ key` (`#[index(unique)]`: a table from the field to the key). Every save,
+//! `field ++ key` without values (`#[index(unique)]`: a table from the field
+//! to the key). Every save,
 //! delete and migration runs in a redb write transaction, durable when it
 //! commits (through oasis-store's own write-ahead log on a block device:
 //! see the `journal` module; there the engine's transaction is held open

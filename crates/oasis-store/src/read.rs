@@ -7,8 +7,22 @@ use redb::{ReadTransaction, ReadableTable, TableDefinition};
 
 use crate::error::Result;
 
-/// A table from bytes to bytes (records, indexes, metadata).
+/// A table from bytes to bytes (records, unique indexes, metadata).
 pub(crate) fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
+    TableDefinition::new(name)
+}
+
+/// How the names of set tables start: tables of keys alone (the entries of
+/// plain indexes), stored without values.
+pub(crate) const SET_PREFIX: &str = "entries:";
+
+/// Whether table `name` is a set table ([`SET_PREFIX`]).
+pub(crate) fn is_set(name: &str) -> bool {
+    name.starts_with(SET_PREFIX)
+}
+
+/// A set table: keys alone.
+pub(crate) fn set_table(name: &str) -> TableDefinition<'_, &'static [u8], ()> {
     TableDefinition::new(name)
 }
 
@@ -73,6 +87,29 @@ where
     }
 }
 
+/// A set table as a [`TableRead`]: every key's value is empty.
+pub(crate) struct Entries<T>(pub(crate) T);
+
+impl<T, R> TableRead for Entries<R>
+where
+    T: ReadableTable<&'static [u8], ()>,
+    R: core::ops::Deref<Target = T>,
+{
+    fn get(&self, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
+        match self.0.get(key)? {
+            Some(_) => f(&[]).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    fn scan(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>, rev: bool, each: Visit) -> Result<()> {
+        drive(self.0.range((lo, hi))?, rev, |item| {
+            let (k, _) = item?;
+            each(k.value(), &[])
+        })
+    }
+}
+
 macro_rules! reader {
     ($t:ty) => {
         impl Reader for $t {
@@ -81,7 +118,11 @@ macro_rules! reader {
                 name: &str,
                 f: impl FnOnce(&dyn TableRead) -> Result<T>,
             ) -> Result<T> {
-                f(&Plain(&self.open_table(table(name))?))
+                if is_set(name) {
+                    f(&Entries(&self.open_table(set_table(name))?))
+                } else {
+                    f(&Plain(&self.open_table(table(name))?))
+                }
             }
         }
     };

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::held::Held;
 use crate::journal::{self, Journal, LogDevice, record};
 use crate::query::Query;
-use crate::read::Reader;
+use crate::read::{self, Reader};
 use crate::record::{FieldIndex, Record};
 use crate::sortkey::ArgOf;
 use crate::txn::Transaction;
@@ -26,10 +26,17 @@ use crate::txn::Transaction;
 pub(crate) const META: &str = "oasis-store";
 /// The format marker's key and value.
 const FORMAT_KEY: &[u8] = b"format";
-/// Format 3: 32- and 64-bit integers in keys and indexes are compact.
-const FORMAT: &[u8] = b"oasis-store 3";
-/// The format before, refused by name.
-const FORMAT_2: &[u8] = b"oasis-store 2";
+/// Format 4: 32- and 64-bit integers in keys and indexes are compact, and
+/// the entries of a plain index are keys without values.
+const FORMAT: &[u8] = b"oasis-store 4";
+/// Earlier formats, refused by name: marker and what changed since.
+const EARLIER: [(&[u8], &str); 2] = [
+    (
+        b"oasis-store 2",
+        "integers in keys and indexes at full width",
+    ),
+    (b"oasis-store 3", "index entries with values"),
+];
 /// The key in [`META`] of the last log sequence number the engine holds
 /// durably (written by every checkpoint), big-endian u64.
 const APPLIED_KEY: &[u8] = b"log-applied";
@@ -82,7 +89,13 @@ impl Tables {
                 .iter()
                 .map(|f| match f.index {
                     FieldIndex::Index | FieldIndex::Unique => Some(Index {
-                        name: format!("index:{name}.{}", f.name),
+                        // A unique index maps a field to a key; a plain one
+                        // is a set of entries (keys alone: `read::is_set`).
+                        name: if f.index == FieldIndex::Unique {
+                            format!("index:{name}.{}", f.name)
+                        } else {
+                            format!("{}{name}.{}", read::SET_PREFIX, f.name)
+                        },
                         unique: f.index == FieldIndex::Unique,
                         shape: f.shape,
                     }),
@@ -378,12 +391,14 @@ impl<'s> Transaction<'s> {
                 Ok(())
             }
             Some(m) if m == FORMAT => Ok(()),
-            Some(m) if m == FORMAT_2 => Err(Error::NotAStore(
-                "it is oasis-store format 2 (integers in keys and indexes at full width); this \
-                 build reads format 3: read the records out with an older build and save them \
-                 into a new store"
-                    .into(),
-            )),
+            Some(m) if let Some((_, what)) = EARLIER.iter().find(|(e, _)| *e == m.as_slice()) => {
+                Err(Error::NotAStore(format!(
+                    "it is {} ({what}); this build reads {}: read the records out with an \
+                     older build and save them into a new store",
+                    String::from_utf8_lossy(&m),
+                    String::from_utf8_lossy(FORMAT)
+                )))
+            }
             other => Err(Error::NotAStore(format!(
                 "format marker is {:?}, expected {:?}",
                 other.map(|m: Vec<u8>| String::from_utf8_lossy(&m).into_owned()),
