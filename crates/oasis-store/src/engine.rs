@@ -33,9 +33,10 @@ use redb::{ReadTransaction, ReadableDatabase};
 
 use crate::error::{Error, Result};
 use crate::held::Held;
+use crate::journal::Journal;
 use crate::journal::record::{self, Op};
 use crate::read::{self, Entries, Plain, Reader, TableRead, Visit};
-use crate::store::Store;
+use crate::store::{Store, mark_applied};
 
 /// Log-record bytes of parked commits past which the engine commits them.
 pub(crate) const PARK_LIMIT: usize = 4 << 20;
@@ -184,18 +185,25 @@ impl Store {
         };
     }
 
-    /// Commits `tx` durably (a checkpoint), with everything parked in it.
-    /// Readers wait meanwhile, so none sees a parked commit twice.
-    pub(crate) fn commit_engine(&self, tx: Held) -> Result<()> {
+    /// Makes `tx`, with everything parked in it, the checkpoint of log
+    /// sequence `seq`: records `seq` as applied, commits durably and starts
+    /// the log `j` afresh. Readers wait meanwhile, so none sees a parked
+    /// commit twice. On failure the engine transaction is lost and the log
+    /// refuses further commits until the store is reopened (the log still
+    /// holds every commit).
+    pub(crate) fn checkpoint_engine(&self, j: &mut Journal, tx: Held, seq: u64) -> Result<()> {
         let mut e = self.engine.lock();
-        match tx.into_tx().commit() {
+        let r = mark_applied(&tx, seq).and_then(|()| tx.into_tx().commit().map_err(Error::from));
+        match r {
             Ok(()) => {
                 e.committed();
+                j.checkpointed(seq);
                 Ok(())
             }
             Err(err) => {
                 e.lose();
-                Err(err.into())
+                j.fail();
+                Err(err)
             }
         }
     }

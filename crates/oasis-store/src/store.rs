@@ -509,15 +509,7 @@ impl Store {
             return Ok(());
         }
         let seq = j.last();
-        let r = mark_applied(&tx, seq).and_then(|()| self.commit_engine(tx));
-        if let Err(e) = r {
-            // A failed `mark_applied` drops the engine transaction: lost too.
-            self.engine_lost();
-            j.fail();
-            return Err(e);
-        }
-        j.checkpointed(seq);
-        Ok(())
+        self.checkpoint_engine(&mut j, tx, seq)
     }
 
     /// Checkpoints, compacts and closes the store, reporting a failure that

@@ -268,13 +268,8 @@ impl<'s> Transaction<'s> {
         }
         match j.plan(self.ops.bytes().len()) {
             Plan::Checkpoint(seq) => {
-                crate::store::mark_applied(self.tx(), seq)?;
                 let tx = self.tx.take().expect("a live transaction");
-                if let Err(e) = store.commit_engine(tx) {
-                    j.fail();
-                    return Err(e);
-                }
-                j.checkpointed(seq);
+                store.checkpoint_engine(&mut j, tx, seq)?;
             }
             Plan::Append(seq) => {
                 j.append(seq, self.ops.bytes(), durable)?;

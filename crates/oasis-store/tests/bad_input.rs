@@ -2,6 +2,7 @@
 //! program's database, a changed record layout. Each is a clear error on
 //! open — never a panic, never a silent overwrite.
 
+use oasis_rt::device::Block;
 use oasis_store::mem::MemBlock;
 use oasis_store::redb::{ReadableDatabase, ReadableTable};
 use oasis_store::superblock::{Superblock, SuperblockError};
@@ -24,6 +25,22 @@ struct PersonV2 {
     #[index]
     age: u32,
     email: Option<String>,
+}
+
+/// Why opening `dev` as a store of [`Person`] fails.
+fn refused<B: Block + Send + 'static>(dev: B) -> Error {
+    Store::builder().record::<Person>().open(dev).unwrap_err()
+}
+
+/// Writes a redb database onto `disk` as another program would: `fill`
+/// runs in its one write transaction.
+fn write_raw(disk: &MemBlock, fill: impl FnOnce(&oasis_store::redb::WriteTransaction)) {
+    let db = oasis_store::redb::Builder::new()
+        .create_with_backend(BlockBackend::open(disk.clone()).unwrap())
+        .unwrap();
+    let tx = db.begin_write().unwrap();
+    fill(&tx);
+    tx.commit().unwrap();
 }
 
 fn garbage(len: usize, seed: u64) -> Vec<u8> {
@@ -55,10 +72,7 @@ fn a_device_full_of_garbage_is_refused_and_left_alone() {
     for seed in 0..20 {
         let bytes = garbage(4 << 20, seed);
         let disk = MemBlock::from_bytes(512, bytes.clone());
-        let e = Store::builder()
-            .record::<Person>()
-            .open(disk.clone())
-            .unwrap_err();
+        let e = refused(disk.clone());
         assert!(
             matches!(
                 e,
@@ -79,10 +93,7 @@ fn a_blank_start_with_data_further_on_is_not_formatted() {
     let mut bytes = vec![0u8; 4 << 20];
     bytes[40_000] = 1; // e.g. a file system whose first blocks are zero
     let disk = MemBlock::from_bytes(512, bytes.clone());
-    let e = Store::builder()
-        .record::<Person>()
-        .open(disk.clone())
-        .unwrap_err();
+    let e = refused(disk.clone());
     assert!(matches!(e, Error::Open(OpenError::Superblock(_))), "{e}");
     assert!(disk.snapshot() == bytes, "the device was written to");
 }
@@ -92,7 +103,7 @@ fn a_truncated_image_is_refused() {
     let bytes = filled_store().snapshot();
     let used = bytes.iter().rposition(|&b| b != 0).unwrap();
     let cut = MemBlock::from_bytes(512, bytes[..used / 2 + 100 * 1024].to_vec());
-    let e = Store::builder().record::<Person>().open(cut).unwrap_err();
+    let e = refused(cut);
     assert!(matches!(e, Error::Open(OpenError::Truncated { .. })), "{e}");
     assert!(e.to_string().contains("truncated"), "{e}");
 }
@@ -127,23 +138,12 @@ fn damaged_engine_pages_give_an_error_not_a_panic() {
 fn another_programs_database_is_refused() {
     // A redb database written by something else, on an oasis block device.
     let disk = MemBlock::new(512, 16 * 1024);
-    {
-        let backend = BlockBackend::open(disk.clone()).unwrap();
-        let db = oasis_store::redb::Builder::new()
-            .create_with_backend(backend)
-            .unwrap();
-        let tx = db.begin_write().unwrap();
-        {
-            let def: oasis_store::redb::TableDefinition<u64, u64> =
-                oasis_store::redb::TableDefinition::new("accounts");
-            tx.open_table(def).unwrap().insert(1, 100).unwrap();
-        }
-        tx.commit().unwrap();
-    }
-    let e = Store::builder()
-        .record::<Person>()
-        .open(disk.clone())
-        .unwrap_err();
+    write_raw(&disk, |tx| {
+        let def: oasis_store::redb::TableDefinition<u64, u64> =
+            oasis_store::redb::TableDefinition::new("accounts");
+        tx.open_table(def).unwrap().insert(1, 100).unwrap();
+    });
+    let e = refused(disk.clone());
     assert!(matches!(e, Error::NotAStore(_)), "{e}");
     assert!(e.to_string().contains("accounts"), "{e}");
     // The foreign database is intact and was given no oasis-store tables.
@@ -163,25 +163,15 @@ fn stores_of_earlier_formats_are_refused_by_name_and_left_alone() {
     for marker in ["oasis-store 2", "oasis-store 3"] {
         // A store as that format left it: the marker in the metadata table.
         let disk = MemBlock::new(512, 16 * 1024);
-        {
-            let db = oasis_store::redb::Builder::new()
-                .create_with_backend(BlockBackend::open(disk.clone()).unwrap())
-                .unwrap();
-            let tx = db.begin_write().unwrap();
-            {
-                let def: oasis_store::redb::TableDefinition<&[u8], &[u8]> =
-                    oasis_store::redb::TableDefinition::new("oasis-store");
-                let mut t = tx.open_table(def).unwrap();
-                t.insert(b"format".as_slice(), marker.as_bytes()).unwrap();
-            }
-            tx.commit().unwrap();
-        }
+        write_raw(&disk, |tx| {
+            let def: oasis_store::redb::TableDefinition<&[u8], &[u8]> =
+                oasis_store::redb::TableDefinition::new("oasis-store");
+            let mut t = tx.open_table(def).unwrap();
+            t.insert(b"format".as_slice(), marker.as_bytes()).unwrap();
+        });
         for _ in 0..2 {
             // Refused, and left as it was: the second open finds it again.
-            let e = Store::builder()
-                .record::<Person>()
-                .open(disk.clone())
-                .unwrap_err();
+            let e = refused(disk.clone());
             assert!(matches!(e, Error::NotAStore(_)), "{e}");
             assert!(e.to_string().contains(marker), "{e}");
         }
@@ -239,10 +229,7 @@ fn a_changed_layout_is_refused_unless_migrated() {
             .open(disk.clone())
             .is_ok()
     );
-    assert!(matches!(
-        Store::builder().record::<Person>().open(disk).unwrap_err(),
-        Error::LayoutChanged { .. }
-    ));
+    assert!(matches!(refused(disk), Error::LayoutChanged { .. }));
 }
 
 #[test]
@@ -251,7 +238,7 @@ fn a_garbage_file_on_the_hosted_block_device_is_refused() {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(&garbage(1 << 20, 99)).unwrap();
     let dev = oasis_hosted::block::FileBlock::open(f.path()).unwrap();
-    let e = Store::builder().record::<Person>().open(dev).unwrap_err();
+    let e = refused(dev);
     assert!(e.to_string().contains("not an oasis-store database"), "{e}");
 }
 
@@ -273,10 +260,7 @@ fn a_store_of_the_format_before_the_log_is_refused_with_a_clear_error() {
     bytes[..512].fill(0);
     bytes[..40].copy_from_slice(&sb);
     let disk = MemBlock::from_bytes(512, bytes.clone());
-    let e = Store::builder()
-        .record::<Person>()
-        .open(disk.clone())
-        .unwrap_err();
+    let e = refused(disk.clone());
     assert!(
         matches!(
             e,
@@ -315,10 +299,7 @@ fn a_forged_superblock_with_an_impossible_layout_is_refused_and_nothing_is_writt
         let mut bytes = good.clone();
         forged.emit(&mut bytes[..512]);
         let disk = MemBlock::from_bytes(512, bytes.clone());
-        let e = Store::builder()
-            .record::<Person>()
-            .open(disk.clone())
-            .unwrap_err();
+        let e = refused(disk.clone());
         assert!(
             matches!(e, Error::Open(OpenError::Layout { .. })),
             "{forged:?}: {e}"
