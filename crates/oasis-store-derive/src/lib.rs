@@ -183,15 +183,15 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         defs.push(
             quote!(#st::FieldDef { name: #fname, index: #st::FieldIndex::#index, shape: #shape }),
         );
-        if *kind == Kind::AutoKey {
-            encodes.push(
-                quote!(#st::__private::encode_field(#name, &assigned.unwrap_or(self.#fid), out)?;),
-            );
+        // The key is stored once, as the engine's key, and read back from it.
+        if matches!(kind, Kind::Key | Kind::AutoKey) {
+            decodes.push(quote!(let #fid: #ty = #st::__private::decode_key(#name, #fname, key)?;));
         } else {
             encodes.push(quote!(#st::__private::encode_field(#name, &self.#fid, out)?;));
+            decodes.push(
+                quote!(let #fid: #ty = #st::__private::decode_field(#name, #fname, &mut rest)?;),
+            );
         }
-        decodes
-            .push(quote!(let #fid: #ty = #st::__private::decode_field(#name, #fname, &mut rest)?;));
         names.push(fid.clone());
         if *kind == Kind::Opaque {
             continue;
@@ -245,18 +245,13 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 #auto_id
             }
 
-            fn encode(
-                &self,
-                assigned: ::core::option::Option<u64>,
-                out: &mut #st::__private::Vec<u8>,
-            ) -> #st::Result<()> {
-                let _ = assigned;
+            fn encode(&self, out: &mut #st::__private::Vec<u8>) -> #st::Result<()> {
                 #(#encodes)*
                 Ok(())
             }
 
-            fn decode(bytes: &[u8]) -> #st::Result<Self> {
-                let mut rest = bytes;
+            fn decode(key: &[u8], value: &[u8]) -> #st::Result<Self> {
+                let mut rest = value;
                 #(#decodes)*
                 #st::__private::finish_decode(#name, rest)?;
                 Ok(#ident { #(#names),* })

@@ -64,7 +64,7 @@ pub use error::{Error, Result};
 pub use oasis_store_derive::Record;
 pub use query::{FieldQuery, Order, Query};
 pub use record::{FieldDef, FieldIndex, Record};
-pub use sortkey::{ArgOf, Prefixed, Shape, SortKey};
+pub use sortkey::{ArgOf, FromSortKey, Prefixed, Shape, SortKey};
 pub use store::{Store, StoreBuilder};
 pub use txn::Transaction;
 
@@ -74,6 +74,6 @@ pub use redb;
 /// What the derive's generated code uses; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::record::{decode_field, encode_field, finish_decode};
+    pub use crate::record::{decode_field, decode_key, encode_field, finish_decode};
     pub use alloc::vec::Vec;
 }

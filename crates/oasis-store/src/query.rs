@@ -181,7 +181,7 @@ impl<'q, R: Record> Query<'q, R> {
             if sent >= limit {
                 return Ok(false);
             }
-            let r = R::decode(v)?;
+            let r = R::decode(kb, v)?;
             for c in &self.conds {
                 field_key.clear();
                 r.field_sort_key(c.field, &mut field_key);

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::query::Query;
-use crate::sortkey::SortKey;
+use crate::sortkey::FromSortKey;
 
 /// How a field is indexed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,18 +49,19 @@ pub trait Record: Sized + 'static {
     /// Whether the key is a generated `u64` id (`#[key(auto)]`).
     const AUTO_KEY: bool;
     /// The key's type.
-    type Key: SortKey + Clone;
+    type Key: FromSortKey + Clone;
     /// The typed query builder (`db.query::<Self>()`), with one method per field.
     type Query<'q>: From<Query<'q, Self>>;
     /// The record's key; with an auto key, `assigned` overrides the field.
     fn key_of(&self, assigned: Option<u64>) -> Self::Key;
     /// The auto key field's value (0 = "assign one"); 0 for other keys.
     fn auto_id(&self) -> u64;
-    /// Appends the compact encoding of the record; with an auto key,
-    /// `assigned` is written in place of the field.
-    fn encode(&self, assigned: Option<u64>, out: &mut Vec<u8>) -> Result<()>;
-    /// Decodes a record [`Record::encode`] wrote.
-    fn decode(bytes: &[u8]) -> Result<Self>;
+    /// Appends the compact encoding of every field but the key (the engine
+    /// stores the key once, as its own key).
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()>;
+    /// Rebuilds a record from its key's sort key and what
+    /// [`Record::encode`] wrote.
+    fn decode(key: &[u8], value: &[u8]) -> Result<Self>;
     /// Appends the sort key of field number `field`.
     fn field_sort_key(&self, field: usize, out: &mut Vec<u8>);
 }
@@ -82,6 +83,21 @@ pub fn encode_field<T: serde::Serialize>(
             detail: e.to_string(),
         }),
     }
+}
+
+/// Reads the key field back from the record's key.
+pub fn decode_key<T: FromSortKey>(
+    record: &'static str,
+    field: &'static str,
+    key: &[u8],
+) -> Result<T> {
+    T::from_sort_key(key).ok_or_else(|| Error::Decode {
+        record,
+        detail: alloc::format!(
+            "key `{field}`: {} bytes that are not a key of its type",
+            key.len()
+        ),
+    })
 }
 
 /// Takes one field off the front of `rest`.

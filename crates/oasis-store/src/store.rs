@@ -26,16 +26,21 @@ use crate::txn::Transaction;
 pub(crate) const META: &str = "oasis-store";
 /// The format marker's key and value.
 const FORMAT_KEY: &[u8] = b"format";
-/// Format 4: 32- and 64-bit integers in keys and indexes are compact, and
-/// the entries of a plain index are keys without values.
-const FORMAT: &[u8] = b"oasis-store 4";
+/// Format 5: a record's value leaves out its key (the engine's key holds
+/// it); 32- and 64-bit integers in keys and indexes are compact (format 3),
+/// and the entries of a plain index are keys without values (format 4).
+const FORMAT: &[u8] = b"oasis-store 5";
 /// Earlier formats, refused by name: marker and what changed since.
-const EARLIER: [(&[u8], &str); 2] = [
+const EARLIER: [(&[u8], &str); 3] = [
     (
         b"oasis-store 2",
         "integers in keys and indexes at full width",
     ),
     (b"oasis-store 3", "index entries with values"),
+    (
+        b"oasis-store 4",
+        "records with their key repeated in the value",
+    ),
 ];
 /// The key in [`META`] of the last log sequence number the engine holds
 /// durably (written by every checkpoint), big-endian u64.
@@ -202,8 +207,8 @@ impl StoreBuilder {
                     core::ops::Bound::Unbounded,
                     core::ops::Bound::Unbounded,
                     false,
-                    &mut |_, v| {
-                        records.push(Old::decode(v)?);
+                    &mut |k, v| {
+                        records.push(Old::decode(k, v)?);
                         Ok(true)
                     },
                 )

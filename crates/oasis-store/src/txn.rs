@@ -48,7 +48,7 @@ pub(crate) fn get<R: Record, T: Reader>(store: &Store, rd: &T, key: &[u8]) -> Re
     rd.with_table(&t.primary, |p| {
         let mut out = None;
         p.get(key, &mut |v| {
-            out = Some(R::decode(v)?);
+            out = Some(R::decode(key, v)?);
             Ok(())
         })?;
         Ok(out)
@@ -129,7 +129,7 @@ impl<'s> Transaction<'s> {
         let key = record.key_of(assigned);
         let kb = key.sort_key();
         let mut value = Vec::new();
-        record.encode(assigned, &mut value)?;
+        record.encode(&mut value)?;
         let new_keys = index_keys(record);
 
         for (field, ik) in &new_keys {
@@ -153,7 +153,7 @@ impl<'s> Transaction<'s> {
 
         // The replaced record, if any, comes back from the insert itself.
         let old_keys = match self.put(&t.primary, &kb, &value)? {
-            Some(old) if !new_keys.is_empty() => Some(index_keys(&R::decode(&old)?)),
+            Some(old) if !new_keys.is_empty() => Some(index_keys(&R::decode(&kb, &old)?)),
             _ => None,
         };
         for (n, (field, ik)) in new_keys.iter().enumerate() {

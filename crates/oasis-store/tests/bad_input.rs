@@ -160,7 +160,7 @@ fn another_programs_database_is_refused() {
 
 #[test]
 fn stores_of_earlier_formats_are_refused_by_name_and_left_alone() {
-    for marker in ["oasis-store 2", "oasis-store 3"] {
+    for marker in ["oasis-store 2", "oasis-store 3", "oasis-store 4"] {
         // A store as that format left it: the marker in the metadata table.
         let disk = MemBlock::new(512, 16 * 1024);
         write_raw(&disk, |tx| {
@@ -309,4 +309,26 @@ fn a_forged_superblock_with_an_impossible_layout_is_refused_and_nothing_is_writt
             "{forged:?}: the device was written to"
         );
     }
+}
+
+#[test]
+fn a_stored_key_that_is_not_a_key_of_its_type_is_an_error_when_read() {
+    let disk = filled_store();
+    // Bytes that are no String's sort key (not UTF-8) under the records.
+    write_raw(&disk, |tx| {
+        let def: oasis_store::redb::TableDefinition<&[u8], &[u8]> =
+            oasis_store::redb::TableDefinition::new("record:Person");
+        let mut t = tx.open_table(def).unwrap();
+        t.insert(b"\xff\xfe".as_slice(), [30u8].as_slice()).unwrap();
+    });
+    let db = Store::builder()
+        .record::<Person>()
+        .open(disk.clone())
+        .unwrap();
+    let e = db.query::<Person>().fetch().unwrap_err();
+    assert!(matches!(e, Error::Decode { .. }), "{e}");
+    assert!(e.to_string().contains("key `name`"), "{e}");
+    // Everything else still reads.
+    let p = db.get::<Person>("person00007").unwrap().unwrap();
+    assert_eq!(p.age, 7);
 }

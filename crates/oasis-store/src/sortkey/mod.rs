@@ -11,6 +11,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+mod decode;
+pub use decode::FromSortKey;
+
 /// A value with an order-preserving byte encoding: `a < b` exactly when
 /// `a.sort_key() < b.sort_key()` byte-wise. Every field of a record that can
 /// be queried or ordered on implements it.
@@ -153,7 +156,7 @@ impl SortKey for bool {
 impl SortKey for char {
     const SHAPE: Shape = Shape::Fixed(4);
     fn write_sort_key(&self, out: &mut Vec<u8>) {
-        u32::from(*self).write_sort_key(out)
+        out.extend_from_slice(&u32::from(*self).to_be_bytes());
     }
 }
 
@@ -344,6 +347,20 @@ mod tests {
     }
 
     #[test]
+    fn fixed_shapes_are_as_wide_as_they_say() {
+        for c in ['\0', 'a', 'é', '\u{10ffff}'] {
+            framed(&c);
+        }
+        framed(&true);
+        framed(&7u8);
+        framed(&-7i16);
+        framed(&1.5f64);
+        framed(&-1.5f32);
+        framed(&[1u8, 2, 3]);
+        framed(&u128::MAX);
+    }
+
+    #[test]
     fn encodings_preserve_order() {
         ordered(&[0u32, 1, 255, 256, u32::MAX]);
         ordered(&[
@@ -374,6 +391,7 @@ mod tests {
         ]);
         ordered(&[None, Some(0u8), Some(9)]);
         ordered(&[false, true]);
+        ordered(&['\0', 'a', 'z', 'é', '\u{10ffff}']);
     }
 
     #[test]
