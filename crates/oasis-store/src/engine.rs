@@ -208,6 +208,11 @@ impl Store {
         }
     }
 
+    /// The engine transaction taken with nothing parked in it ended.
+    pub(crate) fn engine_ended(&self) {
+        self.engine.lock().committed();
+    }
+
     /// The engine transaction was lost (a failed commit or undo).
     pub(crate) fn engine_lost(&self) {
         self.engine.lock().lose();

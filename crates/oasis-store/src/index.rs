@@ -9,6 +9,7 @@
 //! `0x00 0xff` — and closed by `0x00 0x00`, which keeps their order: a value
 //! sorts before every longer value it is a prefix of, as in the field itself.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
@@ -40,16 +41,17 @@ pub(crate) fn entry(shape: Shape, field: &[u8], key: &[u8]) -> Vec<u8> {
     e
 }
 
-/// The record key inside an entry, or `None` if the entry is malformed.
-pub(crate) fn record_key(shape: Shape, entry: &[u8]) -> Option<&[u8]> {
+/// How many bytes of `entry` its field part takes, or `None` if the entry
+/// is malformed.
+fn part_len(shape: Shape, entry: &[u8]) -> Option<usize> {
     if shape.is_delimited() {
-        return entry.get(shape.encoded_len(entry)?..);
+        return shape.encoded_len(entry);
     }
     let mut i = 0;
     while i + 1 < entry.len() {
         if entry[i] == 0 {
             match entry[i + 1] {
-                0 => return Some(&entry[i + 2..]),
+                0 => return Some(i + 2),
                 0xff => i += 2,
                 _ => return None,
             }
@@ -58,6 +60,30 @@ pub(crate) fn record_key(shape: Shape, entry: &[u8]) -> Option<&[u8]> {
         }
     }
     None
+}
+
+/// The record key inside an entry, or `None` if the entry is malformed.
+pub(crate) fn record_key(shape: Shape, entry: &[u8]) -> Option<&[u8]> {
+    entry.get(part_len(shape, entry)?..)
+}
+
+/// An entry taken apart: the field's encoding (unescaped) and what follows
+/// it; `None` if the entry is malformed.
+pub(crate) fn split(shape: Shape, entry: &[u8]) -> Option<(Cow<'_, [u8]>, &[u8])> {
+    let n = part_len(shape, entry)?;
+    let (part, rest) = entry.split_at(n);
+    if shape.is_delimited() {
+        return Some((Cow::Borrowed(part), rest));
+    }
+    let mut field = Vec::with_capacity(n - 2);
+    let mut bytes = part[..n - 2].iter();
+    while let Some(&b) = bytes.next() {
+        field.push(b);
+        if b == 0 {
+            bytes.next();
+        }
+    }
+    Some((Cow::Owned(field), rest))
 }
 
 /// The entry range holding exactly the records whose field lies in `lo..hi`
@@ -141,6 +167,9 @@ mod tests {
                 prop_assert_eq!(a.cmp(&b), ea.cmp(&eb));
             }
             prop_assert_eq!(record_key(Shape::Open, &ea), Some(ka.as_slice()));
+            let (field, rest) = split(Shape::Open, &ea).expect("an entry splits");
+            prop_assert_eq!(&*field, a.as_slice());
+            prop_assert_eq!(rest, ka.as_slice());
             let r = entry_bounds(Shape::Open, &lo, &hi).expect("variable entries always have a range");
             prop_assert_eq!(within(&ea, &r), in_field_range(&a, &lo, &hi), "{:?} {:?}", ea, r);
         }
@@ -156,6 +185,9 @@ mod tests {
             let e = entry(Shape::Fixed(4), &a.to_be_bytes(), &k.to_be_bytes());
             let kb = k.to_be_bytes();
             prop_assert_eq!(record_key(Shape::Fixed(4), &e), Some(kb.as_slice()));
+            let (field, rest) = split(Shape::Fixed(4), &e).expect("an entry splits");
+            prop_assert_eq!(&*field, &a.to_be_bytes()[..]);
+            prop_assert_eq!(rest, kb.as_slice());
             let inside = entry_bounds(Shape::Fixed(4), &lo, &hi).is_some_and(|r| within(&e, &r));
             prop_assert_eq!(inside, in_field_range(&a.to_be_bytes(), &lo, &hi));
         }
@@ -175,5 +207,13 @@ mod tests {
         );
         assert_eq!(entry(Shape::Fixed(2), &[0, 7], b"K"), vec![0, 7, b'K']);
         assert_eq!(record_key(Shape::Open, &[b'a', 0, 7]), None, "malformed");
+        assert!(
+            split(Shape::Open, &[b'a', 0, 0xff]).is_none(),
+            "unterminated"
+        );
+        assert!(
+            split(Shape::Compact { signed: false }, &[3, 1]).is_none(),
+            "cut short"
+        );
     }
 }

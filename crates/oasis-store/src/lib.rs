@@ -54,6 +54,8 @@ pub mod mem;
 mod query;
 mod read;
 mod record;
+mod repack;
+mod rows;
 mod sortkey;
 mod store;
 pub mod superblock;

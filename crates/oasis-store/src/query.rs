@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::index;
 use crate::read::Reader;
 use crate::record::{FieldIndex, Record};
+use crate::rows;
 use crate::sortkey::{ArgOf, Prefixed, arg_key, prefix_end};
 use crate::store::Store;
 
@@ -203,9 +204,14 @@ impl<'q, R: Record> Query<'q, R> {
         rd.with_table(&tables.primary, |primary| {
             let index = driver.and_then(|f| tables.indexes[f].as_ref());
             match index {
-                None => primary.scan(borrow(&lo), borrow(&hi), rev, &mut |k, v| {
-                    consider(k, v, &mut matched)
-                }),
+                None => rows::scan(
+                    primary,
+                    &tables.primary,
+                    tables.key_shape,
+                    (&lo, &hi),
+                    rev,
+                    &mut |k, v| consider(k, v, &mut matched),
+                ),
                 Some(ix) => {
                     let mut visit = |entry: &[u8], value: &[u8]| -> Result<bool> {
                         let pk = if ix.unique {
@@ -219,7 +225,7 @@ impl<'q, R: Record> Query<'q, R> {
                             })?
                         };
                         let mut go = true;
-                        primary.get(pk, &mut |v| {
+                        rows::get(primary, &rows::part(tables.key_shape, pk), |_, v| {
                             go = consider(pk, v, &mut matched)?;
                             Ok(())
                         })?;

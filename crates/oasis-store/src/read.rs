@@ -12,13 +12,14 @@ pub(crate) fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [
     TableDefinition::new(name)
 }
 
-/// How the names of set tables start: tables of keys alone (the entries of
-/// plain indexes), stored without values.
-pub(crate) const SET_PREFIX: &str = "entries:";
+/// How the names of set tables start: tables of keys alone, stored without
+/// values — the entries of plain indexes ([`crate::index`]) and the records
+/// ([`crate::rows`]).
+pub(crate) const SET_PREFIXES: [&str; 2] = ["entries:", "records:"];
 
-/// Whether table `name` is a set table ([`SET_PREFIX`]).
+/// Whether table `name` is a set table ([`SET_PREFIXES`]).
 pub(crate) fn is_set(name: &str) -> bool {
-    name.starts_with(SET_PREFIX)
+    SET_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// A set table: keys alone.

@@ -19,6 +19,8 @@ use crate::journal::{self, Journal, LogDevice, record};
 use crate::query::Query;
 use crate::read::{self, Reader};
 use crate::record::{FieldIndex, Record};
+use crate::repack;
+use crate::rows;
 use crate::sortkey::ArgOf;
 use crate::txn::Transaction;
 
@@ -26,12 +28,13 @@ use crate::txn::Transaction;
 pub(crate) const META: &str = "oasis-store";
 /// The format marker's key and value.
 const FORMAT_KEY: &[u8] = b"format";
-/// Format 5: a record's value leaves out its key (the engine's key holds
-/// it); 32- and 64-bit integers in keys and indexes are compact (format 3),
-/// and the entries of a plain index are keys without values (format 4).
-const FORMAT: &[u8] = b"oasis-store 5";
+/// Format 6: a type's records are keys alone, `key ++ value`
+/// ([`crate::rows`]); a record's value leaves out its key (format 5); 32-
+/// and 64-bit integers in keys and indexes are compact (format 3), and the
+/// entries of a plain index are keys without values (format 4).
+const FORMAT: &[u8] = b"oasis-store 6";
 /// Earlier formats, refused by name: marker and what changed since.
-const EARLIER: [(&[u8], &str); 3] = [
+const EARLIER: [(&[u8], &str); 4] = [
     (
         b"oasis-store 2",
         "integers in keys and indexes at full width",
@@ -41,6 +44,7 @@ const EARLIER: [(&[u8], &str); 3] = [
         b"oasis-store 4",
         "records with their key repeated in the value",
     ),
+    (b"oasis-store 5", "records in a table of keys and values"),
 ];
 /// The key in [`META`] of the last log sequence number the engine holds
 /// durably (written by every checkpoint), big-endian u64.
@@ -78,7 +82,10 @@ pub(crate) struct Index {
 
 pub(crate) struct Tables {
     pub(crate) layout: &'static str,
+    /// The records, `key ++ value` ([`crate::rows`]).
     pub(crate) primary: String,
+    /// How the key's sort key ends.
+    pub(crate) key_shape: crate::sortkey::Shape,
     /// Per field: the index table, for indexed fields.
     pub(crate) indexes: Vec<Option<Index>>,
     /// The key of the auto-id sequence in [`META`].
@@ -89,7 +96,11 @@ impl Tables {
     fn of(name: &str, layout: &'static str, fields: &[crate::FieldDef]) -> Tables {
         Tables {
             layout,
-            primary: format!("record:{name}"),
+            primary: format!("{}{name}", read::SET_PREFIXES[1]),
+            key_shape: fields
+                .iter()
+                .find(|f| f.index == FieldIndex::Key)
+                .map_or(crate::sortkey::Shape::Open, |f| f.shape),
             indexes: fields
                 .iter()
                 .map(|f| match f.index {
@@ -99,7 +110,7 @@ impl Tables {
                         name: if f.index == FieldIndex::Unique {
                             format!("index:{name}.{}", f.name)
                         } else {
-                            format!("{}{name}.{}", read::SET_PREFIX, f.name)
+                            format!("{}{name}.{}", read::SET_PREFIXES[0], f.name)
                         },
                         unique: f.index == FieldIndex::Unique,
                         shape: f.shape,
@@ -202,16 +213,12 @@ impl StoreBuilder {
         let migrate: Migrate = Box::new(move |tx| {
             let old = Tables::of(Old::NAME, Old::LAYOUT, Old::FIELDS);
             let mut records = Vec::new();
+            let all = (&core::ops::Bound::Unbounded, &core::ops::Bound::Unbounded);
             tx.tx().with_table(&old.primary, |t| {
-                t.scan(
-                    core::ops::Bound::Unbounded,
-                    core::ops::Bound::Unbounded,
-                    false,
-                    &mut |k, v| {
-                        records.push(Old::decode(k, v)?);
-                        Ok(true)
-                    },
-                )
+                rows::scan(t, &old.primary, old.key_shape, all, false, &mut |k, v| {
+                    records.push(Old::decode(k, v)?);
+                    Ok(true)
+                })
             })?;
             tx.delete_table(&old.primary)?;
             for index in old.indexes.iter().flatten() {
@@ -523,19 +530,54 @@ impl Store {
         self.shut()
     }
 
-    /// The work of a clean close: a checkpoint, then the engine's compaction
-    /// (pages moved down into free space and the storage cut to its end),
-    /// since pages freed between checkpoints stay allocated until one.
+    /// The work of a clean close: a checkpoint, sparse tables repacked
+    /// ([`crate::repack`]), then the engine's compaction (pages moved down
+    /// into free space and the storage cut to its end), since pages freed
+    /// between checkpoints stay allocated until one.
     fn shut(&mut self) -> Result<()> {
         if self.closed {
             return Ok(());
         }
         self.closed = true;
         self.checkpoint()?;
+        self.repack()?;
         self.db
             .compact()
             .map_err(|e| Error::Engine(format!("compacting at close: {e}")))?;
         Ok(())
+    }
+
+    /// Rewrites the sparse tables of every record type into full leaves, in
+    /// one durable engine commit (after a checkpoint: nothing is parked).
+    fn repack(&self) -> Result<()> {
+        let (held, carries) = self.take_engine()?;
+        if carries {
+            self.put_back(held, carries);
+            return Ok(());
+        }
+        let tx = held.into_tx();
+        let r = (|| {
+            let page_size = tx.stats()?.page_size() as u64;
+            let mut any = false;
+            for t in self.records.values() {
+                let names =
+                    core::iter::once(&t.primary).chain(t.indexes.iter().flatten().map(|i| &i.name));
+                for name in names {
+                    any |= if read::is_set(name) {
+                        repack::table::<()>(&tx, name, page_size)?
+                    } else {
+                        repack::table::<&[u8]>(&tx, name, page_size)?
+                    };
+                }
+            }
+            if any {
+                tx.commit()?;
+            }
+            Ok(())
+        })();
+        // Committed, or dropped (and so aborted) unchanged: nothing is held.
+        self.engine_ended();
+        r
     }
 
     /// Runs `f` in a write transaction and commits it if `f` succeeds; on an

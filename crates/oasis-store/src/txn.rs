@@ -11,6 +11,7 @@ use crate::journal::record::{self, Op, Ops};
 use crate::query::Query;
 use crate::read::{self, Reader};
 use crate::record::{FieldIndex, Record};
+use crate::rows;
 use crate::sortkey::{ArgOf, SortKey, arg_key};
 use crate::store::{META, Store};
 
@@ -44,11 +45,16 @@ fn not_durable(tx: &mut redb::WriteTransaction) -> Result<()> {
 
 /// Reads and decodes the record under the encoded key `key`.
 pub(crate) fn get<R: Record, T: Reader>(store: &Store, rd: &T, key: &[u8]) -> Result<Option<R>> {
+    Ok(row::<R, T>(store, rd, key)?.map(|(record, _)| record))
+}
+
+/// The record under the encoded key `key`, with its engine entry.
+fn row<R: Record, T: Reader>(store: &Store, rd: &T, key: &[u8]) -> Result<Option<(R, Vec<u8>)>> {
     let t = store.tables::<R>()?;
     rd.with_table(&t.primary, |p| {
         let mut out = None;
-        p.get(key, &mut |v| {
-            out = Some(R::decode(key, v)?);
+        rows::get(p, &rows::part(t.key_shape, key), |e, v| {
+            out = Some((R::decode(key, v)?, e.to_vec()));
             Ok(())
         })?;
         Ok(out)
@@ -108,6 +114,27 @@ impl<'s> Transaction<'s> {
         Ok(old)
     }
 
+    /// Puts record entry `entry`, whose key part is `part`, into records
+    /// table `table` in place of the record there, and records both; returns
+    /// the entry replaced.
+    fn put_row(&mut self, table: &'s str, part: &[u8], entry: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut old = None;
+        self.tx().with_table(table, |t| {
+            rows::get(t, part, |e, _| {
+                old = Some(e.to_vec());
+                Ok(())
+            })
+        })?;
+        match &old {
+            // The same record again: nothing changes.
+            Some(o) if o == entry => return Ok(old),
+            Some(o) => self.del(table, o)?,
+            None => {}
+        }
+        self.put(table, entry, &[])?;
+        Ok(old)
+    }
+
     /// Removes `table[key]` in the engine and records it.
     fn del(&mut self, table: &'s str, key: &[u8]) -> Result<()> {
         let old = self.tx().remove(table, key)?;
@@ -151,9 +178,14 @@ impl<'s> Transaction<'s> {
             }
         }
 
-        // The replaced record, if any, comes back from the insert itself.
-        let old_keys = match self.put(&t.primary, &kb, &value)? {
-            Some(old) if !new_keys.is_empty() => Some(index_keys(&R::decode(&kb, &old)?)),
+        // The replaced record, if any, comes back from the replacement.
+        let part = rows::part(t.key_shape, &kb);
+        let entry = rows::entry(t.key_shape, &kb, &value);
+        let old_keys = match self.put_row(&t.primary, &part, &entry)? {
+            Some(old) if !new_keys.is_empty() => {
+                let old = R::decode(&kb, &old[part.len()..])?;
+                Some(index_keys(&old))
+            }
             _ => None,
         };
         for (n, (field, ik)) in new_keys.iter().enumerate() {
@@ -206,10 +238,10 @@ impl<'s> Transaction<'s> {
     pub fn delete<R: Record>(&mut self, key: impl ArgOf<R::Key>) -> Result<bool> {
         let t = self.store.tables::<R>()?;
         let kb = arg_key::<R::Key, _>(&key);
-        let Some(old) = get::<R, _>(self.store, self.tx(), &kb)? else {
+        let Some((old, entry)) = row::<R, _>(self.store, self.tx(), &kb)? else {
             return Ok(false);
         };
-        self.del(&t.primary, &kb)?;
+        self.del(&t.primary, &entry)?;
         for (field, ik) in index_keys(&old) {
             let Some(index) = t.indexes[field].as_ref() else {
                 continue;

@@ -160,7 +160,12 @@ fn another_programs_database_is_refused() {
 
 #[test]
 fn stores_of_earlier_formats_are_refused_by_name_and_left_alone() {
-    for marker in ["oasis-store 2", "oasis-store 3", "oasis-store 4"] {
+    for marker in [
+        "oasis-store 2",
+        "oasis-store 3",
+        "oasis-store 4",
+        "oasis-store 5",
+    ] {
         // A store as that format left it: the marker in the metadata table.
         let disk = MemBlock::new(512, 16 * 1024);
         write_raw(&disk, |tx| {
@@ -314,12 +319,13 @@ fn a_forged_superblock_with_an_impossible_layout_is_refused_and_nothing_is_writt
 #[test]
 fn a_stored_key_that_is_not_a_key_of_its_type_is_an_error_when_read() {
     let disk = filled_store();
-    // Bytes that are no String's sort key (not UTF-8) under the records.
+    // Among the records (`key ++ value`, a String key closed by 0 0): a key
+    // that is no String's sort key (not UTF-8), age 30.
     write_raw(&disk, |tx| {
-        let def: oasis_store::redb::TableDefinition<&[u8], &[u8]> =
-            oasis_store::redb::TableDefinition::new("record:Person");
+        let def: oasis_store::redb::TableDefinition<&[u8], ()> =
+            oasis_store::redb::TableDefinition::new("records:Person");
         let mut t = tx.open_table(def).unwrap();
-        t.insert(b"\xff\xfe".as_slice(), [30u8].as_slice()).unwrap();
+        t.insert(b"\xff\xfe\0\0\x1e".as_slice(), ()).unwrap();
     });
     let db = Store::builder()
         .record::<Person>()
@@ -331,4 +337,21 @@ fn a_stored_key_that_is_not_a_key_of_its_type_is_an_error_when_read() {
     // Everything else still reads.
     let p = db.get::<Person>("person00007").unwrap().unwrap();
     assert_eq!(p.age, 7);
+    drop(db);
+
+    // An entry without the end of its key is refused by name.
+    write_raw(&disk, |tx| {
+        let def: oasis_store::redb::TableDefinition<&[u8], ()> =
+            oasis_store::redb::TableDefinition::new("records:Person");
+        let mut t = tx.open_table(def).unwrap();
+        t.remove(b"\xff\xfe\0\0\x1e".as_slice()).unwrap();
+        t.insert(b"zz\0\x01".as_slice(), ()).unwrap();
+    });
+    let db = Store::builder().record::<Person>().open(disk).unwrap();
+    let e = db.query::<Person>().fetch().unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("malformed record entry in `records:Person`"),
+        "{e}"
+    );
 }
