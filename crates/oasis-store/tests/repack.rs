@@ -131,7 +131,7 @@ fn a_power_cut_anywhere_in_a_close_loses_no_acknowledged_commit() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20u64);
-    let mut rng = Rng::new(0x7e9a_c4);
+    let mut rng = Rng::new(0x007e_9ac4);
     let mut failed_closes = 0;
     for _ in 0..trials {
         let seed = rng.next_u64();
