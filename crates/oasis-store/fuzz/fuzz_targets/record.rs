@@ -25,7 +25,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let (key, value) = rest.split_at(usize::from(n).min(rest.len()));
     if let Ok(item) = Item::decode(key, value) {
-        assert_eq!(item.id.sort_key(), key, "the key reads back only from its encoding");
+        assert_eq!(
+            item.id.sort_key(),
+            key,
+            "the key reads back only from its encoding"
+        );
         let mut again = Vec::new();
         item.encode(&mut again).expect("a decoded record encodes");
         let back = Item::decode(key, &again).expect("an encoded record decodes");
