@@ -18,11 +18,13 @@
 //! let older = db.query::<Person>().age().gt(30).fetch()?;
 //! ```
 //!
-//! Underneath, each record type is a redb table from the key's
-//! order-preserving encoding ([`SortKey`]) to the record encoded compactly
-//! with postcard, and each `#[index]` field is a table of entries
-//! `field ++ key` without values (`#[index(unique)]`: a table from the field
-//! to the key). Every save,
+//! Underneath, each record type is a redb table of keys alone: per record,
+//! the key's order-preserving encoding ([`SortKey`]) followed by the other
+//! fields encoded compactly with postcard (the key is read back from its
+//! encoding: [`FromSortKey`]); each `#[index]` field is a table of entries
+//! `field ++ key`, also without values (`#[index(unique)]`: a table from the
+//! field to the key). A clean close rewrites tables whose pages are more
+//! than a quarter empty into full leaves. Every save,
 //! delete and migration runs in a redb write transaction, durable when it
 //! commits (through oasis-store's own write-ahead log on a block device:
 //! see the `journal` module; there the engine's transaction is held open
