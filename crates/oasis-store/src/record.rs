@@ -28,7 +28,7 @@ pub struct FieldDef {
     pub name: &'static str,
     /// Whether and how it is indexed.
     pub index: FieldIndex,
-    /// How its sort key ends ([`SortKey::SHAPE`]; `Open` for opaque fields).
+    /// How its sort key ends ([`crate::SortKey::SHAPE`]; `Open` for opaque fields).
     pub shape: crate::sortkey::Shape,
 }
 
