@@ -119,29 +119,19 @@ impl FromSortKey for char {
     }
 }
 
-impl FromSortKey for f64 {
-    fn from_sort_key(bytes: &[u8]) -> Option<Self> {
-        let key = u64::from_be_bytes(array(bytes)?);
-        let bits = if key >> 63 == 1 {
-            key ^ (1 << 63)
-        } else {
-            !key
-        };
-        Some(f64::from_bits(bits))
-    }
+macro_rules! float {
+    ($($t:ty => $bits:ty),*) => {$(
+        impl FromSortKey for $t {
+            fn from_sort_key(bytes: &[u8]) -> Option<Self> {
+                let key = <$bits>::from_be_bytes(array(bytes)?);
+                let sign: $bits = 1 << (<$bits>::BITS - 1);
+                let bits = if key & sign != 0 { key ^ sign } else { !key };
+                Some(<$t>::from_bits(bits))
+            }
+        }
+    )*};
 }
-
-impl FromSortKey for f32 {
-    fn from_sort_key(bytes: &[u8]) -> Option<Self> {
-        let key = u32::from_be_bytes(array(bytes)?);
-        let bits = if key >> 31 == 1 {
-            key ^ (1 << 31)
-        } else {
-            !key
-        };
-        Some(f32::from_bits(bits))
-    }
-}
+float!(f64 => u64, f32 => u32);
 
 impl FromSortKey for String {
     fn from_sort_key(bytes: &[u8]) -> Option<Self> {

@@ -160,32 +160,22 @@ impl SortKey for char {
     }
 }
 
-impl SortKey for f64 {
-    const SHAPE: Shape = Shape::Fixed(8);
-    fn write_sort_key(&self, out: &mut Vec<u8>) {
-        // IEEE 754 total order: flip all bits of negatives, the sign of positives.
-        let bits = self.to_bits();
-        let key = if bits >> 63 == 1 {
-            !bits
-        } else {
-            bits | (1 << 63)
-        };
-        out.extend_from_slice(&key.to_be_bytes());
-    }
+macro_rules! float {
+    ($($t:ty => $bits:ty),*) => {$(
+        impl SortKey for $t {
+            const SHAPE: Shape = Shape::Fixed(size_of::<$t>());
+            fn write_sort_key(&self, out: &mut Vec<u8>) {
+                // IEEE 754 total order: flip all bits of negatives, the sign
+                // bit of positives.
+                let bits = self.to_bits();
+                let sign: $bits = 1 << (<$bits>::BITS - 1);
+                let key = if bits & sign != 0 { !bits } else { bits | sign };
+                out.extend_from_slice(&key.to_be_bytes());
+            }
+        }
+    )*};
 }
-
-impl SortKey for f32 {
-    const SHAPE: Shape = Shape::Fixed(4);
-    fn write_sort_key(&self, out: &mut Vec<u8>) {
-        let bits = self.to_bits();
-        let key = if bits >> 31 == 1 {
-            !bits
-        } else {
-            bits | (1 << 31)
-        };
-        out.extend_from_slice(&key.to_be_bytes());
-    }
-}
+float!(f64 => u64, f32 => u32);
 
 impl SortKey for str {
     fn write_sort_key(&self, out: &mut Vec<u8>) {
