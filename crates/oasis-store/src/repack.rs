@@ -38,6 +38,8 @@ pub(crate) fn table<V: redb::Value + 'static>(
         if pages < 2 || stats.fragmented_bytes() * SPARSE <= pages * page_size {
             return Ok(false);
         }
+        // Only ever left by someone else (a repack is all or nothing).
+        tx.delete_table(scratch)?;
         let mut new = tx.open_table(scratch)?;
         // Appending through a cursor at the end builds full leaves.
         let mut end = new.upper_bound_mut(Bound::<&[u8]>::Unbounded)?;
