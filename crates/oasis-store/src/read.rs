@@ -12,14 +12,16 @@ pub(crate) fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [
     TableDefinition::new(name)
 }
 
-/// How the names of set tables start: tables of keys alone, stored without
-/// values — the entries of plain indexes ([`crate::index`]) and the records
-/// ([`crate::rows`]).
-pub(crate) const SET_PREFIXES: [&str; 2] = ["entries:", "records:"];
+/// How the names of the tables of plain indexes' entries start
+/// ([`crate::index`]): set tables, keys stored without values.
+pub(crate) const ENTRIES_PREFIX: &str = "entries:";
 
-/// Whether table `name` is a set table ([`SET_PREFIXES`]).
+/// How the names of record tables start ([`crate::rows`]): set tables too.
+pub(crate) const RECORDS_PREFIX: &str = "records:";
+
+/// Whether table `name` is a set table (keys alone).
 pub(crate) fn is_set(name: &str) -> bool {
-    SET_PREFIXES.iter().any(|p| name.starts_with(p))
+    name.starts_with(ENTRIES_PREFIX) || name.starts_with(RECORDS_PREFIX)
 }
 
 /// A set table: keys alone.

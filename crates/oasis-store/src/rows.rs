@@ -1,8 +1,9 @@
 //! The records of a type: a set table with one key per record, its key's
 //! encoding then its value — `key ++ value`, the same framing as an index
 //! entry's `field ++ key` ([`crate::index`]). The engine then keeps no value
-//! offset per record beside the key's; a point get is a range of at most one
-//! entry, as cheap as a lookup.
+//! offset per record beside the key's. A point get is a range that stops at
+//! its first entry: about 0.2 µs dearer than an engine lookup by key, which
+//! a key and value table would allow, for 4 bytes less per record.
 
 use alloc::borrow::Cow;
 use alloc::vec::Vec;

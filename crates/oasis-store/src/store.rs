@@ -96,7 +96,7 @@ impl Tables {
     fn of(name: &str, layout: &'static str, fields: &[crate::FieldDef]) -> Tables {
         Tables {
             layout,
-            primary: format!("{}{name}", read::SET_PREFIXES[1]),
+            primary: format!("{}{name}", read::RECORDS_PREFIX),
             key_shape: fields
                 .iter()
                 .find(|f| f.index == FieldIndex::Key)
@@ -110,7 +110,7 @@ impl Tables {
                         name: if f.index == FieldIndex::Unique {
                             format!("index:{name}.{}", f.name)
                         } else {
-                            format!("{}{name}.{}", read::SET_PREFIXES[0], f.name)
+                            format!("{}{name}.{}", read::ENTRIES_PREFIX, f.name)
                         },
                         unique: f.index == FieldIndex::Unique,
                         shape: f.shape,
