@@ -23,19 +23,17 @@ const SPARSE: u64 = 4;
 
 /// Rewrites table `name` (keys `&[u8]`, values `V`) into full leaves if it
 /// is sparse; whether it did.
-pub(crate) fn table<V: redb::Value + 'static>(
-    tx: &WriteTransaction,
-    name: &str,
-    page_size: u64,
-) -> Result<bool> {
+pub(crate) fn table<V: redb::Value + 'static>(tx: &WriteTransaction, name: &str) -> Result<bool> {
     let def = TableDefinition::<&[u8], V>::new(name);
     let scratch_name = format!("repack:{name}");
     let scratch = TableDefinition::<&[u8], V>::new(&scratch_name);
     {
         let old = tx.open_table(def)?;
+        // The table's pages are its stored, metadata and unused bytes.
         let stats = old.stats()?;
         let pages = stats.leaf_pages() + stats.branch_pages();
-        if pages < 2 || stats.fragmented_bytes() * SPARSE <= pages * page_size {
+        let bytes = stats.stored_bytes() + stats.metadata_bytes() + stats.fragmented_bytes();
+        if pages < 2 || stats.fragmented_bytes() * SPARSE <= bytes {
             return Ok(false);
         }
         // Only ever left by someone else (a repack is all or nothing).

@@ -557,16 +557,15 @@ impl Store {
         }
         let tx = held.into_tx();
         let r = (|| {
-            let page_size = tx.stats()?.page_size() as u64;
             let mut any = false;
             for t in self.records.values() {
                 let names =
                     core::iter::once(&t.primary).chain(t.indexes.iter().flatten().map(|i| &i.name));
                 for name in names {
                     any |= if read::is_set(name) {
-                        repack::table::<()>(&tx, name, page_size)?
+                        repack::table::<()>(&tx, name)?
                     } else {
-                        repack::table::<&[u8]>(&tx, name, page_size)?
+                        repack::table::<&[u8]>(&tx, name)?
                     };
                 }
             }
