@@ -178,11 +178,15 @@ mod tests {
         out
     }
 
+    fn memory_db() -> redb::Database {
+        redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap()
+    }
+
     #[test]
     fn more_tables_than_slots_all_work_and_commit() {
-        let db = redb::Builder::new()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap();
+        let db = memory_db();
         let held = Held::hold(db.begin_write().unwrap());
         let n = SLOTS + 8;
         for round in 0..2u8 {
@@ -211,9 +215,7 @@ mod tests {
 
     #[test]
     fn closing_tables_lets_one_be_deleted_and_reopened() {
-        let db = redb::Builder::new()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap();
+        let db = memory_db();
         let mut held = Held::hold(db.begin_write().unwrap());
         held.insert("a", b"k", b"v").unwrap();
         assert!(held.tx().delete_table(read::table("a")).is_err(), "open");
@@ -224,9 +226,7 @@ mod tests {
 
     #[test]
     fn a_set_table_holds_keys_alone() {
-        let db = redb::Builder::new()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap();
+        let db = memory_db();
         let held = Held::hold(db.begin_write().unwrap());
         let set = "entries:T.f";
         assert_eq!(held.insert(set, b"k", b"").unwrap(), None);
