@@ -9,7 +9,9 @@
 //! handles into the shared state; their futures register smoltcp wakers.
 
 mod check;
+mod guard;
 mod port;
+mod slaac;
 mod stats;
 mod tcp;
 mod udp;
@@ -77,6 +79,13 @@ pub(crate) struct State {
     rx_error_logged: bool,
     /// Destination ports of the connection openings in the current batch.
     syn_ports: Vec<u16>,
+    /// SLAAC and the raw ICMPv6 socket it hears routers on, when IPv6
+    /// addresses come from router advertisements.
+    slaac: Option<(slaac::Slaac, SocketHandle)>,
+    /// The addresses and router SLAAC last gave the interface.
+    slaac_applied: (Vec<Ipv6Cidr>, Option<Ipv6Addr>),
+    /// Watches smoltcp's deadlines for a stack that asks to be polled now forever.
+    spin: guard::SpinGuard,
 }
 
 /// The shared core: the state, and the driver's wake-up line.
@@ -142,6 +151,7 @@ impl Core {
         let mut guard = self.state.borrow_mut();
         let st = &mut *guard;
         let now = now_ns();
+        let moved_before = st.stats.rx_frames + st.stats.tx_frames;
         for _ in 0..ROUNDS_PER_STEP {
             st.syn_ports.clear();
             let taken = match st.rx.fill(&mut *st.dev, &mut st.stats, &mut st.syn_ports) {
@@ -158,18 +168,14 @@ impl Core {
             if !st.syn_ports.is_empty() {
                 st.make_room_for_syns(now);
             }
-            st.stats.polls += 1;
-            let mut port = port::Port {
-                dev: &mut *st.dev,
-                rx: &mut st.rx,
-                stats: &mut st.stats,
-                scratch: &mut st.scratch,
-                unflushed: &mut st.unflushed,
-            };
-            st.iface.poll(smol_time(now), &mut port, &mut st.sockets);
+            st.poll_iface(now);
             if taken < port::RX_BATCH {
                 break;
             }
+        }
+        if st.slaac_upkeep(now) {
+            // A router solicitation was queued: send it in this step.
+            st.poll_iface(now);
         }
         // Address state learnt in this poll (a router advertisement for
         // SLAAC) is applied at the start of a poll: apply it now, not at
@@ -177,14 +183,32 @@ impl Core {
         st.iface.poll_maintenance(smol_time(now));
         st.flush();
         st.upkeep(now);
-        let smoltcp_next = st
+        let mut smoltcp_next = st
             .iface
             .poll_at(smol_time(now), &st.sockets)
             .map(|t| (t.total_micros().max(0) as u64).saturating_mul(1000));
-        match (smoltcp_next, st.next_half_open_expiry()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let moved = st.stats.rx_frames + st.stats.tx_frames != moved_before;
+        if let guard::Verdict::BackOff { until, first } = st.spin.judge(smoltcp_next, now, moved) {
+            st.stats.spin_backoffs += 1;
+            if first {
+                log::warn!(
+                    "the network stack asked to be polled again at once {} times in a row \
+                     without moving a frame (its deadline: {} ns, now {now} ns); polling it \
+                     at most once a second until it moves again. Addresses {:?}, {} sockets; {}",
+                    guard::SPIN_LIMIT,
+                    smoltcp_next.unwrap_or(0),
+                    st.iface.ip_addrs(),
+                    st.sockets.iter().count(),
+                    st.stats
+                );
+            }
+            smoltcp_next = Some(until);
         }
+        let slaac_next = st.slaac.as_ref().and_then(|(s, _)| s.poll_at());
+        [smoltcp_next, st.next_half_open_expiry(), slaac_next]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Waits for input, a kick or `deadline`; true if it was already there.
@@ -248,6 +272,20 @@ async fn report(core: Weak<Core>, every: Duration) {
 }
 
 impl State {
+    /// One smoltcp poll over what the receive ring holds.
+    fn poll_iface(&mut self, now: u64) {
+        self.stats.polls += 1;
+        let mut port = port::Port {
+            dev: &mut *self.dev,
+            rx: &mut self.rx,
+            stats: &mut self.stats,
+            scratch: &mut self.scratch,
+            unflushed: &mut self.unflushed,
+        };
+        self.iface
+            .poll(smol_time(now), &mut port, &mut self.sockets);
+    }
+
     fn flush(&mut self) {
         if self.unflushed > 0 {
             if let Err(e) = self.dev.flush() {
@@ -311,7 +349,8 @@ impl DirectStack {
         oasis_rt::platform::random_fill(&mut seed);
         let mut iface_config = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
         iface_config.random_seed = u64::from_le_bytes(seed);
-        iface_config.slaac = config.slaac();
+        // SLAAC is oasis's own (see slaac.rs), not smoltcp's.
+        iface_config.slaac = false;
         let mut rx = port::RxRing::new(mtu);
         let mut stats = Stats::default();
         let mut scratch = Vec::new();
@@ -344,8 +383,11 @@ impl DirectStack {
             shown_addrs: Vec::new(),
             rx_error_logged: false,
             syn_ports: Vec::new(),
+            slaac: None,
+            slaac_applied: (Vec::new(), None),
+            spin: guard::SpinGuard::default(),
         };
-        state.configure(&config)?;
+        state.configure(&config, u64::from_le_bytes(seed), now)?;
         log::info!(
             "direct stack on MAC {} (MTU {mtu}), IPv4 {}, IPv6 {}",
             show_mac(mac),
@@ -395,7 +437,7 @@ impl DirectStack {
 }
 
 impl State {
-    fn configure(&mut self, config: &Config) -> Result<(), NetError> {
+    fn configure(&mut self, config: &Config, seed: u64, now: u64) -> Result<(), NetError> {
         let mac = self.dev.mac();
         let mut full = false;
         self.iface.update_ip_addrs(|addrs| {
@@ -432,6 +474,24 @@ impl State {
         }
         if config.dhcp() {
             self.dhcp = Some(self.sockets.add(dhcpv4::Socket::new()));
+        }
+        if config.slaac() {
+            use smoltcp::socket::raw;
+            use smoltcp::wire::{IpProtocol, IpVersion};
+            let buffer = || {
+                raw::PacketBuffer::new(
+                    alloc::vec![raw::PacketMetadata::EMPTY; 8],
+                    alloc::vec![0u8; 4096],
+                )
+            };
+            let icmp = raw::Socket::new(
+                Some(IpVersion::Ipv6),
+                Some(IpProtocol::Icmpv6),
+                buffer(),
+                buffer(),
+            );
+            let handle = self.sockets.add(icmp);
+            self.slaac = Some((slaac::Slaac::new(mac, now, seed), handle));
         }
         Ok(())
     }

@@ -43,6 +43,12 @@ pub struct Stats {
     pub tcp_half_open_evicted: u64,
     /// Interface polls.
     pub polls: u64,
+    /// Router solicitations sent (SLAAC).
+    pub router_solicitations: u64,
+    /// Steps where the stack kept asking to be polled at once without
+    /// moving a frame and the driver made it wait instead (a stack bug;
+    /// zero in a healthy run).
+    pub spin_backoffs: u64,
 }
 
 impl Stats {
@@ -69,7 +75,7 @@ impl fmt::Display for Stats {
             f,
             "rx {} frames {} bytes in {} batches, {} errors; tx {} frames {} bytes in {} flushes, {} errors; \
              dropped {} (truncated {}, malformed {}, checksum {}, oversize {}); \
-             tcp syn {}, half-open expired {}, evicted {}; udp unroutable {}; polls {}",
+             tcp syn {}, half-open expired {}, evicted {}; udp unroutable {}; polls {}, router solicitations {}, spin backoffs {}",
             self.rx_frames,
             self.rx_bytes,
             self.rx_batches,
@@ -87,7 +93,9 @@ impl fmt::Display for Stats {
             self.tcp_half_open_expired,
             self.tcp_half_open_evicted,
             self.udp_unroutable,
-            self.polls
+            self.polls,
+            self.router_solicitations,
+            self.spin_backoffs
         )
     }
 }

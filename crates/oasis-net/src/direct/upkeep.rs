@@ -1,15 +1,16 @@
 //! What the driver does after each poll besides moving frames: apply DHCP
-//! results, keep every listener's backlog listening (half-open connections
-//! expire, or make room under a SYN flood), and let closed connections go.
+//! and SLAAC results, keep every listener's backlog listening (half-open
+//! connections expire, or make room under a SYN flood), and let closed
+//! connections go.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use smoltcp::socket::{dhcpv4, tcp as stcp};
-use smoltcp::wire::IpCidr;
+use smoltcp::socket::{dhcpv4, raw, tcp as stcp};
+use smoltcp::wire::{IpCidr, Ipv6Cidr};
 
-use super::{HALF_OPEN_TIMEOUT, State};
+use super::{HALF_OPEN_TIMEOUT, State, link_local, slaac};
 
 impl State {
     /// After each poll: DHCP results, backlog slots, closing sockets.
@@ -59,6 +60,56 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Hands SLAAC the router advertisements heard since the last step,
+    /// applies its addresses and default router, and queues a router
+    /// solicitation when one is due; true if it queued one.
+    pub(super) fn slaac_upkeep(&mut self, now: u64) -> bool {
+        let Some((machine, handle)) = self.slaac.as_mut() else {
+            return false;
+        };
+        let sock = self.sockets.get_mut::<raw::Socket>(*handle);
+        while let Ok(packet) = sock.recv() {
+            if let Some(ad) = slaac::parse_advert(packet) {
+                machine.advertised(now, &ad);
+            }
+        }
+        let solicit = machine.poll(now);
+        if solicit {
+            self.stats.router_solicitations += 1;
+            let rs = machine.solicitation(link_local(self.dev.mac()));
+            if sock.send_slice(&rs).is_err() {
+                log::debug!("SLAAC: no room to queue a router solicitation");
+            }
+        }
+        let addrs: Vec<Ipv6Cidr> = machine.addresses().collect();
+        let router = machine.router();
+        let (applied, applied_router) = &mut self.slaac_applied;
+        if addrs != *applied {
+            let gone = core::mem::replace(applied, addrs.clone());
+            self.iface.update_ip_addrs(|list| {
+                list.retain(|a| !matches!(a, IpCidr::Ipv6(c) if gone.contains(c)));
+                for c in addrs {
+                    if list.push(IpCidr::Ipv6(c)).is_err() {
+                        log::warn!("SLAAC: no room on the interface for {c}");
+                    }
+                }
+            });
+        }
+        if router != *applied_router {
+            *applied_router = router;
+            match router {
+                Some(r) => {
+                    let _ = self.iface.routes_mut().add_default_ipv6_route(r);
+                    log::info!("IPv6 default router {r}");
+                }
+                None => {
+                    self.iface.routes_mut().remove_default_ipv6_route();
+                }
+            }
+        }
+        solicit
     }
 
     fn backlog_upkeep(&mut self, now: u64) {
