@@ -72,6 +72,17 @@ impl Logged {
             .map(str::to_string)
     }
 
+    /// The process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time the process has used so far (user + system), from
+    /// /proc/PID/stat; `None` once it is gone.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        cpu_time(self.child.id())
+    }
+
     /// Whether the process still runs.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -85,6 +96,19 @@ impl Logged {
         let status = self.child.wait().expect("wait for the process");
         (status.code(), self.output())
     }
+}
+
+/// CPU time (user + system) process `pid` has used, from /proc/PID/stat.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from after its ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(Duration::from_nanos(ticks * 1_000_000_000 / hz))
 }
 
 impl Drop for Logged {

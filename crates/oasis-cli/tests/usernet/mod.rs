@@ -90,6 +90,11 @@ impl Guest {
         self.0.stop(libc::SIGTERM)
     }
 
+    /// CPU time the VMM (vCPU and devices) has used so far.
+    pub fn cpu_time(&self) -> Duration {
+        self.0.cpu_time().expect("the VMM's /proc/PID/stat")
+    }
+
     /// Whether the VMM still runs.
     pub fn alive(&mut self) -> bool {
         self.0.alive()
