@@ -222,27 +222,33 @@ impl Slaac {
 
     /// A router solicitation from `src` (link-local) as an IPv6 packet, for a raw socket.
     pub(crate) fn solicitation(&self, src: Ipv6Address) -> Vec<u8> {
-        let icmp = Icmpv6Repr::Ndisc(NdiscRepr::RouterSolicit {
+        let rs = NdiscRepr::RouterSolicit {
             lladdr: Some(RawHardwareAddress::from_bytes(&self.mac)),
-        });
-        let ip = Ipv6Repr {
-            src_addr: src,
-            dst_addr: ALL_ROUTERS,
-            next_header: IpProtocol::Icmpv6,
-            payload_len: icmp.buffer_len(),
-            hop_limit: 255,
         };
-        let mut out = alloc::vec![0u8; ip.buffer_len() + icmp.buffer_len()];
-        let mut packet = Ipv6Packet::new_unchecked(&mut out[..]);
-        ip.emit(&mut packet);
-        icmp.emit(
-            &src,
-            &ALL_ROUTERS,
-            &mut Icmpv6Packet::new_unchecked(packet.payload_mut()),
-            &smoltcp::phy::ChecksumCapabilities::default(),
-        );
-        out
+        ndisc_packet(src, ALL_ROUTERS, 255, rs)
     }
+}
+
+/// An IPv6 packet carrying the neighbour-discovery message `msg`.
+fn ndisc_packet(src: Ipv6Address, dst: Ipv6Address, hop_limit: u8, msg: NdiscRepr) -> Vec<u8> {
+    let icmp = Icmpv6Repr::Ndisc(msg);
+    let ip = Ipv6Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: IpProtocol::Icmpv6,
+        payload_len: icmp.buffer_len(),
+        hop_limit,
+    };
+    let mut out = alloc::vec![0u8; ip.buffer_len() + icmp.buffer_len()];
+    let mut packet = Ipv6Packet::new_unchecked(&mut out[..]);
+    ip.emit(&mut packet);
+    icmp.emit(
+        &src,
+        &dst,
+        &mut Icmpv6Packet::new_unchecked(packet.payload_mut()),
+        &smoltcp::phy::ChecksumCapabilities::default(),
+    );
+    out
 }
 
 /// The router advertisement in an IPv6 packet (from a raw ICMPv6 socket),
@@ -427,7 +433,7 @@ mod tests {
         assert!(parse_advert(&rs).is_none());
         // An advertisement, built with smoltcp's emitter, parses; with hop limit 64 it does not.
         let build = |hop_limit: u8| {
-            let icmp = Icmpv6Repr::Ndisc(NdiscRepr::RouterAdvert {
+            let ra = NdiscRepr::RouterAdvert {
                 hop_limit: 64,
                 flags: smoltcp::wire::NdiscRouterFlags::empty(),
                 router_lifetime: SDuration::from_secs(1800),
@@ -436,25 +442,9 @@ mod tests {
                 lladdr: None,
                 mtu: None,
                 prefix_info: Some(info(3600, 1800)),
-            });
-            let dst = Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
-            let ip = Ipv6Repr {
-                src_addr: ROUTER,
-                dst_addr: dst,
-                next_header: IpProtocol::Icmpv6,
-                payload_len: icmp.buffer_len(),
-                hop_limit,
             };
-            let mut out = alloc::vec![0u8; ip.buffer_len() + icmp.buffer_len()];
-            let mut p = Ipv6Packet::new_unchecked(&mut out[..]);
-            ip.emit(&mut p);
-            icmp.emit(
-                &ROUTER,
-                &dst,
-                &mut Icmpv6Packet::new_unchecked(p.payload_mut()),
-                &smoltcp::phy::ChecksumCapabilities::default(),
-            );
-            out
+            let all_nodes = Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+            ndisc_packet(ROUTER, all_nodes, hop_limit, ra)
         };
         let good = parse_advert(&build(255)).unwrap();
         assert_eq!(good.router, ROUTER);
