@@ -44,6 +44,11 @@ pub const KVM_RUSTFLAGS: [&str; 6] = [
     "link-arg=--nmagic",
 ];
 
+/// The flag that keeps frame pointers in kvm images (on unless
+/// [`Request::frame_pointers`] is off), so that `oasis-vmm --profile` can
+/// walk the guest's stacks. Measured on bench/dns: see bench/README.md.
+pub const KVM_FRAME_POINTERS: [&str; 2] = ["-C", "force-frame-pointers=yes"];
+
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -59,6 +64,8 @@ pub struct Request {
     pub target_dir: Option<PathBuf>,
     /// Hide cargo's progress.
     pub quiet: bool,
+    /// Keep frame pointers in a kvm image ([`KVM_FRAME_POINTERS`]).
+    pub frame_pointers: bool,
 }
 
 impl Request {
@@ -71,6 +78,7 @@ impl Request {
             release: true,
             target_dir: None,
             quiet: false,
+            frame_pointers: true,
         }
     }
 }
@@ -100,9 +108,13 @@ pub fn command(req: &Request) -> Command {
     }
     if req.target == Target::Kvm {
         cmd.args(["--target", KVM_TRIPLE]);
+        let mut flags = KVM_RUSTFLAGS.to_vec();
+        if req.frame_pointers {
+            flags.extend(KVM_FRAME_POINTERS);
+        }
         cmd.env(
             "CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS",
-            KVM_RUSTFLAGS.join(" "),
+            flags.join(" "),
         );
     }
     // Flags meant for the host must not leak into an image, or the reverse.
@@ -174,7 +186,7 @@ mod tests {
     #[test]
     fn kvm_flags_match_the_repository_config() {
         let config = include_str!("../../../.cargo/config.toml");
-        for pair in KVM_RUSTFLAGS.chunks(2) {
+        for pair in KVM_RUSTFLAGS.chunks(2).chain([&KVM_FRAME_POINTERS[..]]) {
             assert!(
                 config.contains(&format!("\"{}\", \"{}\"", pair[0], pair[1])),
                 "{pair:?} missing from .cargo/config.toml"
@@ -193,11 +205,18 @@ mod tests {
             .collect();
         assert!(args.windows(2).any(|w| w == ["--target", KVM_TRIPLE]));
         assert!(args.windows(2).any(|w| w == ["-p", "hello"]));
-        assert!(
+        let flags = |cmd: &Command| {
             cmd.get_envs()
-                .any(|(k, v)| k == "CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS"
-                    && v.is_some_and(|v| v.to_string_lossy().contains("relocation-model=static")))
-        );
+                .find(|(k, _)| *k == "CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS")
+                .and_then(|(_, v)| v)
+                .map(|v| v.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        assert!(flags(&cmd).contains("relocation-model=static"));
+        assert!(flags(&cmd).contains("force-frame-pointers=yes"));
+        req.frame_pointers = false;
+        let without = flags(&command(&req));
+        assert!(without.contains("relocation-model=static") && !without.contains("frame-pointers"));
         assert!(Target::parse("xen").is_err());
     }
 }
