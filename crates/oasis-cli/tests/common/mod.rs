@@ -21,6 +21,7 @@ pub struct Images {
     pub fault_write_code: PathBuf,
     pub net_ignore: PathBuf,
     pub deadlock: PathBuf,
+    pub spin: PathBuf,
 }
 
 pub fn root() -> PathBuf {
@@ -52,6 +53,7 @@ pub fn images() -> &'static Images {
             fault_write_code: one("crates/oasis-test-guests", Some("fault-write-code")),
             net_ignore: one("crates/oasis-test-guests", Some("net-ignore")),
             deadlock: one("crates/oasis-test-guests", Some("deadlock")),
+            spin: one("crates/oasis-test-guests", Some("spin")),
         }
     })
 }
