@@ -3,8 +3,8 @@
 //! kvm images.
 //!
 //! ```text
-//! oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--no-frame-pointers]
-//! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--no-frame-pointers]
+//! oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
+//! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
 //!               [--net NAME=TAP|NAME=user,fwd=PROTO:HOSTPORT:GUESTPORT...]...
 //!               [--block NAME=FILE]... [--mem MiB] [--stats]
 //!               [--profile FILE [--profile-hz N]] [-- BOOT ARGS]
@@ -50,10 +50,10 @@ impl Error {
 
 /// The usage text.
 pub const USAGE: &str = "usage:
-  oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--no-frame-pointers]
+  oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
       builds APP (a crate directory or package name), prints the image path;
-      kvm images keep frame pointers (for --profile) unless told not to
-  oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--no-frame-pointers]
+      --frame-pointers keeps frame pointers in a kvm image (for --profile)
+  oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
                 [--net NAME=BACKING]... [--block NAME=FILE]... [--mem MiB] [--stats]
                 [--profile FILE [--profile-hz N]] [-- BOOT ARGS]
       builds APP if needed, then runs it with the devices attached; a net
@@ -125,7 +125,7 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
             "--target" => spec.request.target = Target::parse(&value("--target")?)?,
             "--bin" => spec.request.bin = Some(value("--bin")?),
             "--debug" => spec.request.release = false,
-            "--no-frame-pointers" => spec.request.frame_pointers = false,
+            "--frame-pointers" => spec.request.frame_pointers = true,
             "--net" if run => {
                 let (name, backing) = pair("--net", &value("--net")?)?;
                 oasis_vmm::options::check_net_backing(&backing)
@@ -284,15 +284,15 @@ mod tests {
         assert_eq!(s.blocks, [("storage".to_string(), PathBuf::from("/tmp/d"))]);
         assert_eq!(s.mem_mib, Some(64));
         assert_eq!(s.boot, ["--check-only"]);
-        assert!(s.request.frame_pointers && s.profile.is_none());
+        assert!(!s.request.frame_pointers && s.profile.is_none());
         for line in [
-            "apps/dns --target kvm --profile /tmp/p.folded --profile-hz 250 --no-frame-pointers",
-            "apps/dns --target kvm --profile=/tmp/p.folded --profile-hz=250 --no-frame-pointers",
+            "apps/dns --target kvm --profile /tmp/p.folded --profile-hz 250 --frame-pointers",
+            "apps/dns --target kvm --profile=/tmp/p.folded --profile-hz=250 --frame-pointers",
         ] {
             let s = parse_spec(&args(line), true).unwrap();
             assert_eq!(s.profile, Some(PathBuf::from("/tmp/p.folded")), "{line}");
             assert_eq!(s.profile_hz, Some(250), "{line}");
-            assert!(!s.request.frame_pointers, "{line}");
+            assert!(s.request.frame_pointers, "{line}");
         }
         let s = parse_spec(
             &args("examples/echo --target kvm --net service=user,fwd=udp:5353:7,fwd=tcp:5353:7"),
