@@ -3,10 +3,11 @@
 //! kvm images.
 //!
 //! ```text
-//! oasis build APP [--target hosted|kvm] [--bin NAME] [--debug]
-//! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug]
+//! oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
+//! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
 //!               [--net NAME=TAP|NAME=user,fwd=PROTO:HOSTPORT:GUESTPORT...]...
-//!               [--block NAME=FILE]... [--mem MiB] [--stats] [-- BOOT ARGS]
+//!               [--block NAME=FILE]... [--mem MiB] [--stats]
+//!               [--profile FILE [--profile-hz N]] [-- BOOT ARGS]
 //! oasis inspect IMAGE
 //! oasis vmm [VMM OPTIONS] IMAGE [-- BOOT ARGS]
 //! ```
@@ -49,18 +50,23 @@ impl Error {
 
 /// The usage text.
 pub const USAGE: &str = "usage:
-  oasis build APP [--target hosted|kvm] [--bin NAME] [--debug]
-      builds APP (a crate directory or package name), prints the image path
-  oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--net NAME=BACKING]...
-                [--block NAME=FILE]... [--mem MiB] [--stats] [-- BOOT ARGS]
+  oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
+      builds APP (a crate directory or package name), prints the image path;
+      --frame-pointers keeps frame pointers in a kvm image (for --profile)
+  oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
+                [--net NAME=BACKING]... [--block NAME=FILE]... [--mem MiB] [--stats]
+                [--profile FILE [--profile-hz N]] [-- BOOT ARGS]
       builds APP if needed, then runs it with the devices attached; a net
       BACKING is a TAP interface, or user-mode networking (no root):
       user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT,... with the
       guest at 10.0.0.2 (DHCP, or --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1)
-      behind a gateway at 10.0.0.1, reached from 127.0.0.1:HOSTPORT
+      behind a gateway at 10.0.0.1, reached from 127.0.0.1:HOSTPORT;
+      --profile (kvm) samples the guest's stacks N times a second (default
+      1000) and writes folded stacks to FILE at exit, for inferno-flamegraph
   oasis inspect IMAGE
       shows a kvm image's ABI version, devices, size and entry
-  oasis vmm [--mem=MiB] [--net:NAME=BACKING]... [--block:NAME=FILE]... [--stats] IMAGE [-- BOOT ARGS]
+  oasis vmm [--mem=MiB] [--net:NAME=BACKING]... [--block:NAME=FILE]... [--stats]
+            [--profile=FILE [--profile-hz=N]] IMAGE [-- BOOT ARGS]
       runs a built kvm image (the same as oasis-vmm)";
 
 /// A parsed `build` or `run` command line.
@@ -71,6 +77,8 @@ struct Spec {
     blocks: Vec<(String, PathBuf)>,
     mem_mib: Option<u64>,
     stats: bool,
+    profile: Option<PathBuf>,
+    profile_hz: Option<u32>,
     boot: Vec<String>,
 }
 
@@ -97,18 +105,27 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
         blocks: Vec::new(),
         mem_mib: None,
         stats: false,
+        profile: None,
+        profile_hz: None,
         boot: Vec::new(),
     };
     while let Some(a) = it.next() {
+        // `--profile=FILE` and `--profile-hz=N` as oasis-vmm spells them.
+        let (a, inline) = match a.split_once('=') {
+            Some((opt @ ("--profile" | "--profile-hz"), v)) if run => (opt, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
         let mut value = |name: &str| {
-            it.next()
-                .cloned()
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
                 .ok_or_else(|| Error::Usage(format!("{name} needs a value (see oasis --help)")))
         };
-        match a.as_str() {
+        match a {
             "--target" => spec.request.target = Target::parse(&value("--target")?)?,
             "--bin" => spec.request.bin = Some(value("--bin")?),
             "--debug" => spec.request.release = false,
+            "--frame-pointers" => spec.request.frame_pointers = true,
             "--net" if run => {
                 let (name, backing) = pair("--net", &value("--net")?)?;
                 oasis_vmm::options::check_net_backing(&backing)
@@ -127,6 +144,22 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
                     })?);
             }
             "--stats" if run => spec.stats = true,
+            "--profile" if run => {
+                let v = value("--profile")?;
+                if v.is_empty() {
+                    return Err(Error::Usage("--profile needs a file name".into()));
+                }
+                spec.profile = Some(PathBuf::from(v));
+            }
+            "--profile-hz" if run => {
+                let v = value("--profile-hz")?;
+                spec.profile_hz = Some(oasis_vmm::options::parse_hz(&v).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--profile-hz {v}: {}",
+                        oasis_vmm::options::HZ_RANGE
+                    ))
+                })?);
+            }
             "--" if run => {
                 spec.boot = it.by_ref().cloned().collect();
             }
@@ -142,6 +175,9 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
                 )));
             }
         }
+    }
+    if spec.profile_hz.is_some() && spec.profile.is_none() {
+        return Err(Error::Usage("--profile-hz needs --profile FILE".into()));
     }
     spec.request.app = app.ok_or_else(|| Error::Usage("no APP given (see oasis --help)".into()))?;
     Ok(spec)
@@ -197,6 +233,10 @@ fn run(spec: Spec) -> Result<i32, Error> {
             config.nets = spec.nets;
             config.blocks = spec.blocks;
             config.stats = spec.stats;
+            config.profile = spec.profile;
+            if let Some(hz) = spec.profile_hz {
+                config.profile_hz = hz;
+            }
             config.args = spec.boot;
             if let Some(m) = spec.mem_mib {
                 config.mem_mib = m;
@@ -204,9 +244,9 @@ fn run(spec: Spec) -> Result<i32, Error> {
             Ok(oasis_vmm::run(&config)?)
         }
         Target::Hosted => {
-            if spec.mem_mib.is_some() || spec.stats {
+            if spec.mem_mib.is_some() || spec.stats || spec.profile.is_some() {
                 return Err(Error::Usage(
-                    "--mem and --stats apply to --target kvm only".into(),
+                    "--mem, --stats and --profile apply to --target kvm only".into(),
                 ));
             }
             let mut cmd = std::process::Command::new(&exe);
@@ -244,6 +284,16 @@ mod tests {
         assert_eq!(s.blocks, [("storage".to_string(), PathBuf::from("/tmp/d"))]);
         assert_eq!(s.mem_mib, Some(64));
         assert_eq!(s.boot, ["--check-only"]);
+        assert!(!s.request.frame_pointers && s.profile.is_none());
+        for line in [
+            "apps/dns --target kvm --profile /tmp/p.folded --profile-hz 250 --frame-pointers",
+            "apps/dns --target kvm --profile=/tmp/p.folded --profile-hz=250 --frame-pointers",
+        ] {
+            let s = parse_spec(&args(line), true).unwrap();
+            assert_eq!(s.profile, Some(PathBuf::from("/tmp/p.folded")), "{line}");
+            assert_eq!(s.profile_hz, Some(250), "{line}");
+            assert!(s.request.frame_pointers, "{line}");
+        }
         let s = parse_spec(
             &args("examples/echo --target kvm --net service=user,fwd=udp:5353:7,fwd=tcp:5353:7"),
             true,
@@ -269,6 +319,11 @@ mod tests {
             ("echo --net service=user,fwd=udp:53", true, "GUESTPORT"),
             ("--target kvm", true, "no APP"),
             ("hello extra", true, "unexpected `extra`"),
+            ("dns --profile", true, "--profile needs a value"),
+            ("dns --profile=", true, "--profile needs a file name"),
+            ("dns --profile p --profile-hz 0", true, "--profile-hz 0"),
+            ("dns --profile-hz=100", true, "needs --profile FILE"),
+            ("dns --profile p", false, "unknown option `--profile`"),
         ] {
             let e = parse_spec(&args(line), run).unwrap_err().to_string();
             assert!(e.contains(want), "{line}: {e}");

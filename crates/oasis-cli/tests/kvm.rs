@@ -401,3 +401,116 @@ fn random_bytes_differ_per_boot_and_the_wall_clock_is_the_hosts() {
     );
     ran("random_bytes_differ_per_boot_and_the_wall_clock_is_the_hosts");
 }
+
+/// The folded stacks in `path`: (stack, count) per line, every line checked.
+fn folded(path: &Path) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|l| {
+            let (stack, n) = l.rsplit_once(' ').unwrap_or_else(|| panic!("{l:?}"));
+            (
+                stack.to_string(),
+                n.parse().unwrap_or_else(|_| panic!("{l:?}")),
+            )
+        })
+        .collect()
+}
+
+/// Samples of stacks that contain `frame`, and of all stacks.
+fn share(stacks: &[(String, u64)], frame: &str) -> (u64, u64) {
+    let with: u64 = stacks
+        .iter()
+        .filter(|(s, _)| s.split(';').any(|f| f == frame))
+        .map(|(_, n)| n)
+        .sum();
+    (with, stacks.iter().map(|(_, n)| n).sum())
+}
+
+#[test]
+fn profile_names_the_function_a_guest_spins_in() {
+    if !kvm_usable() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spin.folded");
+    let profile = format!("--profile={}", s(&path));
+    let out = vmm(&[&profile, s(&images().spin), "--", "--ms=1000"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("oasis-vmm: profile: ") && err.contains("at 1000 Hz"),
+        "{err}"
+    );
+    let stacks = folded(&path);
+    let (spinning, total) = share(&stacks, "spin::spin_for_the_profiler");
+    // ~1000 samples in the second; a loaded host drops some ticks.
+    assert!(
+        total >= 100 && spinning * 2 >= total,
+        "{spinning} of {total} samples in spin_for_the_profiler: {stacks:?}"
+    );
+    // The walk reaches the entry point through the runtime's frames.
+    assert!(
+        stacks
+            .iter()
+            .any(|(s, _)| s.starts_with("_start;oasis_kvm::start::start;")
+                && s.contains(";spin::spin_for_the_profiler")),
+        "{stacks:?}"
+    );
+
+    // SIGTERM: the profile is still written, and the VMM says 128 + 15.
+    let path = dir.path().join("stopped.folded");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oasis"))
+        .args([
+            "vmm",
+            &format!("--profile={}", s(&path)),
+            "--profile-hz=200",
+            s(&images().spin),
+            "--",
+            "--ms=60000",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    // SAFETY: signals our own child, by its pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the VMM did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
+    let (spinning, total) = share(&folded(&path), "spin::spin_for_the_profiler");
+    assert!(
+        spinning > 0 && spinning * 2 >= total,
+        "{spinning} of {total}"
+    );
+    ran("profile_names_the_function_a_guest_spins_in");
+}
+
+#[test]
+fn profile_counts_a_sleeping_guest_as_idle() {
+    if !kvm_usable() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hello.folded");
+    let profile = format!("--profile={}", s(&path));
+    let out = vmm(&[&profile, "--profile-hz=100", s(&images().hello)]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stacks = folded(&path);
+    let (idle, total) = share(&stacks, "[idle]");
+    // Three seconds asleep at 100 Hz: ~300 idle samples, a few others.
+    assert!(
+        idle >= 200 && idle * 10 >= total * 9,
+        "{idle} of {total} idle: {stacks:?}"
+    );
+    ran("profile_counts_a_sleeping_guest_as_idle");
+}

@@ -59,6 +59,16 @@ pub enum Error {
     /// The seccomp filter cannot be built or installed.
     #[error("seccomp: {0}")]
     Seccomp(String),
+    /// The profile (`--profile=FILE`) cannot be taken or written.
+    #[error("--profile={}: {what}: {source}", path.display())]
+    Profile {
+        /// The profile's file.
+        path: PathBuf,
+        /// What failed.
+        what: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
     /// The guest broke the ABI or faulted; the text says how.
     #[error("guest fault: {0}")]
     Guest(String),

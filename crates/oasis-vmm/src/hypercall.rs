@@ -257,14 +257,14 @@ impl Host {
             });
             let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
             // SAFETY: pollfds is a valid array of its length; ts outlives the call.
-            unsafe {
+            crate::profile::idle_wait(|| unsafe {
                 libc::ppoll(
                     self.pollfds.as_mut_ptr(),
                     self.pollfds.len() as libc::nfds_t,
                     tsp,
                     std::ptr::null(),
                 )
-            };
+            });
             let ready = self.pump()? & interest;
             if ready != 0
                 || deadline.is_some_and(|d| Instant::now() >= d)

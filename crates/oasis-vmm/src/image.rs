@@ -1,7 +1,7 @@
 //! Reading an image: the checks that turn "some file" into a kvm image this
 //! VMM can boot (ELF64, x86_64, static ET_EXEC above 1 MiB, an oasis
 //! manifest of our ABI version), its loadable segments, and its symbols for
-//! naming the function at a faulting RIP.
+//! naming the function at a faulting RIP or in a profile's stacks.
 
 use std::path::Path;
 
@@ -161,6 +161,19 @@ impl Image {
 
     /// `symbol+0xoffset` for an address, if a symbol covers it.
     pub fn symbolize(&self, addr: u64) -> Option<String> {
+        let (name, off) = self.symbol_at(addr)?;
+        Some(format!("{:#}+{off:#x}", rustc_demangle::demangle(name)))
+    }
+
+    /// The demangled name (without its hash) of the function or object
+    /// covering `addr`, if a symbol does.
+    pub fn function_name(&self, addr: u64) -> Option<String> {
+        let (name, _) = self.symbol_at(addr)?;
+        Some(format!("{:#}", rustc_demangle::demangle(name)))
+    }
+
+    /// The raw name of the symbol covering `addr` and `addr`'s offset in it.
+    fn symbol_at(&self, addr: u64) -> Option<(&str, u64)> {
         let i = self
             .symbols
             .partition_point(|s| s.addr <= addr)
@@ -168,7 +181,7 @@ impl Image {
         let s = &self.symbols[i];
         let off = addr - s.addr;
         let name = std::str::from_utf8(self.bytes.get(s.name.clone())?).ok()?;
-        (off < s.size.max(1)).then(|| format!("{:#}+{off:#x}", rustc_demangle::demangle(name)))
+        (off < s.size.max(1)).then_some((name, off))
     }
 
     /// Whether the image has a symbol table (stripped images do not).

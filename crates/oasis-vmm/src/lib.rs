@@ -7,7 +7,8 @@
 //! VMM's own user-mode gateway — [`net`]), installs a seccomp filter, and
 //! answers hypercalls until the guest exits. The guest's
 //! exit status becomes the VMM's; a fault prints the registers and the
-//! symbol at RIP and exits non-zero.
+//! symbol at RIP and exits non-zero. `--profile=FILE` samples the guest's
+//! stacks while it runs and writes them as folded stacks ([`profile`]).
 //!
 //! User-mode networking needs no root and no TAP: with
 //! `--net:service=user,fwd=udp:5353:53,fwd=tcp:5353:53` the VMM is the
@@ -32,6 +33,7 @@ pub mod machine;
 pub mod memory;
 pub mod net;
 pub mod options;
+pub mod profile;
 pub mod seccomp;
 pub mod setup;
 pub mod stop;

@@ -19,6 +19,7 @@ use crate::hypercall::{Device, Flow, Host};
 use crate::image::Image;
 use crate::memory::GuestMemory;
 use crate::options::Config;
+use crate::profile::Profiler;
 use crate::{fault, net, seccomp, setup};
 
 /// Least heap the guest gets beyond its image and rings.
@@ -147,6 +148,7 @@ pub struct Machine {
     image: Image,
     stats: bool,
     needs: seccomp::Needs,
+    profile: Option<Profiler>,
 }
 
 fn kvm_open(config: &Config) -> Result<Kvm, Error> {
@@ -167,6 +169,9 @@ impl Machine {
         let nets = attached.iter().filter(|a| a.0 == DEVICE_NET).count();
         let plan = plan(image.end, nets, config.mem_mib)?;
         let cmdline = command_line(&config.args)?;
+        let profile = (config.profile.as_deref())
+            .map(|path| Profiler::create(path, config.profile_hz, &image))
+            .transpose()?;
         let kvm = kvm_open(config)?;
         let vm = kvm
             .create_vm()
@@ -245,6 +250,7 @@ impl Machine {
                 .iter()
                 .any(|a| a.0 == DEVICE_NET && net::is_user_mode(a.2)),
             block: attached.iter().any(|a| a.0 == DEVICE_BLOCK),
+            profile: profile.is_some(),
         };
         Ok(Machine {
             _kvm: kvm,
@@ -254,16 +260,21 @@ impl Machine {
             image,
             stats: config.stats,
             needs,
+            profile,
         })
     }
 
     /// Enters the sandbox and runs the guest to its end.
     pub fn run(mut self) -> Result<i32, Error> {
         crate::stop::catch_signals();
+        if let Some(p) = &mut self.profile {
+            p.start()?;
+        }
         seccomp::install(self.needs)?;
         self.host.started = Instant::now();
         let result = self.run_loop();
         let _ = std::io::stdout().flush();
+        let profiled = self.profile.take().map(|p| p.finish(&self.image));
         if self.stats {
             self.host.stats.malformed_frames = self
                 .host
@@ -275,6 +286,12 @@ impl Machine {
                 })
                 .sum();
             eprintln!("{}", self.host.stats.line(self.host.started.elapsed()));
+        }
+        match profiled {
+            Some(Ok(line)) => eprintln!("{line}"),
+            Some(Err(e)) if result.is_ok() => return Err(e),
+            Some(Err(e)) => eprintln!("oasis-vmm: {e}"),
+            None => {}
         }
         result
     }
@@ -295,7 +312,11 @@ impl Machine {
                         ));
                     };
                     match self.host.handle(n, u64::from(value))? {
-                        Flow::Resume => {}
+                        Flow::Resume => {
+                            if let Some(p) = &mut self.profile {
+                                p.hypercall_done(&self.vcpu, &self.host.mem, n);
+                            }
+                        }
                         Flow::Exit(status) => return Ok(status),
                     }
                 }
@@ -336,6 +357,9 @@ impl Machine {
                 Ok(VcpuExit::Shutdown) => return Ok(Exit::Shutdown),
                 Ok(other) => return Ok(Exit::Other(format!("exit {other:?}"))),
                 Err(e) if e.errno() == libc::EINTR => {
+                    if let Some(p) = &mut self.profile {
+                        p.guest_interrupted(&self.vcpu, &self.host.mem);
+                    }
                     if let Some(status) = crate::stop::requested() {
                         return Ok(Exit::Stopped(status));
                     }

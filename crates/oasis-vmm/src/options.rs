@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats]
-//!           [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
+//!           [--profile=FILE [--profile-hz=N]] [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
 //! ```
 //!
 //! A net device is backed by a TAP interface (`--net:NAME=tap0`) or by
@@ -31,6 +31,10 @@ pub struct Config {
     pub blocks: Vec<(String, PathBuf)>,
     /// Print exit and frame counts at exit.
     pub stats: bool,
+    /// Write a profile of the guest's stacks here (folded stacks, [`crate::profile`]).
+    pub profile: Option<PathBuf>,
+    /// Profile samples per second.
+    pub profile_hz: u32,
     /// The KVM device.
     pub kvm: PathBuf,
     /// Boot arguments handed to the guest.
@@ -46,6 +50,8 @@ impl Config {
             nets: Vec::new(),
             blocks: Vec::new(),
             stats: false,
+            profile: None,
+            profile_hz: crate::profile::DEFAULT_HZ,
             kvm: PathBuf::from("/dev/kvm"),
             args: Vec::new(),
         }
@@ -53,7 +59,7 @@ impl Config {
 }
 
 /// The usage text.
-pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
+pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] [--profile=FILE [--profile-hz=N]] [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
   --mem=MiB           guest memory (default 32)
   --net:NAME=TAP      back the image's net device NAME with TAP interface TAP
   --net:NAME=user[,fwd=udp:HOSTPORT:GUESTPORT][,fwd=tcp:HOSTPORT:GUESTPORT]...
@@ -66,6 +72,11 @@ pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--blo
   --block:NAME=FILE   back the image's block device NAME with FILE
   --stats             print exit and frame counts at exit (stderr), also when
                       stopped by SIGINT or SIGTERM (then the status is 128+signal)
+  --profile=FILE      sample the guest's stack (RIP and its frame pointers)
+                      while it runs and write folded stacks to FILE at exit
+                      (also on SIGINT or SIGTERM), for inferno-flamegraph;
+                      time the VMM blocks in POLL is counted as [idle]
+  --profile-hz=N      samples per second (default 1000, at most 10000)
   --kvm=PATH          the KVM device (default /dev/kvm)
   IMAGE -- --help     lists the image's devices and boot arguments
 exit status: the guest's (0 done, 1 application error, 2 bad boot arguments),
@@ -81,6 +92,16 @@ pub fn check_net_backing(backing: &str) -> Result<(), String> {
         oasis_net::usernet::UserNetConfig::parse(backing)?;
     }
     Ok(())
+}
+
+/// What `--profile-hz` accepts.
+pub const HZ_RANGE: &str = "expected samples per second, 1 to 10000";
+
+/// Parses a `--profile-hz` value: 1 to [`crate::profile::MAX_HZ`].
+pub fn parse_hz(v: &str) -> Option<u32> {
+    v.parse()
+        .ok()
+        .filter(|hz| (1..=crate::profile::MAX_HZ).contains(hz))
 }
 
 fn attachment(opt: &str, rest: &str) -> Result<(String, String), Error> {
@@ -99,6 +120,7 @@ fn attachment(opt: &str, rest: &str) -> Result<(String, String), Error> {
 pub fn parse(argv: &[String]) -> Result<Option<Config>, Error> {
     let mut config = Config::new("");
     let mut image = None;
+    let mut hz_given = false;
     let mut rest = argv.iter();
     for a in rest.by_ref() {
         if let Some(v) = a.strip_prefix("--mem=") {
@@ -116,6 +138,15 @@ pub fn parse(argv: &[String]) -> Result<Option<Config>, Error> {
             config.blocks.push((name, PathBuf::from(file)));
         } else if a == "--stats" {
             config.stats = true;
+        } else if let Some(v) = a.strip_prefix("--profile=") {
+            if v.is_empty() {
+                return Err(Error::Usage(format!("option `{a}`: expected a file name")));
+            }
+            config.profile = Some(PathBuf::from(v));
+        } else if let Some(v) = a.strip_prefix("--profile-hz=") {
+            config.profile_hz =
+                parse_hz(v).ok_or_else(|| Error::Usage(format!("option `{a}`: {HZ_RANGE}")))?;
+            hz_given = true;
         } else if let Some(v) = a.strip_prefix("--kvm=") {
             config.kvm = PathBuf::from(v);
         } else if a == "--help" || a == "-h" {
@@ -126,6 +157,11 @@ pub fn parse(argv: &[String]) -> Result<Option<Config>, Error> {
             image = Some(PathBuf::from(a));
             break;
         }
+    }
+    if hz_given && config.profile.is_none() {
+        return Err(Error::Usage(
+            "--profile-hz needs --profile=FILE (see --help)".into(),
+        ));
     }
     config.image = image.ok_or_else(|| Error::Usage("no IMAGE given (see --help)".into()))?;
     let mut rest = rest.peekable();
@@ -155,8 +191,14 @@ mod tests {
         assert_eq!(c.nets, [("service".to_string(), "tap0".to_string())]);
         assert_eq!(c.blocks, [("storage".to_string(), PathBuf::from("/tmp/d"))]);
         assert!(c.stats);
+        assert_eq!((c.profile.as_ref(), c.profile_hz), (None, 1000));
         assert_eq!(c.image, PathBuf::from("img"));
         assert_eq!(c.args, ["--port=53"]);
+        let c = parse(&args("--profile=/tmp/p.folded --profile-hz=250 img"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.profile, Some(PathBuf::from("/tmp/p.folded")));
+        assert_eq!(c.profile_hz, 250);
         let c = parse(&args("img --log-level=debug")).unwrap().unwrap();
         assert_eq!((c.mem_mib, c.args.len()), (DEFAULT_MEM_MIB, 1));
         assert_eq!(parse(&args("--help")).unwrap(), None);
@@ -186,6 +228,10 @@ mod tests {
             ("--net:service=user,fwd=udp:0:53 img", "HOSTPORT"),
             ("--net:service=user,fwd=sctp:1:2 img", "udp or tcp"),
             ("--net:service=user,port=5 img", "`port=5`"),
+            ("--profile= img", "--profile="),
+            ("--profile-hz=0 img", "--profile-hz=0"),
+            ("--profile-hz=20000 img", "1 to 10000"),
+            ("--profile-hz=100 img", "needs --profile=FILE"),
         ] {
             let e = parse(&args(line)).unwrap_err().to_string();
             assert!(e.contains(want), "{line}: {e}");

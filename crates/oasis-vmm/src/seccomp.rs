@@ -33,6 +33,9 @@ pub struct Needs {
     pub user_net: bool,
     /// A block device is attached (pread/pwrite/fdatasync).
     pub block: bool,
+    /// `--profile` is given: its timer is deleted at exit (the timer and
+    /// the file are made before the filter; samples need only `KVM_GET_REGS`).
+    pub profile: bool,
 }
 
 /// The syscalls allowed, each with the argument conditions it must meet.
@@ -82,6 +85,9 @@ fn rules(needs: Needs) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Error> {
     }
     if needs.block {
         allowed.extend([libc::SYS_pread64, libc::SYS_pwrite64, libc::SYS_fdatasync]);
+    }
+    if needs.profile {
+        allowed.push(libc::SYS_timer_delete);
     }
     // Closing a descriptor checks it first in debug builds (`fcntl(fd, F_GETFD)`).
     let getfd = SeccompCondition::new(
@@ -134,19 +140,23 @@ mod tests {
     fn filters_compile_for_every_device_mix() {
         for (net, block) in [(false, false), (true, false), (false, true), (true, true)] {
             for user_net in [false, net] {
-                let p = program(Needs {
-                    net,
-                    user_net,
-                    block,
-                })
-                .unwrap();
-                assert!(!p.is_empty());
+                for profile in [false, true] {
+                    let p = program(Needs {
+                        net,
+                        user_net,
+                        block,
+                        profile,
+                    })
+                    .unwrap();
+                    assert!(!p.is_empty());
+                }
             }
         }
         let r = rules(Needs {
             net: false,
             user_net: false,
             block: false,
+            profile: false,
         })
         .unwrap();
         assert!(!r.contains_key(&libc::SYS_read));
@@ -157,6 +167,7 @@ mod tests {
             net: true,
             user_net: false,
             block: false,
+            profile: false,
         })
         .unwrap();
         assert!(tap.contains_key(&libc::SYS_read));
@@ -166,6 +177,7 @@ mod tests {
             net: true,
             user_net: true,
             block: false,
+            profile: false,
         })
         .unwrap();
         for call in [libc::SYS_recvfrom, libc::SYS_sendto, libc::SYS_accept4] {
@@ -179,6 +191,40 @@ mod tests {
         assert_eq!(user[&libc::SYS_ioctl].len(), 4);
     }
 
+    #[test]
+    fn only_profiling_may_delete_timers() {
+        let needs = |profile| Needs {
+            net: false,
+            user_net: false,
+            block: false,
+            profile,
+        };
+        let plain = rules(needs(false)).unwrap();
+        let profiled = rules(needs(true)).unwrap();
+        assert!(!plain.contains_key(&libc::SYS_timer_delete));
+        assert!(profiled.contains_key(&libc::SYS_timer_delete));
+        // Nothing else widens: the timer is made before the filter.
+        for call in [
+            libc::SYS_timer_create,
+            libc::SYS_timer_settime,
+            libc::SYS_openat,
+            libc::SYS_rt_sigaction,
+        ] {
+            assert!(!profiled.contains_key(&call), "{call}");
+        }
+        let mut extra: Vec<i64> = profiled
+            .keys()
+            .filter(|k| !plain.contains_key(k))
+            .copied()
+            .collect();
+        extra.sort();
+        assert_eq!(extra, [libc::SYS_timer_delete]);
+        assert_eq!(
+            profiled[&libc::SYS_ioctl].len(),
+            plain[&libc::SYS_ioctl].len()
+        );
+    }
+
     /// In a child process (this test binary re-run), install the filter and
     /// try a forbidden syscall: the kernel must kill the child.
     #[test]
@@ -188,6 +234,7 @@ mod tests {
                 net: false,
                 user_net: false,
                 block: false,
+                profile: false,
             })
             .unwrap();
             let _ = std::fs::File::open("/etc/hostname");

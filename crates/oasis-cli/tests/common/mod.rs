@@ -21,6 +21,7 @@ pub struct Images {
     pub fault_write_code: PathBuf,
     pub net_ignore: PathBuf,
     pub deadlock: PathBuf,
+    pub spin: PathBuf,
 }
 
 pub fn root() -> PathBuf {
@@ -32,14 +33,21 @@ pub fn images() -> &'static Images {
     static IMAGES: OnceLock<Images> = OnceLock::new();
     IMAGES.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kvm-images");
-        let one = |app: &str, bin: Option<&str>| -> PathBuf {
+        let built = |app: &str, bin: Option<&str>, frame_pointers: bool| -> PathBuf {
             let mut req = Request::new(root().join(app).to_string_lossy(), Target::Kvm);
             req.bin = bin.map(String::from);
-            req.target_dir = Some(dir.clone());
+            req.frame_pointers = frame_pointers;
+            // Other rustflags, another target directory: the two never rebuild each other.
+            req.target_dir = Some(if frame_pointers {
+                dir.with_file_name("kvm-images-fp")
+            } else {
+                dir.clone()
+            });
             req.quiet = true;
             let exes = build(&req).unwrap_or_else(|e| panic!("building {app}: {e}"));
             exes.into_iter().next().expect("one executable")
         };
+        let one = |app: &str, bin: Option<&str>| built(app, bin, false);
         Images {
             noop: one("examples/noop", None),
             hello: one("examples/hello", None),
@@ -52,6 +60,8 @@ pub fn images() -> &'static Images {
             fault_write_code: one("crates/oasis-test-guests", Some("fault-write-code")),
             net_ignore: one("crates/oasis-test-guests", Some("net-ignore")),
             deadlock: one("crates/oasis-test-guests", Some("deadlock")),
+            // Profiled: with frame pointers, as oasis build --frame-pointers makes it.
+            spin: built("crates/oasis-test-guests", Some("spin"), true),
         }
     })
 }
