@@ -250,9 +250,11 @@ impl Host {
                     }
                 }
             }
+            // A debugger's bytes end the wait (`--gdb`).
+            crate::gdb::wake::wait_on(&mut self.pollfds);
             // A signal handled since the last wait (while a hypercall was
             // answered, say) would not interrupt the next one.
-            if crate::stop::requested().is_some() {
+            if crate::gdb::wake::woken() || crate::stop::requested().is_some() {
                 return Ok(0);
             }
             let wait = wake.map(|w| w.saturating_duration_since(now));

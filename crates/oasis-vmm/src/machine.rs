@@ -147,6 +147,7 @@ pub struct Machine {
     image: Image,
     stats: bool,
     needs: seccomp::Needs,
+    gdb: Option<crate::gdb::Server>,
 }
 
 fn kvm_open(config: &Config) -> Result<Kvm, Error> {
@@ -245,7 +246,9 @@ impl Machine {
                 .iter()
                 .any(|a| a.0 == DEVICE_NET && net::is_user_mode(a.2)),
             block: attached.iter().any(|a| a.0 == DEVICE_BLOCK),
+            gdb: config.gdb.is_some(),
         };
+        let gdb = config.gdb.map(crate::gdb::Server::bind).transpose()?;
         Ok(Machine {
             _kvm: kvm,
             _vm: vm,
@@ -254,15 +257,22 @@ impl Machine {
             image,
             stats: config.stats,
             needs,
+            gdb,
         })
     }
 
     /// Enters the sandbox and runs the guest to its end.
     pub fn run(mut self) -> Result<i32, Error> {
         crate::stop::catch_signals();
+        if let Some(gdb) = &mut self.gdb {
+            gdb.arm(&mut self.vcpu)?;
+        }
         seccomp::install(self.needs)?;
         self.host.started = Instant::now();
-        let result = self.run_loop();
+        let result = match self.gdb.take() {
+            Some(gdb) => crate::gdb::run(gdb, &mut self.vcpu, &mut self.host, &self.image),
+            None => self.run_loop(),
+        };
         let _ = std::io::stdout().flush();
         if self.stats {
             self.host.stats.malformed_frames = self
@@ -281,28 +291,22 @@ impl Machine {
 
     fn run_loop(&mut self) -> Result<i32, Error> {
         loop {
-            match self.run_once()? {
+            match Self::run_once(&mut self.vcpu)? {
                 Exit::Call { at, value } => {
-                    let n = match at {
-                        Target::Port(p) => Number::from_port(p),
-                        Target::Mmio(a) => Number::from_mmio(a),
-                    };
-                    let Some(n) = n else {
-                        return Err(fault::report(
-                            &self.vcpu,
-                            &self.image,
-                            &format!("wrote to {at}, which is no hypercall"),
-                        ));
-                    };
-                    match self.host.handle(n, u64::from(value))? {
-                        Flow::Resume => {}
-                        Flow::Exit(status) => return Ok(status),
+                    let (vcpu, host, image) = (&self.vcpu, &mut self.host, &self.image);
+                    if let Some(status) = Self::hypercall(vcpu, host, image, at, value)? {
+                        return Ok(status);
                     }
                 }
                 Exit::Shutdown => {
                     return Err(fault::report(&self.vcpu, &self.image, "triple fault"));
                 }
                 Exit::Stopped(status) => return Ok(status),
+                // Only a debugger (`--gdb`) asks for these.
+                Exit::Interrupted => {}
+                Exit::Debug(_) => {
+                    return Err(fault::report(&self.vcpu, &self.image, "debug exit"));
+                }
                 Exit::Other(what) => {
                     return Err(fault::report(
                         &self.vcpu,
@@ -314,13 +318,39 @@ impl Machine {
         }
     }
 
+    /// Answers the hypercall an exit made (a store of `value` to `at`);
+    /// `Some(status)` when the guest is done.
+    pub(crate) fn hypercall(
+        vcpu: &VcpuFd,
+        host: &mut Host,
+        image: &Image,
+        at: Target,
+        value: u32,
+    ) -> Result<Option<i32>, Error> {
+        let n = match at {
+            Target::Port(p) => Number::from_port(p),
+            Target::Mmio(a) => Number::from_mmio(a),
+        };
+        let Some(n) = n else {
+            return Err(fault::report(
+                vcpu,
+                image,
+                &format!("wrote to {at}, which is no hypercall"),
+            ));
+        };
+        match host.handle(n, u64::from(value))? {
+            Flow::Resume => Ok(None),
+            Flow::Exit(status) => Ok(Some(status)),
+        }
+    }
+
     /// One `KVM_RUN`, with what we need copied out of the exit before the
     /// vCPU is touched again; EAGAIN is retried with a growing backoff.
-    fn run_once(&mut self) -> Result<Exit, Error> {
+    pub(crate) fn run_once(vcpu: &mut VcpuFd) -> Result<Exit, Error> {
         let mut backoff = Duration::from_micros(100);
         let mut tries = 0;
         loop {
-            match self.vcpu.run() {
+            match vcpu.run() {
                 Ok(VcpuExit::IoOut(port, data)) => {
                     return Ok(Exit::Call {
                         at: Target::Port(port),
@@ -334,10 +364,14 @@ impl Machine {
                     });
                 }
                 Ok(VcpuExit::Shutdown) => return Ok(Exit::Shutdown),
+                Ok(VcpuExit::Debug(arch)) => return Ok(Exit::Debug(arch)),
                 Ok(other) => return Ok(Exit::Other(format!("exit {other:?}"))),
                 Err(e) if e.errno() == libc::EINTR => {
                     if let Some(status) = crate::stop::requested() {
                         return Ok(Exit::Stopped(status));
+                    }
+                    if crate::gdb::wake::woken() {
+                        return Ok(Exit::Interrupted);
                     }
                 }
                 Err(e) if e.errno() == libc::EAGAIN && tries < EAGAIN_RETRIES => {
@@ -352,21 +386,26 @@ impl Machine {
 }
 
 /// A vCPU exit, copied out of KVM's shared run structure.
-enum Exit {
+pub(crate) enum Exit {
     /// A store to the hypercall window or an `out`: a hypercall.
     Call {
         at: Target,
         value: u32,
     },
+    /// A triple fault (on kvm_pvm also a breakpoint or a step: [`crate::gdb`]).
     Shutdown,
+    /// A debug exception KVM intercepted for `--gdb` (hardware KVM).
+    Debug(kvm_bindings::kvm_debug_exit_arch),
     Other(String),
     /// SIGINT or SIGTERM arrived: leave with this status.
     Stopped(i32),
+    /// The debugger's socket woke the vCPU (`--gdb`).
+    Interrupted,
 }
 
 /// Where a hypercall was written.
 #[derive(Debug, Clone, Copy)]
-enum Target {
+pub(crate) enum Target {
     Port(u16),
     Mmio(u64),
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats]
-//!           [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
+//!           [--kvm=PATH] [--gdb=ADDR] IMAGE [--] [BOOT ARGS]...
 //! ```
 //!
 //! A net device is backed by a TAP interface (`--net:NAME=tap0`) or by
@@ -10,6 +10,7 @@
 //! (`--net:NAME=user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT`,
 //! see [`crate::net::user`]).
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::error::Error;
@@ -33,6 +34,9 @@ pub struct Config {
     pub stats: bool,
     /// The KVM device.
     pub kvm: PathBuf,
+    /// Serve a GDB client on this address, the guest stopped at its entry
+    /// until one attaches ([`crate::gdb`]).
+    pub gdb: Option<SocketAddr>,
     /// Boot arguments handed to the guest.
     pub args: Vec<String>,
 }
@@ -47,13 +51,14 @@ impl Config {
             blocks: Vec::new(),
             stats: false,
             kvm: PathBuf::from("/dev/kvm"),
+            gdb: None,
             args: Vec::new(),
         }
     }
 }
 
 /// The usage text.
-pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
+pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] [--kvm=PATH] [--gdb=ADDR] IMAGE [--] [BOOT ARGS]...
   --mem=MiB           guest memory (default 32)
   --net:NAME=TAP      back the image's net device NAME with TAP interface TAP
   --net:NAME=user[,fwd=udp:HOSTPORT:GUESTPORT][,fwd=tcp:HOSTPORT:GUESTPORT]...
@@ -67,6 +72,10 @@ pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--blo
   --stats             print exit and frame counts at exit (stderr), also when
                       stopped by SIGINT or SIGTERM (then the status is 128+signal)
   --kvm=PATH          the KVM device (default /dev/kvm)
+  --gdb=ADDR          stop the guest at its entry and serve a GDB client on
+                      ADDR (IP:PORT; PORT or :PORT is 127.0.0.1:PORT), e.g.
+                      gdb IMAGE -ex 'target remote :1234' (build the image
+                      with `oasis build --debug-info` for source lines)
   IMAGE -- --help     lists the image's devices and boot arguments
 exit status: the guest's (0 done, 1 application error, 2 bad boot arguments),
   134 after a guest panic, 139 after a guest fault (registers and the symbol
@@ -81,6 +90,23 @@ pub fn check_net_backing(backing: &str) -> Result<(), String> {
         oasis_net::usernet::UserNetConfig::parse(backing)?;
     }
     Ok(())
+}
+
+/// Parses `--gdb`'s address: `IP:PORT`, `[IPv6]:PORT`, or a bare `PORT`
+/// or `:PORT` meaning 127.0.0.1 (the stub listens on loopback unless told
+/// otherwise). Port 0 is refused: gdb must know where to connect.
+pub fn gdb_address(v: &str) -> Result<SocketAddr, String> {
+    let port_only = v.strip_prefix(':').unwrap_or(v);
+    let addr = match port_only.parse::<u16>() {
+        Ok(port) => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        Err(_) => v
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("`{v}`: expected IP:PORT, :PORT or PORT, e.g. 127.0.0.1:1234"))?,
+    };
+    if addr.port() == 0 {
+        return Err(format!("`{v}`: port 0 leaves gdb nowhere to connect"));
+    }
+    Ok(addr)
 }
 
 fn attachment(opt: &str, rest: &str) -> Result<(String, String), Error> {
@@ -118,6 +144,9 @@ pub fn parse(argv: &[String]) -> Result<Option<Config>, Error> {
             config.stats = true;
         } else if let Some(v) = a.strip_prefix("--kvm=") {
             config.kvm = PathBuf::from(v);
+        } else if let Some(v) = a.strip_prefix("--gdb=") {
+            config.gdb =
+                Some(gdb_address(v).map_err(|e| Error::Usage(format!("option --gdb: {e}")))?);
         } else if a == "--help" || a == "-h" {
             return Ok(None);
         } else if a.starts_with('-') {
@@ -160,6 +189,19 @@ mod tests {
         let c = parse(&args("img --log-level=debug")).unwrap().unwrap();
         assert_eq!((c.mem_mib, c.args.len()), (DEFAULT_MEM_MIB, 1));
         assert_eq!(parse(&args("--help")).unwrap(), None);
+        assert_eq!(c.gdb, None);
+        for (given, want) in [
+            ("1234", "127.0.0.1:1234"),
+            (":1234", "127.0.0.1:1234"),
+            ("127.0.0.1:99", "127.0.0.1:99"),
+            ("[::1]:7", "[::1]:7"),
+            ("0.0.0.0:1234", "0.0.0.0:1234"),
+        ] {
+            let c = parse(&args(&format!("--gdb={given} img")))
+                .unwrap()
+                .unwrap();
+            assert_eq!(c.gdb, Some(want.parse().unwrap()), "{given}");
+        }
         let c = parse(&args(
             "--net:service=user,fwd=udp:5353:53,fwd=tcp:5353:53 img -- --ipv4=10.0.0.2/24",
         ))
@@ -186,6 +228,10 @@ mod tests {
             ("--net:service=user,fwd=udp:0:53 img", "HOSTPORT"),
             ("--net:service=user,fwd=sctp:1:2 img", "udp or tcp"),
             ("--net:service=user,port=5 img", "`port=5`"),
+            ("--gdb= img", "--gdb"),
+            ("--gdb=localhost:1234 img", "IP:PORT"),
+            ("--gdb=:0 img", "port 0"),
+            ("--gdb=70000 img", "`70000`"),
         ] {
             let e = parse(&args(line)).unwrap_err().to_string();
             assert!(e.contains(want), "{line}: {e}");
