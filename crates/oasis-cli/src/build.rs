@@ -59,7 +59,17 @@ pub struct Request {
     pub target_dir: Option<PathBuf>,
     /// Hide cargo's progress.
     pub quiet: bool,
+    /// Keep debug information for gdb (`--debug-info`): see [`DEBUG_INFO`].
+    pub debug_info: bool,
 }
+
+/// What `--debug-info` sets: the release profile's debug information at
+/// `limited` (`debug = 1`: line tables and function names with their
+/// paths, no types or variables), for source lines and backtraces under
+/// `--gdb`. What the guest loads stays about the same, only the ELF file
+/// grows (apps/dns: 0.9 → 5 MiB, none of it loaded into the guest); cargo
+/// rebuilds the image when the setting changes.
+pub const DEBUG_INFO: (&str, &str) = ("CARGO_PROFILE_RELEASE_DEBUG", "limited");
 
 impl Request {
     /// A release build of `app` for `target`.
@@ -71,6 +81,7 @@ impl Request {
             release: true,
             target_dir: None,
             quiet: false,
+            debug_info: false,
         }
     }
 }
@@ -104,6 +115,9 @@ pub fn command(req: &Request) -> Command {
             "CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS",
             KVM_RUSTFLAGS.join(" "),
         );
+    }
+    if req.debug_info {
+        cmd.env(DEBUG_INFO.0, DEBUG_INFO.1);
     }
     // Flags meant for the host must not leak into an image, or the reverse.
     cmd.env_remove("RUSTFLAGS");
@@ -199,5 +213,12 @@ mod tests {
                     && v.is_some_and(|v| v.to_string_lossy().contains("relocation-model=static")))
         );
         assert!(Target::parse("xen").is_err());
+        assert!(!cmd.get_envs().any(|(k, _)| k == DEBUG_INFO.0));
+        req.debug_info = true;
+        assert!(
+            command(&req)
+                .get_envs()
+                .any(|(k, v)| k == DEBUG_INFO.0 && v.is_some_and(|v| v == DEBUG_INFO.1))
+        );
     }
 }

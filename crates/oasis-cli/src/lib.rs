@@ -3,10 +3,11 @@
 //! kvm images.
 //!
 //! ```text
-//! oasis build APP [--target hosted|kvm] [--bin NAME] [--debug]
-//! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug]
+//! oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--debug-info]
+//! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--debug-info]
 //!               [--net NAME=TAP|NAME=user,fwd=PROTO:HOSTPORT:GUESTPORT...]...
-//!               [--block NAME=FILE]... [--mem MiB] [--stats] [-- BOOT ARGS]
+//!               [--block NAME=FILE]... [--mem MiB] [--stats] [--gdb ADDR]
+//!               [-- BOOT ARGS]
 //! oasis inspect IMAGE
 //! oasis vmm [VMM OPTIONS] IMAGE [-- BOOT ARGS]
 //! ```
@@ -49,18 +50,23 @@ impl Error {
 
 /// The usage text.
 pub const USAGE: &str = "usage:
-  oasis build APP [--target hosted|kvm] [--bin NAME] [--debug]
-      builds APP (a crate directory or package name), prints the image path
-  oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--net NAME=BACKING]...
-                [--block NAME=FILE]... [--mem MiB] [--stats] [-- BOOT ARGS]
+  oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--debug-info]
+      builds APP (a crate directory or package name), prints the image path;
+      --debug-info keeps line tables and function names in the image for gdb
+  oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--debug-info]
+                [--net NAME=BACKING]... [--block NAME=FILE]... [--mem MiB] [--stats]
+                [--gdb ADDR] [-- BOOT ARGS]
       builds APP if needed, then runs it with the devices attached; a net
       BACKING is a TAP interface, or user-mode networking (no root):
       user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT,... with the
       guest at 10.0.0.2 (DHCP, or --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1)
-      behind a gateway at 10.0.0.1, reached from 127.0.0.1:HOSTPORT
+      behind a gateway at 10.0.0.1, reached from 127.0.0.1:HOSTPORT;
+      --gdb ADDR (kvm; implies --debug-info) stops the guest at its entry and
+      serves a GDB client on ADDR (IP:PORT, or PORT for 127.0.0.1:PORT):
+      gdb IMAGE -ex 'target remote ADDR'
   oasis inspect IMAGE
       shows a kvm image's ABI version, devices, size and entry
-  oasis vmm [--mem=MiB] [--net:NAME=BACKING]... [--block:NAME=FILE]... [--stats] IMAGE [-- BOOT ARGS]
+  oasis vmm [--mem=MiB] [--net:NAME=BACKING]... [--block:NAME=FILE]... [--stats] [--gdb=ADDR] IMAGE [-- BOOT ARGS]
       runs a built kvm image (the same as oasis-vmm)";
 
 /// A parsed `build` or `run` command line.
@@ -71,6 +77,7 @@ struct Spec {
     blocks: Vec<(String, PathBuf)>,
     mem_mib: Option<u64>,
     stats: bool,
+    gdb: Option<std::net::SocketAddr>,
     boot: Vec<String>,
 }
 
@@ -88,6 +95,10 @@ fn pair(opt: &str, v: &str) -> Result<(String, String), Error> {
     }
 }
 
+fn gdb_address(v: &str) -> Result<std::net::SocketAddr, Error> {
+    oasis_vmm::options::gdb_address(v).map_err(|e| Error::Usage(format!("--gdb {e}")))
+}
+
 fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
     let mut it = args.iter();
     let mut app = None;
@@ -97,6 +108,7 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
         blocks: Vec::new(),
         mem_mib: None,
         stats: false,
+        gdb: None,
         boot: Vec::new(),
     };
     while let Some(a) = it.next() {
@@ -109,6 +121,7 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
             "--target" => spec.request.target = Target::parse(&value("--target")?)?,
             "--bin" => spec.request.bin = Some(value("--bin")?),
             "--debug" => spec.request.release = false,
+            "--debug-info" => spec.request.debug_info = true,
             "--net" if run => {
                 let (name, backing) = pair("--net", &value("--net")?)?;
                 oasis_vmm::options::check_net_backing(&backing)
@@ -127,6 +140,13 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
                     })?);
             }
             "--stats" if run => spec.stats = true,
+            "--gdb" if run => {
+                let v = value("--gdb")?;
+                spec.gdb = Some(gdb_address(&v)?);
+            }
+            s if run && s.starts_with("--gdb=") => {
+                spec.gdb = Some(gdb_address(&s["--gdb=".len()..])?);
+            }
             "--" if run => {
                 spec.boot = it.by_ref().cloned().collect();
             }
@@ -144,6 +164,10 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
         }
     }
     spec.request.app = app.ok_or_else(|| Error::Usage("no APP given (see oasis --help)".into()))?;
+    // A debugging session wants source lines and names.
+    if spec.gdb.is_some() {
+        spec.request.debug_info = true;
+    }
     Ok(spec)
 }
 
@@ -197,6 +221,7 @@ fn run(spec: Spec) -> Result<i32, Error> {
             config.nets = spec.nets;
             config.blocks = spec.blocks;
             config.stats = spec.stats;
+            config.gdb = spec.gdb;
             config.args = spec.boot;
             if let Some(m) = spec.mem_mib {
                 config.mem_mib = m;
@@ -204,9 +229,9 @@ fn run(spec: Spec) -> Result<i32, Error> {
             Ok(oasis_vmm::run(&config)?)
         }
         Target::Hosted => {
-            if spec.mem_mib.is_some() || spec.stats {
+            if spec.mem_mib.is_some() || spec.stats || spec.gdb.is_some() {
                 return Err(Error::Usage(
-                    "--mem and --stats apply to --target kvm only".into(),
+                    "--mem, --stats and --gdb apply to --target kvm only (debug a hosted app with gdb itself)".into(),
                 ));
             }
             let mut cmd = std::process::Command::new(&exe);
@@ -256,6 +281,18 @@ mod tests {
                 "user,fwd=udp:5353:7,fwd=tcp:5353:7".to_string()
             )]
         );
+        assert!(!s.request.debug_info);
+        assert_eq!(s.gdb, None);
+        for line in [
+            "apps/dns --target kvm --gdb :1234",
+            "apps/dns --target kvm --gdb=1234",
+        ] {
+            let s = parse_spec(&args(line), true).unwrap();
+            assert_eq!(s.gdb, Some("127.0.0.1:1234".parse().unwrap()), "{line}");
+            assert!(s.request.debug_info, "--gdb builds with debug info: {line}");
+        }
+        let s = parse_spec(&args("apps/dns --target kvm --debug-info"), false).unwrap();
+        assert!(s.request.debug_info);
     }
 
     #[test]
@@ -269,6 +306,9 @@ mod tests {
             ("echo --net service=user,fwd=udp:53", true, "GUESTPORT"),
             ("--target kvm", true, "no APP"),
             ("hello extra", true, "unexpected `extra`"),
+            ("hello --gdb", true, "--gdb needs a value"),
+            ("hello --gdb=nowhere", true, "--gdb `nowhere`"),
+            ("hello --gdb 1234", false, "unknown option `--gdb`"),
         ] {
             let e = parse_spec(&args(line), run).unwrap_err().to_string();
             assert!(e.contains(want), "{line}: {e}");
