@@ -72,6 +72,11 @@ impl Logged {
             .map(str::to_string)
     }
 
+    /// The process's id (for a signal of the test's own choosing).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process still runs.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
