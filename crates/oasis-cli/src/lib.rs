@@ -214,6 +214,13 @@ fn dispatch(argv: &[String]) -> Result<i32, Error> {
 }
 
 fn run(spec: Spec) -> Result<i32, Error> {
+    if spec.request.target == Target::Hosted
+        && (spec.mem_mib.is_some() || spec.stats || spec.gdb.is_some())
+    {
+        return Err(Error::Usage(
+            "--mem, --stats and --gdb apply to --target kvm only (debug a hosted app with gdb itself)".into(),
+        ));
+    }
     let exe = build::build_one(&spec.request)?;
     match spec.request.target {
         Target::Kvm => {
@@ -229,11 +236,6 @@ fn run(spec: Spec) -> Result<i32, Error> {
             Ok(oasis_vmm::run(&config)?)
         }
         Target::Hosted => {
-            if spec.mem_mib.is_some() || spec.stats || spec.gdb.is_some() {
-                return Err(Error::Usage(
-                    "--mem, --stats and --gdb apply to --target kvm only (debug a hosted app with gdb itself)".into(),
-                ));
-            }
             let mut cmd = std::process::Command::new(&exe);
             for (n, t) in &spec.nets {
                 cmd.arg(format!("--net:{n}={t}"));
@@ -314,5 +316,7 @@ mod tests {
             assert!(e.contains(want), "{line}: {e}");
         }
         assert_eq!(main_with(&args("frobnicate")), 2);
+        // Refused before anything is built.
+        assert_eq!(main_with(&args("run no-such-app --gdb 1234")), 2);
     }
 }
