@@ -3,11 +3,11 @@
 //! kvm images.
 //!
 //! ```text
-//! oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
-//! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
+//! oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers] [--debug-info]
+//! oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers] [--debug-info]
 //!               [--net NAME=TAP|NAME=user,fwd=PROTO:HOSTPORT:GUESTPORT...]...
 //!               [--block NAME=FILE]... [--mem MiB] [--stats]
-//!               [--profile FILE [--profile-hz N]] [-- BOOT ARGS]
+//!               [--profile FILE [--profile-hz N] | --gdb ADDR] [-- BOOT ARGS]
 //! oasis inspect IMAGE
 //! oasis vmm [VMM OPTIONS] IMAGE [-- BOOT ARGS]
 //! ```
@@ -50,23 +50,27 @@ impl Error {
 
 /// The usage text.
 pub const USAGE: &str = "usage:
-  oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
+  oasis build APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers] [--debug-info]
       builds APP (a crate directory or package name), prints the image path;
-      --frame-pointers keeps frame pointers in a kvm image (for --profile)
-  oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers]
+      --frame-pointers keeps frame pointers in a kvm image (for --profile);
+      --debug-info keeps line tables and function names in the image for gdb
+  oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers] [--debug-info]
                 [--net NAME=BACKING]... [--block NAME=FILE]... [--mem MiB] [--stats]
-                [--profile FILE [--profile-hz N]] [-- BOOT ARGS]
+                [--profile FILE [--profile-hz N] | --gdb ADDR] [-- BOOT ARGS]
       builds APP if needed, then runs it with the devices attached; a net
       BACKING is a TAP interface, or user-mode networking (no root):
       user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT,... with the
       guest at 10.0.0.2 (DHCP, or --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1)
       behind a gateway at 10.0.0.1, reached from 127.0.0.1:HOSTPORT;
       --profile (kvm) samples the guest's stacks N times a second (default
-      1000) and writes folded stacks to FILE at exit, for inferno-flamegraph
+      1000) and writes folded stacks to FILE at exit, for inferno-flamegraph;
+      --gdb ADDR (kvm; implies --debug-info) stops the guest at its entry and
+      serves a GDB client on ADDR (IP:PORT, or PORT for 127.0.0.1:PORT):
+      gdb IMAGE -ex 'target remote ADDR'
   oasis inspect IMAGE
       shows a kvm image's ABI version, devices, size and entry
   oasis vmm [--mem=MiB] [--net:NAME=BACKING]... [--block:NAME=FILE]... [--stats]
-            [--profile=FILE [--profile-hz=N]] IMAGE [-- BOOT ARGS]
+            [--profile=FILE [--profile-hz=N] | --gdb=ADDR] IMAGE [-- BOOT ARGS]
       runs a built kvm image (the same as oasis-vmm)";
 
 /// A parsed `build` or `run` command line.
@@ -79,6 +83,7 @@ struct Spec {
     stats: bool,
     profile: Option<PathBuf>,
     profile_hz: Option<u32>,
+    gdb: Option<std::net::SocketAddr>,
     boot: Vec<String>,
 }
 
@@ -96,6 +101,10 @@ fn pair(opt: &str, v: &str) -> Result<(String, String), Error> {
     }
 }
 
+fn gdb_address(v: &str) -> Result<std::net::SocketAddr, Error> {
+    oasis_vmm::options::gdb_address(v).map_err(|e| Error::Usage(format!("--gdb {e}")))
+}
+
 fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
     let mut it = args.iter();
     let mut app = None;
@@ -107,6 +116,7 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
         stats: false,
         profile: None,
         profile_hz: None,
+        gdb: None,
         boot: Vec::new(),
     };
     while let Some(a) = it.next() {
@@ -126,6 +136,7 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
             "--bin" => spec.request.bin = Some(value("--bin")?),
             "--debug" => spec.request.release = false,
             "--frame-pointers" => spec.request.frame_pointers = true,
+            "--debug-info" => spec.request.debug_info = true,
             "--net" if run => {
                 let (name, backing) = pair("--net", &value("--net")?)?;
                 oasis_vmm::options::check_net_backing(&backing)
@@ -160,6 +171,13 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
                     ))
                 })?);
             }
+            "--gdb" if run => {
+                let v = value("--gdb")?;
+                spec.gdb = Some(gdb_address(&v)?);
+            }
+            s if run && s.starts_with("--gdb=") => {
+                spec.gdb = Some(gdb_address(&s["--gdb=".len()..])?);
+            }
             "--" if run => {
                 spec.boot = it.by_ref().cloned().collect();
             }
@@ -179,7 +197,16 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
     if spec.profile_hz.is_some() && spec.profile.is_none() {
         return Err(Error::Usage("--profile-hz needs --profile FILE".into()));
     }
+    if spec.profile.is_some() && spec.gdb.is_some() {
+        return Err(Error::Usage(
+            "--profile and --gdb exclude each other: profile a guest, or debug it".into(),
+        ));
+    }
     spec.request.app = app.ok_or_else(|| Error::Usage("no APP given (see oasis --help)".into()))?;
+    // A debugging session wants source lines and names.
+    if spec.gdb.is_some() {
+        spec.request.debug_info = true;
+    }
     Ok(spec)
 }
 
@@ -226,6 +253,13 @@ fn dispatch(argv: &[String]) -> Result<i32, Error> {
 }
 
 fn run(spec: Spec) -> Result<i32, Error> {
+    if spec.request.target == Target::Hosted
+        && (spec.mem_mib.is_some() || spec.stats || spec.gdb.is_some() || spec.profile.is_some())
+    {
+        return Err(Error::Usage(
+            "--mem, --stats, --profile and --gdb apply to --target kvm only (debug or profile a hosted app with gdb or perf themselves)".into(),
+        ));
+    }
     let exe = build::build_one(&spec.request)?;
     match spec.request.target {
         Target::Kvm => {
@@ -237,6 +271,7 @@ fn run(spec: Spec) -> Result<i32, Error> {
             if let Some(hz) = spec.profile_hz {
                 config.profile_hz = hz;
             }
+            config.gdb = spec.gdb;
             config.args = spec.boot;
             if let Some(m) = spec.mem_mib {
                 config.mem_mib = m;
@@ -244,11 +279,6 @@ fn run(spec: Spec) -> Result<i32, Error> {
             Ok(oasis_vmm::run(&config)?)
         }
         Target::Hosted => {
-            if spec.mem_mib.is_some() || spec.stats || spec.profile.is_some() {
-                return Err(Error::Usage(
-                    "--mem, --stats and --profile apply to --target kvm only".into(),
-                ));
-            }
             let mut cmd = std::process::Command::new(&exe);
             for (n, t) in &spec.nets {
                 cmd.arg(format!("--net:{n}={t}"));
@@ -306,6 +336,18 @@ mod tests {
                 "user,fwd=udp:5353:7,fwd=tcp:5353:7".to_string()
             )]
         );
+        assert!(!s.request.debug_info);
+        assert_eq!(s.gdb, None);
+        for line in [
+            "apps/dns --target kvm --gdb :1234",
+            "apps/dns --target kvm --gdb=1234",
+        ] {
+            let s = parse_spec(&args(line), true).unwrap();
+            assert_eq!(s.gdb, Some("127.0.0.1:1234".parse().unwrap()), "{line}");
+            assert!(s.request.debug_info, "--gdb builds with debug info: {line}");
+        }
+        let s = parse_spec(&args("apps/dns --target kvm --debug-info"), false).unwrap();
+        assert!(s.request.debug_info);
     }
 
     #[test]
@@ -324,10 +366,16 @@ mod tests {
             ("dns --profile p --profile-hz 0", true, "--profile-hz 0"),
             ("dns --profile-hz=100", true, "needs --profile FILE"),
             ("dns --profile p", false, "unknown option `--profile`"),
+            ("hello --gdb", true, "--gdb needs a value"),
+            ("hello --gdb=nowhere", true, "--gdb `nowhere`"),
+            ("hello --gdb 1234", false, "unknown option `--gdb`"),
+            ("dns --gdb 1234 --profile p", true, "exclude each other"),
         ] {
             let e = parse_spec(&args(line), run).unwrap_err().to_string();
             assert!(e.contains(want), "{line}: {e}");
         }
         assert_eq!(main_with(&args("frobnicate")), 2);
+        // Refused before anything is built.
+        assert_eq!(main_with(&args("run no-such-app --gdb 1234")), 2);
     }
 }

@@ -72,7 +72,7 @@ impl Logged {
             .map(str::to_string)
     }
 
-    /// The process's id.
+    /// The process's id (for a signal of the test's own choosing).
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

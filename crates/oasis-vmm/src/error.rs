@@ -56,6 +56,9 @@ pub enum Error {
         /// What to do about it.
         hint: &'static str,
     },
+    /// The debugger's socket cannot be set up (`--gdb`).
+    #[error(transparent)]
+    Gdb(#[from] crate::gdb::GdbError),
     /// The seccomp filter cannot be built or installed.
     #[error("seccomp: {0}")]
     Seccomp(String),

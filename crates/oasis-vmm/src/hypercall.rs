@@ -250,6 +250,13 @@ impl Host {
                     }
                 }
             }
+            // A debugger's bytes end the wait (`--gdb`).
+            crate::gdb::wake::wait_on(&mut self.pollfds);
+            // A signal handled since the last wait (while a hypercall was
+            // answered, say) would not interrupt the next one.
+            if crate::gdb::wake::woken() || crate::stop::requested().is_some() {
+                return Ok(0);
+            }
             let wait = wake.map(|w| w.saturating_duration_since(now));
             let ts = wait.map(|d| libc::timespec {
                 tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,

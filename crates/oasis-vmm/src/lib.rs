@@ -16,6 +16,9 @@
 //! 10.0.0.2/24), and `dig @127.0.0.1 -p 5353 …` reaches the guest's port 53
 //! ([`net::user`]).
 //!
+//! With `--gdb=ADDR` the VMM stops the guest at its entry and serves a GDB
+//! client ([`gdb`]): registers, memory, breakpoints, single steps, Ctrl-C.
+//!
 //! Everything the guest controls is parsed as hostile: the image
 //! ([`image`]), its manifest, hypercall arguments ([`hypercall`]), the
 //! shared rings and the frames in them ([`net::guard`]). `fuzz/` has a
@@ -27,6 +30,7 @@ pub mod block;
 pub mod cpu;
 pub mod error;
 pub mod fault;
+pub mod gdb;
 pub mod hypercall;
 pub mod image;
 pub mod machine;

@@ -149,6 +149,7 @@ pub struct Machine {
     stats: bool,
     needs: seccomp::Needs,
     profile: Option<Profiler>,
+    gdb: Option<crate::gdb::Server>,
 }
 
 fn kvm_open(config: &Config) -> Result<Kvm, Error> {
@@ -251,7 +252,9 @@ impl Machine {
                 .any(|a| a.0 == DEVICE_NET && net::is_user_mode(a.2)),
             block: attached.iter().any(|a| a.0 == DEVICE_BLOCK),
             profile: profile.is_some(),
+            gdb: config.gdb.is_some(),
         };
+        let gdb = config.gdb.map(crate::gdb::Server::bind).transpose()?;
         Ok(Machine {
             _kvm: kvm,
             _vm: vm,
@@ -261,6 +264,7 @@ impl Machine {
             stats: config.stats,
             needs,
             profile,
+            gdb,
         })
     }
 
@@ -270,9 +274,15 @@ impl Machine {
         if let Some(p) = &mut self.profile {
             p.start()?;
         }
+        if let Some(gdb) = &mut self.gdb {
+            gdb.arm(&mut self.vcpu)?;
+        }
         seccomp::install(self.needs)?;
         self.host.started = Instant::now();
-        let result = self.run_loop();
+        let result = match self.gdb.take() {
+            Some(gdb) => crate::gdb::run(gdb, &mut self.vcpu, &mut self.host, &self.image),
+            None => self.run_loop(),
+        };
         let _ = std::io::stdout().flush();
         let profiled = self.profile.take().map(|p| p.finish(&self.image));
         if self.stats {
@@ -298,32 +308,30 @@ impl Machine {
 
     fn run_loop(&mut self) -> Result<i32, Error> {
         loop {
-            match self.run_once()? {
+            match Self::run_once(&mut self.vcpu)? {
                 Exit::Call { at, value } => {
-                    let n = match at {
-                        Target::Port(p) => Number::from_port(p),
-                        Target::Mmio(a) => Number::from_mmio(a),
-                    };
-                    let Some(n) = n else {
-                        return Err(fault::report(
-                            &self.vcpu,
-                            &self.image,
-                            &format!("wrote to {at}, which is no hypercall"),
-                        ));
-                    };
-                    match self.host.handle(n, u64::from(value))? {
-                        Flow::Resume => {
-                            if let Some(p) = &mut self.profile {
-                                p.hypercall_done(&self.vcpu, &self.host.mem, n);
-                            }
-                        }
-                        Flow::Exit(status) => return Ok(status),
+                    let (vcpu, host, image) = (&self.vcpu, &mut self.host, &self.image);
+                    if let Some(status) = Self::hypercall(vcpu, host, image, at, value)? {
+                        return Ok(status);
+                    }
+                    if let (Some(p), Some(n)) = (&mut self.profile, hypercall_number(at)) {
+                        p.hypercall_done(&self.vcpu, &self.host.mem, n);
                     }
                 }
                 Exit::Shutdown => {
                     return Err(fault::report(&self.vcpu, &self.image, "triple fault"));
                 }
                 Exit::Stopped(status) => return Ok(status),
+                Exit::Tick => {
+                    if let Some(p) = &mut self.profile {
+                        p.guest_interrupted(&self.vcpu, &self.host.mem);
+                    }
+                }
+                // Only a debugger (`--gdb`) asks for these.
+                Exit::Interrupted => {}
+                Exit::Debug(_) => {
+                    return Err(fault::report(&self.vcpu, &self.image, "debug exit"));
+                }
                 Exit::Other(what) => {
                     return Err(fault::report(
                         &self.vcpu,
@@ -335,13 +343,35 @@ impl Machine {
         }
     }
 
+    /// Answers the hypercall an exit made (a store of `value` to `at`);
+    /// `Some(status)` when the guest is done.
+    pub(crate) fn hypercall(
+        vcpu: &VcpuFd,
+        host: &mut Host,
+        image: &Image,
+        at: Target,
+        value: u32,
+    ) -> Result<Option<i32>, Error> {
+        let Some(n) = hypercall_number(at) else {
+            return Err(fault::report(
+                vcpu,
+                image,
+                &format!("wrote to {at}, which is no hypercall"),
+            ));
+        };
+        match host.handle(n, u64::from(value))? {
+            Flow::Resume => Ok(None),
+            Flow::Exit(status) => Ok(Some(status)),
+        }
+    }
+
     /// One `KVM_RUN`, with what we need copied out of the exit before the
     /// vCPU is touched again; EAGAIN is retried with a growing backoff.
-    fn run_once(&mut self) -> Result<Exit, Error> {
+    pub(crate) fn run_once(vcpu: &mut VcpuFd) -> Result<Exit, Error> {
         let mut backoff = Duration::from_micros(100);
         let mut tries = 0;
         loop {
-            match self.vcpu.run() {
+            match vcpu.run() {
                 Ok(VcpuExit::IoOut(port, data)) => {
                     return Ok(Exit::Call {
                         at: Target::Port(port),
@@ -355,14 +385,18 @@ impl Machine {
                     });
                 }
                 Ok(VcpuExit::Shutdown) => return Ok(Exit::Shutdown),
+                Ok(VcpuExit::Debug(arch)) => return Ok(Exit::Debug(arch)),
                 Ok(other) => return Ok(Exit::Other(format!("exit {other:?}"))),
                 Err(e) if e.errno() == libc::EINTR => {
-                    if let Some(p) = &mut self.profile {
-                        p.guest_interrupted(&self.vcpu, &self.host.mem);
-                    }
                     if let Some(status) = crate::stop::requested() {
                         return Ok(Exit::Stopped(status));
                     }
+                    if crate::gdb::wake::woken() {
+                        return Ok(Exit::Interrupted);
+                    }
+                    // The profiler's timer (or another signal): the guest
+                    // was interrupted where it ran.
+                    return Ok(Exit::Tick);
                 }
                 Err(e) if e.errno() == libc::EAGAIN && tries < EAGAIN_RETRIES => {
                     tries += 1;
@@ -376,21 +410,37 @@ impl Machine {
 }
 
 /// A vCPU exit, copied out of KVM's shared run structure.
-enum Exit {
+pub(crate) enum Exit {
     /// A store to the hypercall window or an `out`: a hypercall.
     Call {
         at: Target,
         value: u32,
     },
+    /// A triple fault (on kvm_pvm also a breakpoint or a step: [`crate::gdb`]).
     Shutdown,
+    /// A debug exception KVM intercepted for `--gdb` (hardware KVM).
+    Debug(kvm_bindings::kvm_debug_exit_arch),
     Other(String),
     /// SIGINT or SIGTERM arrived: leave with this status.
     Stopped(i32),
+    /// The debugger's socket woke the vCPU (`--gdb`).
+    Interrupted,
+    /// Another signal took the vCPU out of `KVM_RUN` (the profiler's timer,
+    /// `--profile`): sample, then run on.
+    Tick,
+}
+
+/// The hypercall a store to `at` makes, if it is one.
+fn hypercall_number(at: Target) -> Option<Number> {
+    match at {
+        Target::Port(p) => Number::from_port(p),
+        Target::Mmio(a) => Number::from_mmio(a),
+    }
 }
 
 /// Where a hypercall was written.
 #[derive(Debug, Clone, Copy)]
-enum Target {
+pub(crate) enum Target {
     Port(u16),
     Mmio(u64),
 }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats]
-//!           [--profile=FILE [--profile-hz=N]] [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
+//!           [--profile=FILE [--profile-hz=N]] [--kvm=PATH] [--gdb=ADDR]
+//!           IMAGE [--] [BOOT ARGS]...
 //! ```
 //!
 //! A net device is backed by a TAP interface (`--net:NAME=tap0`) or by
@@ -10,6 +11,7 @@
 //! (`--net:NAME=user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT`,
 //! see [`crate::net::user`]).
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::error::Error;
@@ -37,6 +39,9 @@ pub struct Config {
     pub profile_hz: u32,
     /// The KVM device.
     pub kvm: PathBuf,
+    /// Serve a GDB client on this address, the guest stopped at its entry
+    /// until one attaches ([`crate::gdb`]).
+    pub gdb: Option<SocketAddr>,
     /// Boot arguments handed to the guest.
     pub args: Vec<String>,
 }
@@ -53,13 +58,14 @@ impl Config {
             profile: None,
             profile_hz: crate::profile::DEFAULT_HZ,
             kvm: PathBuf::from("/dev/kvm"),
+            gdb: None,
             args: Vec::new(),
         }
     }
 }
 
 /// The usage text.
-pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] [--profile=FILE [--profile-hz=N]] [--kvm=PATH] IMAGE [--] [BOOT ARGS]...
+pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] [--profile=FILE [--profile-hz=N]] [--kvm=PATH] [--gdb=ADDR] IMAGE [--] [BOOT ARGS]...
   --mem=MiB           guest memory (default 32)
   --net:NAME=TAP      back the image's net device NAME with TAP interface TAP
   --net:NAME=user[,fwd=udp:HOSTPORT:GUESTPORT][,fwd=tcp:HOSTPORT:GUESTPORT]...
@@ -78,6 +84,11 @@ pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--blo
                       time the VMM blocks in POLL is counted as [idle]
   --profile-hz=N      samples per second (default 1000, at most 10000)
   --kvm=PATH          the KVM device (default /dev/kvm)
+  --gdb=ADDR          stop the guest at its entry and serve a GDB client on
+                      ADDR (IP:PORT; PORT or :PORT is 127.0.0.1:PORT), e.g.
+                      gdb IMAGE -ex 'target remote :1234' (build the image
+                      with `oasis build --debug-info` for source lines);
+                      not together with --profile
   IMAGE -- --help     lists the image's devices and boot arguments
 exit status: the guest's (0 done, 1 application error, 2 bad boot arguments),
   134 after a guest panic, 139 after a guest fault (registers and the symbol
@@ -102,6 +113,23 @@ pub fn parse_hz(v: &str) -> Option<u32> {
     v.parse()
         .ok()
         .filter(|hz| (1..=crate::profile::MAX_HZ).contains(hz))
+}
+
+/// Parses `--gdb`'s address: `IP:PORT`, `[IPv6]:PORT`, or a bare `PORT`
+/// or `:PORT` meaning 127.0.0.1 (the stub listens on loopback unless told
+/// otherwise). Port 0 is refused: gdb must know where to connect.
+pub fn gdb_address(v: &str) -> Result<SocketAddr, String> {
+    let port_only = v.strip_prefix(':').unwrap_or(v);
+    let addr = match port_only.parse::<u16>() {
+        Ok(port) => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        Err(_) => v
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("`{v}`: expected IP:PORT, :PORT or PORT, e.g. 127.0.0.1:1234"))?,
+    };
+    if addr.port() == 0 {
+        return Err(format!("`{v}`: port 0 leaves gdb nowhere to connect"));
+    }
+    Ok(addr)
 }
 
 fn attachment(opt: &str, rest: &str) -> Result<(String, String), Error> {
@@ -149,6 +177,9 @@ pub fn parse(argv: &[String]) -> Result<Option<Config>, Error> {
             hz_given = true;
         } else if let Some(v) = a.strip_prefix("--kvm=") {
             config.kvm = PathBuf::from(v);
+        } else if let Some(v) = a.strip_prefix("--gdb=") {
+            config.gdb =
+                Some(gdb_address(v).map_err(|e| Error::Usage(format!("option --gdb: {e}")))?);
         } else if a == "--help" || a == "-h" {
             return Ok(None);
         } else if a.starts_with('-') {
@@ -161,6 +192,13 @@ pub fn parse(argv: &[String]) -> Result<Option<Config>, Error> {
     if hz_given && config.profile.is_none() {
         return Err(Error::Usage(
             "--profile-hz needs --profile=FILE (see --help)".into(),
+        ));
+    }
+    if config.profile.is_some() && config.gdb.is_some() {
+        // A stopped guest has nothing to sample, and the profiler's timer
+        // would keep taking the vCPU out from under the debugger.
+        return Err(Error::Usage(
+            "--profile and --gdb exclude each other: profile a guest, or debug it".into(),
         ));
     }
     config.image = image.ok_or_else(|| Error::Usage("no IMAGE given (see --help)".into()))?;
@@ -202,6 +240,19 @@ mod tests {
         let c = parse(&args("img --log-level=debug")).unwrap().unwrap();
         assert_eq!((c.mem_mib, c.args.len()), (DEFAULT_MEM_MIB, 1));
         assert_eq!(parse(&args("--help")).unwrap(), None);
+        assert_eq!(c.gdb, None);
+        for (given, want) in [
+            ("1234", "127.0.0.1:1234"),
+            (":1234", "127.0.0.1:1234"),
+            ("127.0.0.1:99", "127.0.0.1:99"),
+            ("[::1]:7", "[::1]:7"),
+            ("0.0.0.0:1234", "0.0.0.0:1234"),
+        ] {
+            let c = parse(&args(&format!("--gdb={given} img")))
+                .unwrap()
+                .unwrap();
+            assert_eq!(c.gdb, Some(want.parse().unwrap()), "{given}");
+        }
         let c = parse(&args(
             "--net:service=user,fwd=udp:5353:53,fwd=tcp:5353:53 img -- --ipv4=10.0.0.2/24",
         ))
@@ -232,6 +283,11 @@ mod tests {
             ("--profile-hz=0 img", "--profile-hz=0"),
             ("--profile-hz=20000 img", "1 to 10000"),
             ("--profile-hz=100 img", "needs --profile=FILE"),
+            ("--profile=p --gdb=1234 img", "exclude each other"),
+            ("--gdb= img", "--gdb"),
+            ("--gdb=localhost:1234 img", "IP:PORT"),
+            ("--gdb=:0 img", "port 0"),
+            ("--gdb=70000 img", "`70000`"),
         ] {
             let e = parse(&args(line)).unwrap_err().to_string();
             assert!(e.contains(want), "{line}: {e}");

@@ -21,6 +21,18 @@ const KVM_RUN: u64 = kvm_ioc(0, 0x80, 0);
 const KVM_GET_REGS: u64 = kvm_ioc(2, 0x81, size_of::<kvm_bindings::kvm_regs>());
 /// `KVM_GET_SREGS` (the fault report).
 const KVM_GET_SREGS: u64 = kvm_ioc(2, 0x83, size_of::<kvm_bindings::kvm_sregs>());
+/// `KVM_SET_REGS` (`--gdb`: a client writes registers; a breakpoint moves RIP back).
+const KVM_SET_REGS: u64 = kvm_ioc(1, 0x82, size_of::<kvm_bindings::kvm_regs>());
+/// `KVM_GET_FPU` (`--gdb`: x87 and SSE registers).
+const KVM_GET_FPU: u64 = kvm_ioc(2, 0x8c, size_of::<kvm_bindings::kvm_fpu>());
+/// `KVM_SET_FPU` (`--gdb`).
+const KVM_SET_FPU: u64 = kvm_ioc(1, 0x8d, size_of::<kvm_bindings::kvm_fpu>());
+/// `KVM_SET_GUEST_DEBUG` (`--gdb`: breakpoints and single steps).
+const KVM_SET_GUEST_DEBUG: u64 = kvm_ioc(1, 0x9b, size_of::<kvm_bindings::kvm_guest_debug>());
+/// `KVM_GET_DEBUGREGS` (`--gdb`: DR6 tells a single step from a fault).
+const KVM_GET_DEBUGREGS: u64 = kvm_ioc(2, 0xa1, size_of::<kvm_bindings::kvm_debugregs>());
+/// `KVM_SET_DEBUGREGS` (`--gdb`: DR6 cleared before a step).
+const KVM_SET_DEBUGREGS: u64 = kvm_ioc(1, 0xa2, size_of::<kvm_bindings::kvm_debugregs>());
 
 /// Which device kinds are attached.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +48,10 @@ pub struct Needs {
     /// `--profile` is given: its timer is deleted at exit (the timer and
     /// the file are made before the filter; samples need only `KVM_GET_REGS`).
     pub profile: bool,
+    /// A GDB client may attach (`--gdb`): its listening socket exists
+    /// before the filter; accepting and talking to clients, making their
+    /// sockets signal-driven, and the vCPU ioctls of a debugger.
+    pub gdb: bool,
 }
 
 /// The syscalls allowed, each with the argument conditions it must meet.
@@ -45,6 +61,16 @@ fn rules(needs: Needs) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Error> {
     if needs.user_net {
         // An accepted connection is made non-blocking.
         requests.push(libc::FIONBIO);
+    }
+    if needs.gdb {
+        requests.extend([
+            KVM_SET_REGS,
+            KVM_GET_FPU,
+            KVM_SET_FPU,
+            KVM_SET_GUEST_DEBUG,
+            KVM_GET_DEBUGREGS,
+            KVM_SET_DEBUGREGS,
+        ]);
     }
     let ioctl = requests
         .into_iter()
@@ -89,6 +115,14 @@ fn rules(needs: Needs) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Error> {
     if needs.profile {
         allowed.push(libc::SYS_timer_delete);
     }
+    if needs.gdb {
+        allowed.extend([
+            libc::SYS_recvfrom,   // a client's packets
+            libc::SYS_sendto,     // and the replies
+            libc::SYS_accept4,    // a client connecting (one at a time)
+            libc::SYS_setsockopt, // TCP_NODELAY on it
+        ]);
+    }
     // Closing a descriptor checks it first in debug builds (`fcntl(fd, F_GETFD)`).
     let getfd = SeccompCondition::new(
         1,
@@ -98,10 +132,22 @@ fn rules(needs: Needs) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Error> {
     )
     .and_then(|c| SeccompRule::new(vec![c]))
     .map_err(e)?;
+    let mut fcntl = vec![getfd];
+    if needs.gdb {
+        // A client's socket is made signal-driven and non-blocking, its
+        // SIGIO going to the vCPU thread (gdb::wake).
+        for cmd in [libc::F_GETFL, libc::F_SETFL, crate::gdb::wake::F_SETOWN_EX] {
+            fcntl.push(
+                SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, cmd as u64)
+                    .and_then(|c| SeccompRule::new(vec![c]))
+                    .map_err(e)?,
+            );
+        }
+    }
     let mut map: BTreeMap<i64, Vec<SeccompRule>> =
         allowed.into_iter().map(|s| (s, vec![])).collect();
     map.insert(libc::SYS_ioctl, ioctl);
-    map.insert(libc::SYS_fcntl, vec![getfd]);
+    map.insert(libc::SYS_fcntl, fcntl);
     Ok(map)
 }
 
@@ -134,6 +180,12 @@ mod tests {
         assert_eq!(KVM_RUN, 0xae80);
         assert_eq!(KVM_GET_REGS, 0x8090_ae81);
         assert_eq!(KVM_GET_SREGS, 0x8138_ae83);
+        assert_eq!(KVM_SET_REGS, 0x4090_ae82);
+        assert_eq!(KVM_GET_FPU, 0x81a0_ae8c);
+        assert_eq!(KVM_SET_FPU, 0x41a0_ae8d);
+        assert_eq!(KVM_SET_GUEST_DEBUG, 0x4048_ae9b);
+        assert_eq!(KVM_GET_DEBUGREGS, 0x8080_aea1);
+        assert_eq!(KVM_SET_DEBUGREGS, 0x4080_aea2);
     }
 
     #[test]
@@ -141,14 +193,17 @@ mod tests {
         for (net, block) in [(false, false), (true, false), (false, true), (true, true)] {
             for user_net in [false, net] {
                 for profile in [false, true] {
-                    let p = program(Needs {
-                        net,
-                        user_net,
-                        block,
-                        profile,
-                    })
-                    .unwrap();
-                    assert!(!p.is_empty());
+                    for gdb in [false, true] {
+                        let p = program(Needs {
+                            net,
+                            user_net,
+                            block,
+                            profile,
+                            gdb,
+                        })
+                        .unwrap();
+                        assert!(!p.is_empty());
+                    }
                 }
             }
         }
@@ -157,6 +212,7 @@ mod tests {
             user_net: false,
             block: false,
             profile: false,
+            gdb: false,
         })
         .unwrap();
         assert!(!r.contains_key(&libc::SYS_read));
@@ -168,6 +224,7 @@ mod tests {
             user_net: false,
             block: false,
             profile: false,
+            gdb: false,
         })
         .unwrap();
         assert!(tap.contains_key(&libc::SYS_read));
@@ -178,6 +235,7 @@ mod tests {
             user_net: true,
             block: false,
             profile: false,
+            gdb: false,
         })
         .unwrap();
         for call in [libc::SYS_recvfrom, libc::SYS_sendto, libc::SYS_accept4] {
@@ -198,6 +256,7 @@ mod tests {
             user_net: false,
             block: false,
             profile,
+            gdb: false,
         };
         let plain = rules(needs(false)).unwrap();
         let profiled = rules(needs(true)).unwrap();
@@ -225,6 +284,50 @@ mod tests {
         );
     }
 
+    #[test]
+    fn only_gdb_widens_the_filter_for_a_debugger() {
+        let without = Needs {
+            net: false,
+            user_net: false,
+            block: false,
+            profile: false,
+            gdb: false,
+        };
+        let with = Needs {
+            gdb: true,
+            ..without
+        };
+        program(with).unwrap();
+        let (a, b) = (rules(without).unwrap(), rules(with).unwrap());
+        // Without --gdb: no sockets to talk on, no debug ioctls, fcntl only
+        // for F_GETFD.
+        for call in [
+            libc::SYS_recvfrom,
+            libc::SYS_sendto,
+            libc::SYS_accept4,
+            libc::SYS_setsockopt,
+        ] {
+            assert!(!a.contains_key(&call), "{call} without --gdb");
+            assert!(b.contains_key(&call), "{call} with --gdb");
+        }
+        assert_eq!(a[&libc::SYS_ioctl].len(), 3);
+        assert_eq!(b[&libc::SYS_ioctl].len(), 9);
+        assert_eq!(a[&libc::SYS_fcntl].len(), 1);
+        assert_eq!(b[&libc::SYS_fcntl].len(), 4);
+        // Even with it: no new sockets, binds, connects or reads of files.
+        for call in [
+            libc::SYS_socket,
+            libc::SYS_bind,
+            libc::SYS_connect,
+            libc::SYS_listen,
+            libc::SYS_openat,
+            libc::SYS_read,
+            libc::SYS_rt_sigaction,
+        ] {
+            assert!(!b.contains_key(&call), "{call} with --gdb");
+        }
+    }
+
     /// In a child process (this test binary re-run), install the filter and
     /// try a forbidden syscall: the kernel must kill the child.
     #[test]
@@ -235,6 +338,7 @@ mod tests {
                 user_net: false,
                 block: false,
                 profile: false,
+                gdb: false,
             })
             .unwrap();
             let _ = std::fs::File::open("/etc/hostname");

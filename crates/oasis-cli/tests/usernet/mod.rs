@@ -21,6 +21,7 @@ fn image_dir() -> PathBuf {
 }
 
 pub use oasis_testkit::client::free_port as unused_port;
+#[allow(unused_imports)] // not every test file sends patterns
 pub use oasis_testkit::client::pattern;
 
 /// `setpriv` with every capability dropped, when it exists: the VMM then
