@@ -167,3 +167,54 @@ fn tcp_connects_streams_both_ways_and_closes_each_side() {
         );
     });
 }
+
+#[test]
+fn sockets_come_back_to_their_count_after_connections_close() {
+    with_two_stacks(|a, b| async move {
+        let listener = a.listen_tcp(80, 4).unwrap();
+        let (a0, b0) = (a.stats(), b.stats());
+        assert_eq!((a0.closing, b0.closing), (0, 0), "{a0}");
+        oasis_rt::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                oasis_rt::spawn(async move {
+                    let mut buf = [0u8; 64];
+                    loop {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => conn.write_all(&buf[..n]).await.unwrap(),
+                        }
+                    }
+                    conn.shutdown().unwrap();
+                });
+            }
+        });
+        // Twenty connections opened, an echo exchanged and dropped, as
+        // bench/soak's echo-tcp does: each side closes, half of them first.
+        for i in 0..20u8 {
+            let mut conn = b.connect_tcp("10.0.0.1:80".parse().unwrap()).await.unwrap();
+            conn.write_all(&[i; 10]).await.unwrap();
+            let mut buf = [0u8; 10];
+            let mut got = 0;
+            while got < 10 {
+                got += conn.read(&mut buf[got..]).await.unwrap();
+            }
+            assert_eq!(buf, [i; 10]);
+            if i % 2 == 0 {
+                conn.shutdown().unwrap();
+            }
+        }
+        // Once their FIN exchanges end (or their linger does), both stacks
+        // hold the sockets they held before, none closing.
+        let mut waited = 0;
+        loop {
+            let (sa, sb) = (a.stats(), b.stats());
+            if (sa.sockets, sa.closing, sb.sockets, sb.closing) == (a0.sockets, 0, b0.sockets, 0) {
+                break;
+            }
+            assert!(waited < 15_000, "sockets did not come back: {sa} / {sb}");
+            oasis_rt::sleep(Duration::from_millis(10)).await;
+            waited += 10;
+        }
+    });
+}

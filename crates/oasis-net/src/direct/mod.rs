@@ -199,7 +199,7 @@ impl Core {
                     smoltcp_next.unwrap_or(0),
                     st.iface.ip_addrs(),
                     st.sockets.iter().count(),
-                    st.stats
+                    st.stats_now()
                 );
             }
             smoltcp_next = Some(until);
@@ -249,7 +249,7 @@ impl Core {
 
 impl Drop for Core {
     fn drop(&mut self) {
-        log::info!("stats at exit: {}", self.state.get_mut().stats);
+        log::info!("stats at exit: {}", self.state.get_mut().stats_now());
     }
 }
 
@@ -267,11 +267,20 @@ async fn report(core: Weak<Core>, every: Duration) {
     loop {
         oasis_rt::sleep(every).await;
         let Some(core) = core.upgrade() else { return };
-        log::info!("stats: {}", core.state.borrow().stats);
+        log::info!("stats: {}", core.state.borrow().stats_now());
     }
 }
 
 impl State {
+    /// The counters, with the socket gauges as they are now.
+    fn stats_now(&self) -> Stats {
+        Stats {
+            sockets: self.sockets.iter().count() as u64,
+            closing: self.closing.len() as u64,
+            ..self.stats
+        }
+    }
+
     /// One smoltcp poll over what the receive ring holds.
     fn poll_iface(&mut self, now: u64) {
         self.stats.polls += 1;
@@ -415,7 +424,7 @@ impl DirectStack {
 
     /// The stack's counters so far.
     pub fn stats(&self) -> Stats {
-        self.core.state.borrow().stats
+        self.core.state.borrow().stats_now()
     }
 
     /// The device's MAC address.

@@ -49,6 +49,13 @@ pub struct Stats {
     /// moving a frame and the driver made it wait instead (a stack bug;
     /// zero in a healthy run).
     pub spin_backoffs: u64,
+    /// Sockets the stack holds now (a gauge, not a counter): listeners'
+    /// slots, connections, closing ones and its own DHCP and ICMPv6
+    /// sockets. Flat under steady load; growing means a leak.
+    pub sockets: u64,
+    /// Of those, connections dropped by the application and still
+    /// closing (their FIN exchange, bounded by a linger time).
+    pub closing: u64,
 }
 
 impl Stats {
@@ -75,7 +82,8 @@ impl fmt::Display for Stats {
             f,
             "rx {} frames {} bytes in {} batches, {} errors; tx {} frames {} bytes in {} flushes, {} errors; \
              dropped {} (truncated {}, malformed {}, checksum {}, oversize {}); \
-             tcp syn {}, half-open expired {}, evicted {}; udp unroutable {}; polls {}, router solicitations {}, spin backoffs {}",
+             tcp syn {}, half-open expired {}, evicted {}; udp unroutable {}; polls {}, router solicitations {}, spin backoffs {}; \
+             sockets {} (closing {})",
             self.rx_frames,
             self.rx_bytes,
             self.rx_batches,
@@ -95,7 +103,9 @@ impl fmt::Display for Stats {
             self.udp_unroutable,
             self.polls,
             self.router_solicitations,
-            self.spin_backoffs
+            self.spin_backoffs,
+            self.sockets,
+            self.closing
         )
     }
 }
