@@ -79,10 +79,10 @@ impl Guest {
         self.0.output()
     }
 
-    /// Waits (up to two minutes: `oasis run` checks the build first) for a
+    /// Waits (up to five minutes: `oasis run` checks the build first, and a loaded machine builds slowly) for a
     /// line containing `needle`.
     pub fn wait_for(&mut self, needle: &str) {
-        self.0.wait_for(needle, Duration::from_secs(120));
+        self.0.wait_for(needle, Duration::from_secs(300));
     }
 
     /// Stops the VMM with SIGTERM (by pid) and returns its exit status and
