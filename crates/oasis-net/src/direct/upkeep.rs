@@ -83,10 +83,11 @@ impl State {
                 log::debug!("SLAAC: no room to queue a router solicitation");
             }
         }
-        let addrs: Vec<Ipv6Cidr> = machine.addresses().collect();
         let router = machine.router();
         let (applied, applied_router) = &mut self.slaac_applied;
-        if addrs != *applied {
+        // Every driver step passes here: compare in place, allocate only on a change.
+        if !machine.addresses().eq(applied.iter().copied()) {
+            let addrs: Vec<Ipv6Cidr> = machine.addresses().collect();
             let gone = core::mem::replace(applied, addrs.clone());
             self.iface.update_ip_addrs(|list| {
                 list.retain(|a| !matches!(a, IpCidr::Ipv6(c) if gone.contains(c)));
