@@ -48,6 +48,11 @@ pub const DEVICE_NET: u32 = 1;
 /// [`DeviceInfo::kind`] of a block device.
 pub const DEVICE_BLOCK: u32 = 2;
 
+/// [`DeviceInfo::link`] bit: no IPv6 router can be on this net device's link
+/// (the VMM's user-mode network routes IPv4 only), so the guest keeps its
+/// link-local address and does not solicit routers.
+pub const LINK_NO_IPV6_ROUTER: u32 = 1;
+
 /// One attached device. Its index in [`BootInfo::devices`] is its handle in hypercalls.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +79,10 @@ pub struct DeviceInfo {
     pub ring_slots: u32,
     /// Net: bytes per ring slot, its [`crate::ring::SlotHeader`] included.
     pub ring_slot_size: u32,
+    /// Net: what the VMM knows about the link, as `LINK_*` bits.
+    pub link: u32,
+    /// Zero.
+    pub _reserved: u32,
 }
 
 impl DeviceInfo {
@@ -90,6 +99,8 @@ impl DeviceInfo {
         tx_ring: 0,
         ring_slots: 0,
         ring_slot_size: 0,
+        link: 0,
+        _reserved: 0,
     };
 
     /// The device's name, if it is valid UTF-8 of a valid length.
@@ -99,8 +110,8 @@ impl DeviceInfo {
     }
 }
 
-const _: () = assert!(core::mem::size_of::<DeviceInfo>() == 88);
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 112 + 88 * MAX_DEVICES);
+const _: () = assert!(core::mem::size_of::<DeviceInfo>() == 96);
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 112 + 96 * MAX_DEVICES);
 const _: () = assert!(
     (core::mem::size_of::<BootInfo>() as u64) <= crate::layout::CMDLINE - crate::layout::BOOT_INFO
 );

@@ -46,7 +46,8 @@ pub mod ring;
 /// Version of this contract. The VMM refuses an image whose manifest names
 /// another version, and the guest aborts if [`boot::BootInfo::abi_version`]
 /// differs from its own. Version 2: `BlockIo::flags` ([`hypercall::BLOCK_DURABLE`]).
-pub const ABI_VERSION: u32 = 2;
+/// Version 3: `DeviceInfo::link` ([`boot::LINK_NO_IPV6_ROUTER`]).
+pub const ABI_VERSION: u32 = 3;
 
 /// I/O port of hypercall number 0; call `n` is `out` to `HYPERCALL_PORT_BASE + n`.
 pub const HYPERCALL_PORT_BASE: u16 = 0x500;

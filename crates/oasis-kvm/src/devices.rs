@@ -4,7 +4,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use oasis_abi::boot::{BootInfo, DEVICE_BLOCK, DEVICE_NET};
+use oasis_abi::boot::{BootInfo, DEVICE_BLOCK, DEVICE_NET, LINK_NO_IPV6_ROUTER};
+use oasis_rt::device::Link;
 
 use crate::block::BlockDevice;
 use crate::net::NetDevice;
@@ -38,6 +39,9 @@ pub(crate) fn init(boot: &BootInfo) {
                         (d.rx_ring, d.tx_ring),
                         d.ring_slots,
                         d.ring_slot_size,
+                        Link {
+                            no_ipv6_router: d.link & LINK_NO_IPV6_ROUTER != 0,
+                        },
                     )
                 })
             }

@@ -1,17 +1,21 @@
 //! Net devices over the shared rings: frames are received and sent in place
-//! in guest memory; the VMM fills the RX ring and drains the TX ring in
-//! batches (in POLL, or on an explicit flush), so a burst costs one exit.
+//! in guest memory; the VMM fills the RX ring and drains the TX ring of
+//! every device in each POLL, so a burst costs one exit.
 //!
 //! Receiving never exits: the RX ring is refilled when the executor idles in
-//! POLL, which returns at once when frames are waiting. Sending exits once
-//! per [`Net::flush`] (or when the TX ring is full), not once per frame.
+//! POLL, which returns at once when frames are waiting. Sending does not
+//! exit either while the TX ring has room: [`Net::flush`] leaves the frames
+//! for the POLL the executor makes as soon as it has nothing left to run, so
+//! an answer and the wait for the next question share one exit. Only a TX
+//! ring half full is pushed out at once (NET_TX), so that a guest busy for a
+//! long while never stalls its own output.
 
 use core::task::{Context, Poll, Waker};
 
 use oasis_abi::MAX_DEVICES;
 use oasis_abi::hypercall::{NetIo, Number, Status};
 use oasis_abi::ring::{End, Ring};
-use oasis_rt::device::{DeviceError, Net};
+use oasis_rt::device::{DeviceError, Link, Net};
 
 use crate::hypercall;
 
@@ -49,14 +53,28 @@ pub(crate) fn wake_ready(ready: u64) {
     }
 }
 
+/// Hands the VMM every frame still queued on any device (one POLL that does
+/// not wait), for a guest about to end: a frame sent just before the end is
+/// not lost.
+pub(crate) fn send_queued() {
+    if attached() {
+        let mut arg = oasis_abi::hypercall::Poll {
+            timeout_ns: 0,
+            interest: 0,
+            ready: 0,
+        };
+        hypercall::call(Number::Poll, &mut arg);
+    }
+}
+
 /// An Ethernet device attached by the VMM (`--net:NAME=TAP`).
 pub struct NetDevice {
     handle: u32,
     mac: [u8; 6],
     mtu: usize,
+    link: Link,
     rx: Ring,
     tx: Ring,
-    queued: u32,
 }
 
 impl NetDevice {
@@ -69,6 +87,7 @@ impl NetDevice {
         rings: (u64, u64),
         slots: u32,
         slot_size: u32,
+        link: Link,
     ) -> NetDevice {
         // SAFETY: the VMM placed both rings in guest memory reserved for them.
         let (rx, tx) = unsafe {
@@ -82,9 +101,9 @@ impl NetDevice {
             handle,
             mac,
             mtu,
+            link,
             rx,
             tx,
-            queued: 0,
         }
     }
 
@@ -115,6 +134,10 @@ impl Net for NetDevice {
         self.mtu
     }
 
+    fn link(&self) -> Link {
+        self.link
+    }
+
     fn receive(&mut self, each: &mut dyn FnMut(&[u8])) -> Result<usize, DeviceError> {
         let mut n = 0;
         while let Some(frame) = self.rx.peek().map_err(ring_error)? {
@@ -137,13 +160,13 @@ impl Net for NetDevice {
         };
         fill(&mut slot[..len]);
         self.tx.produce(len).map_err(ring_error)?;
-        self.queued += 1;
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), DeviceError> {
-        if self.queued > 0 {
-            self.queued = 0;
+        // Frames the VMM has not taken yet; the next POLL takes them all.
+        let queued = self.tx.pending().map_err(ring_error)?;
+        if queued > 0 && queued >= self.tx.slots() / 2 {
             self.exit(Number::NetTx)?;
         }
         Ok(())

@@ -106,7 +106,9 @@ pub unsafe fn start(boot: *const BootInfo, app: fn() -> App) -> ! {
     }
     crate::devices::init(boot);
     let platform = KvmPlatform { clock };
-    match oasis_rt::exec::block_on(&platform, (app.main)()) {
+    let result = oasis_rt::exec::block_on(&platform, (app.main)());
+    crate::net::send_queued();
+    match result {
         Ok(()) => hypercall::exit(0),
         Err(e) => {
             print(&format!("error: {e}\n"));

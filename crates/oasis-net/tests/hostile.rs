@@ -48,6 +48,9 @@ impl<N: Net> Net for Faulty<N> {
     fn mtu(&self) -> usize {
         self.inner.mtu()
     }
+    fn link(&self) -> oasis_rt::device::Link {
+        self.inner.link()
+    }
     fn receive(&mut self, each: &mut dyn FnMut(&[u8])) -> Result<usize, DeviceError> {
         self.inner.receive(each)
     }

@@ -21,13 +21,13 @@ use common::{Cable, End};
 use oasis_net::Config;
 use oasis_net::direct::DirectStack;
 use oasis_rt::Instant;
-use oasis_rt::device::Net;
+use oasis_rt::device::{Link, Net};
 use oasis_rt::platform::Platform;
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress,
     EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet,
-    Ipv4Repr, UdpPacket, UdpRepr,
+    Ipv4Repr, Ipv6Packet, UdpPacket, UdpRepr,
 };
 
 const S: u64 = 1_000_000_000;
@@ -77,6 +77,8 @@ struct Server {
     mode: Cell<Mode>,
     /// DHCP messages from the client: (virtual s, type, unicast to the server).
     seen: RefCell<Vec<(u64, DhcpMessageType, bool)>>,
+    /// Router solicitations from the client.
+    solicitations: Cell<u64>,
 }
 
 fn dhcp_reply(request: &DhcpRepr, kind: DhcpMessageType) -> Vec<u8> {
@@ -185,8 +187,16 @@ impl Server {
             let arp = ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).ok()?).ok()?;
             return arp_reply(&arp);
         }
+        if eth.ethertype() == EthernetProtocol::Ipv6 {
+            // Router solicitations (ICMPv6 type 133) nobody answers.
+            let ip = Ipv6Packet::new_checked(eth.payload()).ok()?;
+            if ip.next_header() == IpProtocol::Icmpv6 && ip.payload().first() == Some(&133) {
+                self.solicitations.set(self.solicitations.get() + 1);
+            }
+            return None;
+        }
         if eth.ethertype() != EthernetProtocol::Ipv4 {
-            return None; // IPv6: router solicitations nobody answers.
+            return None;
         }
         let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
         let udp = UdpPacket::new_checked(ip.payload()).ok()?;
@@ -271,6 +281,7 @@ fn a_dhcp_lease_lives_its_whole_life_on_a_virtual_clock_without_spinning() {
     let server = Rc::new(Server {
         mode: Cell::new(Mode::Answer),
         seen: RefCell::new(Vec::new()),
+        solicitations: Cell::new(0),
     });
     let srv = server.clone();
     oasis_rt::exec::block_on(&clock, async move {
@@ -381,4 +392,49 @@ fn a_dhcp_lease_lives_its_whole_life_on_a_virtual_clock_without_spinning() {
             "the spin guard had to step in"
         );
     });
+}
+
+/// A link the platform knows has no IPv6 router (the VMM's user-mode
+/// network) costs no router solicitations, so an idle guest there wakes for
+/// nothing IPv6; on a link it knows nothing about, the stack solicits with
+/// RFC 7559's backoff (at about 0, 4, 12, 28 and 60 s).
+#[test]
+fn a_stack_solicits_ipv6_routers_only_where_one_may_be() {
+    oasis_rt::platform::install(oasis_hosted::services());
+    for no_ipv6_router in [false, true] {
+        let clock = VirtualClock::default();
+        let server = Rc::new(Server {
+            mode: Cell::new(Mode::Answer),
+            seen: RefCell::new(Vec::new()),
+            solicitations: Cell::new(0),
+        });
+        let srv = server.clone();
+        let stats = oasis_rt::exec::block_on(&clock, async move {
+            let cable = Rc::new(RefCell::new(Cable::default()));
+            oasis_rt::spawn(serve(End::new(&cable, 1), srv.clone()));
+            let config = Config::from_values(None, None, None, None, false, 0).unwrap();
+            let mut end = End::new(&cable, 0);
+            end.link = Link { no_ipv6_router };
+            let stack = DirectStack::new(end, config).unwrap();
+            walk(&stack, 90, None, "soliciting").await;
+            assert!(has_lease(&stack), "no DHCP lease: {:?}", stack.addrs());
+            stack.stats()
+        });
+        let sent = server.solicitations.get();
+        assert_eq!(
+            sent, stats.router_solicitations,
+            "the wire and the counter disagree"
+        );
+        if no_ipv6_router {
+            assert_eq!(
+                sent, 0,
+                "router solicitations on a link with no IPv6 router"
+            );
+        } else {
+            assert!(
+                (5..=6).contains(&sent),
+                "{sent} router solicitations in 90 s, expected 5 (0, 4, 12, 28, 60 s ± 10%)"
+            );
+        }
+    }
 }

@@ -110,6 +110,10 @@ impl<B: Block + ?Sized> Block for &B {
 pub trait Net {
     /// The device's MAC address.
     fn mac(&self) -> [u8; 6];
+    /// What the platform knows about the device's link (nothing, by default).
+    fn link(&self) -> Link {
+        Link::default()
+    }
     /// Largest frame, Ethernet header included (1514 for a standard link).
     fn mtu(&self) -> usize;
     /// Hands every frame already received (up to a platform batch) to `each`,
@@ -119,11 +123,23 @@ pub trait Net {
     /// Queues one frame of `len` bytes, which `fill` writes in place. The
     /// platform may hold queued frames until [`Net::flush`].
     fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<(), DeviceError>;
-    /// Pushes every queued frame out (one exit per burst on kvm).
+    /// Sends every queued frame: at once, or — where the platform's next
+    /// wait takes queued frames anyway (kvm: one POLL exit carries the burst
+    /// out and waits for input) — no later than that wait.
     fn flush(&mut self) -> Result<(), DeviceError>;
     /// Ready when a frame may be waiting; otherwise arranges for the task to
     /// be woken when one arrives.
     fn poll_receive_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+/// What a platform knows about the link a [`Net`] device is on, so that the
+/// stack need not probe for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Link {
+    /// No IPv6 router can be on the link (a monitor's user-mode network
+    /// routes IPv4 only): the stack keeps its link-local address and does
+    /// not solicit routers.
+    pub no_ipv6_router: bool,
 }
 
 /// Where log output and other text goes.

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
-use oasis_abi::boot::{BOOT_MAGIC, BootInfo, DEVICE_BLOCK, DEVICE_NET, DeviceInfo};
+use oasis_abi::boot::{
+    BOOT_MAGIC, BootInfo, DEVICE_BLOCK, DEVICE_NET, DeviceInfo, LINK_NO_IPV6_ROUTER,
+};
 use oasis_abi::hypercall::Number;
 use oasis_abi::layout::{BOOT_INFO, CMDLINE, CMDLINE_MAX, LARGE_PAGE, MEM_MAX, PAGE};
 use oasis_abi::manifest::Manifest;
@@ -561,6 +563,9 @@ fn open_devices(
                         why,
                     },
                 )?;
+                // The user-mode gateway routes IPv4 only: the guest need
+                // not look for an IPv6 router (and wake to do so).
+                d.link |= LINK_NO_IPV6_ROUTER;
                 net::NetDevice::User(Box::new(user))
             } else {
                 let file = net::open_tap(backing).map_err(|e| Error::Backing {

@@ -396,6 +396,7 @@ impl DirectStack {
             slaac_applied: (Vec::new(), None),
             spin: guard::SpinGuard::default(),
         };
+        let no_ipv6_router = state.dev.link().no_ipv6_router;
         state.configure(&config, u64::from_le_bytes(seed), now)?;
         log::info!(
             "direct stack on MAC {} (MTU {mtu}), IPv4 {}, IPv6 {}",
@@ -406,6 +407,7 @@ impl DirectStack {
             },
             match config.ipv6 {
                 Some(c) => format!("{}/{}", c.addr, c.prefix),
+                None if no_ipv6_router => "link-local only (no IPv6 router on this link)".into(),
                 None => "by SLAAC".into(),
             }
         );
@@ -484,7 +486,7 @@ impl State {
         if config.dhcp() {
             self.dhcp = Some(self.sockets.add(dhcpv4::Socket::new()));
         }
-        if config.slaac() {
+        if config.slaac() && !self.dev.link().no_ipv6_router {
             use smoltcp::socket::raw;
             use smoltcp::wire::{IpProtocol, IpVersion};
             let buffer = || {

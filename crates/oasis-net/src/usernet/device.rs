@@ -14,7 +14,7 @@ use core::task::{Context, Poll};
 use std::os::fd::RawFd;
 
 use oasis_hosted::reactor::{Reactor, Token};
-use oasis_rt::device::{DeviceError, Net};
+use oasis_rt::device::{DeviceError, Link, Net};
 use oasis_rt::time::{Instant, Sleep, sleep_until};
 
 use super::{Gateway, UserNetConfig};
@@ -84,6 +84,13 @@ impl Net for UserNetDevice {
 
     fn mtu(&self) -> usize {
         1514
+    }
+
+    fn link(&self) -> Link {
+        // The gateway routes IPv4 only.
+        Link {
+            no_ipv6_router: true,
+        }
     }
 
     fn receive(&mut self, each: &mut dyn FnMut(&[u8])) -> Result<usize, DeviceError> {

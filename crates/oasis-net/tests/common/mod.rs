@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use oasis_rt::device::{DeviceError, Net};
+use oasis_rt::device::{DeviceError, Link, Net};
 
 #[derive(Default)]
 pub struct Cable {
@@ -20,6 +20,8 @@ pub struct End {
     pub cable: Rc<RefCell<Cable>>,
     pub side: usize,
     pub held: Vec<Vec<u8>>,
+    /// What the end says about its link.
+    pub link: Link,
 }
 
 impl Net for End {
@@ -28,6 +30,9 @@ impl Net for End {
     }
     fn mtu(&self) -> usize {
         1514
+    }
+    fn link(&self) -> Link {
+        self.link
     }
     fn receive(&mut self, each: &mut dyn FnMut(&[u8])) -> Result<usize, DeviceError> {
         let frames: Vec<Vec<u8>> = self.cable.borrow_mut().towards[self.side]
@@ -69,6 +74,7 @@ impl End {
             cable: cable.clone(),
             side,
             held: Vec::new(),
+            link: Link::default(),
         }
     }
 }
