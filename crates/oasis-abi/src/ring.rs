@@ -1,6 +1,6 @@
 //! The shared network rings: single-producer, single-consumer queues of
 //! fixed-size frame slots in guest memory, so that a burst of frames costs
-//! one exit (DESIGN.md §2.3).
+//! one exit (ARCHITECTURE.md §2).
 //!
 //! ```text
 //! offset  0  producer: u32   free-running count of slots filled (producer writes)

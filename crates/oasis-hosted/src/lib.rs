@@ -11,12 +11,14 @@
 //!
 //! A net device left unattached means the host's own sockets (`socket`);
 //! `user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT` is
-//! user-mode networking (no TAP, no root), set up by oasis-net.
+//! user-mode networking (no TAP, no root): [`usernet::UserNetDevice`] over
+//! the gateway of oasis-host, under oasis-net's direct stack.
 #![warn(missing_docs)]
 
 pub mod block;
 pub mod reactor;
 pub mod tap;
+pub mod usernet;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -235,7 +237,7 @@ fn open_devices(attach: &[Attach]) -> Result<(), String> {
         let dev = match a.kind {
             DeviceKind::Block => block::FileBlock::open(Path::new(&a.backing))
                 .map(Opened::Block)
-                .map_err(|e| format!("block device `{}`: cannot open {}: {e}", a.name, a.backing))?,
+                .map_err(|e| format!("block device `{}`: {e}", a.name))?,
             DeviceKind::Net if a.backing == HOST_SOCKETS => Opened::HostSockets,
             DeviceKind::Net if a.backing == "user" || a.backing.starts_with("user,") => {
                 Opened::User(a.backing.clone())

@@ -1,10 +1,9 @@
 //! A net device backed by a Linux TAP interface (`/dev/net/tun`, no packet
 //! information header), non-blocking and edge-triggered in the reactor.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -26,39 +25,7 @@ pub struct Tap {
     buf: Box<[u8; 65536]>,
 }
 
-#[repr(C)]
-struct IfReq {
-    name: [u8; libc::IFNAMSIZ],
-    flags: libc::c_short,
-    _pad: [u8; 22],
-}
-
-/// Opens the TAP interface `name` (non-blocking, close-on-exec, no packet
-/// information header). Shared by the hosted TAP device and oasis-vmm.
-pub fn open_tap(name: &str) -> io::Result<File> {
-    if name.is_empty() || name.len() >= libc::IFNAMSIZ {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("interface name must be 1 to {} bytes", libc::IFNAMSIZ - 1),
-        ));
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open("/dev/net/tun")?;
-    let mut req = IfReq {
-        name: [0; libc::IFNAMSIZ],
-        flags: (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short,
-        _pad: [0; 22],
-    };
-    req.name[..name.len()].copy_from_slice(name.as_bytes());
-    // SAFETY: TUNSETIFF reads and writes one `struct ifreq`, which IfReq matches in size.
-    if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(file)
-}
+pub use oasis_host::tap::open_tap;
 
 impl Tap {
     /// Attaches to the TAP interface `name`, with `mac` as this end's address.

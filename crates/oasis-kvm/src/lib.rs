@@ -1,6 +1,6 @@
 //! The kvm platform: an oasis unikernel on bare metal (`x86_64-unknown-none`),
 //! run by oasis-vmm under KVM and talking to it only by hypercalls
-//! (oasis-abi; DESIGN.md §2.3).
+//! (oasis-abi; ARCHITECTURE.md §2).
 //!
 //! The VMM enters the image at CPL3 with everything set up; this crate adds a
 //! heap over the memory the VMM reports, the services (console by hypercall,

@@ -1,4 +1,4 @@
-//! oasis-net: the network stacks of oasis (DESIGN.md §2.4), behind one
+//! oasis-net: the network stacks of oasis (ARCHITECTURE.md §1), behind one
 //! UDP/TCP API ([`Stack`], [`UdpSocket`], [`TcpListener`], [`TcpStream`]).
 //!
 //! - The **direct stack** ([`direct::DirectStack`]): smoltcp over any
@@ -24,7 +24,7 @@
 //! when the device is attached as `--net:NAME=socket` or not attached at
 //! all, which means the host's own sockets (as on MirageOS's Unix target).
 //! Hosted `--net:NAME=user,fwd=…` runs the direct stack over a user-mode
-//! network ([`usernet`]).
+//! network (the hosted platform's `UserNetDevice`).
 //! Addresses come from boot arguments ([`config`]).
 #![no_std]
 #![warn(missing_docs)]
@@ -39,8 +39,6 @@ pub mod direct;
 pub mod error;
 #[cfg(not(target_os = "none"))]
 pub mod socket;
-#[cfg(not(target_os = "none"))]
-pub mod usernet;
 
 pub use any::{AnyStack, AnyTcpListener, AnyTcpStream, AnyUdpSocket};
 pub use api::{Stack, TcpListener, TcpStream, UdpSocket};
@@ -77,9 +75,7 @@ pub fn stack(env: &mut oasis::Env, name: &str) -> Result<AnyStack, NetError> {
 /// Without `--ipv4` the stack asks DHCP, which the gateway answers.
 #[cfg(not(target_os = "none"))]
 fn user_mode_stack(name: &str, spec: &str, config: Config) -> Result<AnyStack, NetError> {
-    let net = usernet::UserNetConfig::parse(spec)
-        .map_err(|e| NetError::Config(alloc::format!("net device `{name}`: {e}")))?;
-    let dev = usernet::UserNetDevice::new(net)
+    let dev = oasis_hosted::usernet::UserNetDevice::open(spec)
         .map_err(|e| NetError::Config(alloc::format!("net device `{name}`: {e}")))?;
     Ok(AnyStack::Direct(direct::DirectStack::new(dev, config)?))
 }

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration as StdDuration;
 
 use common::{Cable, End};
+use oasis_host::usernet::{Gateway, UserNetConfig};
 use oasis_net::direct::DirectStack;
 use oasis_net::prelude::*;
-use oasis_net::usernet::{Gateway, UserNetConfig};
 use oasis_net::{AnyTcpStream, Config};
 use oasis_rt::Duration;
 use oasis_rt::args::FromArg;

@@ -1,4 +1,4 @@
-//! The device traits every platform implements (DESIGN.md §2.1).
+//! The device traits every platform implements (ARCHITECTURE.md §1).
 //!
 //! Libraries and applications are written against these traits; the platform
 //! chosen by the build target supplies the types. Block, console, clock and

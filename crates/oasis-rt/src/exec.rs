@@ -1,4 +1,4 @@
-//! The executor (DESIGN.md §2.2): one thread, cooperative, non-`Send` tasks.
+//! The executor (ARCHITECTURE.md §2): one thread, cooperative, non-`Send` tasks.
 //!
 //! It polls tasks that were woken, fires expired timers, and when nothing is
 //! ready asks the [`Platform`] to wait until the next deadline or device

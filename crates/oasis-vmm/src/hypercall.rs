@@ -8,10 +8,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use oasis_abi::hypercall::*;
 
-use crate::block::FileBlock;
 use crate::error::Error;
 use crate::memory::{GuestMemory, Pod};
 use crate::net::{NetDevice, NetError};
+use oasis_host::block::FileBlock;
 
 /// A device, by its handle (its index in the manifest).
 pub enum Device {

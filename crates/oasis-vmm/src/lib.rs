@@ -1,4 +1,4 @@
-//! oasis-vmm: the monitor that runs an oasis kvm image (DESIGN.md §2.3).
+//! oasis-vmm: the monitor that runs an oasis kvm image (ARCHITECTURE.md §2).
 //!
 //! It checks the image (ELF, ABI version, device manifest against the
 //! command line), builds the guest's machine (long mode, CPL3 with IOPL=3,
@@ -26,7 +26,6 @@
 //! image|manifest|ring|frame` in this crate's directory).
 #![warn(missing_docs)]
 
-pub mod block;
 pub mod cpu;
 pub mod error;
 pub mod fault;

@@ -15,7 +15,6 @@ use oasis_abi::manifest::Manifest;
 use oasis_abi::ring::{DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, ring_bytes};
 use oasis_abi::{ABI_VERSION, MAX_NAME};
 
-use crate::block::{FileBlock, SECTOR_SIZE};
 use crate::error::Error;
 use crate::hypercall::{Device, Flow, Host};
 use crate::image::Image;
@@ -23,6 +22,7 @@ use crate::memory::GuestMemory;
 use crate::options::Config;
 use crate::profile::Profiler;
 use crate::{fault, net, seccomp, setup};
+use oasis_host::block::{FileBlock, SECTOR_SIZE};
 
 /// Least heap the guest gets beyond its image and rings.
 const MIN_HEAP: u64 = 1 << 20;
@@ -528,12 +528,11 @@ fn open_devices(
         d.name_len = name.len().min(MAX_NAME) as u32;
         d.name[..d.name_len as usize].copy_from_slice(&name.as_bytes()[..d.name_len as usize]);
         if *kind == DEVICE_BLOCK {
-            let b =
-                FileBlock::open(std::path::Path::new(backing)).map_err(|why| Error::Backing {
-                    kind: "block",
-                    name: name.to_string(),
-                    why,
-                })?;
+            let b = FileBlock::open(std::path::Path::new(backing)).map_err(|e| Error::Backing {
+                kind: "block",
+                name: name.to_string(),
+                why: e.to_string(),
+            })?;
             d.sector_size = SECTOR_SIZE;
             d.sectors = b.sectors();
             devices.push(Device::Block(b));

@@ -100,7 +100,7 @@ exit status: the guest's (0 done, 1 application error, 2 bad boot arguments),
 /// the TAP is opened). The error says which part is wrong.
 pub fn check_net_backing(backing: &str) -> Result<(), String> {
     if crate::net::is_user_mode(backing) {
-        oasis_net::usernet::UserNetConfig::parse(backing)?;
+        oasis_host::usernet::UserNetConfig::parse(backing)?;
     }
     Ok(())
 }

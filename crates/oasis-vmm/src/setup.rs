@@ -1,4 +1,4 @@
-//! The machine the guest wakes up in (DESIGN.md §2.3, §4, §5): page tables,
+//! The machine the guest wakes up in (ARCHITECTURE.md §2): page tables,
 //! GDT, and the vCPU's registers for a CPL3 entry with IOPL=3.
 
 use kvm_bindings::{kvm_fpu, kvm_regs, kvm_segment, kvm_sregs};

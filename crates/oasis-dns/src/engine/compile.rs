@@ -1,5 +1,5 @@
 //! Load-time compilation: every answer a zone can give, rendered once into
-//! wire bytes with names already compressed (DESIGN.md §2.5).
+//! wire bytes with names already compressed (ARCHITECTURE.md §1).
 //!
 //! An answer whose question name is fixed (an existing owner) is stored as
 //! it goes on the wire after the question. An answer shared by many

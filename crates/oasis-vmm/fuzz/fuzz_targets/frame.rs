@@ -3,7 +3,7 @@
 //! pass, answers what it answers, and never panics either.
 #![no_main]
 
-use oasis_net::usernet::{Gateway, UserNetConfig};
+use oasis_host::usernet::{Gateway, UserNetConfig};
 use oasis_vmm::net::guard::{self, Verdict};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

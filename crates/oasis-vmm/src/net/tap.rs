@@ -18,7 +18,7 @@ pub struct TapNet {
     tx: Ring,
 }
 
-pub use oasis_hosted::tap::open_tap;
+pub use oasis_host::tap::open_tap;
 
 impl TapNet {
     /// A device over `file` with rings the VMM placed and initialised.

@@ -10,7 +10,7 @@
 //! least recently heard forgotten first, idle ones after 60 s); each
 //! accepted TCP connection is spliced to a connection from the gateway to
 //! the guest's port, both directions with half-close and 64 KiB buffers.
-//! The gateway itself is oasis-net's `usernet::Gateway` (smoltcp); this
+//! The gateway itself is oasis-host's `usernet::Gateway` (smoltcp); this
 //! file joins it to the guest's rings and to the VMM's POLL.
 //!
 //! Nothing ever leaves loopback and the link: the gateway only binds and
@@ -22,7 +22,7 @@
 use std::time::{Duration, Instant};
 
 use oasis_abi::ring::Ring;
-use oasis_net::usernet::{Gateway, UserNetConfig};
+use oasis_host::usernet::{Gateway, UserNetConfig};
 
 use super::guard::{self, Verdict};
 use super::{Moved, NetError};

@@ -1,5 +1,6 @@
-//! User-mode networking (hosted builds only: a VMM or a hosted platform):
-//! a [`Gateway`] that plays the network for a guest with no TAP and no root.
+//! User-mode networking: a [`Gateway`] that plays the network for a guest
+//! with no TAP and no root (the monitor's `--net:NAME=user,…`, and the
+//! hosted platform's).
 //!
 //! The guest sees an Ethernet link with a router at 10.0.0.1 (the gateway,
 //! which answers ARP, ICMP echo and DHCP) and is itself 10.0.0.2/24, by
@@ -14,12 +15,10 @@
 //! frames: [`Gateway::from_guest`] for each frame the guest sent,
 //! [`Gateway::poll`] to do the host side, [`Gateway::drain_to_guest`] to
 //! move frames into the guest's ring, and waits on [`Gateway::host_fds`]
-//! until [`Gateway::poll_at`]. On the hosted platform,
-//! [`UserNetDevice`] does this for the direct stack.
+//! until [`Gateway::poll_at`]. The monitor does this with the guest's
+//! rings; the hosted platform's `UserNetDevice` does it for a direct stack
+//! in the same process.
 
-extern crate std;
-
-mod device;
 mod dhcp;
 mod flows;
 
@@ -35,7 +34,6 @@ use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
 
-pub use device::UserNetDevice;
 use flows::{TcpForward, UdpForward};
 
 /// The transport a forward carries.

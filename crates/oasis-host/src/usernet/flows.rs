@@ -7,7 +7,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::net::{Ipv4Addr, SocketAddr};
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 
@@ -108,7 +108,7 @@ impl UdpForward {
         next: &mut u16,
         now: u64,
     ) {
-        let to = SocketAddr::new(guest.into(), self.guest_port);
+        let to = SocketAddrV4::new(guest, self.guest_port);
         loop {
             let (n, peer) = match self.held.take() {
                 Some(held) => held,
@@ -219,7 +219,7 @@ impl TcpForward {
                 tcp::SocketBuffer::new(vec![0u8; TCP_BUFFER]),
             );
             sock.set_nagle_enabled(false);
-            let to = SocketAddr::new(guest.into(), self.guest_port);
+            let to = SocketAddrV4::new(guest, self.guest_port);
             if sock
                 .connect(iface.context(), to, gateway_port(next))
                 .is_err()

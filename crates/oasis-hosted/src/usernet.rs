@@ -1,23 +1,20 @@
-//! [`UserNetDevice`]: a [`Gateway`] seen as a `Net` device, for the hosted
-//! platform (`--net:NAME=user,fwd=...`): the direct stack runs over it as
+//! [`UserNetDevice`]: oasis-host's user-mode [`Gateway`] seen as a `Net`
+//! device (`--net:NAME=user,fwd=...`): the direct stack runs over it as
 //! over a TAP, with no TAP and no root. The gateway's host sockets are
 //! watched by the hosted reactor; its timers by an executor sleep.
 
-extern crate std;
-
-use alloc::collections::BTreeMap;
-use alloc::sync::Arc;
-use alloc::vec::Vec;
-use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll};
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use oasis_hosted::reactor::{Reactor, Token};
+use oasis_host::usernet::{Gateway, UserNetConfig};
 use oasis_rt::device::{DeviceError, Link, Net};
 use oasis_rt::time::{Instant, Sleep, sleep_until};
 
-use super::{Gateway, UserNetConfig};
+use crate::reactor::{Reactor, Token};
 
 /// Frames handed to the stack per `receive` at most.
 const RX_BATCH: usize = 64;
@@ -36,11 +33,17 @@ fn now() -> u64 {
 }
 
 impl UserNetDevice {
+    /// The user-mode network `spec` describes (`user,fwd=…`, see
+    /// [`UserNetConfig::parse`]), its forwards open on the host.
+    pub fn open(spec: &str) -> Result<UserNetDevice, String> {
+        UserNetDevice::new(UserNetConfig::parse(spec)?)
+    }
+
     /// Opens the forwards of `config` on the host.
-    pub fn new(config: UserNetConfig) -> Result<UserNetDevice, alloc::string::String> {
+    pub fn new(config: UserNetConfig) -> Result<UserNetDevice, String> {
         Ok(UserNetDevice {
             gateway: Gateway::new(config, now())?,
-            reactor: oasis_hosted::reactor(),
+            reactor: crate::reactor(),
             watched: BTreeMap::new(),
             timer: None,
             scratch: Vec::new(),
@@ -71,7 +74,7 @@ impl UserNetDevice {
 
 impl Drop for UserNetDevice {
     fn drop(&mut self) {
-        for (fd, token) in core::mem::take(&mut self.watched) {
+        for (fd, token) in std::mem::take(&mut self.watched) {
             self.reactor.deregister(fd, token);
         }
     }

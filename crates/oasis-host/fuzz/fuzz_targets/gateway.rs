@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oasis_net::usernet::{Gateway, UserNetConfig};
+use oasis_host::usernet::{Gateway, UserNetConfig};
 
 fuzz_target!(|data: &[u8]| {
     let mut gw = Gateway::new(UserNetConfig::default(), 0).unwrap();
