@@ -11,7 +11,6 @@
 
 extern crate alloc;
 
-mod load;
 mod server;
 mod service;
 mod xfr;
@@ -26,6 +25,7 @@ use oasis::log::info;
 use oasis::rt::args::FromArg;
 use oasis_dns::engine::Catalog;
 use oasis_dns::wire::Name;
+use oasis_dns::zone::file::load_all;
 
 oasis::boot_arg! {
     /// Zone files to serve instead of the built-in zones.
@@ -108,7 +108,7 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     let secondaries = SECONDARY.values();
     let initial = if let Some(disk) = env.optional_block("zones").filter(|_| files.is_empty()) {
         let texts = zones::from_tar(&disk)?;
-        Catalog::new(load::load_all(
+        Catalog::new(load_all(
             texts.iter().map(|(f, t)| (f.as_str(), t.as_str())),
         )?)?
     } else if !secondaries.is_empty() && files.is_empty() {
@@ -123,7 +123,7 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
                 String::from_utf8(bytes).map_err(|_| alloc::format!("{f}: not UTF-8 text"))?;
             texts.push((f.clone(), text));
         }
-        Catalog::new(load::load_all(
+        Catalog::new(load_all(
             texts.iter().map(|(f, t)| (f.as_str(), t.as_str())),
         )?)?
     };
