@@ -4,18 +4,12 @@
 //! compiling (the zones' answers are "partially evaluated" here). A zone
 //! file with an error fails the build, naming the file and line.
 
-extern crate alloc;
-
-#[path = "src/load.rs"]
-#[allow(dead_code)]
-mod load;
-
+use oasis_dns::zone::file::load_all;
 use std::path::PathBuf;
 
 fn main() {
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     println!("cargo:rerun-if-env-changed=OASIS_DNS_ZONES");
-    println!("cargo:rerun-if-changed=src/load.rs");
     let files: Vec<PathBuf> = match std::env::var("OASIS_DNS_ZONES") {
         Ok(list) if !list.is_empty() => list.split(':').map(PathBuf::from).collect(),
         _ => vec![dir.join("example.com.zone")],
@@ -31,8 +25,8 @@ fn main() {
         });
         texts.push((f.display().to_string(), text));
     }
-    let zones = load::load_all(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())))
-        .unwrap_or_else(|e| fail(&e));
+    let zones =
+        load_all(texts.iter().map(|(f, t)| (f.as_str(), t.as_str()))).unwrap_or_else(|e| fail(&e));
     let catalog = oasis_dns::engine::Catalog::new(zones).unwrap_or_else(|e| fail(&e.to_string()));
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("catalog.img");
     std::fs::write(dest, catalog.to_image()).unwrap();

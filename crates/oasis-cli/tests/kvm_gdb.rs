@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! oasis run apps/dns --target kvm --gdb=127.0.0.1:G --net service=user,fwd=udp:P:53 -- --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1
-//! gdb -batch IMAGE -ex 'target remote 127.0.0.1:G' -ex 'break dns::server::answer' -ex continue -ex bt …
+//! gdb -batch IMAGE -ex 'target remote 127.0.0.1:G' -ex 'break oasis_dns_server::serve::answer' -ex continue -ex bt …
 //! ```
 
 mod common;
@@ -145,7 +145,7 @@ fn kvm_gdb_stops_dns_where_it_answers_a_query_and_lets_it_answer() {
         dns_image,
         gdb_port,
         &[
-            "break dns::server::answer",
+            "break oasis_dns_server::serve::answer",
             "continue",
             "bt",
             "delete",
@@ -158,19 +158,23 @@ fn kvm_gdb_stops_dns_where_it_answers_a_query_and_lets_it_answer() {
     // The query stops the guest at the breakpoint; gdb shows the stack,
     // deletes the breakpoint and continues; the answer comes back.
     query_answered(dns_port, Duration::from_secs(60), &vmm);
-    gdb.wait_for("Breakpoint 1, dns::server::answer", Duration::from_secs(10));
+    gdb.wait_for(
+        "Breakpoint 1, oasis_dns_server::serve::answer",
+        Duration::from_secs(10),
+    );
     let out = gdb.output();
     let frames: Vec<&str> = out.lines().filter(|l| l.starts_with('#')).collect();
     assert!(
-        frames.first().is_some_and(
-            |f| f.contains("dns::server::answer") && f.contains("at apps/dns/src/server.rs:")
-        ),
+        frames
+            .first()
+            .is_some_and(|f| f.contains("oasis_dns_server::serve::answer")
+                && f.contains("at crates/oasis-dns-server/src/serve.rs:")),
         "frame #0 is the breakpoint's function, with its file and line:\n{out}"
     );
     assert!(
         frames
             .iter()
-            .any(|f| f.contains("serve_udp") && f.contains("apps/dns/src/server.rs:")),
+            .any(|f| f.contains("serve_udp") && f.contains("crates/oasis-dns-server/src/serve.rs:")),
         "the caller is in the backtrace:\n{out}"
     );
     assert!(

@@ -4,7 +4,8 @@
 //! - [`wire`]: DNS messages in the smoltcp style — zero-copy views over byte
 //!   buffers plus representations with `parse` and `emit`, with name
 //!   compression on emit and loop-safe decompression on parse.
-//! - [`zone`]: an RFC 1035 master-file parser producing [`wire::Record`]s.
+//! - [`zone`]: an RFC 1035 master-file parser producing [`wire::Record`]s,
+//!   and named zone files loaded as [`engine::Zone`]s ([`zone::file`]).
 //! - [`engine`]: zones compiled at load time into ready-to-send answers, and
 //!   an I/O-free answering function ([`engine::Catalog::answer`]) that a UDP
 //!   or TCP server loop calls for each query.

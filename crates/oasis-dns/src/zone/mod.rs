@@ -2,7 +2,9 @@
 //! through a caller-supplied resolver (no_std has no file system), relative
 //! names and `@`, parentheses, comments, `\DDD`/`\X` escapes, TTL units,
 //! class IN, the common record types, and RFC 3597 `TYPEnnn \# len hex`.
+//! [`file`](mod@file) turns a named zone file into a [`crate::engine::Zone`].
 
+pub mod file;
 mod lexer;
 mod rdata;
 mod svcb;

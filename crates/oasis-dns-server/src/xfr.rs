@@ -18,7 +18,6 @@ use oasis_dns::engine::Zone;
 use oasis_dns::wire::{Message, Name, RData, Type, flag};
 use oasis_dns::xfr::{AxfrCollector, query};
 use oasis_net::prelude::*;
-use oasis_net::{AnyStack, Batch};
 
 use crate::service::{Secondary, Service};
 
@@ -36,8 +35,8 @@ fn id() -> u16 {
     u16::from_be_bytes(b)
 }
 
-/// Transfers `zone` from `primary` over TCP (AXFR).
-async fn transfer(stack: &AnyStack, primary: SocketAddr, s: &Secondary) -> oasis::Result<Zone> {
+/// Transfers the secondary zone `s` from `primary` over TCP (AXFR).
+async fn transfer<S: Stack>(stack: &S, primary: SocketAddr, s: &Secondary) -> oasis::Result<Zone> {
     let exchange = async {
         let mut conn = stack.connect_tcp(primary).await?;
         let qid = id();
@@ -77,8 +76,8 @@ async fn transfer(stack: &AnyStack, primary: SocketAddr, s: &Secondary) -> oasis
 }
 
 /// Asks `primary` for the zone's SOA serial over UDP.
-async fn primary_serial(
-    stack: &AnyStack,
+async fn primary_serial<S: Stack>(
+    stack: &S,
     primary: SocketAddr,
     s: &Secondary,
 ) -> oasis::Result<u32> {
@@ -123,16 +122,17 @@ fn soa_of(zone: &Zone) -> Option<oasis_dns::wire::Soa> {
     }
 }
 
-/// Keeps one secondary zone fresh, forever; NOTIFYs `downstream` of each
-/// new copy.
-pub async fn refresh(
-    stack: AnyStack,
+/// Keeps one secondary zone fresh, forever: the zone at `index` of
+/// [`Service::secondaries`], transferred from `primary` over `stack`.
+/// NOTIFYs `downstream` of each new copy.
+pub async fn refresh<S: Stack>(
+    stack: S,
     service: Rc<Service>,
     primary: SocketAddr,
     index: usize,
     downstream: Rc<[SocketAddr]>,
 ) {
-    let s = service.secondaries[index].clone();
+    let s = service.secondaries()[index].clone();
     let mut state = oasis_dns::xfr::Refresh::new(now());
     loop {
         let check = s.notified.replace(false) || state.due(now());
@@ -194,7 +194,7 @@ pub async fn refresh(
 }
 
 /// Sends a NOTIFY for every zone served here to each of `targets`.
-pub async fn notify_all(stack: AnyStack, service: Rc<Service>, targets: Rc<[SocketAddr]>) {
+pub async fn notify_all<S: Stack>(stack: S, service: Rc<Service>, targets: Rc<[SocketAddr]>) {
     let catalog = service.catalog();
     for zone in catalog.zones() {
         notify_zone(&stack, zone, &targets).await;
@@ -202,8 +202,8 @@ pub async fn notify_all(stack: AnyStack, service: Rc<Service>, targets: Rc<[Sock
 }
 
 /// Starts NOTIFYing `targets` of the copy of `apex` now served, if any.
-fn notify_changed(
-    stack: &AnyStack,
+fn notify_changed<S: Stack>(
+    stack: &S,
     service: &Rc<Service>,
     apex: &Name,
     targets: &Rc<[SocketAddr]>,
@@ -232,7 +232,7 @@ fn notify_changed(
 
 /// Sends a NOTIFY for `zone` to each of `targets`, a few times until
 /// acknowledged (RFC 1996 §3.6).
-async fn notify_zone(stack: &AnyStack, zone: &Zone, targets: &[SocketAddr]) {
+async fn notify_zone<S: Stack>(stack: &S, zone: &Zone, targets: &[SocketAddr]) {
     let Ok(udp) = stack.bind_udp(0) else {
         warn!("NOTIFY: no UDP socket");
         return;

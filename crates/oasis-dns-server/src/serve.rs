@@ -7,6 +7,9 @@
 //! `idle` (RFC 7766); it also serves AXFR to the addresses allowed to
 //! transfer. A NOTIFY for a zone served here as a secondary is acknowledged
 //! and wakes that zone's refresh task.
+//!
+//! The loops are generic over the stack's socket types, so each stack gets
+//! its own monomorphic copy: no dynamic dispatch on the answering path.
 
 use alloc::rc::Rc;
 use alloc::vec;

@@ -1,0 +1,165 @@
+//! What a [`Server`](crate::Server) is told: its port, how long an idle TCP
+//! connection lives, who may transfer zones, which secondaries to NOTIFY and
+//! which zones to take from primaries; and the boot-argument value types an
+//! application declares its keys with, so every server built on this crate
+//! reads `ADDR`, `ADDR:PORT` and `ZONE@ADDR:PORT` alike:
+//!
+//! ```no_run
+//! use oasis_dns_server::config::SecondaryZone;
+//!
+//! oasis::boot_arg! {
+//!     /// Zones taken from primaries.
+//!     static SECONDARY: SecondaryZone = Arg::new("secondary", "serve ZONE as a secondary of the primary at ADDR:PORT (repeatable)").repeat();
+//! }
+//! let secondaries: Vec<SecondaryZone> = SECONDARY.values();
+//! ```
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
+
+use oasis::Duration;
+use oasis::rt::args::FromArg;
+use oasis_dns::wire::Name;
+
+/// How a [`Server`](crate::Server) serves.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The UDP and TCP port to answer on (53 by default).
+    pub port: u16,
+    /// How long an idle TCP connection is kept (RFC 7766; 10 s by default).
+    pub tcp_idle: Duration,
+    /// The addresses allowed to transfer zones (AXFR over TCP); an
+    /// IPv4-mapped IPv6 peer counts as its IPv4 address.
+    pub axfr_allow: Vec<IpAddr>,
+    /// Secondaries to send NOTIFY to: for every zone at start, and for a
+    /// secondary zone each time a transfer brings a new copy, so
+    /// secondaries can be chained.
+    pub notify: Vec<SocketAddr>,
+    /// Zones served as secondaries of their primaries.
+    pub secondaries: Vec<SecondaryZone>,
+}
+
+impl Default for Config {
+    /// Port 53, idle TCP connections closed after 10 s, no transfers, no
+    /// NOTIFY, no secondary zones.
+    fn default() -> Config {
+        Config {
+            port: 53,
+            tcp_idle: Duration::from_secs(10),
+            axfr_allow: Vec::new(),
+            notify: Vec::new(),
+            secondaries: Vec::new(),
+        }
+    }
+}
+
+/// An IPv4 or IPv6 address as a boot-argument value (`ADDR`), e.g. one
+/// allowed to transfer zones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Addr(pub IpAddr);
+
+impl FromArg for Addr {
+    const VALUE_NAME: &'static str = "ADDR";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        s.parse()
+            .map(Addr)
+            .map_err(|_| "expected an IPv4 or IPv6 address".into())
+    }
+}
+
+/// A DNS server's address and port as a boot-argument value (`ADDR:PORT`),
+/// e.g. a secondary to NOTIFY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerAddr(pub SocketAddr);
+
+impl FromArg for ServerAddr {
+    const VALUE_NAME: &'static str = "ADDR:PORT";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        s.parse()
+            .map(ServerAddr)
+            .map_err(|_| "expected ADDR:PORT, e.g. 192.0.2.1:53 or [2001:db8::1]:53".into())
+    }
+}
+
+/// A zone served as a secondary of a primary; as a boot-argument value,
+/// `ZONE@ADDR:PORT` (`example.com@192.0.2.1:53`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecondaryZone {
+    /// The zone's apex, absolute and lower-case.
+    pub apex: Name,
+    /// The primary it is transferred from.
+    pub primary: SocketAddr,
+}
+
+impl FromArg for SecondaryZone {
+    const VALUE_NAME: &'static str = "ZONE@ADDR:PORT";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        let (zone, primary) = s
+            .split_once('@')
+            .ok_or("expected ZONE@ADDR:PORT, e.g. example.com@192.0.2.1:53")?;
+        let mut absolute = String::from(zone);
+        if !absolute.ends_with('.') {
+            absolute.push('.');
+        }
+        let name = oasis_dns::zone::text::name(absolute.as_bytes(), &Name::root())
+            .map_err(|e| format!("zone `{zone}`: {e}"))?;
+        let primary = ServerAddr::from_arg(primary)?.0;
+        Ok(SecondaryZone {
+            apex: name.to_lowercase(),
+            primary,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn addresses_parse_as_boot_arguments() {
+        assert_eq!(
+            Addr::from_arg("192.0.2.7").unwrap().0.to_string(),
+            "192.0.2.7"
+        );
+        assert_eq!(
+            Addr::from_arg("2001:db8::1").unwrap().0.to_string(),
+            "2001:db8::1"
+        );
+        assert_eq!(
+            Addr::from_arg("192.0.2.7:53").unwrap_err(),
+            "expected an IPv4 or IPv6 address"
+        );
+        let s = ServerAddr::from_arg("[2001:db8::1]:5353").unwrap().0;
+        assert_eq!((s.ip().to_string(), s.port()), ("2001:db8::1".into(), 5353));
+        assert!(
+            ServerAddr::from_arg("192.0.2.1")
+                .unwrap_err()
+                .starts_with("expected ADDR:PORT")
+        );
+    }
+
+    #[test]
+    fn a_secondary_zone_is_absolute_and_lower_case() {
+        for arg in ["Example.COM@192.0.2.1:53", "example.com.@192.0.2.1:53"] {
+            let z = SecondaryZone::from_arg(arg).unwrap();
+            assert_eq!(z.apex.to_string(), "example.com.");
+            assert_eq!(z.primary, "192.0.2.1:53".parse().unwrap());
+        }
+        let e = SecondaryZone::from_arg("example.com").unwrap_err();
+        assert!(e.starts_with("expected ZONE@ADDR:PORT"), "{e}");
+        let e = SecondaryZone::from_arg("example.com@192.0.2.1").unwrap_err();
+        assert!(e.starts_with("expected ADDR:PORT"), "{e}");
+        let e = SecondaryZone::from_arg("a..b@192.0.2.1:53").unwrap_err();
+        assert!(e.starts_with("zone `a..b`: "), "{e}");
+    }
+
+    #[test]
+    fn the_default_is_port_53_and_ten_seconds_idle() {
+        let c = Config::default();
+        assert_eq!((c.port, c.tcp_idle), (53, Duration::from_secs(10)));
+        assert!(c.axfr_allow.is_empty() && c.notify.is_empty() && c.secondaries.is_empty());
+    }
+}

@@ -1,0 +1,136 @@
+//! oasis-dns-server: an authoritative DNS server for any oasis application,
+//! on any oasis network stack.
+//!
+//! A [`Server`] answers from an [`oasis_dns::engine::Catalog`] over UDP and
+//! TCP on one port of a stack — anything implementing [`oasis_net::Stack`]:
+//! the direct stack, the hosted socket stack, or [`oasis_net::AnyStack`],
+//! whichever `oasis_net::stack` picked. It serves AXFR to the addresses
+//! allowed to transfer, keeps secondary zones fresh from their primaries
+//! (AXFR at start, then on NOTIFY or when the SOA timers say so) and sends
+//! NOTIFY to the secondaries of its own zones. The application chooses the
+//! zones and the [`Config`]; [`config`] also has the boot-argument value
+//! types for it, so a server configured by boot arguments writes them as
+//! `apps/dns` does.
+//!
+//! ```no_run
+//! use oasis_dns::engine::{Catalog, Zone};
+//! use oasis_dns_server::{Config, Server};
+//!
+//! /// Called from an application's `main`, whose net device is `service`.
+//! async fn serve(env: &mut oasis::Env, zones: Vec<Zone>) -> oasis::Result {
+//!     let catalog = Catalog::new(zones)?; // every answer compiled here
+//!     let server = Server::new(catalog, Config { port: 5353, ..Config::default() });
+//!     let stack = oasis_net::stack(env, "service")?;
+//!     server.run(stack).await // until the stack fails
+//! }
+//! ```
+//!
+//! The parts can also be used on their own: [`serve`] (the UDP and TCP
+//! loops, UDP in batches), [`xfr`] (a secondary's refresh task, NOTIFY
+//! out) and [`service`] (the state they share: the current catalog, who
+//! may transfer, the secondary zones).
+//!
+//! A crate of its own rather than a `server` feature of `oasis-dns`:
+//! oasis-dns is platform-free (`no_std` + `alloc`, no runtime, no network),
+//! and is linked on the host by `apps/dns`'s build script (which compiles
+//! the built-in zones ahead of time), by its fuzz targets and by its
+//! benchmarks. Serving needs the oasis runtime (tasks, timers, randomness,
+//! logging) and oasis-net, so it sits one layer up, above both; each crate
+//! builds and tests whole with a plain `cargo test -p`, and oasis-dns's
+//! contents never depend on which features a dependent turned on.
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod config;
+pub mod serve;
+pub mod service;
+pub mod xfr;
+
+use alloc::rc::Rc;
+use core::net::SocketAddr;
+
+use oasis::Duration;
+use oasis::log::info;
+use oasis_dns::engine::Catalog;
+use oasis_net::Stack;
+
+pub use config::{Config, SecondaryZone};
+pub use service::Service;
+
+/// An authoritative server: its zones and configuration, ready to
+/// [`run`](Server::run) on a stack.
+pub struct Server {
+    service: Rc<Service>,
+    port: u16,
+    tcp_idle: Duration,
+    notify: Rc<[SocketAddr]>,
+    primaries: alloc::vec::Vec<SocketAddr>,
+}
+
+impl Server {
+    /// A server answering from `catalog` (every answer already compiled),
+    /// joined by the secondary zones of `config` once they are transferred.
+    /// Logs each zone served.
+    pub fn new(catalog: Catalog, config: Config) -> Server {
+        let Config {
+            port,
+            tcp_idle,
+            axfr_allow,
+            notify,
+            secondaries,
+        } = config;
+        let primaries = secondaries.iter().map(|s| s.primary).collect();
+        let apexes = secondaries.into_iter().map(|s| s.apex).collect();
+        let service = Rc::new(Service::new(catalog, apexes, axfr_allow));
+        for z in service.catalog().zones() {
+            info!("serving zone {}", z.apex);
+        }
+        Server {
+            service,
+            port,
+            tcp_idle,
+            notify: notify.into(),
+            primaries,
+        }
+    }
+
+    /// The state the serving loops share (the catalog answered from now).
+    pub fn service(&self) -> &Rc<Service> {
+        &self.service
+    }
+
+    /// Serves on `stack`: starts each secondary zone's refresh task and the
+    /// NOTIFYs of every zone, then answers over UDP and TCP on the port
+    /// until either fails (the error says which).
+    pub async fn run<S: Stack>(self, stack: S) -> oasis::Result {
+        let Server {
+            service,
+            port,
+            tcp_idle,
+            notify,
+            primaries,
+        } = self;
+        info!(
+            "{} answers ready; listening on port {port} (UDP and TCP)",
+            service.catalog().compiled_len()
+        );
+        for (i, (s, primary)) in service.secondaries().iter().zip(primaries).enumerate() {
+            info!("secondary {} from {}", s.apex, primary);
+            oasis::spawn(xfr::refresh(
+                stack.clone(),
+                service.clone(),
+                primary,
+                i,
+                notify.clone(),
+            ));
+        }
+        if !notify.is_empty() {
+            oasis::spawn(xfr::notify_all(stack.clone(), service.clone(), notify));
+        }
+        serve::serve(&stack, service, port, tcp_idle).await
+    }
+}

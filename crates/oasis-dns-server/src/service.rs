@@ -1,0 +1,214 @@
+//! What the serving loops and the refresh tasks share: the current catalog
+//! (replaced whole when a secondary zone is refreshed), who may transfer
+//! zones, and the secondary zones waiting for a NOTIFY.
+
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+use core::net::IpAddr;
+use core::task::Waker;
+
+use oasis_dns::engine::{Catalog, Zone};
+use oasis_dns::wire::Name;
+
+/// One zone served as a secondary: its current copy, and whether a NOTIFY
+/// asked for a check.
+pub struct Secondary {
+    /// The zone's apex.
+    pub apex: Name,
+    /// The copy being served, once the first transfer succeeded.
+    pub(crate) zone: RefCell<Option<Zone>>,
+    /// Set by a NOTIFY; the refresh task clears it.
+    pub(crate) notified: Cell<bool>,
+    /// The refresh task, waiting for a NOTIFY or its timer.
+    pub(crate) waiter: RefCell<Option<Waker>>,
+}
+
+impl Secondary {
+    /// Whether a copy of the zone is being served (transferred, not expired).
+    pub fn is_served(&self) -> bool {
+        self.zone.borrow().is_some()
+    }
+}
+
+/// The state the UDP and TCP loops and the refresh tasks share.
+pub struct Service {
+    catalog: RefCell<Rc<Catalog>>,
+    local: Vec<Zone>,
+    secondaries: Vec<Rc<Secondary>>,
+    axfr_allow: Vec<IpAddr>,
+}
+
+impl Service {
+    /// Serves `catalog` now; `secondaries` join it once transferred.
+    pub fn new(catalog: Catalog, secondaries: Vec<Name>, axfr_allow: Vec<IpAddr>) -> Service {
+        // Kept only to rebuild the catalog when a secondary zone changes.
+        let local = if secondaries.is_empty() {
+            Vec::new()
+        } else {
+            catalog.zones().to_vec()
+        };
+        Service {
+            catalog: RefCell::new(Rc::new(catalog)),
+            local,
+            secondaries: secondaries
+                .into_iter()
+                .map(|apex| {
+                    Rc::new(Secondary {
+                        apex,
+                        zone: RefCell::new(None),
+                        notified: Cell::new(false),
+                        waiter: RefCell::new(None),
+                    })
+                })
+                .collect(),
+            axfr_allow,
+        }
+    }
+
+    /// The zones taken from primaries, in the order given to [`Service::new`].
+    pub fn secondaries(&self) -> &[Rc<Secondary>] {
+        &self.secondaries
+    }
+
+    /// The catalog to answer from now.
+    pub fn catalog(&self) -> Rc<Catalog> {
+        self.catalog.borrow().clone()
+    }
+
+    /// Whether `peer` may transfer zones (an IPv4-mapped IPv6 address counts
+    /// as its IPv4 address).
+    pub fn may_transfer(&self, peer: IpAddr) -> bool {
+        let peer = match peer {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        self.axfr_allow.contains(&peer)
+    }
+
+    /// Handles a NOTIFY for one of our secondary zones: wakes its refresh
+    /// task. Returns false for anything else (the catalog answers that).
+    pub fn notify(&self, msg: &[u8]) -> bool {
+        let Some(zone) = oasis_dns::xfr::notified_zone(msg) else {
+            return false;
+        };
+        let zone = zone.to_lowercase();
+        match self
+            .secondaries
+            .iter()
+            .find(|s| s.apex.to_lowercase() == zone)
+        {
+            Some(s) => {
+                s.notified.set(true);
+                if let Some(w) = s.waiter.borrow_mut().take() {
+                    w.wake();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Rebuilds the catalog from the local zones and every secondary copy.
+    pub fn rebuild(&self) -> Result<(), oasis::Error> {
+        let mut zones = self.local.clone();
+        for s in &self.secondaries {
+            if let Some(z) = s.zone.borrow().as_ref() {
+                zones.push(z.clone());
+            }
+        }
+        *self.catalog.borrow_mut() = Rc::new(Catalog::new(zones)?);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec;
+    use oasis_dns::zone::file::load;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    fn zone(apex: &str) -> Zone {
+        let text = "$TTL 300\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n";
+        load(&alloc::format!("{apex}.zone"), text).unwrap()
+    }
+
+    fn name(s: &str) -> Name {
+        oasis_dns::zone::text::name(s.as_bytes(), &Name::root()).unwrap()
+    }
+
+    fn apexes(service: &Service) -> Vec<alloc::string::String> {
+        let catalog = service.catalog();
+        catalog.zones().iter().map(|z| z.apex.to_string()).collect()
+    }
+
+    #[test]
+    fn only_allowed_peers_transfer_and_a_mapped_v4_peer_is_its_v4_address() {
+        let allow = vec!["192.0.2.7".parse().unwrap(), "2001:db8::7".parse().unwrap()];
+        let service = Service::new(Catalog::new(Vec::new()).unwrap(), Vec::new(), allow);
+        for (peer, may) in [
+            ("192.0.2.7", true),
+            ("::ffff:192.0.2.7", true),
+            ("2001:db8::7", true),
+            ("192.0.2.8", false),
+            ("::ffff:192.0.2.8", false),
+        ] {
+            assert_eq!(service.may_transfer(peer.parse().unwrap()), may, "{peer}");
+        }
+    }
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_notify_for_a_secondary_zone_wakes_its_refresh_task() {
+        let service = Service::new(
+            Catalog::new(vec![zone("example.org")]).unwrap(),
+            vec![name("example.com.")],
+            Vec::new(),
+        );
+        let s = service.secondaries()[0].clone();
+        let wakes = Arc::new(Count(AtomicUsize::new(0)));
+        *s.waiter.borrow_mut() = Some(Waker::from(wakes.clone()));
+        // Zone names compare without regard to case.
+        assert!(service.notify(&oasis_dns::xfr::notify(&name("EXAMPLE.com."), 9, None)));
+        assert!(s.notified.get());
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 1);
+        // A NOTIFY for a zone served as primary, or for no zone here, and
+        // anything not a NOTIFY, is the catalog's to answer.
+        for apex in ["example.org.", "example.net."] {
+            assert!(!service.notify(&oasis_dns::xfr::notify(&name(apex), 9, None)));
+        }
+        let query = oasis_dns::xfr::query(&name("example.com."), oasis_dns::wire::Type::SOA, 9);
+        assert!(!service.notify(&query));
+    }
+
+    #[test]
+    fn a_rebuild_serves_the_local_zones_and_each_secondary_copy() {
+        let service = Service::new(
+            Catalog::new(vec![zone("example.org")]).unwrap(),
+            vec![name("example.com."), name("example.net.")],
+            Vec::new(),
+        );
+        assert_eq!(apexes(&service), ["example.org."]);
+        let before = service.catalog();
+        *service.secondaries()[1].zone.borrow_mut() = Some(zone("example.net"));
+        service.rebuild().unwrap();
+        assert_eq!(apexes(&service), ["example.org.", "example.net."]);
+        assert!(service.secondaries()[1].is_served() && !service.secondaries()[0].is_served());
+        // A loop still answering from the old catalog keeps it whole.
+        assert_eq!(before.zones().len(), 1);
+        *service.secondaries()[1].zone.borrow_mut() = None;
+        service.rebuild().unwrap();
+        assert_eq!(apexes(&service), ["example.org."]);
+    }
+}
