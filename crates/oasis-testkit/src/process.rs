@@ -24,9 +24,14 @@ pub struct Logged {
 }
 
 impl Logged {
-    /// Starts `cmd` with stdout and stderr in `$TMPDIR/oasis-TAG-PID.log`.
+    /// Starts `cmd` with stdout and stderr in `$TMPDIR/oasis-TAG-PID-N.log`,
+    /// N counting the processes this test binary started: two tests of one
+    /// binary that run the same app at once (tests run in parallel) each
+    /// get their own log, and neither truncates the other's.
     pub fn start(mut cmd: Command, tag: &str) -> Logged {
-        let log = std::env::temp_dir().join(format!("oasis-{tag}-{}.log", std::process::id()));
+        static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = std::env::temp_dir().join(format!("oasis-{tag}-{}-{n}.log", std::process::id()));
         let out = File::create(&log).expect("create the log");
         let err = out.try_clone().expect("clone the log handle");
         let child = cmd
