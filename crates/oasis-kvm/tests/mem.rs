@@ -1,4 +1,4 @@
-//! The kvm platform's `memcpy`, `memmove`, `memcmp` and `bcmp`
+//! The kvm platform's `memcpy`, `memmove`, `memset`, `memcmp` and `bcmp`
 //! (src/mem.rs), checked on the host against slice operations: every
 //! length around the word and `rep movsb` thresholds, every overlap
 //! direction and distance, and both signs of every compare.
@@ -31,6 +31,17 @@ proptest! {
         want[dst_at..dst_at + len].copy_from_slice(&src[src_at..src_at + len]);
         // SAFETY: both ranges lie inside their own buffers.
         unsafe { mem::memcpy(dst.as_mut_ptr().add(dst_at), src.as_ptr().add(src_at), len) };
+        prop_assert_eq!(dst, want);
+    }
+
+    #[test]
+    fn memset_fills_exactly_n_bytes(len in 0usize..3000, at in 0usize..16, c in any::<i32>()) {
+        let mut dst = vec![0xeeu8; len + 32];
+        let mut want = dst.clone();
+        want[at..at + len].fill(c as u8);
+        // SAFETY: the range lies inside the buffer.
+        let back = unsafe { mem::memset(dst.as_mut_ptr().add(at), c, len) };
+        prop_assert_eq!(back, dst.as_mut_ptr().wrapping_add(at));
         prop_assert_eq!(dst, want);
     }
 
