@@ -1,8 +1,9 @@
 //! Serving a [`Catalog`] over UDP and TCP on any oasis network stack.
 //!
-//! UDP moves queries and answers in batches (one `recvmmsg`/`sendmmsg`, or
-//! one pass over the direct stack's buffers, per burst); answering is the
-//! catalog's allocation-free [`Catalog::answer`]. TCP takes length-prefixed
+//! UDP answers each query with the catalog's allocation-free
+//! [`Catalog::answer`] through [`UdpSocket::serve`]: in batches on the
+//! socket stack (one `recvmmsg`/`sendmmsg` per burst), in place as the
+//! driver receives it on the direct stack. TCP takes length-prefixed
 //! queries, several per connection, and closes a connection idle for
 //! `idle` (RFC 7766); it also serves AXFR to the addresses allowed to
 //! transfer. A NOTIFY for a zone served here as a secondary is acknowledged
@@ -21,33 +22,16 @@ use oasis_net::{NetError, Stack};
 
 use crate::service::Service;
 
-/// Datagrams moved per UDP batch.
-const BATCH: usize = 64;
-/// Largest UDP query read whole (bigger ones are malformed for DNS anyway).
-const QUERY_MAX: usize = 4096;
-/// Largest UDP answer: the biggest EDNS payload oasis answers within.
-const ANSWER_MAX: usize = 4096;
-
-/// Answers UDP queries on `socket` until the socket fails.
+/// Answers UDP queries on `socket` until the socket fails, each one where
+/// the stack lets it be answered: on the direct stack over kvm, read where
+/// it was received and written where it is sent ([`UdpSocket::serve`]).
 pub async fn serve_udp<U: UdpSocket>(socket: U, service: Rc<Service>) -> Result<(), NetError> {
-    let mut queries = Batch::new(BATCH, QUERY_MAX);
-    let mut answers = Batch::new(BATCH, ANSWER_MAX);
-    // Each answer stands alone: the stack may send them grouped by peer
-    // and length, as few sends.
-    answers.set_any_order(true);
-    loop {
-        socket.recv_batch(&mut queries).await?;
-        let catalog = service.catalog();
-        answers.clear();
-        for q in queries.iter() {
-            answers.push_some(q.peer, |out| {
-                answer(&service, &catalog, q.data, Transport::Udp, out)
-            });
-        }
-        if !answers.is_empty() {
-            socket.send_batch(&answers).await?;
-        }
-    }
+    socket
+        .serve(move |query, _peer, out| {
+            let catalog = service.catalog();
+            answer(&service, &catalog, query, Transport::Udp, out)
+        })
+        .await
 }
 
 /// One response: a NOTIFY for a secondary zone is acknowledged, anything

@@ -15,7 +15,7 @@ use core::task::{Context, Poll, Waker};
 use oasis_abi::MAX_DEVICES;
 use oasis_abi::hypercall::{NetIo, Number, Status};
 use oasis_abi::ring::{End, Ring};
-use oasis_rt::device::{DeviceError, Link, Net};
+use oasis_rt::device::{DeviceError, Link, Net, Transmit};
 
 use crate::hypercall;
 
@@ -107,17 +107,78 @@ impl NetDevice {
         }
     }
 
-    fn exit(&mut self, n: Number) -> Result<u32, DeviceError> {
-        let mut arg = NetIo {
-            device: self.handle,
-            ..NetIo::default()
-        };
-        hypercall::call(n, &mut arg);
-        match Status::from_u32(arg.status) {
-            Status::Ok => Ok(arg.frames),
-            Status::Io => Err(DeviceError::Io("net", arg.errno as i32)),
-            _ => Err(DeviceError::Io("net", 22)),
+    /// The transmit side alone, borrowing only the TX ring.
+    fn tx_side(&mut self) -> TxSide<'_> {
+        TxSide {
+            handle: self.handle,
+            mtu: self.mtu,
+            tx: &mut self.tx,
         }
+    }
+}
+
+/// A device's TX ring, lent on its own so that a frame can be written into
+/// it while a received one still lies in the RX ring.
+struct TxSide<'a> {
+    handle: u32,
+    mtu: usize,
+    tx: &'a mut Ring,
+}
+
+impl TxSide<'_> {
+    fn exit(&mut self, n: Number) -> Result<u32, DeviceError> {
+        net_exit(self.handle, n)
+    }
+
+    /// The next free slot's frame area, up to `max` bytes; pushes the ring
+    /// out first (one exit) when it is full.
+    fn next_slot(&mut self, max: usize) -> Result<&mut [u8], DeviceError> {
+        if self.tx.free().map_err(ring_error)? == 0 {
+            self.exit(Number::NetTx)?;
+        }
+        let cap = self.mtu.min(self.tx.frame_max()).min(max);
+        match self.tx.next_free().map_err(ring_error)? {
+            Some(slot) => Ok(&mut slot[..cap]),
+            None => Err(DeviceError::WouldBlock),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        // Frames the VMM has not taken yet; the next POLL takes them all.
+        let queued = self.tx.pending().map_err(ring_error)?;
+        if queued > 0 && queued >= self.tx.slots() / 2 {
+            self.exit(Number::NetTx)?;
+        }
+        Ok(())
+    }
+}
+
+impl Transmit for TxSide<'_> {
+    fn transmit_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> Result<usize, DeviceError> {
+        let slot = self.next_slot(max)?;
+        let len = fill(slot).min(slot.len());
+        if len > 0 {
+            self.tx.produce(len).map_err(ring_error)?;
+        }
+        Ok(len)
+    }
+}
+
+/// NET_RX or NET_TX for device `handle`.
+fn net_exit(handle: u32, n: Number) -> Result<u32, DeviceError> {
+    let mut arg = NetIo {
+        device: handle,
+        ..NetIo::default()
+    };
+    hypercall::call(n, &mut arg);
+    match Status::from_u32(arg.status) {
+        Status::Ok => Ok(arg.frames),
+        Status::Io => Err(DeviceError::Io("net", arg.errno as i32)),
+        _ => Err(DeviceError::Io("net", 22)),
     }
 }
 
@@ -152,24 +213,41 @@ impl Net for NetDevice {
         if len > self.mtu.min(self.tx.frame_max()) {
             return Err(DeviceError::OutOfRange);
         }
-        if self.tx.free().map_err(ring_error)? == 0 {
-            self.flush()?;
-        }
-        let Some(slot) = self.tx.next_free().map_err(ring_error)? else {
-            return Err(DeviceError::WouldBlock);
-        };
-        fill(&mut slot[..len]);
-        self.tx.produce(len).map_err(ring_error)?;
+        let mut tx = self.tx_side();
+        let slot = tx.next_slot(len)?;
+        fill(slot);
+        tx.tx.produce(len).map_err(ring_error)?;
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), DeviceError> {
-        // Frames the VMM has not taken yet; the next POLL takes them all.
-        let queued = self.tx.pending().map_err(ring_error)?;
-        if queued > 0 && queued >= self.tx.slots() / 2 {
-            self.exit(Number::NetTx)?;
+    fn transmit_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> Result<usize, DeviceError> {
+        self.tx_side().transmit_with(max, fill)
+    }
+
+    fn receive_replying(
+        &mut self,
+        each: &mut dyn FnMut(&[u8], &mut dyn Transmit),
+    ) -> Result<Option<usize>, DeviceError> {
+        let mut tx = TxSide {
+            handle: self.handle,
+            mtu: self.mtu,
+            tx: &mut self.tx,
+        };
+        let mut n = 0;
+        while let Some(frame) = self.rx.peek().map_err(ring_error)? {
+            each(frame, &mut tx);
+            self.rx.consume();
+            n += 1;
         }
-        Ok(())
+        Ok(Some(n))
+    }
+
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        self.tx_side().flush()
     }
 
     fn poll_receive_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {

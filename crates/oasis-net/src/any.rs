@@ -122,6 +122,13 @@ impl UdpSocket for AnyUdpSocket {
         each!(self, s => s.recv_from(buf).await)
     }
 
+    async fn serve<F>(&self, answer: F) -> Result<(), NetError>
+    where
+        F: FnMut(&[u8], SocketAddr, &mut [u8]) -> Option<usize> + 'static,
+    {
+        each!(self, s => s.serve(answer).await)
+    }
+
     async fn send_to(&self, data: &[u8], to: SocketAddr) -> Result<(), NetError> {
         each!(self, s => s.send_to(data, to).await)
     }

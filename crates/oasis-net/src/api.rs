@@ -97,6 +97,55 @@ pub trait UdpSocket {
 
     /// Sends one datagram to `to`.
     fn send_to(&self, data: &[u8], to: SocketAddr) -> impl Future<Output = Result<(), NetError>>;
+
+    /// Serves request/response datagrams until the socket fails: for each
+    /// one, `answer(query, peer, out)` writes the answer's payload into
+    /// `out` and returns its length, or `None` to send nothing; the answer
+    /// goes back to the peer, from the address the query came to. Answers
+    /// may leave in any order.
+    ///
+    /// The stack chooses how: the socket stack moves batches
+    /// (`recvmmsg`, then `sendmmsg` with segmentation offload); the direct
+    /// stack answers each datagram while its driver receives it, reading
+    /// the query where the device received it and writing the answer where
+    /// the device will send it — on kvm the answer is the only copy.
+    /// `answer` may run inside the stack, so it must not use the stack or
+    /// its sockets (it is a plain function of the query).
+    fn serve<F>(&self, answer: F) -> impl Future<Output = Result<(), NetError>>
+    where
+        F: FnMut(&[u8], SocketAddr, &mut [u8]) -> Option<usize> + 'static,
+    {
+        serve_in_batches(self, answer)
+    }
+}
+
+/// Datagrams moved per batch by [`serve_in_batches`].
+const SERVE_BATCH: usize = 64;
+/// Largest query [`serve_in_batches`] reads whole, and largest answer.
+const SERVE_DATAGRAM: usize = 4096;
+
+/// [`UdpSocket::serve`] over the batch calls: a batch of queries in, their
+/// answers out in one call, two batches allocated once.
+pub async fn serve_in_batches<U, F>(socket: &U, mut answer: F) -> Result<(), NetError>
+where
+    U: UdpSocket + ?Sized,
+    F: FnMut(&[u8], SocketAddr, &mut [u8]) -> Option<usize>,
+{
+    let mut queries = Batch::new(SERVE_BATCH, SERVE_DATAGRAM);
+    let mut answers = Batch::new(SERVE_BATCH, SERVE_DATAGRAM);
+    // Each answer stands alone: the stack may group them by peer and
+    // length, as few sends.
+    answers.set_any_order(true);
+    loop {
+        socket.recv_batch(&mut queries).await?;
+        answers.clear();
+        for q in queries.iter() {
+            answers.push_some(q.peer, |out| answer(q.data, q.peer, out));
+        }
+        if !answers.is_empty() {
+            socket.send_batch(&answers).await?;
+        }
+    }
 }
 
 /// A TCP socket accepting connections on a local port.

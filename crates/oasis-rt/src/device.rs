@@ -123,6 +123,35 @@ pub trait Net {
     /// Queues one frame of `len` bytes, which `fill` writes in place. The
     /// platform may hold queued frames until [`Net::flush`].
     fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<(), DeviceError>;
+    /// Queues one frame of at most `max` bytes that `fill` writes in place
+    /// and returns the length of; 0 sends nothing. For a frame whose length
+    /// is known only once it is written (an answer), without writing it
+    /// elsewhere first. The default writes into a buffer and copies.
+    fn transmit_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> Result<usize, DeviceError> {
+        let mut frame = alloc::vec![0u8; max.min(self.mtu())];
+        let len = fill(&mut frame).min(frame.len());
+        if len > 0 {
+            self.transmit(len, &mut |buf| buf.copy_from_slice(&frame[..len]))?;
+        }
+        Ok(len)
+    }
+    /// Like [`Net::receive`], but `each` also gets the device's transmit
+    /// side, so it can write an answer where it will be sent while the
+    /// question still lies where it was received: a request/response
+    /// server's one copy is the answer itself. `Ok(None)` (the default)
+    /// says the device cannot lend both at once; the caller then receives
+    /// with [`Net::receive`] and transmits afterwards.
+    fn receive_replying(
+        &mut self,
+        each: &mut dyn FnMut(&[u8], &mut dyn Transmit),
+    ) -> Result<Option<usize>, DeviceError> {
+        let _ = each;
+        Ok(None)
+    }
     /// Sends every queued frame: at once, or — where the platform's next
     /// wait takes queued frames anyway (kvm: one POLL exit carries the burst
     /// out and waits for input) — no later than that wait.
@@ -130,6 +159,17 @@ pub trait Net {
     /// Ready when a frame may be waiting; otherwise arranges for the task to
     /// be woken when one arrives.
     fn poll_receive_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+/// The transmit side of a [`Net`] device, lent by
+/// [`Net::receive_replying`] while a received frame is.
+pub trait Transmit {
+    /// As [`Net::transmit_with`].
+    fn transmit_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> Result<usize, DeviceError>;
 }
 
 /// What a platform knows about the link a [`Net`] device is on, so that the

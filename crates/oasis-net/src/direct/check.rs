@@ -19,21 +19,37 @@ pub(crate) enum Drop {
     BadChecksum,
 }
 
-/// What a frame that passed is, as far as the counters care.
+/// What a frame that passed is, as far as the counters and the UDP fast
+/// path care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pass {
     /// A TCP segment opening a connection (SYN without ACK) to this port.
     Syn(u16),
+    /// A whole UDP datagram (not a fragment), checksum verified.
+    Udp(Udp),
     /// Anything else the stack should see.
     Other,
+}
+
+/// Where a checked UDP datagram sits in its frame, and who sent it to whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Udp {
+    /// Source address and port.
+    pub(crate) src: (IpAddress, u16),
+    /// Destination address and port.
+    pub(crate) dst: (IpAddress, u16),
+    /// The payload's offset in the frame.
+    pub(crate) payload_at: usize,
+    /// The payload's length.
+    pub(crate) payload_len: usize,
 }
 
 /// Checks one received Ethernet frame.
 pub(crate) fn frame(bytes: &[u8]) -> Result<Pass, Drop> {
     let eth = EthernetFrame::new_checked(bytes).map_err(|_| Drop::Truncated)?;
     match eth.ethertype() {
-        EthernetProtocol::Ipv4 => ipv4(eth.payload()),
-        EthernetProtocol::Ipv6 => ipv6(eth.payload()),
+        EthernetProtocol::Ipv4 => ipv4(eth.payload()).map(|p| p.offset(14)),
+        EthernetProtocol::Ipv6 => ipv6(eth.payload()).map(|p| p.offset(14)),
         EthernetProtocol::Arp => ArpPacket::new_checked(eth.payload())
             .map(|_| Pass::Other)
             .map_err(|_| Drop::Truncated),
@@ -56,7 +72,8 @@ fn ipv4(bytes: &[u8]) -> Result<Pass, Drop> {
     }
     let src = IpAddress::Ipv4(ip.src_addr());
     let dst = IpAddress::Ipv4(ip.dst_addr());
-    transport(ip.next_header(), src, dst, ip.payload())
+    let header = usize::from(ip.header_len());
+    transport(ip.next_header(), src, dst, ip.payload()).map(|p| p.offset(header))
 }
 
 fn ipv6(bytes: &[u8]) -> Result<Pass, Drop> {
@@ -66,7 +83,20 @@ fn ipv6(bytes: &[u8]) -> Result<Pass, Drop> {
     let ip = Ipv6Packet::new_checked(bytes).map_err(|_| Drop::Truncated)?;
     let src = IpAddress::Ipv6(ip.src_addr());
     let dst = IpAddress::Ipv6(ip.dst_addr());
-    transport(ip.next_header(), src, dst, ip.payload())
+    transport(ip.next_header(), src, dst, ip.payload()).map(|p| p.offset(40))
+}
+
+impl Pass {
+    /// The same, with a UDP payload's offset counted from `by` bytes earlier.
+    fn offset(self, by: usize) -> Pass {
+        match self {
+            Pass::Udp(u) => Pass::Udp(Udp {
+                payload_at: u.payload_at + by,
+                ..u
+            }),
+            p => p,
+        }
+    }
 }
 
 fn transport(
@@ -92,7 +122,12 @@ fn transport(
             if !udp.verify_checksum(&src, &dst) {
                 return Err(Drop::BadChecksum);
             }
-            Ok(Pass::Other)
+            Ok(Pass::Udp(Udp {
+                src: (src, udp.src_port()),
+                dst: (dst, udp.dst_port()),
+                payload_at: 8,
+                payload_len: udp.payload().len(),
+            }))
         }
         (IpProtocol::Icmp, IpAddress::Ipv4(_), _) => {
             let icmp = Icmpv4Packet::new_checked(bytes).map_err(|_| Drop::Truncated)?;
@@ -203,7 +238,14 @@ mod tests {
             #[test]
             fn valid_udp_frames_pass(payload in proptest::collection::vec(any::<u8>(), 0..1472),
                                      sport in 1u16.., dport in 1u16..) {
-                prop_assert_eq!(frame(&udp_frame(&payload, sport, dport)), Ok(Pass::Other));
+                let f = udp_frame(&payload, sport, dport);
+                let Ok(Pass::Udp(u)) = frame(&f) else {
+                    return Err(TestCaseError::fail(alloc::format!("{:?}", frame(&f))));
+                };
+                // The payload is found where it is, whole, with both ends.
+                prop_assert_eq!(&f[u.payload_at..u.payload_at + u.payload_len], &payload[..]);
+                prop_assert_eq!(u.src, (IpAddress::Ipv4(Ipv4Address::new(10, 0, 0, 1)), sport));
+                prop_assert_eq!(u.dst, (IpAddress::Ipv4(Ipv4Address::new(10, 0, 0, 2)), dport));
             }
 
             #[test]

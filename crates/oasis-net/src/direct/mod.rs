@@ -9,6 +9,7 @@
 //! handles into the shared state; their futures register smoltcp wakers.
 
 mod check;
+mod fast;
 mod guard;
 mod port;
 mod slaac;
@@ -86,6 +87,12 @@ pub(crate) struct State {
     slaac_applied: (Vec<Ipv6Cidr>, Option<Ipv6Addr>),
     /// Watches smoltcp's deadlines for a stack that asks to be polled now forever.
     spin: guard::SpinGuard,
+    /// UDP ports answered on the fast path ([`fast`]).
+    served: Vec<fast::Served>,
+    /// Their datagrams, held while a batch from a device that cannot lend
+    /// its transmit side during receive is taken in.
+    fast_held: port::RxRing,
+    fast_later: Vec<check::Udp>,
 }
 
 /// The shared core: the state, and the driver's wake-up line.
@@ -154,7 +161,20 @@ impl Core {
         let moved_before = st.stats.rx_frames + st.stats.tx_frames;
         for _ in 0..ROUNDS_PER_STEP {
             st.syn_ports.clear();
-            let taken = match st.rx.fill(&mut *st.dev, &mut st.stats, &mut st.syn_ports) {
+            let mac = st.dev.mac();
+            let mut taken_in = port::Taken {
+                stats: &mut st.stats,
+                syn_ports: &mut st.syn_ports,
+                unflushed: &mut st.unflushed,
+                fast_later: &mut st.fast_later,
+                served: &st.served,
+                addrs: st.iface.ip_addrs(),
+            };
+            let fast = port::Fast { mac, mtu: st.mtu };
+            let filled = st
+                .rx
+                .fill(&mut *st.dev, &mut taken_in, &fast, &mut st.fast_held);
+            let taken = match filled {
                 Ok(n) => n,
                 Err(e) => {
                     st.stats.rx_errors += 1;
@@ -395,6 +415,9 @@ impl DirectStack {
             slaac: None,
             slaac_applied: (Vec::new(), None),
             spin: guard::SpinGuard::default(),
+            served: Vec::new(),
+            fast_held: port::RxRing::new(mtu),
+            fast_later: Vec::new(),
         };
         let no_ipv6_router = state.dev.link().no_ipv6_router;
         state.configure(&config, u64::from_le_bytes(seed), now)?;

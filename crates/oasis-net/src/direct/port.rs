@@ -3,19 +3,22 @@
 //! Receive: a whole batch of frames is taken from the device at once
 //! ([`RxRing::fill`]), each checked ([`super::check`]) and copied into a
 //! ring that smoltcp then drains in one `poll`; the copy is what lets the
-//! device lend its buffers for the call only. Transmit: smoltcp writes each
+//! device lend its buffers for the call only. Datagrams for a port served
+//! on the fast path ([`super::fast`]) are answered during the same pass,
+//! not copied in. Transmit: smoltcp writes each
 //! frame straight into the device's buffer (no copy); the device holds them
 //! until [`Net::flush`], one exit per burst on kvm.
 
 use alloc::vec;
 use alloc::vec::Vec;
 
-use oasis_rt::device::{DeviceError, Net};
+use oasis_rt::device::{DeviceError, Net, Transmit};
 use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+use smoltcp::wire::IpCidr;
 
-use super::check;
 use super::stats::Stats;
+use super::{check, fast};
 
 /// Frames the ring holds at first; it grows if a device hands over more at once.
 pub(crate) const RX_BATCH: usize = 64;
@@ -42,48 +45,92 @@ impl RxRing {
     }
 
     /// Takes one batch from `dev`, dropping and counting bad frames, and
-    /// noting in `syn_ports` the port of each connection opening.
+    /// noting in `syn_ports` the port of each connection opening. Datagrams
+    /// for a port served on the fast path are answered on the way, in place
+    /// where the device lends its buffers ([`Net::receive_replying`]), else
+    /// after the batch from `spare`, which holds them meanwhile.
     /// Returns how many frames the device handed over. Call only when empty.
     pub(crate) fn fill(
         &mut self,
         dev: &mut dyn Net,
-        stats: &mut Stats,
-        syn_ports: &mut Vec<u16>,
+        rx: &mut Taken<'_>,
+        fast: &Fast,
+        spare: &mut RxRing,
     ) -> Result<usize, DeviceError> {
         debug_assert_eq!(self.count, 0);
         self.head = 0;
-        let slot = self.slot;
-        let (bytes, lens, count) = (&mut self.bytes, &mut self.lens, &mut self.count);
-        let taken = dev.receive(&mut |frame: &[u8]| {
-            stats.rx_frames += 1;
-            stats.rx_bytes += frame.len() as u64;
-            if *count == lens.len() {
-                // The device hands over bigger batches than the ring holds
-                // (e.g. a whole VMM ring at once): grow once, keep the room.
-                bytes.resize(bytes.len() + RX_BATCH * slot, 0);
-                lens.resize(lens.len() + RX_BATCH, 0);
-            }
-            if frame.len() > slot {
-                stats.dropped_oversize += 1;
-                return;
-            }
-            match check::frame(frame) {
-                Err(why) => stats.count_drop(why),
-                Ok(pass) => {
-                    if let check::Pass::Syn(port) = pass {
-                        stats.tcp_syns += 1;
-                        syn_ports.push(port);
-                    }
-                    bytes[*count * slot..][..frame.len()].copy_from_slice(frame);
-                    lens[*count] = frame.len();
-                    *count += 1;
-                }
+        spare.head = 0;
+        spare.count = 0;
+        let lent = dev.receive_replying(&mut |frame, tx| {
+            if let Some(udp) = self.take(frame, rx) {
+                fast.answer(frame, &udp, tx, rx);
             }
         })?;
+        let taken = match lent {
+            Some(n) => n,
+            None => {
+                let n = dev.receive(&mut |frame| {
+                    if let Some(udp) = self.take(frame, rx) {
+                        spare.push(frame);
+                        rx.fast_later.push(udp);
+                    }
+                })?;
+                let mut queued = core::mem::take(rx.fast_later);
+                for udp in queued.drain(..) {
+                    if let Some(frame) = spare.pop() {
+                        fast.answer(frame, &udp, &mut Lend(&mut *dev), rx);
+                    }
+                }
+                *rx.fast_later = queued;
+                n
+            }
+        };
         if taken > 0 {
-            stats.rx_batches += 1;
+            rx.stats.rx_batches += 1;
         }
         Ok(taken)
+    }
+
+    /// Counts and checks one received frame: a bad one is dropped, one for
+    /// the fast path is returned, any other is copied in for the stack.
+    fn take(&mut self, frame: &[u8], rx: &mut Taken<'_>) -> Option<check::Udp> {
+        rx.stats.rx_frames += 1;
+        rx.stats.rx_bytes += frame.len() as u64;
+        if frame.len() > self.slot {
+            rx.stats.dropped_oversize += 1;
+            return None;
+        }
+        match check::frame(frame) {
+            Err(why) => {
+                rx.stats.count_drop(why);
+                None
+            }
+            Ok(check::Pass::Udp(udp)) if rx.served(&udp) => Some(udp),
+            Ok(pass) => {
+                if let check::Pass::Syn(port) = pass {
+                    rx.stats.tcp_syns += 1;
+                    rx.syn_ports.push(port);
+                }
+                self.push(frame);
+                None
+            }
+        }
+    }
+
+    /// Appends a copy of `frame` (at most a slot), growing when full.
+    fn push(&mut self, frame: &[u8]) {
+        if self.head + self.count == self.lens.len() {
+            // The device hands over bigger batches than the ring holds
+            // (e.g. a whole VMM ring at once): grow once, keep the room.
+            self.bytes
+                .resize(self.bytes.len() + RX_BATCH * self.slot, 0);
+            self.lens.resize(self.lens.len() + RX_BATCH, 0);
+        }
+        let i = self.head + self.count;
+        let n = frame.len().min(self.slot);
+        self.bytes[i * self.slot..][..n].copy_from_slice(&frame[..n]);
+        self.lens[i] = n;
+        self.count += 1;
     }
 
     fn pop(&mut self) -> Option<&[u8]> {
@@ -94,6 +141,68 @@ impl RxRing {
         self.head += 1;
         self.count -= 1;
         Some(&self.bytes[i * self.slot..][..self.lens[i]])
+    }
+}
+
+/// What receiving a batch updates: the counters, the ports of connection
+/// openings, and the datagrams held for the fast path until the batch is in.
+pub(crate) struct Taken<'a> {
+    pub(crate) stats: &'a mut Stats,
+    pub(crate) syn_ports: &'a mut Vec<u16>,
+    pub(crate) unflushed: &'a mut usize,
+    pub(crate) fast_later: &'a mut Vec<check::Udp>,
+    pub(crate) served: &'a [fast::Served],
+    pub(crate) addrs: &'a [IpCidr],
+}
+
+impl Taken<'_> {
+    /// Whether `udp` goes to the fast path: to a served port on one of the
+    /// interface's own addresses.
+    fn served(&self, udp: &check::Udp) -> bool {
+        self.served.iter().any(|s| s.port == udp.dst.1)
+            && self.addrs.iter().any(|a| a.address() == udp.dst.0)
+    }
+}
+
+/// How the fast path answers (see [`super::fast`]).
+pub(crate) struct Fast {
+    pub(crate) mac: [u8; 6],
+    pub(crate) mtu: usize,
+}
+
+impl Fast {
+    /// Answers the datagram `udp` of `frame` into a frame `tx` lends.
+    fn answer(&self, frame: &[u8], udp: &check::Udp, tx: &mut dyn Transmit, rx: &mut Taken<'_>) {
+        let Some(served) = rx.served.iter().find(|s| s.port == udp.dst.1) else {
+            return;
+        };
+        let answer = served.answer.clone();
+        let mut answer = answer.borrow_mut();
+        match tx.transmit_with(self.mtu, &mut |out| {
+            fast::reply(frame, udp, self.mac, &mut **answer, out)
+        }) {
+            Ok(0) => {}
+            Ok(n) => {
+                rx.stats.tx_frames += 1;
+                rx.stats.tx_bytes += n as u64;
+                rx.stats.udp_answered_in_place += 1;
+                *rx.unflushed += 1;
+            }
+            Err(_) => rx.stats.tx_errors += 1,
+        }
+    }
+}
+
+/// A whole device lent as its transmit side (after a batch was received).
+struct Lend<'a>(&'a mut dyn Net);
+
+impl Transmit for Lend<'_> {
+    fn transmit_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> Result<usize, DeviceError> {
+        self.0.transmit_with(max, fill)
     }
 }
 

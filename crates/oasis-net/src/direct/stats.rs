@@ -41,6 +41,9 @@ pub struct Stats {
     /// Half-open connections given up to make room for a new opening
     /// while every slot of the listener was half-open (a SYN flood).
     pub tcp_half_open_evicted: u64,
+    /// UDP datagrams answered on the fast path, in place
+    /// ([`crate::api::UdpSocket::serve`]).
+    pub udp_answered_in_place: u64,
     /// Interface polls.
     pub polls: u64,
     /// Router solicitations sent (SLAAC).
@@ -82,7 +85,7 @@ impl fmt::Display for Stats {
             f,
             "rx {} frames {} bytes in {} batches, {} errors; tx {} frames {} bytes in {} flushes, {} errors; \
              dropped {} (truncated {}, malformed {}, checksum {}, oversize {}); \
-             tcp syn {}, half-open expired {}, evicted {}; udp unroutable {}; polls {}, router solicitations {}, spin backoffs {}; \
+             tcp syn {}, half-open expired {}, evicted {}; udp unroutable {}, answered in place {}; polls {}, router solicitations {}, spin backoffs {}; \
              sockets {} (closing {})",
             self.rx_frames,
             self.rx_bytes,
@@ -101,6 +104,7 @@ impl fmt::Display for Stats {
             self.tcp_half_open_expired,
             self.tcp_half_open_evicted,
             self.udp_unroutable,
+            self.udp_answered_in_place,
             self.polls,
             self.router_solicitations,
             self.spin_backoffs,

@@ -1,7 +1,9 @@
 //! UDP sockets of the direct stack.
 
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::vec;
+use core::cell::RefCell;
 use core::future::poll_fn;
 use core::net::SocketAddr;
 use core::task::Poll;
@@ -10,7 +12,7 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::socket::udp;
 use smoltcp::storage::PacketMetadata;
 
-use super::{Core, DirectStack};
+use super::{Core, DirectStack, fast};
 use crate::api::UdpSocket;
 use crate::batch::Batch;
 use crate::error::NetError;
@@ -160,6 +162,52 @@ impl UdpSocket for DirectUdpSocket {
         let result = poll_fn(|cx| self.poll_send_one(data, to, cx)).await;
         self.core.kick();
         result
+    }
+
+    /// Datagrams to one of the interface's own addresses are answered on
+    /// the fast path ([`super::fast`]) as the driver receives them; the
+    /// rest (broadcast, fragments, …) reach this socket and are answered
+    /// here, in batches, by the same `answer`.
+    async fn serve<F>(&self, answer: F) -> Result<(), NetError>
+    where
+        F: FnMut(&[u8], SocketAddr, &mut [u8]) -> Option<usize> + 'static,
+    {
+        let shared: fast::Answer = Rc::new(RefCell::new(Box::new(answer)));
+        let _served = Served::register(&self.core, self.port, shared.clone());
+        let core = self.core.clone();
+        crate::api::serve_in_batches(self, move |query, peer, out| {
+            // No bigger than a frame: the direct stack does not fragment.
+            let room = core.state().max_udp_payload(peer.ip()).min(out.len());
+            (shared.borrow_mut())(query, peer, &mut out[..room])
+        })
+        .await
+    }
+}
+
+/// A port's fast-path entry, removed when the serving future ends.
+struct Served {
+    core: Rc<Core>,
+    port: u16,
+}
+
+impl Served {
+    fn register(core: &Rc<Core>, port: u16, answer: fast::Answer) -> Served {
+        let mut st = core.state();
+        st.served.retain(|s| s.port != port);
+        st.served.push(fast::Served { port, answer });
+        Served {
+            core: core.clone(),
+            port,
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.core.state.try_borrow_mut() {
+            let port = self.port;
+            st.served.retain(|s| s.port != port);
+        }
     }
 }
 
