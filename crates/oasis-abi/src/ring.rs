@@ -137,11 +137,6 @@ impl Ring {
         self.own.set(0);
     }
 
-    /// Number of slots.
-    pub fn slots(&self) -> u32 {
-        self.slots
-    }
-
     /// Largest frame a slot holds.
     pub fn frame_max(&self) -> usize {
         (self.slot_size - SLOT_HEADER_SIZE) as usize

@@ -6,9 +6,10 @@
 //! POLL, which returns at once when frames are waiting. Sending does not
 //! exit either while the TX ring has room: [`Net::flush`] leaves the frames
 //! for the POLL the executor makes as soon as it has nothing left to run, so
-//! an answer and the wait for the next question share one exit. Only a TX
-//! ring half full is pushed out at once (NET_TX), so that a guest busy for a
-//! long while never stalls its own output.
+//! a burst of answers and the wait for the next questions share one exit.
+//! Only a full TX ring is pushed out at once (NET_TX). A guest that computes
+//! for long between waits holds its last frames meanwhile — as it holds the
+//! frames arriving for it, which only a POLL brings in.
 
 use core::task::{Context, Poll, Waker};
 
@@ -142,15 +143,6 @@ impl TxSide<'_> {
             None => Err(DeviceError::WouldBlock),
         }
     }
-
-    fn flush(&mut self) -> Result<(), DeviceError> {
-        // Frames the VMM has not taken yet; the next POLL takes them all.
-        let queued = self.tx.pending().map_err(ring_error)?;
-        if queued > 0 && queued >= self.tx.slots() / 2 {
-            self.exit(Number::NetTx)?;
-        }
-        Ok(())
-    }
 }
 
 impl Transmit for TxSide<'_> {
@@ -247,7 +239,10 @@ impl Net for NetDevice {
     }
 
     fn flush(&mut self) -> Result<(), DeviceError> {
-        self.tx_side().flush()
+        // Queued frames leave in the next POLL, which the executor makes as
+        // soon as it has nothing left to run; a full ring leaves at once
+        // (`TxSide::next_slot`). An exit here would cost as much as that POLL.
+        Ok(())
     }
 
     fn poll_receive_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
