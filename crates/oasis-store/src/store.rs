@@ -11,11 +11,11 @@ use core::fmt;
 use oasis_rt::device::Block;
 use redb::{MultimapTableHandle, StorageBackend, TableHandle};
 
-use crate::backend::BlockBackend;
+use crate::backend::{BlockBackend, LogDevice};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::held::Held;
-use crate::journal::{self, Journal, LogDevice, record};
+use crate::journal::{self, Journal, record};
 use crate::query::Query;
 use crate::read::{self, Reader};
 use crate::record::{FieldIndex, Record};
