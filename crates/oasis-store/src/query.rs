@@ -13,9 +13,9 @@ use alloc::vec::Vec;
 use core::marker::PhantomData;
 use core::ops::Bound;
 
+use crate::engine::read::Reader;
 use crate::error::{Error, Result};
 use crate::index;
-use crate::read::Reader;
 use crate::record::{FieldIndex, Record};
 use crate::rows;
 use crate::sortkey::{ArgOf, Prefixed, arg_key, prefix_end};
@@ -66,7 +66,7 @@ fn borrow(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 /// (`db.query::<R>()`), which adds conditions field by field.
 pub struct Query<'q, R> {
     store: &'q Store,
-    tx: Option<&'q crate::held::Held>,
+    tx: Option<&'q crate::engine::Held>,
     conds: Vec<Cond>,
     order: Option<(usize, Order)>,
     limit: Option<usize>,
@@ -75,7 +75,7 @@ pub struct Query<'q, R> {
 
 impl<'q, R: Record> Query<'q, R> {
     /// A query with no conditions, over the store or inside a write transaction.
-    pub(crate) fn new(store: &'q Store, tx: Option<&'q crate::held::Held>) -> Self {
+    pub(crate) fn new(store: &'q Store, tx: Option<&'q crate::engine::Held>) -> Self {
         Query {
             store,
             tx,
@@ -133,7 +133,7 @@ impl<'q, R: Record> Query<'q, R> {
         match self.tx {
             Some(tx) => self.run_in(tx, emit),
             None => {
-                let view = self.store.view()?;
+                let view = self.store.engine.view()?;
                 self.run_in(&view, emit)
             }
         }

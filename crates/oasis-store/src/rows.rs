@@ -9,9 +9,9 @@ use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
+use crate::engine::read::{TableRead, Visit};
 use crate::error::{Error, Result};
 use crate::index;
-use crate::read::{TableRead, Visit};
 use crate::sortkey::Shape;
 
 /// The engine key holding the record with key `key` (its sort key) and

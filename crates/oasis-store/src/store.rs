@@ -12,20 +12,17 @@ use oasis_rt::device::Block;
 use redb::{MultimapTableHandle, StorageBackend, TableHandle};
 
 use crate::backend::{BlockBackend, LogDevice};
-use crate::engine::Engine;
+use crate::engine::read::{self, Reader};
+use crate::engine::repack;
+use crate::engine::{self, Engine, Held, META, mark_applied, value_of};
 use crate::error::{Error, Result};
-use crate::held::Held;
-use crate::journal::{self, Journal, record};
+use crate::journal::Journal;
 use crate::query::Query;
-use crate::read::{self, Reader};
 use crate::record::{FieldIndex, Record};
-use crate::repack;
 use crate::rows;
 use crate::sortkey::ArgOf;
 use crate::txn::Transaction;
 
-/// The metadata table: format marker, layouts, id sequences.
-pub(crate) const META: &str = "oasis-store";
 /// The format marker's key and value.
 const FORMAT_KEY: &[u8] = b"format";
 /// Format 6: a type's records are keys alone, `key ++ value`
@@ -46,29 +43,6 @@ const EARLIER: [(&[u8], &str); 4] = [
     ),
     (b"oasis-store 5", "records in a table of keys and values"),
 ];
-/// The key in [`META`] of the last log sequence number the engine holds
-/// durably (written by every checkpoint), big-endian u64.
-const APPLIED_KEY: &[u8] = b"log-applied";
-
-/// Records, in the engine transaction `tx`, that it holds every log
-/// record up to `seq`.
-pub(crate) fn mark_applied(tx: &Held, seq: u64) -> Result<()> {
-    tx.insert(META, APPLIED_KEY, &seq.to_be_bytes())?;
-    Ok(())
-}
-
-/// The value under `key` in table `table`, read in `tx`.
-fn value_of(tx: &Held, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-    let mut out = None;
-    tx.with_table(table, |t| {
-        t.get(key, &mut |v| {
-            out = Some(v.to_vec());
-            Ok(())
-        })
-    })?;
-    Ok(out)
-}
-
 /// The redb tables one record type lives in.
 /// An index table.
 pub(crate) struct Index {
@@ -154,14 +128,10 @@ impl fmt::Debug for StoreBuilder {
 
 /// A database of typed records.
 pub struct Store {
-    /// The engine transaction held between commits ([`crate::engine`]);
-    /// declared first, so it is dropped before the database.
-    pub(crate) engine: spin::Mutex<Engine>,
-    pub(crate) db: redb::Database,
+    /// redb's database, its write transaction held between commits, and the
+    /// journal ([`crate::engine`]); declared first, so it is dropped first.
+    pub(crate) engine: Engine,
     pub(crate) records: BTreeMap<&'static str, Tables>,
-    /// The write-ahead log (on a block device; none on a plain redb backend,
-    /// where every durable commit is a durable engine commit).
-    pub(crate) journal: Option<spin::Mutex<Journal>>,
     /// [`Store::close`] ran.
     closed: bool,
 }
@@ -291,15 +261,13 @@ impl StoreBuilder {
             .map(|d| (d.name, Tables::of(d.name, d.layout, d.fields)))
             .collect();
         let mut store = Store {
-            db,
+            engine: Engine::new(db),
             records,
-            journal: None,
-            engine: spin::Mutex::new(Engine::new()),
             closed: false,
         };
         let mut tx = store.begin()?;
         let last = match &log {
-            Some(dev) => tx.replay(dev.as_ref())?,
+            Some(dev) => engine::recover(tx.tx(), dev.as_ref())?,
             None => 0,
         };
         tx.check_format()?;
@@ -311,71 +279,8 @@ impl StoreBuilder {
         }
         // Durable: opening is a checkpoint, after which the log starts afresh.
         tx.commit()?;
-        store.journal = log.map(|dev| spin::Mutex::new(Journal::new(dev, last + 1)));
+        store.engine.journal = log.map(|dev| spin::Mutex::new(Journal::new(dev, last + 1)));
         Ok(store)
-    }
-}
-
-impl<'s> Transaction<'s> {
-    /// Applies the log records past the engine's last checkpoint; returns
-    /// the last sequence number the engine then holds.
-    fn replay(&mut self, dev: &dyn LogDevice) -> Result<u64> {
-        if !self.tx().tx().list_tables()?.any(|t| t.name() == META) {
-            // A new (or foreign) database: no checkpoint, so no log to apply.
-            return Ok(0);
-        }
-        let applied = {
-            let v = value_of(self.tx(), META, APPLIED_KEY)?;
-            match v.map(|v| <[u8; 8]>::try_from(v.as_slice())) {
-                None => 0,
-                Some(Ok(b)) => u64::from_be_bytes(b),
-                Some(Err(_)) => {
-                    return Err(Error::Engine(
-                        "the checkpoint's log sequence number is not 8 bytes".into(),
-                    ));
-                }
-            }
-        };
-        let tables: Vec<String> = self
-            .tx()
-            .tx()
-            .list_tables()?
-            .map(|t| t.name().to_string())
-            .collect();
-        let tx = self.tx();
-        journal::replay(dev, applied, |seq, payload| {
-            let malformed = |m: record::Malformed| {
-                Error::Engine(format!("log record {seq}: {}", record::describe(&m)))
-            };
-            let apply = |op: record::Op<'_>| -> Result<()> {
-                let (table, key) = match op {
-                    record::Op::Insert { table, key, .. } | record::Op::Remove { table, key } => {
-                        (table, key)
-                    }
-                };
-                if !tables.iter().any(|t| t == table) {
-                    return Err(Error::Engine(format!(
-                        "log record {seq} changes table `{table}`, which the database does not hold"
-                    )));
-                }
-                match op {
-                    record::Op::Insert { value, .. } => tx.insert(table, key, value)?,
-                    record::Op::Remove { .. } => tx.remove(table, key)?,
-                };
-                Ok(())
-            };
-            let mut failure = None;
-            record::decode::<record::Malformed>(payload, |op| {
-                if failure.is_none()
-                    && let Err(e) = apply(op)
-                {
-                    failure = Some(e);
-                }
-                Ok(())
-            })
-            .map_err(malformed)?;
-            failure.map_or(Ok(()), Err)
-        })
     }
 }
 
@@ -490,14 +395,14 @@ impl Store {
     /// never begin one inside another in one thread (read through the open
     /// one instead, with [`Transaction::get`] and [`Transaction::query`]).
     pub fn begin(&self) -> Result<Transaction<'_>> {
-        if self.journal.is_none() {
+        if self.engine.journal.is_none() {
             return Ok(Transaction::new(
                 self,
-                Held::hold(self.db.begin_write()?),
+                Held::hold(self.engine.db.begin_write()?),
                 false,
             ));
         }
-        let (tx, carries) = self.take_engine()?;
+        let (tx, carries) = self.engine.take()?;
         Ok(Transaction::new(self, tx, carries))
     }
 
@@ -506,22 +411,22 @@ impl Store {
     /// takes the engine's write transaction, so it waits for an open write
     /// transaction to end: never call it inside one.
     pub fn checkpoint(&self) -> Result<()> {
-        let Some(journal) = &self.journal else {
+        let Some(journal) = &self.engine.journal else {
             return Ok(());
         };
         // The engine transaction first, then the log, as commits take them.
-        let (tx, carries) = self.take_engine()?;
+        let (tx, carries) = self.engine.take()?;
         let mut j = journal.lock();
         if let Err(e) = j.check() {
-            self.put_back(tx, carries);
+            self.engine.put_back(tx, carries);
             return Err(e);
         }
         if j.is_empty() {
-            self.put_back(tx, carries);
+            self.engine.put_back(tx, carries);
             return Ok(());
         }
         let seq = j.last();
-        self.checkpoint_engine(&mut j, tx, seq)
+        self.engine.checkpoint(&mut j, tx, seq)
     }
 
     /// Checkpoints, compacts and closes the store, reporting a failure that
@@ -541,7 +446,8 @@ impl Store {
         self.closed = true;
         self.checkpoint()?;
         self.repack()?;
-        self.db
+        self.engine
+            .db
             .compact()
             .map_err(|e| Error::Engine(format!("compacting at close: {e}")))?;
         Ok(())
@@ -550,9 +456,9 @@ impl Store {
     /// Rewrites the sparse tables of every record type into full leaves, in
     /// one durable engine commit (after a checkpoint: nothing is parked).
     fn repack(&self) -> Result<()> {
-        let (held, carries) = self.take_engine()?;
+        let (held, carries) = self.engine.take()?;
         if carries {
-            self.put_back(held, carries);
+            self.engine.put_back(held, carries);
             return Ok(());
         }
         let tx = held.into_tx();
@@ -575,7 +481,7 @@ impl Store {
             Ok(())
         })();
         // Committed, or dropped (and so aborted) unchanged: nothing is held.
-        self.engine_ended();
+        self.engine.ended();
         r
     }
 
@@ -601,7 +507,7 @@ impl Store {
 
     /// The record with `key`, if any.
     pub fn get<R: Record>(&self, key: impl ArgOf<R::Key>) -> Result<Option<R>> {
-        let view = self.view()?;
+        let view = self.engine.view()?;
         crate::txn::get::<R, _>(self, &view, &crate::sortkey::arg_key::<R::Key, _>(&key))
     }
 

@@ -16,8 +16,8 @@ use core::cell::{OnceCell, RefCell};
 
 use redb::{Table, WriteTransaction};
 
+use super::read::{self, Reader, TableRead};
 use crate::error::{Error, Result};
-use crate::read::{self, Reader, TableRead};
 
 /// Tables kept open per transaction.
 pub(crate) const SLOTS: usize = 32;
@@ -162,7 +162,7 @@ impl Reader for Held {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::read::Reader;
+    use crate::engine::read::Reader;
     use alloc::format;
     use redb::ReadableDatabase;
 
