@@ -47,23 +47,19 @@ mod backend;
 mod engine;
 mod error;
 pub mod fault;
-mod index;
 mod journal;
 mod le;
 pub mod mem;
-mod query;
 mod record;
-mod rows;
-mod sortkey;
 mod store;
 mod txn;
 
 pub use backend::{BackendIo, BlockBackend, OpenError, superblock};
 pub use error::{Error, Result};
 pub use oasis_store_derive::Record;
-pub use query::{FieldQuery, Order, Query};
+pub use record::query::{FieldQuery, Order, Query};
+pub use record::sortkey::{ArgOf, FromSortKey, Prefixed, Shape, SortKey};
 pub use record::{FieldDef, FieldIndex, Record};
-pub use sortkey::{ArgOf, FromSortKey, Prefixed, Shape, SortKey};
 pub use store::{Store, StoreBuilder};
 pub use txn::Transaction;
 
@@ -73,6 +69,6 @@ pub use redb;
 /// What the derive's generated code uses; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::record::{decode_field, decode_key, encode_field, finish_decode};
+    pub use crate::record::codec::{decode_field, decode_key, encode_field, finish_decode};
     pub use alloc::vec::Vec;
 }

@@ -17,16 +17,16 @@ use crate::engine::repack;
 use crate::engine::{self, Engine, Held, META, mark_applied, value_of};
 use crate::error::{Error, Result};
 use crate::journal::Journal;
-use crate::query::Query;
-use crate::record::{FieldIndex, Record};
-use crate::rows;
-use crate::sortkey::ArgOf;
+use crate::record::query::Query;
+use crate::record::sortkey::{ArgOf, arg_key};
+use crate::record::tables::{self, Tables};
+use crate::record::{FieldDef, Record, rows};
 use crate::txn::Transaction;
 
 /// The format marker's key and value.
 const FORMAT_KEY: &[u8] = b"format";
 /// Format 6: a type's records are keys alone, `key ++ value`
-/// ([`crate::rows`]); a record's value leaves out its key (format 5); 32-
+/// ([`crate::record::rows`]); a record's value leaves out its key (format 5); 32-
 /// and 64-bit integers in keys and indexes are compact (format 3), and the
 /// entries of a plain index are keys without values (format 4).
 const FORMAT: &[u8] = b"oasis-store 6";
@@ -43,67 +43,13 @@ const EARLIER: [(&[u8], &str); 4] = [
     ),
     (b"oasis-store 5", "records in a table of keys and values"),
 ];
-/// The redb tables one record type lives in.
-/// An index table.
-pub(crate) struct Index {
-    /// The redb table's name.
-    pub(crate) name: String,
-    /// Unique: field → key. Otherwise entries `field ++ key` ([`crate::index`]).
-    pub(crate) unique: bool,
-    /// How the field's sort key ends.
-    pub(crate) shape: crate::sortkey::Shape,
-}
-
-pub(crate) struct Tables {
-    pub(crate) layout: &'static str,
-    /// The records, `key ++ value` ([`crate::rows`]).
-    pub(crate) primary: String,
-    /// How the key's sort key ends.
-    pub(crate) key_shape: crate::sortkey::Shape,
-    /// Per field: the index table, for indexed fields.
-    pub(crate) indexes: Vec<Option<Index>>,
-    /// The key of the auto-id sequence in [`META`].
-    pub(crate) sequence: Vec<u8>,
-}
-
-impl Tables {
-    fn of(name: &str, layout: &'static str, fields: &[crate::FieldDef]) -> Tables {
-        Tables {
-            layout,
-            primary: format!("{}{name}", read::RECORDS_PREFIX),
-            key_shape: fields
-                .iter()
-                .find(|f| f.index == FieldIndex::Key)
-                .map_or(crate::sortkey::Shape::Open, |f| f.shape),
-            indexes: fields
-                .iter()
-                .map(|f| match f.index {
-                    FieldIndex::Index | FieldIndex::Unique => Some(Index {
-                        // A unique index maps a field to a key; a plain one
-                        // is a set of entries (keys alone: `read::is_set`).
-                        name: if f.index == FieldIndex::Unique {
-                            format!("index:{name}.{}", f.name)
-                        } else {
-                            format!("{}{name}.{}", read::ENTRIES_PREFIX, f.name)
-                        },
-                        unique: f.index == FieldIndex::Unique,
-                        shape: f.shape,
-                    }),
-                    _ => None,
-                })
-                .collect(),
-            sequence: format!("sequence:{name}").into_bytes(),
-        }
-    }
-}
-
 type Migrate = Box<dyn Fn(&mut Transaction<'_>) -> Result<()>>;
 
 /// A record type to declare at open.
 struct Declared {
     name: &'static str,
     layout: &'static str,
-    fields: &'static [crate::FieldDef],
+    fields: &'static [FieldDef],
     /// A migration: the layout it converts from, and how.
     migration: Option<(&'static str, Migrate)>,
 }
@@ -384,10 +330,7 @@ impl Store {
 
     /// The tables of `R`, if `R` was declared with this exact layout.
     pub(crate) fn tables<R: Record>(&self) -> Result<&Tables> {
-        match self.records.get(R::NAME) {
-            Some(t) if t.layout == R::LAYOUT => Ok(t),
-            _ => Err(Error::NotRegistered(R::NAME)),
-        }
+        tables::of::<R>(&self.records)
     }
 
     /// Starts a write transaction: several operations, committed together or
@@ -508,11 +451,11 @@ impl Store {
     /// The record with `key`, if any.
     pub fn get<R: Record>(&self, key: impl ArgOf<R::Key>) -> Result<Option<R>> {
         let view = self.engine.view()?;
-        crate::txn::get::<R, _>(self, &view, &crate::sortkey::arg_key::<R::Key, _>(&key))
+        crate::txn::get::<R, _>(self, &view, &arg_key::<R::Key, _>(&key))
     }
 
     /// A query over the records of type `R`, with one method per field.
     pub fn query<R: Record>(&self) -> R::Query<'_> {
-        Query::new(self, None).into()
+        Query::new(&self.records, &self.engine, None).into()
     }
 }

@@ -6,13 +6,11 @@ use alloc::vec::Vec;
 use crate::engine::read::{self, Reader};
 use crate::engine::{Held, META};
 use crate::error::{Error, Result};
-use crate::index;
 use crate::journal::Plan;
 use crate::journal::record::{self, Op, Ops};
-use crate::query::Query;
-use crate::record::{FieldIndex, Record};
-use crate::rows;
-use crate::sortkey::{ArgOf, SortKey, arg_key};
+use crate::record::query::Query;
+use crate::record::sortkey::{ArgOf, SortKey, arg_key};
+use crate::record::{FieldIndex, Record, index, rows};
 use crate::store::Store;
 
 /// A write transaction. Dropping it without [`Transaction::commit`] discards
@@ -263,7 +261,7 @@ impl<'s> Transaction<'s> {
 
     /// A query that sees this transaction's own changes.
     pub fn query<R: Record>(&self) -> R::Query<'_> {
-        Query::new(self.store, Some(self.tx())).into()
+        Query::new(&self.store.records, &self.store.engine, Some(self.tx())).into()
     }
 
     /// Commits durably: when this returns `Ok`, every change is on stable
