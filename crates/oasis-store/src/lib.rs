@@ -52,7 +52,6 @@ mod le;
 pub mod mem;
 mod record;
 mod store;
-mod txn;
 
 pub use backend::{BackendIo, BlockBackend, OpenError, superblock};
 pub use error::{Error, Result};
@@ -60,8 +59,7 @@ pub use oasis_store_derive::Record;
 pub use record::query::{FieldQuery, Order, Query};
 pub use record::sortkey::{ArgOf, FromSortKey, Prefixed, Shape, SortKey};
 pub use record::{FieldDef, FieldIndex, Record};
-pub use store::{Store, StoreBuilder};
-pub use txn::Transaction;
+pub use store::{Store, StoreBuilder, Transaction};
 
 /// The engine, for backends and advanced use.
 pub use redb;

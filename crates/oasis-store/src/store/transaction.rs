@@ -3,6 +3,7 @@
 
 use alloc::vec::Vec;
 
+use super::Store;
 use crate::engine::read::{self, Reader};
 use crate::engine::{Held, META};
 use crate::error::{Error, Result};
@@ -11,7 +12,6 @@ use crate::journal::record::{self, Op, Ops};
 use crate::record::query::Query;
 use crate::record::sortkey::{ArgOf, SortKey, arg_key};
 use crate::record::{FieldIndex, Record, index, rows};
-use crate::store::Store;
 
 /// A write transaction. Dropping it without [`Transaction::commit`] discards
 /// everything it did.
