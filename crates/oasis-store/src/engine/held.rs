@@ -4,7 +4,7 @@
 //! small insert (name lookups, allocations, staging the table's root), and
 //! a save touches a table per index besides the record's own. So a write
 //! transaction keeps every table it opened open until it commits — and,
-//! held between store commits ([`crate::engine`]), across commits.
+//! held between store commits ([`Engine`](super::Engine)), across commits.
 //!
 //! redb's tables borrow their transaction, so the two live in one
 //! self-referential value ([`self_cell`]); up to [`SLOTS`] tables are kept

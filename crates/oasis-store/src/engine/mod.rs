@@ -12,7 +12,7 @@
 //! - [`view`]: what a read outside a write transaction sees.
 //! - [`meta`]: the metadata table, where a checkpoint records the last log
 //!   record the engine holds.
-//! - [`recover`]: the journal's records past that checkpoint applied at open.
+//! - [`recover`](mod@recover): the journal's records past that checkpoint applied at open.
 //! - [`repack`]: sparse tables rewritten into full leaves at close.
 //!
 //! What it may use: redb, the journal (its writer, and its records to replay

@@ -115,7 +115,7 @@ impl Store {
     }
 
     /// The work of a clean close: a checkpoint, sparse tables repacked
-    /// ([`crate::repack`]), then the engine's compaction (pages moved down
+    /// ([`crate::engine::repack`]), then the engine's compaction (pages moved down
     /// into free space and the storage cut to its end), since pages freed
     /// between checkpoints stay allocated until one.
     fn shut(&mut self) -> Result<()> {

@@ -22,9 +22,9 @@ use crate::record::{FieldDef, Record, rows};
 /// The format marker's key and value.
 const FORMAT_KEY: &[u8] = b"format";
 /// Format 6: a type's records are keys alone, `key ++ value`
-/// ([`crate::record::rows`]); a record's value leaves out its key (format 5); 32-
-/// and 64-bit integers in keys and indexes are compact (format 3), and the
-/// entries of a plain index are keys without values (format 4).
+/// ([`crate::record::rows`]); a record's value leaves out its key (format
+/// 5); 32- and 64-bit integers in keys and indexes are compact (format 3),
+/// and the entries of a plain index are keys without values (format 4).
 const FORMAT: &[u8] = b"oasis-store 6";
 /// Earlier formats, refused by name: marker and what changed since.
 const EARLIER: [(&[u8], &str); 4] = [
