@@ -1,4 +1,9 @@
 //! What can go wrong, said with the record, field or input involved.
+//!
+//! The shared error of the journal, the engine, the records and the store.
+//! It sits just above the block backend, whose [`OpenError`] it carries (the
+//! backend itself reports only its own errors), and uses nothing else of
+//! the crate.
 
 use alloc::string::{String, ToString};
 use core::fmt;

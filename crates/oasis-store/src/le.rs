@@ -1,5 +1,6 @@
 //! Little-endian integers at fixed places in on-disk structures (the
 //! superblock, log record headers): callers slice exactly the field's width.
+//! Below every layer: it uses nothing of the crate.
 
 /// The `u32` in `b`, which is 4 bytes long.
 pub(crate) fn u32_at(b: &[u8]) -> u32 {

@@ -27,17 +27,40 @@
 //! than a quarter empty into full leaves. Every save,
 //! delete and migration runs in a redb write transaction, durable when it
 //! commits (through oasis-store's own write-ahead log on a block device:
-//! see the `journal` module; there the engine's transaction is held open
-//! across commits and committed at checkpoints: see the `engine` module).
-//! One write transaction runs at a time: beginning one while another is
-//! open waits for it (so never begin one inside another in one thread);
-//! reads through the store never wait and see every committed transaction. The database remembers each record type's layout (its fields,
-//! their types, key and indexes) and refuses to open a type whose layout
-//! changed unless a migration from the stored layout was declared.
+//! see `journal/`; there the engine's transaction is held open across
+//! commits and committed at checkpoints: see `engine/`). One write
+//! transaction runs at a time: beginning one while another is open waits
+//! for it (so never begin one inside another in one thread); reads through
+//! the store never wait and see every committed transaction. The database
+//! remembers each record type's layout (its fields, their types, key and
+//! indexes) and refuses to open a type whose layout changed unless a
+//! migration from the stored layout was declared.
 //!
 //! Storage is any [`redb::StorageBackend`]; [`BlockBackend`] puts it on an
 //! oasis [`Block`](oasis_rt::device::Block) device (the same code on kvm and
 //! hosted).
+//!
+//! # Layers
+//!
+//! The source is in layers, each a folder whose `mod.rs` says what it is and
+//! what it may use; a layer uses only layers below it:
+//!
+//! ```text
+//!  store/     Store, StoreBuilder, Transaction: the API, opening, commits
+//!  record/    the Record trait, sort keys, queries; a type's rows, index
+//!             entries and table names
+//!  engine/    redb underneath: tables of bytes, the write transaction held
+//!             between commits, views, recovery, repacking
+//!  journal/   the write-ahead log and its records
+//!  error.rs   the shared error (it wraps the backend's OpenError)
+//!  backend/   redb's storage on a Block device: superblock, gathered
+//!             writes, the log region
+//!  le.rs      little-endian fields of on-device headers
+//! ```
+//!
+//! The feature `test-devices` adds the modules `mem` (a RAM disk) and
+//! `fault` (a simulated power cut), for tests and fuzzing; production
+//! builds leave it off.
 #![no_std]
 #![warn(missing_docs)]
 
@@ -46,31 +69,22 @@ extern crate alloc;
 mod backend;
 mod engine;
 mod error;
-pub mod fault;
-mod gather;
-mod held;
-mod index;
 mod journal;
 mod le;
-pub mod mem;
-mod query;
-mod read;
 mod record;
-mod repack;
-mod rows;
-mod sortkey;
 mod store;
-pub mod superblock;
-mod txn;
+#[cfg(feature = "test-devices")]
+mod test_devices;
 
-pub use backend::{BackendIo, BlockBackend, OpenError};
+pub use backend::{BackendIo, BlockBackend, OpenError, superblock};
 pub use error::{Error, Result};
 pub use oasis_store_derive::Record;
-pub use query::{FieldQuery, Order, Query};
+pub use record::query::{FieldQuery, Order, Query};
+pub use record::sortkey::{ArgOf, FromSortKey, Prefixed, Shape, SortKey};
 pub use record::{FieldDef, FieldIndex, Record};
-pub use sortkey::{ArgOf, FromSortKey, Prefixed, Shape, SortKey};
-pub use store::{Store, StoreBuilder};
-pub use txn::Transaction;
+pub use store::{Store, StoreBuilder, Transaction};
+#[cfg(feature = "test-devices")]
+pub use test_devices::{fault, mem};
 
 /// The engine, for backends and advanced use.
 pub use redb;
@@ -78,6 +92,6 @@ pub use redb;
 /// What the derive's generated code uses; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::record::{decode_field, decode_key, encode_field, finish_decode};
+    pub use crate::record::codec::{decode_field, decode_key, encode_field, finish_decode};
     pub use alloc::vec::Vec;
 }

@@ -16,8 +16,26 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use oasis::Instant;
-use oasis_store::fault::Rng;
 use oasis_store::{Record, Store};
+
+/// A small deterministic generator (xorshift64*), the same as sqlite-bench's,
+/// so both benchmarks draw the same keys and query bounds.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
 
 /// The benchmark's record.
 #[derive(Record, Debug, Clone)]

@@ -9,8 +9,9 @@ use std::time::Instant;
 
 use rusqlite::{Connection, params};
 
-/// The same generator as oasis-store's fault::Rng (xorshift64*), so both
-/// benchmarks draw the same keys and query bounds.
+/// The same generator as store-bench's (xorshift64*, as oasis-store's
+/// test-device `fault::Rng`), so both benchmarks draw the same keys and
+/// query bounds.
 struct Rng(u64);
 
 impl Rng {

@@ -1,4 +1,4 @@
-//! The store's write-ahead log: what makes a commit durable.
+//! The journal, the store's write-ahead log: what makes a commit durable.
 //!
 //! A durable commit is one append of the transaction's operations
 //! ([`record`]) to a log region on the device, then one `flush` — one
@@ -22,6 +22,11 @@
 //!
 //! The same idea as SQLite's WAL; unlike it, the log holds logical
 //! operations (a few dozen bytes per saved record), not whole pages.
+//!
+//! What it may use: the log region the block backend sets apart
+//! ([`LogDevice`]), the shared error, and the little-endian field readers
+//! (`crate::le`). It knows tables only by name and keys and values only as
+//! bytes: nothing of the engine, records or the store above it.
 
 pub(crate) mod record;
 
@@ -32,6 +37,7 @@ use alloc::vec::Vec;
 
 use oasis_rt::device::DeviceError;
 
+use crate::backend::LogDevice;
 use crate::error::{Error, Result};
 use record::Header;
 
@@ -40,27 +46,6 @@ const LAZY_HOLD: usize = 1 << 20;
 
 /// Bytes the log reads per device request while recovering.
 const READ_CHUNK: usize = 1 << 20;
-
-/// The log region of a device: byte offsets relative to its start, whole
-/// sectors only.
-pub(crate) trait LogDevice: Send {
-    /// Bytes per sector.
-    fn sector_size(&self) -> usize;
-    /// Bytes in the region.
-    fn len(&self) -> u64;
-    /// Reads `buf.len()` bytes at `offset`.
-    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
-    /// Writes `buf` at `offset`.
-    fn write(&self, offset: u64, buf: &[u8]) -> Result<(), DeviceError>;
-    /// The durability barrier.
-    fn flush(&self) -> Result<(), DeviceError>;
-    /// [`LogDevice::write`] then [`LogDevice::flush`], in one device request
-    /// where the device can.
-    fn write_durable(&self, offset: u64, buf: &[u8]) -> Result<(), DeviceError> {
-        self.write(offset, buf)?;
-        self.flush()
-    }
-}
 
 fn device(what: &'static str, offset: u64, e: DeviceError) -> Error {
     Error::Engine(format!("log {what} at region byte {offset}: {e}"))

@@ -1,5 +1,5 @@
-//! A block device in memory: for tests, for examples without a disk, and as
-//! the disk a simulated power cut ([`crate::fault::PowerCut`]) is applied to.
+//! A block device in memory: for tests and fuzzing, and as the disk a
+//! simulated power cut ([`PowerCut`](super::fault::PowerCut)) is applied to.
 
 use alloc::sync::Arc;
 use alloc::vec;

@@ -13,7 +13,7 @@ use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
-use crate::sortkey::{Shape, prefix_end};
+use super::sortkey::{Shape, prefix_end};
 
 /// The field part of an entry for field encoding `field`.
 fn field_part(shape: Shape, field: &[u8], out: &mut Vec<u8>) {

@@ -1,12 +1,25 @@
-//! The [`Record`] trait that `#[derive(Record)]` implements, and the field
-//! encoding its generated code calls.
+//! Records, the layer an application sees: the [`Record`] trait that
+//! `#[derive(Record)]` implements, the sort keys of its fields
+//! ([`sortkey`]), typed queries ([`query`]), and how a record type is laid
+//! out in the engine's tables: its records ([`rows`]), the entries of its
+//! indexes ([`index`]) and the tables' names ([`tables`]).
+//!
+//! What it may use: the engine below it (tables of bytes, reads inside and
+//! outside a write transaction) and the shared error. Never the store: a
+//! query runs on the engine and the declared types' tables it is given.
 
-use alloc::string::ToString;
+pub(crate) mod codec;
+pub(crate) mod index;
+pub(crate) mod query;
+pub(crate) mod rows;
+pub(crate) mod sortkey;
+pub(crate) mod tables;
+
 use alloc::vec::Vec;
 
-use crate::error::{Error, Result};
-use crate::query::Query;
-use crate::sortkey::FromSortKey;
+use crate::error::Result;
+use query::Query;
+use sortkey::{FromSortKey, Shape};
 
 /// How a field is indexed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +41,9 @@ pub struct FieldDef {
     pub name: &'static str,
     /// Whether and how it is indexed.
     pub index: FieldIndex,
-    /// How its sort key ends ([`crate::SortKey::SHAPE`]; `Open` for opaque fields).
-    pub shape: crate::sortkey::Shape,
+    /// How its sort key ends ([`SortKey::SHAPE`](sortkey::SortKey::SHAPE);
+    /// `Open` for opaque fields).
+    pub shape: Shape,
 }
 
 /// A type stored in a [`Store`](crate::Store). Implement it with
@@ -64,68 +78,4 @@ pub trait Record: Sized + 'static {
     fn decode(key: &[u8], value: &[u8]) -> Result<Self>;
     /// Appends the sort key of field number `field`.
     fn field_sort_key(&self, field: usize, out: &mut Vec<u8>);
-}
-
-/// Appends one field's postcard encoding.
-pub fn encode_field<T: serde::Serialize>(
-    record: &'static str,
-    value: &T,
-    out: &mut Vec<u8>,
-) -> Result<()> {
-    let buf = core::mem::take(out);
-    match postcard::to_extend(value, buf) {
-        Ok(v) => {
-            *out = v;
-            Ok(())
-        }
-        Err(e) => Err(Error::Encode {
-            record,
-            detail: e.to_string(),
-        }),
-    }
-}
-
-/// Reads the key field back from the record's key.
-pub fn decode_key<T: FromSortKey>(
-    record: &'static str,
-    field: &'static str,
-    key: &[u8],
-) -> Result<T> {
-    T::from_sort_key(key).ok_or_else(|| Error::Decode {
-        record,
-        detail: alloc::format!(
-            "key `{field}`: {} bytes that are not a key of its type",
-            key.len()
-        ),
-    })
-}
-
-/// Takes one field off the front of `rest`.
-pub fn decode_field<T: serde::de::DeserializeOwned>(
-    record: &'static str,
-    field: &'static str,
-    rest: &mut &[u8],
-) -> Result<T> {
-    match postcard::take_from_bytes::<T>(rest) {
-        Ok((v, tail)) => {
-            *rest = tail;
-            Ok(v)
-        }
-        Err(e) => Err(Error::Decode {
-            record,
-            detail: alloc::format!("field `{field}`: {e}"),
-        }),
-    }
-}
-
-/// Checks that a decoded record used every byte.
-pub fn finish_decode(record: &'static str, rest: &[u8]) -> Result<()> {
-    if rest.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Decode {
-            record,
-            detail: alloc::format!("{} bytes left over after the last field", rest.len()),
-        })
-    }
 }

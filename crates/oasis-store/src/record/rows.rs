@@ -1,6 +1,6 @@
 //! The records of a type: a set table with one key per record, its key's
 //! encoding then its value — `key ++ value`, the same framing as an index
-//! entry's `field ++ key` ([`crate::index`]). The engine then keeps no value
+//! entry's `field ++ key` ([`super::index`]). The engine then keeps no value
 //! offset per record beside the key's. A point get is a range that stops at
 //! its first entry: about 0.2 µs dearer than an engine lookup by key, which
 //! a key and value table would allow, for 4 bytes less per record.
@@ -9,10 +9,10 @@ use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
+use super::index;
+use super::sortkey::Shape;
+use crate::engine::read::{TableRead, Visit};
 use crate::error::{Error, Result};
-use crate::index;
-use crate::read::{TableRead, Visit};
-use crate::sortkey::Shape;
 
 /// The engine key holding the record with key `key` (its sort key) and
 /// encoded value `value`.

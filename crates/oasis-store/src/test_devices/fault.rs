@@ -190,7 +190,7 @@ impl<B: Block> Block for PowerCut<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mem::MemBlock;
+    use crate::test_devices::mem::MemBlock;
 
     #[test]
     fn flushed_writes_survive_and_the_cut_write_fails() {

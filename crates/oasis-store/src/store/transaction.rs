@@ -3,17 +3,15 @@
 
 use alloc::vec::Vec;
 
+use super::Store;
+use crate::engine::read::{self, Reader};
+use crate::engine::{Held, META};
 use crate::error::{Error, Result};
-use crate::held::Held;
-use crate::index;
 use crate::journal::Plan;
 use crate::journal::record::{self, Op, Ops};
-use crate::query::Query;
-use crate::read::{self, Reader};
-use crate::record::{FieldIndex, Record};
-use crate::rows;
-use crate::sortkey::{ArgOf, SortKey, arg_key};
-use crate::store::{META, Store};
+use crate::record::query::Query;
+use crate::record::sortkey::{ArgOf, SortKey, arg_key};
+use crate::record::{FieldIndex, Record, index, rows};
 
 /// A write transaction. Dropping it without [`Transaction::commit`] discards
 /// everything it did.
@@ -263,7 +261,7 @@ impl<'s> Transaction<'s> {
 
     /// A query that sees this transaction's own changes.
     pub fn query<R: Record>(&self) -> R::Query<'_> {
-        Query::new(self.store, Some(self.tx())).into()
+        Query::new(&self.store.records, &self.store.engine, Some(self.tx())).into()
     }
 
     /// Commits durably: when this returns `Ok`, every change is on stable
@@ -282,7 +280,7 @@ impl<'s> Transaction<'s> {
 
     fn finish(mut self, durable: bool) -> Result<()> {
         let store = self.store;
-        let Some(journal) = &store.journal else {
+        let Some(journal) = &store.engine.journal else {
             let mut tx = self.tx.take().expect("a live transaction").into_tx();
             if !durable {
                 not_durable(&mut tx)?;
@@ -301,12 +299,14 @@ impl<'s> Transaction<'s> {
         match j.plan(self.ops.bytes().len()) {
             Plan::Checkpoint(seq) => {
                 let tx = self.tx.take().expect("a live transaction");
-                store.checkpoint_engine(&mut j, tx, seq)?;
+                store.engine.checkpoint(&mut j, tx, seq)?;
             }
             Plan::Append(seq) => {
                 j.append(seq, self.ops.bytes(), durable)?;
                 let tx = self.tx.take().expect("a live transaction");
-                store.park(tx, core::mem::take(&mut self.ops).into_bytes());
+                store
+                    .engine
+                    .park(tx, core::mem::take(&mut self.ops).into_bytes());
             }
         }
         Ok(())
@@ -325,22 +325,22 @@ impl<'s> Transaction<'s> {
             return Ok(());
         };
         // Nothing but this transaction's changes: the engine drops them.
-        if self.store.journal.is_none() {
+        if self.store.engine.journal.is_none() {
             tx.into_tx().abort()?;
             return Ok(());
         }
         if !self.carries {
-            self.store.put_back(tx, false);
+            self.store.engine.put_back(tx, false);
             return Ok(());
         }
         match undo(&tx, self.ops.bytes(), &self.undo) {
             Ok(()) => {
-                self.store.put_back(tx, true);
+                self.store.engine.put_back(tx, true);
                 Ok(())
             }
             Err(e) => {
                 drop(tx);
-                self.store.engine_lost();
+                self.store.engine.lost();
                 Err(e)
             }
         }

@@ -1,13 +1,15 @@
-//! redb's storage backend over an oasis [`Block`] device.
+//! The block backend, the store's bottom layer: redb's storage over an
+//! oasis [`Block`] device, and the device's layout.
 //!
 //! The device starts with a [`Superblock`] sector; the engine's bytes follow
 //! at a page-aligned offset. The superblock records how many engine bytes are
 //! in use, which stands in for a file's length: redb grows and shrinks its
 //! storage, a block device has a fixed size. The store's log region
-//! ([`crate::journal`]) sits at the end of the device: an eighth of it, at
-//! least 64 KiB and at most 8 MiB; the engine's storage never grows into it.
+//! ([`LogDevice`], written by the journal) sits at the end of the device: an
+//! eighth of it, at least 64 KiB and at most 8 MiB; the engine's storage
+//! never grows into it.
 //!
-//! Writes are held and combined ([`crate::gather`]): a commit's pages go out
+//! Writes are held and combined ([`gather`]): a commit's pages go out
 //! as a few long device writes of many sectors (one VM exit each on kvm).
 //! Held writes go out before any read that overlaps them, before a length
 //! change, when 8 MiB are held, and before every `sync_data`, which ends with
@@ -16,6 +18,15 @@
 //! read-modify-write of the sectors at their ends; the sectors last written
 //! that way are remembered, so redb's header, rewritten in part at every
 //! commit, costs no read.
+//!
+//! What it may use: the device (oasis-rt's [`Block`]), redb's
+//! [`StorageBackend`] contract, and the little-endian field readers
+//! (`crate::le`). Nothing of the store's other layers: it reports its own
+//! errors ([`OpenError`], [`BackendIo`]), which the store's error wraps.
+
+mod gather;
+mod log_region;
+pub mod superblock;
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -27,9 +38,9 @@ use core::fmt;
 use oasis_rt::device::{Block, BlockInfo, DeviceError};
 use redb::{BackendError, StorageBackend};
 
-use crate::gather::Pending;
-use crate::journal::LogDevice;
-use crate::superblock::{SUPERBLOCK_LEN, Superblock, SuperblockError};
+use gather::Pending;
+pub(crate) use log_region::LogDevice;
+use superblock::{SUPERBLOCK_LEN, Superblock, SuperblockError};
 
 /// Byte offset of the engine's storage on a device with sectors of at most 4 KiB.
 const DATA_ALIGN: u64 = 4096;
@@ -225,19 +236,6 @@ impl<B: Block> BlockBackend<B> {
     }
 }
 
-impl<B: Block + Send + 'static> BlockBackend<B> {
-    /// The device's log region, for the store's write-ahead log.
-    pub(crate) fn log_region(&self) -> Box<dyn LogDevice> {
-        let st = self.state.lock();
-        Box::new(LogRegion {
-            state: self.state.clone(),
-            offset: st.sb.log_offset,
-            len: st.sb.log_len,
-            ss: st.info.sector_size as usize,
-        })
-    }
-}
-
 /// A superblock whose fields passed their checksum may still describe an
 /// impossible layout (a forged or buggy one): refuse it.
 fn check_layout(sb: &Superblock) -> Result<(), OpenError> {
@@ -259,60 +257,6 @@ fn check_layout(sb: &Superblock) -> Result<(), OpenError> {
         return bad("log region inside the engine's storage", sb.log_offset);
     }
     Ok(())
-}
-
-/// The log region of a [`BlockBackend`]'s device, sharing its lock: log
-/// writes go straight to the device, never held with the engine's.
-struct LogRegion<B> {
-    state: Arc<spin::Mutex<State<B>>>,
-    offset: u64,
-    len: u64,
-    ss: usize,
-}
-
-impl<B: Block + Send> LogRegion<B> {
-    fn sector(&self, offset: u64, len: usize) -> Result<u64, DeviceError> {
-        let ss = self.ss as u64;
-        match offset.checked_add(len as u64) {
-            Some(end)
-                if end <= self.len
-                    && offset.is_multiple_of(ss)
-                    && (len as u64).is_multiple_of(ss) =>
-            {
-                Ok((self.offset + offset) / ss)
-            }
-            _ => Err(DeviceError::OutOfRange),
-        }
-    }
-}
-
-impl<B: Block + Send> LogDevice for LogRegion<B> {
-    fn sector_size(&self) -> usize {
-        self.ss
-    }
-
-    fn len(&self) -> u64 {
-        self.len
-    }
-
-    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
-        let s = self.sector(offset, buf.len())?;
-        self.state.lock().dev.read(s, buf)
-    }
-
-    fn write(&self, offset: u64, buf: &[u8]) -> Result<(), DeviceError> {
-        let s = self.sector(offset, buf.len())?;
-        self.state.lock().dev.write(s, buf)
-    }
-
-    fn flush(&self) -> Result<(), DeviceError> {
-        self.state.lock().dev.flush()
-    }
-
-    fn write_durable(&self, offset: u64, buf: &[u8]) -> Result<(), DeviceError> {
-        let s = self.sector(offset, buf.len())?;
-        self.state.lock().dev.write_durable(s, buf)
-    }
 }
 
 fn is_blank<B: Block>(dev: &B, info: BlockInfo) -> Result<bool, OpenError> {

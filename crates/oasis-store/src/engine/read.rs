@@ -12,11 +12,11 @@ pub(crate) fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [
     TableDefinition::new(name)
 }
 
-/// How the names of the tables of plain indexes' entries start
-/// ([`crate::index`]): set tables, keys stored without values.
+/// How the names of the tables of plain indexes' entries start (as the
+/// record layer lays them out): set tables, keys stored without values.
 pub(crate) const ENTRIES_PREFIX: &str = "entries:";
 
-/// How the names of record tables start ([`crate::rows`]): set tables too.
+/// How the names of record tables start: set tables too.
 pub(crate) const RECORDS_PREFIX: &str = "records:";
 
 /// Whether table `name` is a set table (keys alone).
@@ -40,7 +40,8 @@ pub(crate) trait TableRead {
     fn scan(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>, rev: bool, each: Visit) -> Result<()>;
 }
 
-/// Read access shared by [`ReadTransaction`] and [`WriteTransaction`].
+/// Read access shared by a [`ReadTransaction`] and a held write transaction
+/// ([`Held`](super::Held)).
 pub(crate) trait Reader {
     /// Opens table `name` for the duration of `f`.
     fn with_table<T>(&self, name: &str, f: impl FnOnce(&dyn TableRead) -> Result<T>) -> Result<T>;

@@ -13,13 +13,14 @@ use alloc::vec::Vec;
 use core::marker::PhantomData;
 use core::ops::Bound;
 
+use alloc::collections::BTreeMap;
+
+use super::sortkey::{ArgOf, Prefixed, arg_key, prefix_end};
+use super::tables::{self, Tables};
+use super::{FieldIndex, Record, index, rows};
+use crate::engine::read::Reader;
+use crate::engine::{Engine, Held};
 use crate::error::{Error, Result};
-use crate::index;
-use crate::read::Reader;
-use crate::record::{FieldIndex, Record};
-use crate::rows;
-use crate::sortkey::{ArgOf, Prefixed, arg_key, prefix_end};
-use crate::store::Store;
 
 /// Ascending or descending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +66,12 @@ fn borrow(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 /// A query over records of type `R`. Built through `R`'s typed builder
 /// (`db.query::<R>()`), which adds conditions field by field.
 pub struct Query<'q, R> {
-    store: &'q Store,
-    tx: Option<&'q crate::held::Held>,
+    /// The declared record types' tables.
+    records: &'q BTreeMap<&'static str, Tables>,
+    /// The engine, read through a view of every commit when `tx` is none.
+    engine: &'q Engine,
+    /// The write transaction the query runs in, if any.
+    tx: Option<&'q Held>,
     conds: Vec<Cond>,
     order: Option<(usize, Order)>,
     limit: Option<usize>,
@@ -74,10 +79,16 @@ pub struct Query<'q, R> {
 }
 
 impl<'q, R: Record> Query<'q, R> {
-    /// A query with no conditions, over the store or inside a write transaction.
-    pub(crate) fn new(store: &'q Store, tx: Option<&'q crate::held::Held>) -> Self {
+    /// A query with no conditions, over the declared record types' tables
+    /// `records` in `engine`, or inside its write transaction `tx`.
+    pub(crate) fn new(
+        records: &'q BTreeMap<&'static str, Tables>,
+        engine: &'q Engine,
+        tx: Option<&'q Held>,
+    ) -> Self {
         Query {
-            store,
+            records,
+            engine,
             tx,
             conds: Vec::new(),
             order: None,
@@ -133,7 +144,7 @@ impl<'q, R: Record> Query<'q, R> {
         match self.tx {
             Some(tx) => self.run_in(tx, emit),
             None => {
-                let view = self.store.view()?;
+                let view = self.engine.view()?;
                 self.run_in(&view, emit)
             }
         }
@@ -160,7 +171,7 @@ impl<'q, R: Record> Query<'q, R> {
     }
 
     fn run_in<T: Reader>(self, rd: &T, emit: &mut dyn FnMut(R) -> bool) -> Result<()> {
-        let tables = self.store.tables::<R>()?;
+        let tables = tables::of::<R>(self.records)?;
         let driver = self.driver();
         let key_field = R::KEY_FIELD;
         // The driving range: the tightest condition on the driving field.

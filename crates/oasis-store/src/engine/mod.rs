@@ -1,4 +1,27 @@
-//! The engine transaction held open between store commits.
+//! The engine over redb, the layer under the records: tables of bytes, the
+//! write transaction held between store commits, and reads that see every
+//! commit.
+//!
+//! - [`read`]: reading a table the same way in a snapshot and in a write
+//!   transaction; a table whose name says so ([`read::is_set`]) holds keys
+//!   alone.
+//! - [`held`]: a write transaction with the tables it opened kept open.
+//! - [`Engine`] (this module): redb's database, that write transaction held
+//!   open between store commits, and the journal that makes those commits
+//!   durable.
+//! - [`view`]: what a read outside a write transaction sees.
+//! - [`meta`]: the metadata table, where a checkpoint records the last log
+//!   record the engine holds.
+//! - [`recover`](mod@recover): the journal's records past that checkpoint applied at open.
+//! - [`repack`]: sparse tables rewritten into full leaves at close.
+//!
+//! What it may use: redb, the journal (its writer, and its records to replay
+//! and to overlay), the block backend's log region (to recover from) and the
+//! shared error. It knows tables by name and keys and values as bytes:
+//! nothing of record types, sort keys or queries (the record layer above
+//! lays those out in tables), nor of the store.
+//!
+//! # Parked commits
 //!
 //! On a store with a log, a commit is durable once its log record is; the
 //! engine (redb) needs it only at the next checkpoint. Yet an engine commit
@@ -23,20 +46,27 @@
 //! (`Transaction`'s undo list) and parks the engine transaction again, so
 //! the commits parked before it stay.
 
-use alloc::collections::BTreeMap;
-use alloc::string::{String, ToString};
+mod held;
+mod meta;
+pub(crate) mod read;
+mod recover;
+pub(crate) mod repack;
+mod view;
+
+use alloc::string::ToString;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::ops::Bound;
 
-use redb::{ReadTransaction, ReadableDatabase};
+use redb::ReadableDatabase;
 
 use crate::error::{Error, Result};
-use crate::held::Held;
 use crate::journal::Journal;
-use crate::journal::record::{self, Op};
-use crate::read::{self, Entries, Plain, Reader, TableRead, Visit};
-use crate::store::{Store, mark_applied};
+
+pub(crate) use held::Held;
+pub(crate) use meta::{META, mark_applied, value_of};
+pub(crate) use recover::recover;
+pub(crate) use view::View;
+use view::{Overlay, overlay};
 
 /// Log-record bytes of parked commits past which the engine commits them.
 pub(crate) const PARK_LIMIT: usize = 4 << 20;
@@ -54,7 +84,7 @@ enum Slot {
 }
 
 /// The held engine transaction and what readers need to see past it.
-pub(crate) struct Engine {
+struct Parking {
     slot: Slot,
     /// Log payloads of the commits in the engine transaction that the
     /// engine has not committed, oldest first.
@@ -68,9 +98,9 @@ pub(crate) struct Engine {
     failed: bool,
 }
 
-impl Engine {
-    pub(crate) fn new() -> Engine {
-        Engine {
+impl Parking {
+    fn new() -> Parking {
+        Parking {
             slot: Slot::Empty,
             parked: Vec::new(),
             parked_bytes: 0,
@@ -130,12 +160,34 @@ impl Engine {
     }
 }
 
-impl Store {
+/// The engine under a store: redb's database, its write transaction held
+/// between store commits, and the journal that makes those commits durable.
+pub(crate) struct Engine {
+    /// The engine transaction held between commits; declared first, so it
+    /// is dropped before the database.
+    parking: spin::Mutex<Parking>,
+    /// redb's database.
+    pub(crate) db: redb::Database,
+    /// The write-ahead log (on a block device; none on a plain redb backend,
+    /// where every durable commit is a durable engine commit).
+    pub(crate) journal: Option<spin::Mutex<Journal>>,
+}
+
+impl Engine {
+    /// The engine over `db`, holding no transaction, with no journal yet.
+    pub(crate) fn new(db: redb::Database) -> Engine {
+        Engine {
+            parking: spin::Mutex::new(Parking::new()),
+            db,
+            journal: None,
+        }
+    }
+
     /// The engine transaction for a new store transaction, and whether it
     /// holds parked commits. Waits while another store transaction has it.
-    pub(crate) fn take_engine(&self) -> Result<(Held, bool)> {
+    pub(crate) fn take(&self) -> Result<(Held, bool)> {
         loop {
-            let mut e = self.engine.lock();
+            let mut e = self.parking.lock();
             e.check()?;
             match core::mem::replace(&mut e.slot, Slot::Taken) {
                 Slot::Parked(tx) => return Ok((tx, true)),
@@ -146,7 +198,7 @@ impl Store {
                         .begin_write()
                         .map(|tx| (Held::hold(tx), false))
                         .map_err(|err| {
-                            self.engine.lock().slot = Slot::Empty;
+                            self.parking.lock().slot = Slot::Empty;
                             err.into()
                         });
                 }
@@ -163,7 +215,7 @@ impl Store {
     /// [`PARK_LIMIT`] the engine commits instead. A failure here leaves the
     /// commit durable in the log and the store refusing further work.
     pub(crate) fn park(&self, tx: Held, payload: Vec<u8>) {
-        let mut e = self.engine.lock();
+        let mut e = self.parking.lock();
         e.parked_bytes += payload.len();
         e.parked.push(payload);
         e.overlay = None;
@@ -176,7 +228,7 @@ impl Store {
     /// Gives back a store transaction's engine transaction unchanged by it:
     /// parked again if it holds parked commits, else ended.
     pub(crate) fn put_back(&self, tx: Held, carries: bool) {
-        let mut e = self.engine.lock();
+        let mut e = self.parking.lock();
         e.slot = if carries {
             Slot::Parked(tx)
         } else {
@@ -191,8 +243,8 @@ impl Store {
     /// commit twice. On failure the engine transaction is lost and the log
     /// refuses further commits until the store is reopened (the log still
     /// holds every commit).
-    pub(crate) fn checkpoint_engine(&self, j: &mut Journal, tx: Held, seq: u64) -> Result<()> {
-        let mut e = self.engine.lock();
+    pub(crate) fn checkpoint(&self, j: &mut Journal, tx: Held, seq: u64) -> Result<()> {
+        let mut e = self.parking.lock();
         let r = mark_applied(&tx, seq).and_then(|()| tx.into_tx().commit().map_err(Error::from));
         match r {
             Ok(()) => {
@@ -209,13 +261,13 @@ impl Store {
     }
 
     /// The engine transaction taken with nothing parked in it ended.
-    pub(crate) fn engine_ended(&self) {
-        self.engine.lock().committed();
+    pub(crate) fn ended(&self) {
+        self.parking.lock().committed();
     }
 
     /// The engine transaction was lost (a failed commit or undo).
-    pub(crate) fn engine_lost(&self) {
-        self.engine.lock().lose();
+    pub(crate) fn lost(&self) {
+        self.parking.lock().lose();
     }
 
     /// A consistent view of every commit, for a read outside a write
@@ -224,7 +276,7 @@ impl Store {
         if self.journal.is_none() {
             return Ok(View::Snapshot(self.db.begin_read()?));
         }
-        let mut e = self.engine.lock();
+        let mut e = self.parking.lock();
         e.check()?;
         e.settle()?;
         let overlay = match e.slot {
@@ -237,148 +289,5 @@ impl Store {
             Some(o) => View::Overlaid(snapshot, o),
             None => View::Snapshot(snapshot),
         })
-    }
-}
-
-/// The overlay of the parked commits, built once per set of them.
-fn overlay(e: &mut Engine) -> Result<Arc<Overlay>> {
-    if let Some((n, o)) = &e.overlay
-        && *n == e.parked.len()
-    {
-        return Ok(o.clone());
-    }
-    let mut o = Overlay::default();
-    for payload in &e.parked {
-        record::decode::<record::Malformed>(payload, |op| {
-            o.apply(op);
-            Ok(())
-        })
-        .map_err(|m| Error::Engine(record::describe(&m)))?;
-    }
-    let o = Arc::new(o);
-    e.overlay = Some((e.parked.len(), o.clone()));
-    Ok(o)
-}
-
-/// The changes of parked commits, per table: key → value, `None` removed.
-#[derive(Default)]
-pub(crate) struct Overlay {
-    tables: BTreeMap<String, BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
-}
-
-impl Overlay {
-    fn apply(&mut self, op: Op<'_>) {
-        let (table, key, value) = match op {
-            Op::Insert { table, key, value } => (table, key, Some(value.to_vec())),
-            Op::Remove { table, key } => (table, key, None),
-        };
-        self.tables
-            .entry(table.to_string())
-            .or_default()
-            .insert(key.to_vec(), value);
-    }
-}
-
-/// What a read outside a write transaction sees.
-pub(crate) enum View {
-    /// The engine's committed state is everything.
-    Snapshot(ReadTransaction),
-    /// The committed state with parked commits on top.
-    Overlaid(ReadTransaction, Arc<Overlay>),
-}
-
-impl Reader for View {
-    fn with_table<T>(&self, name: &str, f: impl FnOnce(&dyn TableRead) -> Result<T>) -> Result<T> {
-        match self {
-            View::Snapshot(r) => r.with_table(name, f),
-            View::Overlaid(r, o) => match o.tables.get(name) {
-                None => r.with_table(name, f),
-                Some(top) if read::is_set(name) => {
-                    let base =
-                        Entries(alloc::boxed::Box::new(r.open_table(read::set_table(name))?));
-                    f(&Over { base, top })
-                }
-                Some(top) => f(&Over {
-                    base: Plain(alloc::boxed::Box::new(r.open_table(read::table(name))?)),
-                    top,
-                }),
-            },
-        }
-    }
-}
-
-/// A committed table with parked changes on top.
-struct Over<'o, B> {
-    base: B,
-    top: &'o BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-}
-
-/// Whether `lo..hi` can hold a key (a `BTreeMap` range must not be empty-inverted).
-fn nonempty(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
-    match (lo, hi) {
-        (Bound::Included(a), Bound::Included(b)) => a <= b,
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
-        | (Bound::Excluded(a), Bound::Included(b)) => a < b,
-        _ => true,
-    }
-}
-
-impl<B: TableRead> TableRead for Over<'_, B> {
-    fn get(&self, key: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
-        match self.top.get(key) {
-            Some(Some(v)) => f(v).map(|()| true),
-            Some(None) => Ok(false),
-            None => self.base.get(key, f),
-        }
-    }
-
-    fn scan(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>, rev: bool, each: Visit) -> Result<()> {
-        let top: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = if nonempty(lo, hi) {
-            let r = self.top.range::<[u8], _>((lo, hi));
-            if rev { r.rev().collect() } else { r.collect() }
-        } else {
-            Vec::new()
-        };
-        // `before(a, b)`: a comes before b in the scan's order.
-        let before = |a: &[u8], b: &[u8]| if rev { a > b } else { a < b };
-        let mut next = 0;
-        let mut go = true;
-        self.base.scan(lo, hi, rev, &mut |k, v| {
-            while let Some((tk, tv)) = top.get(next).copied()
-                && before(tk, k)
-            {
-                next += 1;
-                if let Some(tv) = tv
-                    && !each(tk, tv)?
-                {
-                    go = false;
-                    return Ok(false);
-                }
-            }
-            if let Some((tk, tv)) = top.get(next).copied()
-                && tk.as_slice() == k
-            {
-                next += 1;
-                return match tv {
-                    Some(tv) => {
-                        go = each(tk, tv)?;
-                        Ok(go)
-                    }
-                    None => Ok(true),
-                };
-            }
-            go = each(k, v)?;
-            Ok(go)
-        })?;
-        if go {
-            for (tk, tv) in &top[next..] {
-                if let Some(tv) = tv
-                    && !each(tk, tv)?
-                {
-                    break;
-                }
-            }
-        }
-        Ok(())
     }
 }

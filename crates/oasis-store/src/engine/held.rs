@@ -4,7 +4,7 @@
 //! small insert (name lookups, allocations, staging the table's root), and
 //! a save touches a table per index besides the record's own. So a write
 //! transaction keeps every table it opened open until it commits — and,
-//! held between store commits ([`crate::engine`]), across commits.
+//! held between store commits ([`Engine`](super::Engine)), across commits.
 //!
 //! redb's tables borrow their transaction, so the two live in one
 //! self-referential value ([`self_cell`]); up to [`SLOTS`] tables are kept
@@ -16,8 +16,8 @@ use core::cell::{OnceCell, RefCell};
 
 use redb::{Table, WriteTransaction};
 
+use super::read::{self, Reader, TableRead};
 use crate::error::{Error, Result};
-use crate::read::{self, Reader, TableRead};
 
 /// Tables kept open per transaction.
 pub(crate) const SLOTS: usize = 32;
@@ -162,7 +162,7 @@ impl Reader for Held {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::read::Reader;
+    use crate::engine::read::Reader;
     use alloc::format;
     use redb::ReadableDatabase;
 
