@@ -165,7 +165,7 @@ impl UdpSocket for DirectUdpSocket {
     }
 
     /// Datagrams to one of the interface's own addresses are answered on
-    /// the fast path ([`super::fast`]) as the driver receives them; the
+    /// the fast path (ARCHITECTURE.md §3) as the driver receives them; the
     /// rest (broadcast, fragments, …) reach this socket and are answered
     /// here, in batches, by the same `answer`.
     async fn serve<F>(&self, answer: F) -> Result<(), NetError>
