@@ -10,11 +10,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use common::{Cable, End};
-use oasis_net::Config;
+use common::{Cable, End, static_config};
 use oasis_net::direct::DirectStack;
 use oasis_net::prelude::*;
-use oasis_rt::args::FromArg;
 use oasis_rt::device::{DeviceError, Net};
 use oasis_rt::{Duration, timeout};
 
@@ -90,18 +88,6 @@ impl<N: Net> Net for Faulty<N> {
     }
 }
 
-fn config(v4: &str) -> Config {
-    Config::from_values(
-        Some(FromArg::from_arg(v4).unwrap()),
-        None,
-        None,
-        None,
-        false,
-        0,
-    )
-    .unwrap()
-}
-
 #[test]
 fn damaged_frames_are_dropped_and_counted_and_tcp_still_delivers_every_byte() {
     oasis_rt::platform::install(oasis_hosted::services());
@@ -111,14 +97,15 @@ fn damaged_frames_are_dropped_and_counted_and_tcp_still_delivers_every_byte() {
     let count = damaged.clone();
     oasis_rt::exec::block_on(&reactor, async move {
         let cable = Rc::new(RefCell::new(Cable::default()));
-        let server = DirectStack::new(End::new(&cable, 0), config("10.0.0.1/24")).unwrap();
+        let server =
+            DirectStack::new(End::new(&cable, 0), static_config("10.0.0.1/24", None)).unwrap();
         let faulty = Faulty {
             inner: End::new(&cable, 1),
             rng: Rng(0x9e37_79b9_7f4a_7c15),
             every: 6,
             damaged,
         };
-        let client = DirectStack::new(faulty, config("10.0.0.2/24")).unwrap();
+        let client = DirectStack::new(faulty, static_config("10.0.0.2/24", None)).unwrap();
         let listener = server.listen_tcp(9, 4).unwrap();
         let sink = oasis_rt::spawn(async move {
             let (mut conn, _) = listener.accept().await.unwrap();

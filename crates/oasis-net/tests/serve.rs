@@ -16,25 +16,11 @@ use std::ops::Range;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use common::{Cable, End};
-use oasis_net::Config;
+use common::{Cable, End, static_config};
 use oasis_net::direct::DirectStack;
 use oasis_net::prelude::*;
-use oasis_rt::args::FromArg;
 use oasis_rt::device::{DeviceError, Net, Transmit};
 use oasis_rt::{Duration, timeout};
-
-fn config(v4: &str, v6: &str) -> Config {
-    Config::from_values(
-        Some(FromArg::from_arg(v4).unwrap()),
-        None,
-        Some(FromArg::from_arg(v6).unwrap()),
-        None,
-        false,
-        0,
-    )
-    .unwrap()
-}
 
 /// Where the lending device keeps frames: fixed buffers, as ring slots are.
 struct Slots {
@@ -157,7 +143,7 @@ where
     let reactor = oasis_hosted::reactor::Reactor::new().unwrap();
     oasis_rt::exec::block_on(&reactor, async move {
         let cable = Rc::new(RefCell::new(Cable::default()));
-        let server_config = config("10.0.0.1/24", "fd00::1/64");
+        let server_config = static_config("10.0.0.1/24", Some("fd00::1/64"));
         let (a, ranges) = if lend {
             let dev = Lending {
                 end: End::new(&cable, 0),
@@ -175,7 +161,11 @@ where
                 None,
             )
         };
-        let b = DirectStack::new(End::new(&cable, 1), config("10.0.0.2/24", "fd00::2/64")).unwrap();
+        let b = DirectStack::new(
+            End::new(&cable, 1),
+            static_config("10.0.0.2/24", Some("fd00::2/64")),
+        )
+        .unwrap();
         timeout(Duration::from_secs(20), test(a, b, ranges))
             .await
             .expect("the exchange finished in time");

@@ -9,25 +9,12 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use common::{Cable, End};
+use common::{Cable, End, static_config};
 
+use oasis_net::NetError;
 use oasis_net::direct::DirectStack;
 use oasis_net::prelude::*;
-use oasis_net::{Config, NetError};
-use oasis_rt::args::FromArg;
 use oasis_rt::{Duration, timeout};
-
-fn config(v4: &str, v6: &str) -> Config {
-    Config::from_values(
-        Some(FromArg::from_arg(v4).unwrap()),
-        None,
-        Some(FromArg::from_arg(v6).unwrap()),
-        None,
-        false,
-        0,
-    )
-    .unwrap()
-}
 
 /// Runs `test` with two stacks on one cable: A at .1, B at .2.
 fn with_two_stacks<F, Fut>(test: F)
@@ -40,8 +27,8 @@ where
     oasis_rt::exec::block_on(&reactor, async move {
         let cable = Rc::new(RefCell::new(Cable::default()));
         let end = |side| End::new(&cable, side);
-        let a = DirectStack::new(end(0), config("10.0.0.1/24", "fd00::1/64")).unwrap();
-        let b = DirectStack::new(end(1), config("10.0.0.2/24", "fd00::2/64")).unwrap();
+        let a = DirectStack::new(end(0), static_config("10.0.0.1/24", Some("fd00::1/64"))).unwrap();
+        let b = DirectStack::new(end(1), static_config("10.0.0.2/24", Some("fd00::2/64"))).unwrap();
         timeout(Duration::from_secs(20), test(a.clone(), b.clone()))
             .await
             .expect("the exchange finished in time");

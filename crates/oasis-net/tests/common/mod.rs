@@ -6,7 +6,24 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use oasis_net::Config;
+use oasis_rt::args::FromArg;
 use oasis_rt::device::{DeviceError, Link, Net};
+
+/// A stack configuration with static addresses (`10.0.0.1/24`, and
+/// optionally `fd00::1/64`): no DHCP, no SLAAC.
+#[allow(dead_code)] // not every test binary uses it
+pub fn static_config(v4: &str, v6: Option<&str>) -> Config {
+    Config::from_values(
+        Some(FromArg::from_arg(v4).unwrap()),
+        None,
+        v6.map(|a| FromArg::from_arg(a).unwrap()),
+        None,
+        false,
+        0,
+    )
+    .unwrap()
+}
 
 #[derive(Default)]
 pub struct Cable {
