@@ -176,6 +176,15 @@ fn arp_reply(request: &ArpRepr) -> Option<Vec<u8>> {
 }
 
 impl Server {
+    /// A server that answers, and has seen nothing yet.
+    fn answering() -> Rc<Server> {
+        Rc::new(Server {
+            mode: Cell::new(Mode::Answer),
+            seen: RefCell::new(Vec::new()),
+            solicitations: Cell::new(0),
+        })
+    }
+
     /// The answer to one frame from the client, if any.
     fn answer(&self, now_s: u64, frame: &[u8]) -> Option<Vec<u8>> {
         let eth = EthernetFrame::new_checked(frame).ok()?;
@@ -278,11 +287,7 @@ async fn walk(stack: &DirectStack, until: u64, leased: Option<bool>, what: &str)
 fn a_dhcp_lease_lives_its_whole_life_on_a_virtual_clock_without_spinning() {
     oasis_rt::platform::install(oasis_hosted::services());
     let clock = VirtualClock::default();
-    let server = Rc::new(Server {
-        mode: Cell::new(Mode::Answer),
-        seen: RefCell::new(Vec::new()),
-        solicitations: Cell::new(0),
-    });
+    let server = Server::answering();
     let srv = server.clone();
     oasis_rt::exec::block_on(&clock, async move {
         let cable = Rc::new(RefCell::new(Cable::default()));
@@ -403,11 +408,7 @@ fn a_stack_solicits_ipv6_routers_only_where_one_may_be() {
     oasis_rt::platform::install(oasis_hosted::services());
     for no_ipv6_router in [false, true] {
         let clock = VirtualClock::default();
-        let server = Rc::new(Server {
-            mode: Cell::new(Mode::Answer),
-            seen: RefCell::new(Vec::new()),
-            solicitations: Cell::new(0),
-        });
+        let server = Server::answering();
         let srv = server.clone();
         let stats = oasis_rt::exec::block_on(&clock, async move {
             let cable = Rc::new(RefCell::new(Cable::default()));
