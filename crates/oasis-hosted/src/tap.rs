@@ -42,6 +42,18 @@ impl Tap {
     }
 }
 
+impl Tap {
+    /// Writes the first `len` bytes of the frame buffer to the TAP.
+    fn write_out(&mut self, len: usize) -> Result<(), DeviceError> {
+        match self.file.write(&self.buf[..len]) {
+            Ok(_) => Ok(()),
+            // A full TAP queue drops the frame, as a wire would.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(DeviceError::Io("TAP write", errno(&e))),
+        }
+    }
+}
+
 fn errno(e: &io::Error) -> i32 {
     e.raw_os_error().unwrap_or(0)
 }
@@ -81,12 +93,20 @@ impl Net for Tap {
         }
         let frame = &mut self.buf[..len];
         fill(frame);
-        match self.file.write(frame) {
-            Ok(_) => Ok(()),
-            // A full TAP queue drops the frame, as a wire would.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(DeviceError::Io("TAP write", errno(&e))),
+        self.write_out(len)
+    }
+
+    fn transmit_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> Result<usize, DeviceError> {
+        let room = max.min(FRAME_MAX);
+        let len = fill(&mut self.buf[..room]).min(room);
+        if len > 0 {
+            self.write_out(len)?;
         }
+        Ok(len)
     }
 
     fn flush(&mut self) -> Result<(), DeviceError> {

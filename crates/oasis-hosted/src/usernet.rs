@@ -116,6 +116,20 @@ impl Net for UserNetDevice {
         Ok(())
     }
 
+    fn transmit_with(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> Result<usize, DeviceError> {
+        self.scratch.clear();
+        self.scratch.resize(max.min(self.mtu()), 0);
+        let len = fill(&mut self.scratch).min(self.scratch.len());
+        if len > 0 {
+            self.gateway.from_guest(&self.scratch[..len]);
+        }
+        Ok(len)
+    }
+
     fn flush(&mut self) -> Result<(), DeviceError> {
         self.gateway.poll(now());
         Ok(())
