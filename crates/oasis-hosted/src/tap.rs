@@ -25,7 +25,7 @@ pub struct Tap {
     buf: Box<[u8; 65536]>,
 }
 
-pub use oasis_host::tap::open_tap;
+use oasis_host::tap::open_tap;
 
 impl Tap {
     /// Attaches to the TAP interface `name`, with `mac` as this end's address.

@@ -108,13 +108,19 @@ impl NetDevice {
         }
     }
 
-    /// The transmit side alone, borrowing only the TX ring.
-    fn tx_side(&mut self) -> TxSide<'_> {
-        TxSide {
+    /// The RX ring and the transmit side, borrowed apart.
+    fn halves(&mut self) -> (&Ring, TxSide<'_>) {
+        let tx = TxSide {
             handle: self.handle,
             mtu: self.mtu,
             tx: &mut self.tx,
-        }
+        };
+        (&self.rx, tx)
+    }
+
+    /// The transmit side alone.
+    fn tx_side(&mut self) -> TxSide<'_> {
+        self.halves().1
     }
 }
 
@@ -192,13 +198,9 @@ impl Net for NetDevice {
     }
 
     fn receive(&mut self, each: &mut dyn FnMut(&[u8])) -> Result<usize, DeviceError> {
-        let mut n = 0;
-        while let Some(frame) = self.rx.peek().map_err(ring_error)? {
-            each(frame);
-            self.rx.consume();
-            n += 1;
-        }
-        Ok(n)
+        Ok(self
+            .receive_replying(&mut |frame, _| each(frame))?
+            .unwrap_or(0))
     }
 
     fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<(), DeviceError> {
@@ -224,15 +226,11 @@ impl Net for NetDevice {
         &mut self,
         each: &mut dyn FnMut(&[u8], &mut dyn Transmit),
     ) -> Result<Option<usize>, DeviceError> {
-        let mut tx = TxSide {
-            handle: self.handle,
-            mtu: self.mtu,
-            tx: &mut self.tx,
-        };
+        let (rx, mut tx) = self.halves();
         let mut n = 0;
-        while let Some(frame) = self.rx.peek().map_err(ring_error)? {
+        while let Some(frame) = rx.peek().map_err(ring_error)? {
             each(frame, &mut tx);
-            self.rx.consume();
+            rx.consume();
             n += 1;
         }
         Ok(Some(n))

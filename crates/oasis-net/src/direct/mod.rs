@@ -90,7 +90,8 @@ pub(crate) struct State {
     /// UDP ports answered on the fast path ([`fast`]).
     served: Vec<fast::Served>,
     /// Their datagrams, held while a batch from a device that cannot lend
-    /// its transmit side during receive is taken in.
+    /// its transmit side during receive is taken in (unused, so empty, on
+    /// a device that can).
     fast_held: port::RxRing,
     fast_later: Vec<check::Udp>,
 }
@@ -416,7 +417,7 @@ impl DirectStack {
             slaac_applied: (Vec::new(), None),
             spin: guard::SpinGuard::default(),
             served: Vec::new(),
-            fast_held: port::RxRing::new(mtu),
+            fast_held: port::RxRing::empty(mtu),
             fast_later: Vec::new(),
         };
         let no_ipv6_router = state.dev.link().no_ipv6_router;

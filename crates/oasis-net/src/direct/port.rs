@@ -9,7 +9,6 @@
 //! frame straight into the device's buffer (no copy); the device holds them
 //! until [`Net::flush`], one exit per burst on kvm.
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 use oasis_rt::device::{DeviceError, Net, Transmit};
@@ -35,13 +34,27 @@ pub(crate) struct RxRing {
 impl RxRing {
     /// A ring for frames of up to `mtu` bytes.
     pub(crate) fn new(mtu: usize) -> RxRing {
+        let mut ring = RxRing::empty(mtu);
+        ring.grow();
+        ring
+    }
+
+    /// A ring that takes memory only when the first frame comes.
+    pub(crate) fn empty(mtu: usize) -> RxRing {
         RxRing {
-            bytes: vec![0; RX_BATCH * mtu],
+            bytes: Vec::new(),
             slot: mtu,
-            lens: vec![0; RX_BATCH],
+            lens: Vec::new(),
             head: 0,
             count: 0,
         }
+    }
+
+    /// Room for another [`RX_BATCH`] frames.
+    fn grow(&mut self) {
+        self.bytes
+            .resize(self.bytes.len() + RX_BATCH * self.slot, 0);
+        self.lens.resize(self.lens.len() + RX_BATCH, 0);
     }
 
     /// Takes one batch from `dev`, dropping and counting bad frames, and
@@ -122,9 +135,7 @@ impl RxRing {
         if self.head + self.count == self.lens.len() {
             // The device hands over bigger batches than the ring holds
             // (e.g. a whole VMM ring at once): grow once, keep the room.
-            self.bytes
-                .resize(self.bytes.len() + RX_BATCH * self.slot, 0);
-            self.lens.resize(self.lens.len() + RX_BATCH, 0);
+            self.grow();
         }
         let i = self.head + self.count;
         let n = frame.len().min(self.slot);
@@ -173,11 +184,11 @@ pub(crate) struct Fast {
 impl Fast {
     /// Answers the datagram `udp` of `frame` into a frame `tx` lends.
     fn answer(&self, frame: &[u8], udp: &check::Udp, tx: &mut dyn Transmit, rx: &mut Taken<'_>) {
-        let Some(served) = rx.served.iter().find(|s| s.port == udp.dst.1) else {
+        let served: &[fast::Served] = rx.served;
+        let Some(served) = served.iter().find(|s| s.port == udp.dst.1) else {
             return;
         };
-        let answer = served.answer.clone();
-        let mut answer = answer.borrow_mut();
+        let mut answer = served.answer.borrow_mut();
         match tx.transmit_with(self.mtu, &mut |out| {
             fast::reply(frame, udp, self.mac, &mut **answer, out)
         }) {
