@@ -53,26 +53,28 @@ oasis::boot_arg! {
 async fn main(mut env: oasis::Env) -> oasis::Result {
     let files = ZONE_FILE.values();
     let secondaries = SECONDARY.values();
-    let initial = if let Some(disk) = env.optional_block("zones").filter(|_| files.is_empty()) {
-        let texts = zones::from_tar(&disk)?;
-        Catalog::new(load_all(
-            texts.iter().map(|(f, t)| (f.as_str(), t.as_str())),
-        )?)?
-    } else if !secondaries.is_empty() && files.is_empty() {
-        Catalog::new(Vec::new())? // a pure secondary serves only what it transfers
-    } else if files.is_empty() {
-        zones::built_in()?
-    } else {
-        let mut texts: Vec<(String, String)> = Vec::new();
+    // Zone texts from the host's files or a tar on the `zones` disk, if given.
+    let texts: Option<Vec<(String, String)>> = if !files.is_empty() {
+        let mut texts = Vec::new();
         for f in &files {
             let bytes = oasis::read_host_file(f)?;
             let text =
                 String::from_utf8(bytes).map_err(|_| alloc::format!("{f}: not UTF-8 text"))?;
             texts.push((f.clone(), text));
         }
-        Catalog::new(load_all(
+        Some(texts)
+    } else if let Some(disk) = env.optional_block("zones") {
+        Some(zones::from_tar(&disk)?)
+    } else {
+        None
+    };
+    let initial = match texts {
+        Some(texts) => Catalog::new(load_all(
             texts.iter().map(|(f, t)| (f.as_str(), t.as_str())),
-        )?)?
+        )?)?,
+        // A pure secondary serves only what it transfers.
+        None if !secondaries.is_empty() => Catalog::new(Vec::new())?,
+        None => zones::built_in()?,
     };
     let server = Server::new(
         initial,
