@@ -32,11 +32,13 @@ pub enum Number {
     Exit = 9,
     /// [`Abort`]: the guest failed (panic); never returns.
     Abort = 10,
+    /// [`Populate`]: back a range of guest memory before the guest touches it.
+    Populate = 11,
 }
 
 impl Number {
     /// Every call, in number order.
-    pub const ALL: [Number; 10] = [
+    pub const ALL: [Number; 11] = [
         Number::ConsoleWrite,
         Number::WallClock,
         Number::Poll,
@@ -47,6 +49,7 @@ impl Number {
         Number::BlockFlush,
         Number::Exit,
         Number::Abort,
+        Number::Populate,
     ];
 
     /// The call made by an `out` to `port`, if any.
@@ -196,6 +199,26 @@ pub struct Abort {
     pub len: u64,
 }
 
+/// `Populate`: the host backs the pages of `[addr, addr + len)` (rounded
+/// out to whole pages) now, all in one exit, where the guest's first touch
+/// of each page would otherwise exit once per page. A hint: the memory
+/// reads as zeros either way. The guest calls it ahead of the memory its
+/// heap is about to hand out, so host memory still grows only with use.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Populate {
+    /// *in*: guest-physical address of the range.
+    pub addr: u64,
+    /// *in*: bytes.
+    pub len: u64,
+    /// *out*: a [`Status`]: `Invalid` for a range outside guest memory, `Io`
+    /// when the host cannot populate (`errno` says why; the guest may stop
+    /// asking).
+    pub status: u32,
+    /// *out*: the host's errno when `status` is `Io`.
+    pub errno: u32,
+}
+
 /// The VMM's exit status after [`Abort`].
 pub const ABORT_STATUS: i32 = 134;
 /// The VMM's exit status after a guest fault (triple fault, bad hypercall).
@@ -203,6 +226,7 @@ pub const FAULT_STATUS: i32 = 139;
 
 const _: () = assert!(core::mem::size_of::<BlockIo>() == 40);
 const _: () = assert!(core::mem::size_of::<NetIo>() == 16);
+const _: () = assert!(core::mem::size_of::<Populate>() == 24);
 
 #[cfg(test)]
 mod tests {

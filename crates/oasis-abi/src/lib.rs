@@ -47,7 +47,8 @@ pub mod ring;
 /// another version, and the guest aborts if [`boot::BootInfo::abi_version`]
 /// differs from its own. Version 2: `BlockIo::flags` ([`hypercall::BLOCK_DURABLE`]).
 /// Version 3: `DeviceInfo::link` ([`boot::LINK_NO_IPV6_ROUTER`]).
-pub const ABI_VERSION: u32 = 3;
+/// Version 4: the `Populate` call ([`hypercall::Populate`]).
+pub const ABI_VERSION: u32 = 4;
 
 /// I/O port of hypercall number 0; call `n` is `out` to `HYPERCALL_PORT_BASE + n`.
 pub const HYPERCALL_PORT_BASE: u16 = 0x500;

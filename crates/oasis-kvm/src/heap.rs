@@ -7,17 +7,31 @@
 //! unikernel). So blocks of up to [`SMALL_MAX`] bytes are sized in classes
 //! of [`GRANULE`] bytes and, when freed, kept on a list per class (the link
 //! inside the free block) for the next request of that class: O(1) both
-//! ways. Small blocks are never merged back into the first-fit heap; the
-//! memory a class holds is at most the most of it ever live at once.
+//! ways; new blocks of a class are carved from a slab taken from the
+//! first-fit heap, so one search serves many blocks. Class blocks are never
+//! merged back into the first-fit heap; the memory a class holds is at most
+//! the most of it ever live at once. Only larger blocks, and blocks aligned
+//! beyond the granule, search the holes.
 //!
 //! That memory is fresh (zero-filled anonymous memory on the VMM's side),
 //! and on this platform the first touch of each page is a costly exit to
 //! the host. So `alloc_zeroed` does not write zeros over memory that was
 //! never handed out: a network stack's megabytes of socket buffers then
 //! cost nothing at boot, only pages that data actually reaches.
+//!
+//! And where the heap does reach fresh memory, it has the VMM back it ahead
+//! of use, in chunks ([`hypercall::populate`]): one exit per chunk instead
+//! of a fault per page. Measured in a kvm unikernel on a nested host, a
+//! first touch cost ~20 µs a page, ~4 µs populated (the call and the
+//! guest's own page-table fault); 100k batched inserts touch ~6,000 pages.
+//! A chunk is a sixteenth of what the heap has reached (64 KiB to 2 MiB),
+//! so host memory stays within ~6% of what the guest uses; the heap's first
+//! 64 KiB fault in page by page, so a small guest never asks.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
+
+use crate::hypercall;
 
 /// Bytes past the end of a block that the allocator itself may write (the
 /// header of the free hole it leaves behind, 2 words, after rounding the
@@ -37,10 +51,41 @@ struct Inner {
     /// Per size class, the address of the first freed block (0: none); each
     /// free block starts with the address of the next.
     free: [usize; CLASSES],
+    /// Per size class, the slab new blocks are carved from.
+    slab: [Slab; CLASSES],
     heap: linked_list_allocator::Heap,
     /// Every byte at or above this address is still as the VMM gave it:
     /// zero. Below it, memory may hold anything.
     pristine: usize,
+    /// The heap's start, and the end of what the VMM was asked to back
+    /// (0 once it said it cannot).
+    start: usize,
+    populated: usize,
+}
+
+/// The most bytes taken from the first-fit heap at a time for a class's new
+/// blocks (sixteen blocks' worth, at least a page; blocks of a class larger
+/// than half of it are taken one by one): one search of the holes then
+/// serves many blocks, and a class's unused tail stays small.
+const SLAB: usize = 16 << 10;
+
+/// A region blocks of one class are carved from, front to back.
+#[derive(Clone, Copy)]
+struct Slab {
+    /// The next block's address.
+    next: usize,
+    /// The end of the region.
+    end: usize,
+    /// Below this address the region may hold anything; from it on, zeros.
+    dirty_end: usize,
+}
+
+impl Slab {
+    const EMPTY: Slab = Slab {
+        next: 0,
+        end: 0,
+        dirty_end: 0,
+    };
 }
 
 struct Heap(spin::Mutex<Inner>);
@@ -48,9 +93,16 @@ struct Heap(spin::Mutex<Inner>);
 #[global_allocator]
 static HEAP: Heap = Heap(spin::Mutex::new(Inner {
     free: [0; CLASSES],
+    slab: [Slab::EMPTY; CLASSES],
     heap: linked_list_allocator::Heap::empty(),
     pristine: usize::MAX,
+    start: 0,
+    populated: 0,
 }));
+
+/// The least and most memory one `Populate` call asks for.
+const POPULATE_MIN: usize = 64 << 10;
+const POPULATE_MAX: usize = 2 << 20;
 
 /// The size class of `layout` and the layout its blocks have, if it is small.
 fn class(layout: Layout) -> Option<(usize, Layout)> {
@@ -65,25 +117,69 @@ impl Inner {
     /// Allocates, and returns the block with how many of its leading bytes
     /// may be non-zero (the rest is pristine).
     fn allocate(&mut self, layout: Layout) -> Option<(*mut u8, usize)> {
-        let layout = match class(layout) {
-            Some((c, block)) => {
-                let head = self.free[c];
-                if head != 0 {
-                    // SAFETY: `head` is a freed block of class `c`, whose
-                    // first word `deallocate` set to the next one.
-                    self.free[c] = unsafe { (head as *const usize).read() };
-                    return Some((head as *mut u8, layout.size()));
-                }
-                block
-            }
-            None => layout,
+        let Some((c, block)) = class(layout) else {
+            return self.first_fit(layout);
         };
+        let head = self.free[c];
+        if head != 0 {
+            // SAFETY: `head` is a freed block of class `c`, whose first word
+            // `deallocate` set to the next one.
+            self.free[c] = unsafe { (head as *const usize).read() };
+            return Some((head as *mut u8, layout.size()));
+        }
+        let size = block.size();
+        if size > SLAB / 2 {
+            return self.first_fit(block);
+        }
+        let mut slab = self.slab[c];
+        if slab.end - slab.next < size {
+            let bytes = (size * 16).clamp(4096, SLAB);
+            let region = Layout::from_size_align(bytes, GRANULE).ok()?;
+            let (p, dirty) = self.first_fit(region)?;
+            let start = p as usize;
+            slab = Slab {
+                next: start,
+                end: start + bytes,
+                dirty_end: start + dirty,
+            };
+        }
+        let p = slab.next;
+        slab.next += size;
+        self.slab[c] = slab;
+        Some((p as *mut u8, slab.dirty_end.min(p + size).saturating_sub(p)))
+    }
+
+    /// A block from the first-fit heap, with how many of its leading bytes
+    /// may be non-zero.
+    fn first_fit(&mut self, layout: Layout) -> Option<(*mut u8, usize)> {
         let p = self.heap.allocate_first_fit(layout).ok()?.as_ptr();
         let start = p as usize;
         let end = start.saturating_add(layout.size());
         let dirty = end.min(self.pristine).saturating_sub(start);
         self.pristine = self.pristine.max(end.saturating_add(BOOKKEEPING_MARGIN));
+        if self.populated != 0 && self.pristine > self.populated {
+            self.populate_to(self.pristine);
+        }
         Some((p, dirty))
+    }
+
+    /// Has the VMM back memory up to `end` and a chunk beyond it.
+    fn populate_to(&mut self, end: usize) {
+        let chunk = ((end - self.start) / 16).clamp(POPULATE_MIN, POPULATE_MAX);
+        let to = end
+            .saturating_add(chunk)
+            .next_multiple_of(4096)
+            .min(self.end());
+        if to > self.populated && !hypercall::populate(self.populated, to - self.populated) {
+            self.populated = 0;
+            return;
+        }
+        self.populated = to;
+    }
+
+    /// The heap's end.
+    fn end(&self) -> usize {
+        self.heap.top() as usize
     }
 }
 
@@ -138,4 +234,9 @@ pub(crate) unsafe fn init(start: u64, end: u64) {
     unsafe { inner.heap.init(start as *mut u8, size) };
     // `init` wrote the first hole's header at `start`.
     inner.pristine = (start as usize).saturating_add(BOOKKEEPING_MARGIN);
+    inner.start = start as usize;
+    // The first pages fault in one by one: a small guest never asks.
+    inner.populated = (start as usize)
+        .saturating_add(POPULATE_MIN)
+        .min(end as usize);
 }

@@ -46,3 +46,16 @@ pub fn abort(message: &[u8]) -> ! {
         core::hint::spin_loop();
     }
 }
+
+/// Asks the VMM to back `[addr, addr + len)` of guest memory now (see
+/// `oasis_abi::hypercall::Populate`); `false` if it could not, and asking
+/// again is pointless.
+pub fn populate(addr: usize, len: usize) -> bool {
+    let mut arg = oasis_abi::hypercall::Populate {
+        addr: addr as u64,
+        len: len as u64,
+        ..Default::default()
+    };
+    call(Number::Populate, &mut arg);
+    arg.status == oasis_abi::hypercall::Status::Ok as u32
+}

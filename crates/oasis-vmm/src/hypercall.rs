@@ -146,6 +146,18 @@ impl Host {
                 self.block_io(n, &mut a);
                 self.put(addr, &a);
             }
+            Number::Populate => {
+                let mut a: Populate = self.arg(n, addr)?;
+                match self.mem.populate(a.addr, a.len) {
+                    None => a.status = Status::Invalid as u32,
+                    Some(Ok(())) => a.status = Status::Ok as u32,
+                    Some(Err(e)) => {
+                        a.status = Status::Io as u32;
+                        a.errno = e.raw_os_error().unwrap_or(0) as u32;
+                    }
+                }
+                self.put(addr, &a);
+            }
             Number::Exit => {
                 let a: Exit = self.arg(n, addr)?;
                 // Frames queued but not flushed still go out, as a process's
@@ -534,6 +546,52 @@ mod tests {
             host.handle(Number::Abort, ARG).unwrap(),
             Flow::Exit(ABORT_STATUS)
         );
+    }
+
+    /// Which of the 4 KiB pages from guest-physical `addr` on are resident.
+    fn resident(host: &Host, addr: u64, pages: usize) -> Vec<bool> {
+        let mut vec = vec![0u8; pages];
+        let p = host.mem.ptr(addr, pages as u64 * 4096).unwrap();
+        // SAFETY: a page-aligned range inside the mapping; `vec` has a byte per page.
+        let r = unsafe { libc::mincore(p.cast(), pages * 4096, vec.as_mut_ptr()) };
+        assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        vec.iter().map(|b| b & 1 == 1).collect()
+    }
+
+    #[test]
+    fn populate_backs_the_pages_of_a_range_and_checks_it() {
+        let (mut host, _file) = host_with_disk();
+        let at = 0x8_0000;
+        assert_eq!(resident(&host, at, 4), [false; 4]);
+        let call = |host: &mut Host, addr, len| {
+            let a = Populate {
+                addr,
+                len,
+                ..Populate::default()
+            };
+            host.mem.write(ARG, &a).unwrap();
+            assert_eq!(host.handle(Number::Populate, ARG).unwrap(), Flow::Resume);
+            host.mem.read::<Populate>(ARG).unwrap().status
+        };
+        // Rounded out to whole pages: from inside the first to inside the third.
+        assert_eq!(call(&mut host, at + 100, 2 * 4096), Status::Ok as u32);
+        assert_eq!(resident(&host, at, 4), [true, true, true, false]);
+        assert!(
+            host.mem
+                .slice(at, 3 * 4096)
+                .unwrap()
+                .iter()
+                .all(|&b| b == 0)
+        );
+        assert_eq!(call(&mut host, at, 0), Status::Ok as u32);
+        for (addr, len) in [((1 << 20) - 4096, 8192), (1 << 40, 1), (u64::MAX - 10, 100)] {
+            assert_eq!(
+                call(&mut host, addr, len),
+                Status::Invalid as u32,
+                "{addr:#x}+{len}"
+            );
+        }
+        assert_eq!(host.stats.exits[Number::Populate as usize], 5);
     }
 
     #[test]

@@ -25,6 +25,8 @@ unsafe impl Pod for oasis_abi::hypercall::Exit {}
 // SAFETY: as above.
 unsafe impl Pod for oasis_abi::hypercall::Abort {}
 // SAFETY: as above.
+unsafe impl Pod for oasis_abi::hypercall::Populate {}
+// SAFETY: as above.
 unsafe impl Pod for oasis_abi::boot::BootInfo {}
 // SAFETY: an integer.
 unsafe impl Pod for u64 {}
@@ -95,6 +97,29 @@ impl GuestMemory {
         // SAFETY: as in `slice`; guest memory is shared by nature, and the VMM
         // handles one request at a time.
         Some(unsafe { std::slice::from_raw_parts_mut(p, len as usize) })
+    }
+
+    /// Backs the host pages of `[addr, addr + len)`, rounded out to whole
+    /// pages, now (zero-filled, as untouched memory reads): one call in place
+    /// of a fault per page when the guest first touches them. `None` if the
+    /// range is not inside guest memory.
+    pub fn populate(&self, addr: u64, len: u64) -> Option<io::Result<()>> {
+        const PAGE: u64 = 4096;
+        let start = addr / PAGE * PAGE;
+        let end = addr.checked_add(len)?.checked_next_multiple_of(PAGE)?;
+        let p = self.ptr(start, end - start)?;
+        if end == start {
+            return Some(Ok(()));
+        }
+        // SAFETY: a page-aligned range inside the mapping; populating changes
+        // no byte of it (untouched pages are zero either way).
+        let r =
+            unsafe { libc::madvise(p.cast(), (end - start) as usize, libc::MADV_POPULATE_WRITE) };
+        Some(if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        })
     }
 
     /// Reads a `T` at `addr`, if inside guest memory (any alignment).

@@ -22,6 +22,7 @@ pub struct Images {
     pub net_ignore: PathBuf,
     pub deadlock: PathBuf,
     pub spin: PathBuf,
+    pub heap: PathBuf,
 }
 
 pub fn root() -> PathBuf {
@@ -60,6 +61,7 @@ pub fn images() -> &'static Images {
             fault_write_code: one("crates/oasis-test-guests", Some("fault-write-code")),
             net_ignore: one("crates/oasis-test-guests", Some("net-ignore")),
             deadlock: one("crates/oasis-test-guests", Some("deadlock")),
+            heap: one("crates/oasis-test-guests", Some("heap")),
             // Profiled: with frame pointers, as oasis build --frame-pointers makes it.
             spin: built("crates/oasis-test-guests", Some("spin"), true),
         }
