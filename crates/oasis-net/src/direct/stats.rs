@@ -73,7 +73,7 @@ impl Stats {
     pub(crate) fn count_drop(&mut self, why: check::Drop) {
         match why {
             check::Drop::Truncated => self.dropped_truncated += 1,
-            check::Drop::Malformed => self.dropped_malformed += 1,
+            check::Drop::BadHeader => self.dropped_malformed += 1,
             check::Drop::BadChecksum => self.dropped_checksum += 1,
         }
     }

@@ -2,12 +2,13 @@
 //! The guest is hostile: a frame that is truncated, oversized, malformed or
 //! carries a bad checksum is dropped here and counted before the gateway's
 //! stack sees it. Frames the link does not carry (IPv6, other ethertypes,
-//! IPv4 fragments) are set aside as ignored, not as malformed.
+//! IPv4 fragments, ARP other than an IPv4 request or reply) are set aside
+//! as ignored, not as malformed. The check itself is oasis-frame's, the
+//! one the guest's own stack runs on what it receives; this module is the
+//! link's policy.
 
-use smoltcp::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, Icmpv4Packet, IpAddress,
-    IpProtocol, Ipv4Packet, TcpPacket, UdpPacket,
-};
+use oasis_frame::Malformed as Checked;
+use oasis_frame::{Frame, Transport};
 
 /// The largest Ethernet frame on the link (1500 bytes of payload).
 pub const FRAME_MAX: usize = 1514;
@@ -41,69 +42,25 @@ pub fn check(frame: &[u8]) -> Verdict {
     if frame.len() > FRAME_MAX {
         return Verdict::Drop(Malformed::Oversize);
     }
-    let Ok(eth) = EthernetFrame::new_checked(frame) else {
-        return Verdict::Drop(Malformed::Truncated);
-    };
-    match eth.ethertype() {
-        EthernetProtocol::Arp => arp(eth.payload()),
-        EthernetProtocol::Ipv4 => ipv4(eth.payload()),
-        _ => Verdict::Ignore,
+    // The link carries ARP and IPv4 only; the rest is not worth parsing.
+    match frame.get(12..14) {
+        Some([0x08, 0x06] | [0x08, 0x00]) | None => {}
+        Some(_) => return Verdict::Ignore,
     }
-}
-
-fn arp(bytes: &[u8]) -> Verdict {
-    let Ok(packet) = ArpPacket::new_checked(bytes) else {
-        return Verdict::Drop(Malformed::Truncated);
-    };
-    match ArpRepr::parse(&packet) {
-        Ok(ArpRepr::EthernetIpv4 {
-            operation: ArpOperation::Request | ArpOperation::Reply,
-            ..
+    match oasis_frame::check(frame) {
+        Err(Checked::Truncated) => Verdict::Drop(Malformed::Truncated),
+        Err(Checked::BadHeader) => Verdict::Drop(Malformed::BadHeader),
+        Err(Checked::BadChecksum) => Verdict::Drop(Malformed::BadChecksum),
+        Ok(Frame::Arp {
+            ipv4_request_or_reply: true,
         }) => Verdict::Pass,
-        // Another operation, or ARP for another hardware or protocol.
-        _ => Verdict::Ignore,
-    }
-}
-
-fn ipv4(bytes: &[u8]) -> Verdict {
-    if bytes.first().is_some_and(|b| b >> 4 != 4) {
-        return Verdict::Drop(Malformed::BadHeader);
-    }
-    let Ok(ip) = Ipv4Packet::new_checked(bytes) else {
-        return Verdict::Drop(Malformed::Truncated);
-    };
-    if !ip.verify_checksum() {
-        return Verdict::Drop(Malformed::BadChecksum);
-    }
-    if ip.more_frags() || ip.frag_offset() != 0 {
-        // The gateway does not reassemble; a guest at MTU 1500 never needs to.
-        return Verdict::Ignore;
-    }
-    let (src, dst) = (
-        IpAddress::Ipv4(ip.src_addr()),
-        IpAddress::Ipv4(ip.dst_addr()),
-    );
-    let payload = ip.payload();
-    let checked = match ip.next_header() {
-        IpProtocol::Udp => match UdpPacket::new_checked(payload) {
-            // A zero UDP checksum means "none" (RFC 768).
-            Ok(u) => u.checksum() == 0 || u.verify_checksum(&src, &dst),
-            Err(_) => return Verdict::Drop(Malformed::Truncated),
-        },
-        IpProtocol::Tcp => match TcpPacket::new_checked(payload) {
-            Ok(t) => t.verify_checksum(&src, &dst),
-            Err(_) => return Verdict::Drop(Malformed::Truncated),
-        },
-        IpProtocol::Icmp => match Icmpv4Packet::new_checked(payload) {
-            Ok(i) => i.verify_checksum(),
-            Err(_) => return Verdict::Drop(Malformed::Truncated),
-        },
-        _ => return Verdict::Ignore,
-    };
-    if checked {
-        Verdict::Pass
-    } else {
-        Verdict::Drop(Malformed::BadChecksum)
+        Ok(Frame::Ip {
+            v6: false,
+            transport: Transport::Udp(_) | Transport::Tcp { .. } | Transport::Icmp,
+        }) => Verdict::Pass,
+        // Fragments (the gateway does not reassemble; a guest at MTU 1500
+        // never needs to), other protocols, other ARP.
+        Ok(_) => Verdict::Ignore,
     }
 }
 
