@@ -237,11 +237,19 @@ impl Ring {
     /// Consumer: the oldest filled slot's frame, or `None` when empty. Call
     /// [`Ring::consume`] when done with it.
     pub fn peek(&self) -> Result<Option<&[u8]>, RingError> {
+        self.peek_nth(0)
+    }
+
+    /// Consumer: the frame `n` slots after the oldest filled one (0 is
+    /// [`Ring::peek`]'s), or `None` past the last. Frames stay in their
+    /// slots, untouched by the producer, until [`Ring::consume_n`] releases
+    /// them: a stack can read several in place.
+    pub fn peek_nth(&self, n: u32) -> Result<Option<&[u8]>, RingError> {
         debug_assert_eq!(self.end, End::Consumer);
-        if self.pending()? == 0 {
+        if n >= self.pending()? {
             return Ok(None);
         }
-        let slot = self.slot(self.own.get());
+        let slot = self.slot(self.own.get().wrapping_add(n));
         // SAFETY: the slot header is inside the ring, 4-byte aligned.
         let len = unsafe { slot.cast::<u32>().read_volatile() };
         if len as usize > self.frame_max() {
@@ -255,7 +263,14 @@ impl Ring {
 
     /// Consumer: releases the slot returned by [`Ring::peek`] to the producer.
     pub fn consume(&self) {
-        let next = self.own.get().wrapping_add(1);
+        self.consume_n(1);
+    }
+
+    /// Consumer: releases the `n` oldest filled slots to the producer (no
+    /// more than are filled).
+    pub fn consume_n(&self, n: u32) {
+        let n = n.min(self.pending().unwrap_or(0));
+        let next = self.own.get().wrapping_add(n);
         self.own.set(next);
         self.store(CONSUMER, next);
     }
@@ -302,6 +317,30 @@ mod tests {
         }
         assert_eq!(next_in, next_out);
         assert!(next_in > 20);
+    }
+
+    #[test]
+    fn several_frames_are_read_in_place_then_released_together() {
+        let mut mem = vec![0u32; ring_bytes(4, 64) as usize / 4];
+        let (mut tx, rx) = pair(&mut mem, 4, 64);
+        for round in 0u8..10 {
+            // Three frames in, read in any order where they lie, released at once.
+            for i in 0..3 {
+                assert!(tx.push(&[round * 3 + i; 5]).unwrap());
+            }
+            assert_eq!(rx.peek_nth(3), Ok(None));
+            for i in (0..3).rev() {
+                let f = rx.peek_nth(u32::from(i)).unwrap().unwrap();
+                assert_eq!(f, [round * 3 + i; 5]);
+            }
+            // Held slots are not free to the producer.
+            assert_eq!(tx.free(), Ok(1));
+            rx.consume_n(2);
+            assert_eq!(rx.peek().unwrap().unwrap(), [round * 3 + 2; 5]);
+            rx.consume_n(10); // more than filled: only what is filled
+            assert_eq!(rx.pending(), Ok(0));
+            assert_eq!(tx.free(), Ok(4));
+        }
     }
 
     #[test]

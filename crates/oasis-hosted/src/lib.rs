@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod block;
+pub mod net;
 pub mod reactor;
 pub mod tap;
 pub mod usernet;
@@ -25,12 +26,12 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use oasis_rt::device::{Clock, Console, Random};
+use oasis_rt::device::{Clock, Console, NetAttachment, Random};
 use oasis_rt::platform::Services;
 use oasis_rt::{App, BootStop, DeviceKind};
 
 pub use block::FileBlock as BlockDevice;
-pub use tap::Tap as NetDevice;
+pub use net::NetDevice;
 
 struct Stdout;
 impl Console for Stdout {
@@ -74,7 +75,15 @@ pub fn services() -> Services {
         console: &Stdout,
         clock: &OsClock,
         random: &OsRandom,
+        readiness: Some(readiness()),
     }
+}
+
+/// The process's reactor, for as long as the process lives (the runtime's
+/// `Readiness`).
+fn readiness() -> &'static reactor::Reactor {
+    static READINESS: std::sync::OnceLock<&'static reactor::Reactor> = std::sync::OnceLock::new();
+    READINESS.get_or_init(|| &**Box::leak(Box::new(reactor())))
 }
 
 /// A device attachment from the command line: `--net:NAME=TAP` or `--block:NAME=FILE`.
@@ -265,8 +274,9 @@ fn take(kind: DeviceKind, name: &str) -> Option<Opened> {
         .remove(&format!("{kind}:{name}"))
 }
 
-/// Whether net device `name` was attached as `--net:NAME=socket`, i.e. the
-/// application is to use the host's sockets instead of a TAP device.
+/// Whether net device `name` was attached as `--net:NAME=socket` (the
+/// default for a declared net device): the application's network stack is
+/// to be the host's own sockets, and there is no device to take.
 pub fn net_uses_host_sockets(name: &str) -> bool {
     DEVICES
         .lock()
@@ -280,26 +290,30 @@ pub fn read_host_file(path: &str) -> oasis_rt::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}").into())
 }
 
-/// The description of net device `name` if it was attached as
-/// `--net:NAME=user,...` (user-mode networking: no TAP, no root).
-pub fn net_user_mode(name: &str) -> Option<String> {
-    match DEVICES
-        .lock()
-        .unwrap()
-        .as_ref()?
-        .get(&format!("net:{name}"))
-    {
-        Some(Opened::User(spec)) => Some(spec.clone()),
-        _ => None,
+/// Takes the net device attached as `name`: the TAP, or the user-mode
+/// network (`--net:NAME=user,…`), whose forwards open on the host now.
+pub fn take_net(name: &str) -> oasis_rt::Result<NetDevice> {
+    match take(DeviceKind::Net, name) {
+        Some(Opened::Net(t)) => Ok(NetDevice::Tap(t)),
+        Some(Opened::User(spec)) => usernet::UserNetDevice::open(&spec)
+            .map(|d| NetDevice::User(Box::new(d)))
+            .map_err(|e| format!("net device `{name}`: {e}").into()),
+        Some(Opened::HostSockets) => Err(format!(
+            "net device `{name}` is attached as the host's sockets, not a device"
+        )
+        .into()),
+        _ => Err(format!("net device `{name}` is not declared, or already taken").into()),
     }
 }
 
-/// Takes the net device attached as `name`.
-pub fn take_net(name: &str) -> oasis_rt::Result<tap::Tap> {
-    match take(DeviceKind::Net, name) {
-        Some(Opened::Net(t)) => Ok(t),
-        _ => Err(format!("net device `{name}` is not declared, or already taken").into()),
+/// Takes net device `name` as the operator attached it: the host's sockets
+/// (`--net:NAME=socket`, the default) or a device.
+pub fn take_net_attachment(name: &str) -> oasis_rt::Result<NetAttachment<NetDevice>> {
+    if net_uses_host_sockets(name) {
+        take(DeviceKind::Net, name);
+        return Ok(NetAttachment::HostSockets);
     }
+    take_net(name).map(NetAttachment::Device)
 }
 
 /// Takes the block device attached as `name`.

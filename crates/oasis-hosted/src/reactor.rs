@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
-use oasis_rt::platform::Platform;
+use oasis_rt::platform::{Platform, Readiness};
 
 /// Readiness of one registered descriptor.
 #[derive(Default)]
@@ -160,6 +160,36 @@ impl Reactor {
     /// Records that a read on `token` found nothing (EAGAIN): wait for the next edge.
     pub fn drained(&self, token: Token) {
         self.slots.lock().unwrap()[token.0].readable = false;
+    }
+}
+
+/// The runtime's view of this reactor (oasis-rt's `Readiness`), through
+/// which the socket stack waits on its sockets.
+impl Readiness for Reactor {
+    fn register(&self, fd: i32) -> Result<usize, i32> {
+        self.register_rw(fd)
+            .map(|t| t.0)
+            .map_err(|e| e.raw_os_error().unwrap_or(0))
+    }
+
+    fn deregister(&self, fd: i32, token: usize) {
+        Reactor::deregister(self, fd, Token(token));
+    }
+
+    fn drained(&self, token: usize) {
+        Reactor::drained(self, Token(token));
+    }
+
+    fn poll_readable(&self, token: usize, cx: &mut Context<'_>) -> Poll<()> {
+        Reactor::poll_readable(self, Token(token), cx)
+    }
+
+    fn write_blocked(&self, token: usize) {
+        Reactor::write_blocked(self, Token(token));
+    }
+
+    fn poll_writable(&self, token: usize, cx: &mut Context<'_>) -> Poll<()> {
+        Reactor::poll_writable(self, Token(token), cx)
     }
 }
 

@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use oasis_abi::boot::{BootInfo, DEVICE_BLOCK, DEVICE_NET, LINK_NO_IPV6_ROUTER};
-use oasis_rt::device::Link;
+use oasis_rt::device::{Link, NetAttachment};
 
 use crate::block::BlockDevice;
 use crate::net::NetDevice;
@@ -68,6 +68,11 @@ pub fn take_net(name: &str) -> oasis_rt::Result<NetDevice> {
         Some(Attached::Net(n)) => Ok(n),
         _ => Err(format!("net device `{name}` is not declared, or already taken").into()),
     }
+}
+
+/// Takes net device `name` as the platform attached it: always a device here.
+pub fn take_net_attachment(name: &str) -> oasis_rt::Result<NetAttachment<NetDevice>> {
+    take_net(name).map(NetAttachment::Device)
 }
 
 /// Takes the block device attached as `name`.

@@ -29,7 +29,7 @@ mod random;
 mod start;
 
 pub use block::BlockDevice;
-pub use devices::{take_block, take_net};
+pub use devices::{take_block, take_net, take_net_attachment};
 pub use net::NetDevice;
 #[doc(hidden)]
 pub use oasis_abi as abi;

@@ -16,7 +16,7 @@ use core::task::{Context, Poll, Waker};
 use oasis_abi::MAX_DEVICES;
 use oasis_abi::hypercall::{NetIo, Number, Status};
 use oasis_abi::ring::{End, Ring};
-use oasis_rt::device::{DeviceError, Link, Net, Transmit};
+use oasis_rt::device::{DeviceError, Link, Net, RxBatch, Transmit};
 
 use crate::hypercall;
 
@@ -166,6 +166,25 @@ impl Transmit for TxSide<'_> {
     }
 }
 
+/// The filled RX slots, lent where they lie until the batch is done.
+struct Lent<'a> {
+    rx: &'a Ring,
+    n: u32,
+}
+
+impl RxBatch for Lent<'_> {
+    fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    fn frame(&self, i: usize) -> &[u8] {
+        match u32::try_from(i) {
+            Ok(i) if i < self.n => self.rx.peek_nth(i).ok().flatten().unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
+
 /// NET_RX or NET_TX for device `handle`.
 fn net_exit(handle: u32, n: Number) -> Result<u32, DeviceError> {
     let mut arg = NetIo {
@@ -198,9 +217,13 @@ impl Net for NetDevice {
     }
 
     fn receive(&mut self, each: &mut dyn FnMut(&[u8])) -> Result<usize, DeviceError> {
-        Ok(self
-            .receive_replying(&mut |frame, _| each(frame))?
-            .unwrap_or(0))
+        let mut n = 0;
+        while let Some(frame) = self.rx.peek().map_err(ring_error)? {
+            each(frame);
+            self.rx.consume();
+            n += 1;
+        }
+        Ok(n)
     }
 
     fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<(), DeviceError> {
@@ -222,18 +245,17 @@ impl Net for NetDevice {
         self.tx_side().transmit_with(max, fill)
     }
 
-    fn receive_replying(
+    fn receive_lent(
         &mut self,
-        each: &mut dyn FnMut(&[u8], &mut dyn Transmit),
+        each: &mut dyn FnMut(&dyn RxBatch, &mut dyn Transmit),
     ) -> Result<Option<usize>, DeviceError> {
         let (rx, mut tx) = self.halves();
-        let mut n = 0;
-        while let Some(frame) = rx.peek().map_err(ring_error)? {
-            each(frame, &mut tx);
-            rx.consume();
-            n += 1;
+        let n = rx.pending().map_err(ring_error)?;
+        if n > 0 {
+            each(&Lent { rx, n }, &mut tx);
+            rx.consume_n(n);
         }
-        Ok(Some(n))
+        Ok(Some(n as usize))
     }
 
     fn flush(&mut self) -> Result<(), DeviceError> {

@@ -83,6 +83,7 @@ pub unsafe fn start(boot: *const BootInfo, app: fn() -> App) -> ! {
         console: &CONSOLE,
         clock,
         random,
+        readiness: None,
     };
     let app = app();
     match oasis_rt::boot(services, &arguments(boot)) {

@@ -20,12 +20,13 @@
 //! }
 //! ```
 //!
-//! Which stack: the direct stack over the attached device, except on hosted
-//! when the device is attached as `--net:NAME=socket` or not attached at
-//! all, which means the host's own sockets (as on MirageOS's Unix target).
-//! Hosted `--net:NAME=user,fwd=…` runs the direct stack over a user-mode
-//! network (the hosted platform's `UserNetDevice`).
-//! Addresses come from boot arguments ([`config`]).
+//! Which stack is the platform's answer to `Env::net_attachment`: the
+//! direct stack over a device (kvm's rings; hosted, a TAP or a user-mode
+//! network, `--net:NAME=user,fwd=…`), or the socket stack where the
+//! platform attached the host's own sockets (hosted `--net:NAME=socket`, or
+//! not attached at all, as on MirageOS's Unix target). oasis-net names no
+//! platform: the socket stack waits on its sockets through the runtime's
+//! `Readiness`. Addresses come from boot arguments ([`config`]).
 #![no_std]
 #![warn(missing_docs)]
 
@@ -55,27 +56,26 @@ pub mod prelude {
 /// Opens the network stack for the net device the application declared as
 /// `name`, configured by the boot arguments ([`config`]). Call once, from
 /// inside the application (it starts the stack's task).
+///
+/// The platform says how the device is attached: over a device (a kvm
+/// ring, a TAP, a user-mode network) the direct stack runs; attached as the
+/// host's own sockets (hosted), the socket stack does.
 pub fn stack(env: &mut oasis::Env, name: &str) -> Result<AnyStack, NetError> {
     let config = Config::from_boot_args()?;
-    #[cfg(not(target_os = "none"))]
-    if oasis_hosted::net_uses_host_sockets(name) {
-        return Ok(AnyStack::Socket(socket::SocketStack::new(&config)?));
-    }
-    #[cfg(not(target_os = "none"))]
-    if let Some(spec) = oasis_hosted::net_user_mode(name) {
-        return user_mode_stack(name, &spec, config);
-    }
-    let dev = env
-        .net(name)
+    let attached = env
+        .net_attachment(name)
         .map_err(|e| NetError::Config(alloc::format!("net device `{name}`: {e}")))?;
-    Ok(AnyStack::Direct(direct::DirectStack::new(dev, config)?))
-}
-
-/// The direct stack over a user-mode network (hosted `--net:NAME=user,…`).
-/// Without `--ipv4` the stack asks DHCP, which the gateway answers.
-#[cfg(not(target_os = "none"))]
-fn user_mode_stack(name: &str, spec: &str, config: Config) -> Result<AnyStack, NetError> {
-    let dev = oasis_hosted::usernet::UserNetDevice::open(spec)
-        .map_err(|e| NetError::Config(alloc::format!("net device `{name}`: {e}")))?;
-    Ok(AnyStack::Direct(direct::DirectStack::new(dev, config)?))
+    match attached {
+        oasis::NetAttachment::Device(dev) => {
+            Ok(AnyStack::Direct(direct::DirectStack::new(dev, config)?))
+        }
+        #[cfg(not(target_os = "none"))]
+        oasis::NetAttachment::HostSockets => {
+            Ok(AnyStack::Socket(socket::SocketStack::new(&config)?))
+        }
+        #[cfg(target_os = "none")]
+        oasis::NetAttachment::HostSockets => Err(NetError::Config(alloc::format!(
+            "net device `{name}`: attached as host sockets, which this target has none of"
+        ))),
+    }
 }

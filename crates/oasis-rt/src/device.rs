@@ -106,6 +106,17 @@ impl<B: Block + ?Sized> Block for &B {
     }
 }
 
+/// How a platform attached a net device an application declared.
+pub enum NetAttachment<D> {
+    /// A device: the application runs a network stack over it.
+    Device(D),
+    /// The host's own sockets (a hosted process's `--net:NAME=socket`, the
+    /// default there, as on MirageOS's Unix target): no device; the
+    /// network stack is the host's, reached through its socket calls and
+    /// the platform's [`crate::platform::Readiness`].
+    HostSockets,
+}
+
 /// An Ethernet device: whole frames in and out, in batches.
 pub trait Net {
     /// The device's MAC address.
@@ -139,15 +150,18 @@ pub trait Net {
         }
         Ok(len)
     }
-    /// Like [`Net::receive`], but `each` also gets the device's transmit
-    /// side, so it can write an answer where it will be sent while the
-    /// question still lies where it was received: a request/response
-    /// server's one copy is the answer itself. `Ok(None)` (the default)
-    /// says the device cannot lend both at once; the caller then receives
-    /// with [`Net::receive`] and transmits afterwards.
-    fn receive_replying(
+    /// Lends every frame already received (up to a platform batch) where it
+    /// lies, together with the device's transmit side, to `each` — called
+    /// once, and only when frames are waiting; they are released when it
+    /// returns. A stack reads them in place, and a request/response server
+    /// writes its answer where it will be sent while the question still
+    /// lies where it was received: the one copy is the answer itself.
+    /// Returns how many frames were lent; `Ok(None)` (the default) says the
+    /// device cannot lend, and the caller receives with [`Net::receive`]
+    /// (lent one at a time, so kept by copying) and transmits afterwards.
+    fn receive_lent(
         &mut self,
-        each: &mut dyn FnMut(&[u8], &mut dyn Transmit),
+        each: &mut dyn FnMut(&dyn RxBatch, &mut dyn Transmit),
     ) -> Result<Option<usize>, DeviceError> {
         let _ = each;
         Ok(None)
@@ -161,8 +175,22 @@ pub trait Net {
     fn poll_receive_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
 }
 
-/// The transmit side of a [`Net`] device, lent by
-/// [`Net::receive_replying`] while a received frame is.
+/// Received frames a [`Net`] device lends at once, in arrival order
+/// ([`Net::receive_lent`]).
+pub trait RxBatch {
+    /// How many frames.
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Frame `i` (below [`RxBatch::len`]) where it was received; empty if
+    /// the slot holding it is unreadable (a length the slot cannot hold).
+    fn frame(&self, i: usize) -> &[u8];
+}
+
+/// The transmit side of a [`Net`] device, lent by [`Net::receive_lent`]
+/// while received frames are.
 pub trait Transmit {
     /// As [`Net::transmit_with`].
     fn transmit_with(
@@ -170,6 +198,22 @@ pub trait Transmit {
         max: usize,
         fill: &mut dyn FnMut(&mut [u8]) -> usize,
     ) -> Result<usize, DeviceError>;
+
+    /// As [`Net::transmit`]: one frame of exactly `len` bytes.
+    fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<(), DeviceError> {
+        let sent = self.transmit_with(len, &mut |buf| {
+            if buf.len() < len {
+                return 0;
+            }
+            fill(&mut buf[..len]);
+            len
+        })?;
+        if sent == len {
+            Ok(())
+        } else {
+            Err(DeviceError::OutOfRange)
+        }
+    }
 }
 
 /// What a platform knows about the link a [`Net`] device is on, so that the

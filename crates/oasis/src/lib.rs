@@ -40,6 +40,8 @@ pub use platform::entry_point as __entry_point;
 pub type NetDevice = platform::NetDevice;
 /// The platform's block device type.
 pub type BlockDevice = platform::BlockDevice;
+/// How the platform attached a net device: [`NetDevice`] or the host's sockets.
+pub type NetAttachment = oasis_rt::device::NetAttachment<NetDevice>;
 
 /// Fills `buf` with cryptographic-quality random bytes.
 pub fn random(buf: &mut [u8]) {
@@ -76,6 +78,14 @@ impl Env {
     /// Takes the net device the application declared as `name`.
     pub fn net(&mut self, name: &str) -> Result<NetDevice> {
         platform::take_net(name)
+    }
+
+    /// Takes the net device the application declared as `name`, as the
+    /// platform attached it: a device, or (hosted) the host's own sockets.
+    /// A network stack library asks this; an application that drives
+    /// frames itself asks [`Env::net`].
+    pub fn net_attachment(&mut self, name: &str) -> Result<NetAttachment> {
+        platform::take_net_attachment(name)
     }
 
     /// Takes the block device the application declared as `name`.

@@ -94,6 +94,8 @@ pub(crate) struct State {
     /// a device that can).
     fast_held: port::RxRing,
     fast_later: Vec<check::Udp>,
+    /// The frames of a lent batch smoltcp is to read (reused).
+    keep: Vec<usize>,
 }
 
 /// The shared core: the state, and the driver's wake-up line.
@@ -161,36 +163,7 @@ impl Core {
         let now = now_ns();
         let moved_before = st.stats.rx_frames + st.stats.tx_frames;
         for _ in 0..ROUNDS_PER_STEP {
-            st.syn_ports.clear();
-            let mac = st.dev.mac();
-            let mut taken_in = port::Taken {
-                stats: &mut st.stats,
-                syn_ports: &mut st.syn_ports,
-                unflushed: &mut st.unflushed,
-                fast_later: &mut st.fast_later,
-                served: &st.served,
-                addrs: st.iface.ip_addrs(),
-            };
-            let fast = port::Fast { mac, mtu: st.mtu };
-            let filled = st
-                .rx
-                .fill(&mut *st.dev, &mut taken_in, &fast, &mut st.fast_held);
-            let taken = match filled {
-                Ok(n) => n,
-                Err(e) => {
-                    st.stats.rx_errors += 1;
-                    if !st.rx_error_logged {
-                        log::warn!("receiving from the device failed: {e}");
-                        st.rx_error_logged = true;
-                    }
-                    0
-                }
-            };
-            if !st.syn_ports.is_empty() {
-                st.make_room_for_syns(now);
-            }
-            st.poll_iface(now);
-            if taken < port::RX_BATCH {
+            if st.receive_and_poll(now) < port::RX_BATCH {
                 break;
             }
         }
@@ -302,12 +275,94 @@ impl State {
         }
     }
 
+    /// Takes one batch of frames from the device and runs one smoltcp poll
+    /// over it: inside the loan where the device lends its frames (smoltcp
+    /// reads them in their slots), else over copies in the receive ring.
+    /// Returns how many frames the device handed over.
+    fn receive_and_poll(&mut self, now: u64) -> usize {
+        self.syn_ports.clear();
+        let fast = port::Fast {
+            mac: self.dev.mac(),
+            mtu: self.mtu,
+        };
+        // The device is held apart while it lends, so that the closure may
+        // use the rest of the state.
+        let mut dev = core::mem::replace(&mut self.dev, Box::new(port::NoDevice));
+        let mut keep = core::mem::take(&mut self.keep);
+        let lent = dev.receive_lent(&mut |batch, tx| {
+            port::take_lent(batch, tx, self.mtu, &mut self.taken(), &fast, &mut keep);
+            if !self.syn_ports.is_empty() {
+                self.make_room_for_syns(now);
+            }
+            let rx = port::Rx::Lent {
+                batch,
+                keep: &keep,
+                next: 0,
+            };
+            self.poll_iface_with(now, rx, port::Tx::Lent(tx));
+        });
+        self.keep = keep;
+        let result = match lent {
+            Ok(Some(n)) => Ok((n, n > 0)),
+            Ok(None) => {
+                let mut rx = core::mem::replace(&mut self.rx, port::RxRing::empty(0));
+                let mut held = core::mem::replace(&mut self.fast_held, port::RxRing::empty(0));
+                let filled = rx.fill(&mut *dev, &mut self.taken(), &fast, &mut held);
+                self.rx = rx;
+                self.fast_held = held;
+                filled.map(|n| (n, false))
+            }
+            Err(e) => Err(e),
+        };
+        self.dev = dev;
+        let (taken, polled) = result.unwrap_or_else(|e| {
+            self.stats.rx_errors += 1;
+            if !self.rx_error_logged {
+                log::warn!("receiving from the device failed: {e}");
+                self.rx_error_logged = true;
+            }
+            (0, false)
+        });
+        if taken > 0 {
+            self.stats.rx_batches += 1;
+        }
+        if !polled {
+            if !self.syn_ports.is_empty() {
+                self.make_room_for_syns(now);
+            }
+            self.poll_iface(now);
+        }
+        taken
+    }
+
+    /// What taking in a batch updates.
+    fn taken(&mut self) -> port::Taken<'_> {
+        port::Taken {
+            stats: &mut self.stats,
+            syn_ports: &mut self.syn_ports,
+            unflushed: &mut self.unflushed,
+            fast_later: &mut self.fast_later,
+            served: &self.served,
+            addrs: self.iface.ip_addrs(),
+        }
+    }
+
     /// One smoltcp poll over what the receive ring holds.
     fn poll_iface(&mut self, now: u64) {
+        let mut rx = core::mem::replace(&mut self.rx, port::RxRing::empty(0));
+        let mut dev = core::mem::replace(&mut self.dev, Box::new(port::NoDevice));
+        self.poll_iface_with(now, port::Rx::Ring(&mut rx), port::Tx::Dev(&mut *dev));
+        self.dev = dev;
+        self.rx = rx;
+    }
+
+    /// One smoltcp poll, reading from `rx` and writing to `tx`.
+    fn poll_iface_with(&mut self, now: u64, rx: port::Rx<'_>, tx: port::Tx<'_>) {
         self.stats.polls += 1;
         let mut port = port::Port {
-            dev: &mut *self.dev,
-            rx: &mut self.rx,
+            rx,
+            tx,
+            mtu: self.mtu,
             stats: &mut self.stats,
             scratch: &mut self.scratch,
             unflushed: &mut self.unflushed,
@@ -381,15 +436,17 @@ impl DirectStack {
         iface_config.random_seed = u64::from_le_bytes(seed);
         // SLAAC is oasis's own (see slaac.rs), not smoltcp's.
         iface_config.slaac = false;
-        let mut rx = port::RxRing::new(mtu);
+        // Memory only when a device that cannot lend its frames fills it.
+        let mut rx = port::RxRing::empty(mtu);
         let mut stats = Stats::default();
         let mut scratch = Vec::new();
         let mut unflushed = 0;
         let now = now_ns();
         let iface = {
             let mut port = port::Port {
-                dev: &mut *dev,
-                rx: &mut rx,
+                rx: port::Rx::Ring(&mut rx),
+                tx: port::Tx::Dev(&mut *dev),
+                mtu,
                 stats: &mut stats,
                 scratch: &mut scratch,
                 unflushed: &mut unflushed,
@@ -419,6 +476,7 @@ impl DirectStack {
             served: Vec::new(),
             fast_held: port::RxRing::empty(mtu),
             fast_later: Vec::new(),
+            keep: Vec::new(),
         };
         let no_ipv6_router = state.dev.link().no_ipv6_router;
         state.configure(&config, u64::from_le_bytes(seed), now)?;

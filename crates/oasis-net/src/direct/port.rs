@@ -1,17 +1,22 @@
 //! The glue between an oasis [`Net`] device and smoltcp's `Device`.
 //!
-//! Receive: a whole batch of frames is taken from the device at once
-//! ([`RxRing::fill`]), each checked ([`super::check`]) and copied into a
-//! ring that smoltcp then drains in one `poll`; the copy is what lets the
-//! device lend its buffers for the call only. Datagrams for a port served
-//! on the fast path ([`super::fast`]) are answered during the same pass,
-//! not copied in. Transmit: smoltcp writes each
+//! Receive, from a device that lends its frames where they lie
+//! ([`Net::receive_lent`]: kvm's RX ring): the whole batch is lent at once;
+//! each frame is checked ([`super::check`]), datagrams for a port served on
+//! the fast path ([`super::fast`]) are answered into the lent transmit side,
+//! and smoltcp reads the others in their slots during one `poll` inside
+//! the loan ([`Rx::Lent`]) — no copy. From a device that cannot lend (a TAP
+//! or the in-process user-mode network, which hand over one frame at a
+//! time), the frames smoltcp is to see are copied into a ring it then
+//! drains ([`RxRing::fill`], [`Rx::Ring`]). Transmit: smoltcp writes each
 //! frame straight into the device's buffer (no copy); the device holds them
 //! until [`Net::flush`], one exit per burst on kvm.
 
 use alloc::vec::Vec;
 
-use oasis_rt::device::{DeviceError, Net, Transmit};
+use core::task::{Context, Poll};
+
+use oasis_rt::device::{DeviceError, Net, RxBatch, Transmit};
 use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::IpCidr;
@@ -32,13 +37,6 @@ pub(crate) struct RxRing {
 }
 
 impl RxRing {
-    /// A ring for frames of up to `mtu` bytes.
-    pub(crate) fn new(mtu: usize) -> RxRing {
-        let mut ring = RxRing::empty(mtu);
-        ring.grow();
-        ring
-    }
-
     /// A ring that takes memory only when the first frame comes.
     pub(crate) fn empty(mtu: usize) -> RxRing {
         RxRing {
@@ -57,11 +55,10 @@ impl RxRing {
         self.lens.resize(self.lens.len() + RX_BATCH, 0);
     }
 
-    /// Takes one batch from `dev`, dropping and counting bad frames, and
-    /// noting in `syn_ports` the port of each connection opening. Datagrams
-    /// for a port served on the fast path are answered on the way, in place
-    /// where the device lends its buffers ([`Net::receive_replying`]), else
-    /// after the batch from `spare`, which holds them meanwhile.
+    /// Takes one batch from `dev` (a device that cannot lend its frames),
+    /// dropping and counting bad frames, and noting in `syn_ports` the port
+    /// of each connection opening. Datagrams for a port served on the fast
+    /// path are held in `spare` while the batch comes in, then answered.
     /// Returns how many frames the device handed over. Call only when empty.
     pub(crate) fn fill(
         &mut self,
@@ -74,60 +71,25 @@ impl RxRing {
         self.head = 0;
         spare.head = 0;
         spare.count = 0;
-        let lent = dev.receive_replying(&mut |frame, tx| {
-            if let Some(udp) = self.take(frame, rx) {
-                fast.answer(frame, &udp, tx, rx);
+        let n = dev.receive(&mut |frame| match admit(frame, self.slot, rx) {
+            Admit::Fast(udp) => {
+                spare.push(frame);
+                rx.fast_later.push(udp);
             }
-        })?;
-        let taken = match lent {
-            Some(n) => n,
-            None => {
-                let n = dev.receive(&mut |frame| {
-                    if let Some(udp) = self.take(frame, rx) {
-                        spare.push(frame);
-                        rx.fast_later.push(udp);
-                    }
-                })?;
-                let mut queued = core::mem::take(rx.fast_later);
-                for udp in queued.drain(..) {
-                    if let Some(frame) = spare.pop() {
-                        fast.answer(frame, &udp, &mut Lend(&mut *dev), rx);
-                    }
-                }
-                *rx.fast_later = queued;
-                n
-            }
-        };
-        if taken > 0 {
-            rx.stats.rx_batches += 1;
-        }
-        Ok(taken)
-    }
-
-    /// Counts and checks one received frame: a bad one is dropped, one for
-    /// the fast path is returned, any other is copied in for the stack.
-    fn take(&mut self, frame: &[u8], rx: &mut Taken<'_>) -> Option<check::Udp> {
-        rx.stats.rx_frames += 1;
-        rx.stats.rx_bytes += frame.len() as u64;
-        if frame.len() > self.slot {
-            rx.stats.dropped_oversize += 1;
-            return None;
-        }
-        match check::frame(frame) {
-            Err(why) => {
-                rx.stats.count_drop(why);
-                None
-            }
-            Ok(check::Pass::Udp(udp)) if rx.served(&udp) => Some(udp),
-            Ok(pass) => {
-                if let check::Pass::Syn(port) = pass {
-                    rx.stats.tcp_syns += 1;
-                    rx.syn_ports.push(port);
-                }
+            Admit::Stack => {
                 self.push(frame);
-                None
+                rx.stats.rx_copied += 1;
+            }
+            Admit::Dropped => {}
+        })?;
+        let mut queued = core::mem::take(rx.fast_later);
+        for udp in queued.drain(..) {
+            if let Some(frame) = spare.pop() {
+                fast.answer(frame, &udp, &mut Lend(&mut *dev), rx);
             }
         }
+        *rx.fast_later = queued;
+        Ok(n)
     }
 
     /// Appends a copy of `frame` (at most a slot), growing when full.
@@ -152,6 +114,62 @@ impl RxRing {
         self.head += 1;
         self.count -= 1;
         Some(&self.bytes[i * self.slot..][..self.lens[i]])
+    }
+}
+
+/// Where a received frame goes.
+pub(crate) enum Admit {
+    /// Dropped and counted (malformed, or longer than the link's frames).
+    Dropped,
+    /// To the fast path: a datagram for a served port.
+    Fast(check::Udp),
+    /// To smoltcp.
+    Stack,
+}
+
+/// Counts and checks one received frame of at most `mtu` bytes, noting a
+/// connection opening's port.
+pub(crate) fn admit(frame: &[u8], mtu: usize, rx: &mut Taken<'_>) -> Admit {
+    rx.stats.rx_frames += 1;
+    rx.stats.rx_bytes += frame.len() as u64;
+    if frame.len() > mtu {
+        rx.stats.dropped_oversize += 1;
+        return Admit::Dropped;
+    }
+    match check::frame(frame) {
+        Err(why) => {
+            rx.stats.count_drop(why);
+            Admit::Dropped
+        }
+        Ok(check::Pass::Udp(udp)) if rx.served(&udp) => Admit::Fast(udp),
+        Ok(pass) => {
+            if let check::Pass::Syn(port) = pass {
+                rx.stats.tcp_syns += 1;
+                rx.syn_ports.push(port);
+            }
+            Admit::Stack
+        }
+    }
+}
+
+/// Sorts a lent batch: answers its fast-path datagrams into `tx` at once
+/// and notes in `keep` the frames smoltcp is to read where they lie.
+pub(crate) fn take_lent(
+    batch: &dyn RxBatch,
+    tx: &mut dyn Transmit,
+    mtu: usize,
+    rx: &mut Taken<'_>,
+    fast: &Fast,
+    keep: &mut Vec<usize>,
+) {
+    keep.clear();
+    for i in 0..batch.len() {
+        let frame = batch.frame(i);
+        match admit(frame, mtu, rx) {
+            Admit::Fast(udp) => fast.answer(frame, &udp, tx, rx),
+            Admit::Stack => keep.push(i),
+            Admit::Dropped => {}
+        }
     }
 }
 
@@ -204,6 +222,31 @@ impl Fast {
     }
 }
 
+/// Stands in the stack's state for its device while the device lends a
+/// batch (the driver holds the device itself meanwhile); never used.
+pub(crate) struct NoDevice;
+
+impl Net for NoDevice {
+    fn mac(&self) -> [u8; 6] {
+        [0; 6]
+    }
+    fn mtu(&self) -> usize {
+        0
+    }
+    fn receive(&mut self, _: &mut dyn FnMut(&[u8])) -> Result<usize, DeviceError> {
+        Ok(0)
+    }
+    fn transmit(&mut self, _: usize, _: &mut dyn FnMut(&mut [u8])) -> Result<(), DeviceError> {
+        Err(DeviceError::WouldBlock)
+    }
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        Ok(())
+    }
+    fn poll_receive_ready(&mut self, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
+}
+
 /// A whole device lent as its transmit side (after a batch was received).
 struct Lend<'a>(&'a mut dyn Net);
 
@@ -217,20 +260,80 @@ impl Transmit for Lend<'_> {
     }
 }
 
+/// Where smoltcp reads received frames from during one poll.
+pub(crate) enum Rx<'a> {
+    /// Copies in the stack's own ring.
+    Ring(&'a mut RxRing),
+    /// Frames `keep[next..]` of a batch the device lends.
+    Lent {
+        batch: &'a dyn RxBatch,
+        keep: &'a [usize],
+        next: usize,
+    },
+}
+
+impl Rx<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Rx::Ring(r) => r.count == 0,
+            Rx::Lent { keep, next, .. } => *next >= keep.len(),
+        }
+    }
+
+    fn pop(&mut self) -> &[u8] {
+        match self {
+            Rx::Ring(r) => r.pop().unwrap_or(&[]),
+            Rx::Lent { batch, keep, next } => match keep.get(*next) {
+                Some(&i) => {
+                    *next += 1;
+                    batch.frame(i)
+                }
+                None => &[],
+            },
+        }
+    }
+}
+
+/// Where smoltcp writes frames during one poll.
+pub(crate) enum Tx<'a> {
+    /// The device itself.
+    Dev(&'a mut dyn Net),
+    /// The transmit side a device lends with its received frames.
+    Lent(&'a mut dyn Transmit),
+}
+
+impl Tx<'_> {
+    fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<(), DeviceError> {
+        match self {
+            Tx::Dev(d) => d.transmit(len, fill),
+            Tx::Lent(t) => t.transmit(len, fill),
+        }
+    }
+
+    /// Pushes queued frames out, where the sink can (a lent transmit side
+    /// makes room by itself when full).
+    fn flush(&mut self) {
+        if let Tx::Dev(d) = self {
+            let _ = d.flush();
+        }
+    }
+}
+
 /// smoltcp's view of the device during one poll.
-pub(crate) struct Port<'a> {
-    pub(crate) dev: &'a mut dyn Net,
-    pub(crate) rx: &'a mut RxRing,
+pub(crate) struct Port<'a, 't> {
+    pub(crate) rx: Rx<'a>,
+    pub(crate) tx: Tx<'t>,
+    pub(crate) mtu: usize,
     pub(crate) stats: &'a mut Stats,
     pub(crate) scratch: &'a mut Vec<u8>,
     /// Frames queued on the device since the last flush.
     pub(crate) unflushed: &'a mut usize,
 }
 
-impl Port<'_> {
-    fn tx(&mut self) -> TxToken<'_> {
+impl<'t> Port<'_, 't> {
+    fn tx(&mut self) -> TxToken<'_, 't> {
         TxToken {
-            dev: &mut *self.dev,
+            tx: &mut self.tx,
             stats: &mut *self.stats,
             scratch: &mut *self.scratch,
             unflushed: &mut *self.unflushed,
@@ -239,47 +342,47 @@ impl Port<'_> {
 }
 
 /// One received frame, lent to smoltcp.
-pub(crate) struct RxToken<'a> {
-    rx: &'a mut RxRing,
+pub(crate) struct RxToken<'a, 'p> {
+    rx: &'a mut Rx<'p>,
 }
 
 /// The right to send one frame.
-pub(crate) struct TxToken<'a> {
-    dev: &'a mut dyn Net,
+pub(crate) struct TxToken<'a, 'p> {
+    tx: &'a mut Tx<'p>,
     stats: &'a mut Stats,
     scratch: &'a mut Vec<u8>,
     unflushed: &'a mut usize,
 }
 
-impl phy::Device for Port<'_> {
+impl<'a, 't> phy::Device for Port<'a, 't> {
     type RxToken<'b>
-        = RxToken<'b>
+        = RxToken<'b, 'a>
     where
         Self: 'b;
     type TxToken<'b>
-        = TxToken<'b>
+        = TxToken<'b, 't>
     where
         Self: 'b;
 
-    fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
-        if self.rx.count == 0 {
+    fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_, 'a>, TxToken<'_, 't>)> {
+        if self.rx.is_empty() {
             return None;
         }
         let tx = TxToken {
-            dev: &mut *self.dev,
+            tx: &mut self.tx,
             stats: &mut *self.stats,
             scratch: &mut *self.scratch,
             unflushed: &mut *self.unflushed,
         };
-        Some((RxToken { rx: &mut *self.rx }, tx))
+        Some((RxToken { rx: &mut self.rx }, tx))
     }
 
-    fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
+    fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_, 't>> {
         Some(self.tx())
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
-        capabilities(self.dev.mtu())
+        capabilities(self.mtu)
     }
 }
 
@@ -298,27 +401,27 @@ pub(crate) fn capabilities(mtu: usize) -> DeviceCapabilities {
     caps
 }
 
-impl phy::RxToken for RxToken<'_> {
+impl phy::RxToken for RxToken<'_, '_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         // `receive` returns a token only when a frame is waiting.
-        f(self.rx.pop().unwrap_or(&[]))
+        f(self.rx.pop())
     }
 }
 
-impl phy::TxToken for TxToken<'_> {
+impl phy::TxToken for TxToken<'_, '_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut f = Some(f);
         let mut out = None;
         let mut sent = Ok(());
         for attempt in 0..2 {
-            sent = self.dev.transmit(len, &mut |buf: &mut [u8]| {
+            sent = self.tx.transmit(len, &mut |buf: &mut [u8]| {
                 if let Some(f) = f.take() {
                     out = Some(f(buf));
                 }
             });
             if sent == Err(DeviceError::WouldBlock) && out.is_none() && attempt == 0 {
                 // The device's queue is full: push it out and try once more.
-                let _ = self.dev.flush();
+                self.tx.flush();
                 self.stats.tx_flushes += 1;
                 *self.unflushed = 0;
                 continue;

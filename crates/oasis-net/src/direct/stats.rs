@@ -14,6 +14,10 @@ pub struct Stats {
     pub rx_bytes: u64,
     /// Non-empty receive batches taken from the device.
     pub rx_batches: u64,
+    /// Received frames copied into the stack's own ring for smoltcp: those
+    /// from a device that cannot lend its frames where they lie (zero on
+    /// kvm, where smoltcp reads them in the RX ring's slots).
+    pub rx_copied: u64,
     /// Device receive calls that failed.
     pub rx_errors: u64,
     /// Datagrams dropped on send because no route or address fits the peer.
@@ -83,13 +87,14 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "rx {} frames {} bytes in {} batches, {} errors; tx {} frames {} bytes in {} flushes, {} errors; \
+            "rx {} frames {} bytes in {} batches ({} copied), {} errors; tx {} frames {} bytes in {} flushes, {} errors; \
              dropped {} (truncated {}, malformed {}, checksum {}, oversize {}); \
              tcp syn {}, half-open expired {}, evicted {}; udp unroutable {}, answered in place {}; polls {}, router solicitations {}, spin backoffs {}; \
              sockets {} (closing {})",
             self.rx_frames,
             self.rx_bytes,
             self.rx_batches,
+            self.rx_copied,
             self.rx_errors,
             self.tx_frames,
             self.tx_bytes,

@@ -1,16 +1,16 @@
 //! The host system calls the socket stack needs: non-blocking descriptors
-//! registered in the hosted reactor, and socket addresses both ways.
+//! registered with the platform's readiness (the runtime's `Readiness`: an
+//! epoll on hosted), and socket addresses both ways.
 
 extern crate std;
 
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
 use core::future::poll_fn;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use oasis_hosted::reactor::{Reactor, Token};
+use oasis_rt::platform::Readiness;
 
 use crate::error::NetError;
 
@@ -27,11 +27,11 @@ pub(crate) fn io(what: String) -> NetError {
     }
 }
 
-/// A non-blocking socket watched by the reactor; deregistered and closed on drop.
+/// A non-blocking socket watched by the platform; deregistered and closed on drop.
 pub(crate) struct Fd {
     fd: OwnedFd,
-    token: Token,
-    reactor: Arc<Reactor>,
+    token: usize,
+    readiness: &'static dyn Readiness,
 }
 
 impl Fd {
@@ -39,14 +39,22 @@ impl Fd {
     pub(crate) fn new(raw: RawFd, what: &str) -> Result<Fd, NetError> {
         // SAFETY: the caller hands over a fresh descriptor it owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let reactor = oasis_hosted::reactor();
-        let token = reactor
-            .register_rw(fd.as_raw_fd())
-            .map_err(|e| NetError::Io {
-                what: format!("registering {what} with epoll"),
-                errno: e.raw_os_error().unwrap_or(0),
+        let readiness = oasis_rt::platform::readiness().ok_or_else(|| {
+            NetError::Config(format!(
+                "{what}: this platform has no host descriptors to wait on"
+            ))
+        })?;
+        let token = readiness
+            .register(fd.as_raw_fd())
+            .map_err(|errno| NetError::Io {
+                what: format!("watching {what} for readiness"),
+                errno,
             })?;
-        Ok(Fd { fd, token, reactor })
+        Ok(Fd {
+            fd,
+            token,
+            readiness,
+        })
     }
 
     pub(crate) fn raw(&self) -> RawFd {
@@ -55,14 +63,14 @@ impl Fd {
 
     /// Waits until input may be waiting, after a call hit EAGAIN.
     pub(crate) async fn readable(&self) {
-        self.reactor.drained(self.token);
-        poll_fn(|cx| self.reactor.poll_readable(self.token, cx)).await
+        self.readiness.drained(self.token);
+        poll_fn(|cx| self.readiness.poll_readable(self.token, cx)).await
     }
 
     /// Waits until output may be accepted, after a call hit EAGAIN.
     pub(crate) async fn writable(&self) {
-        self.reactor.write_blocked(self.token);
-        poll_fn(|cx| self.reactor.poll_writable(self.token, cx)).await
+        self.readiness.write_blocked(self.token);
+        poll_fn(|cx| self.readiness.poll_writable(self.token, cx)).await
     }
 
     /// Sets an integer socket option.
@@ -110,7 +118,7 @@ impl Fd {
 
 impl Drop for Fd {
     fn drop(&mut self) {
-        self.reactor.deregister(self.fd.as_raw_fd(), self.token);
+        self.readiness.deregister(self.fd.as_raw_fd(), self.token);
     }
 }
 
