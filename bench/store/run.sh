@@ -103,4 +103,19 @@ for s in systems:
     v = sizes.get(s)
     cells.append("%.1f MiB" % (statistics.median(v) / 2**20) if v else "-")
 print("| storage used | %s |" % " | ".join(cells))
+# Runs are interleaved (kvm, hosted and SQLite one after another), so the
+# ratio within each run is steadier than a ratio of medians on a machine
+# whose speed moves between runs.
+targets = {("insert_batched", "hosted"): 0.9, ("insert_batched", "sqlite"): 1.0}
+print()
+for p, label in phases[:4]:
+    for other in ("hosted", "sqlite"):
+        k, o = rows.get(("kvm", p)), rows.get((other, p))
+        if not k or not o or len(k) != len(o):
+            continue
+        r = [a / b for a, b in zip(k, o)]
+        target = targets.get((p, other))
+        print("- kvm ÷ %s, %s: %.2f× (median of the per-run ratios %s)%s" % (
+            other, label, statistics.median(r), ", ".join("%.2f" % v for v in r),
+            "; target ≥ %.1f" % target if target else ""))
 PY

@@ -10,6 +10,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use crate::slots::Slots;
+
 /// One datagram of a batch: its bytes and the peer it came from or goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Datagram<'a> {
@@ -21,9 +23,7 @@ pub struct Datagram<'a> {
 
 /// A fixed number of datagram slots of a fixed size each.
 pub struct Batch {
-    bytes: Vec<u8>,
-    slot_size: usize,
-    lens: Vec<usize>,
+    slots: Slots,
     peers: Vec<SocketAddr>,
     count: usize,
     any_order: bool,
@@ -38,9 +38,7 @@ impl Batch {
         let capacity = capacity.max(1);
         let slot_size = slot_size.max(1);
         Batch {
-            bytes: vec![0; capacity * slot_size],
-            slot_size,
-            lens: vec![0; capacity],
+            slots: Slots::new(capacity, slot_size),
             peers: vec![NOWHERE; capacity],
             count: 0,
             any_order: false,
@@ -64,12 +62,12 @@ impl Batch {
 
     /// How many datagrams the batch can hold.
     pub fn capacity(&self) -> usize {
-        self.lens.len()
+        self.slots.count()
     }
 
     /// The size of one slot, the longest datagram it holds whole.
     pub fn slot_size(&self) -> usize {
-        self.slot_size
+        self.slots.size()
     }
 
     /// How many datagrams it holds now.
@@ -95,7 +93,7 @@ impl Batch {
     /// Datagram `i`, if the batch holds that many.
     pub fn get(&self, i: usize) -> Option<Datagram<'_>> {
         (i < self.count).then(|| Datagram {
-            data: &self.bytes[i * self.slot_size..][..self.lens[i]],
+            data: self.slots.get(i),
             peer: self.peers[i],
         })
     }
@@ -108,13 +106,13 @@ impl Batch {
     /// The whole slot `i` (not just its datagram), to rewrite an answer in
     /// place; set the answer's length with [`Batch::set`].
     pub fn slot_mut(&mut self, i: usize) -> Option<&mut [u8]> {
-        (i < self.count).then(|| &mut self.bytes[i * self.slot_size..][..self.slot_size])
+        (i < self.count).then(|| self.slots.parts(i).0)
     }
 
     /// Sets the length and peer of datagram `i` (the length is capped at the slot size).
     pub fn set(&mut self, i: usize, len: usize, peer: SocketAddr) {
         if i < self.count {
-            self.lens[i] = len.min(self.slot_size);
+            self.slots.set_len(i, len);
             self.peers[i] = peer;
         }
     }
@@ -125,12 +123,7 @@ impl Batch {
         if self.is_full() {
             return false;
         }
-        let i = self.count;
-        let len = fill(&mut self.bytes[i * self.slot_size..][..self.slot_size]);
-        self.lens[i] = len.min(self.slot_size);
-        self.peers[i] = peer;
-        self.count += 1;
-        true
+        self.push_some(peer, |slot| Some(fill(slot)))
     }
 
     /// Like [`Batch::push_with`], but `fill` may decline (return `None`), and
@@ -145,9 +138,9 @@ impl Batch {
             return false;
         }
         let i = self.count;
-        match fill(&mut self.bytes[i * self.slot_size..][..self.slot_size]) {
+        match fill(self.slots.parts(i).0) {
             Some(len) => {
-                self.lens[i] = len.min(self.slot_size);
+                self.slots.set_len(i, len);
                 self.peers[i] = peer;
                 self.count += 1;
                 true
@@ -168,11 +161,8 @@ impl Batch {
     /// Raw parts for a receiving stack: slot `i`'s whole buffer, its length
     /// and its peer. The caller sets `count` with [`Batch::set_len`].
     pub(crate) fn slot_parts(&mut self, i: usize) -> (&mut [u8], &mut usize, &mut SocketAddr) {
-        (
-            &mut self.bytes[i * self.slot_size..][..self.slot_size],
-            &mut self.lens[i],
-            &mut self.peers[i],
-        )
+        let (slot, len) = self.slots.parts(i);
+        (slot, len, &mut self.peers[i])
     }
 
     /// Declares how many leading slots hold datagrams (receiving stacks only).

@@ -38,6 +38,7 @@ pub mod batch;
 pub mod config;
 pub mod direct;
 pub mod error;
+mod slots;
 #[cfg(not(target_os = "none"))]
 pub mod socket;
 

@@ -23,36 +23,27 @@ use smoltcp::wire::IpCidr;
 
 use super::stats::Stats;
 use super::{check, fast};
+use crate::slots::Slots;
 
 /// Frames the ring holds at first; it grows if a device hands over more at once.
 pub(crate) const RX_BATCH: usize = 64;
 
 /// Received frames waiting for the stack, in arrival order.
 pub(crate) struct RxRing {
-    bytes: Vec<u8>,
-    slot: usize,
-    lens: Vec<usize>,
+    slots: Slots,
     head: usize,
     count: usize,
 }
 
 impl RxRing {
-    /// A ring that takes memory only when the first frame comes.
+    /// A ring for frames of up to `mtu` bytes that takes memory only when
+    /// the first frame comes.
     pub(crate) fn empty(mtu: usize) -> RxRing {
         RxRing {
-            bytes: Vec::new(),
-            slot: mtu,
-            lens: Vec::new(),
+            slots: Slots::empty(mtu),
             head: 0,
             count: 0,
         }
-    }
-
-    /// Room for another [`RX_BATCH`] frames.
-    fn grow(&mut self) {
-        self.bytes
-            .resize(self.bytes.len() + RX_BATCH * self.slot, 0);
-        self.lens.resize(self.lens.len() + RX_BATCH, 0);
     }
 
     /// Takes one batch from `dev` (a device that cannot lend its frames),
@@ -71,7 +62,8 @@ impl RxRing {
         self.head = 0;
         spare.head = 0;
         spare.count = 0;
-        let n = dev.receive(&mut |frame| match admit(frame, self.slot, rx) {
+        let mtu = self.slots.size();
+        let n = dev.receive(&mut |frame| match admit(frame, mtu, rx) {
             Admit::Fast(udp) => {
                 spare.push(frame);
                 rx.fast_later.push(udp);
@@ -94,15 +86,12 @@ impl RxRing {
 
     /// Appends a copy of `frame` (at most a slot), growing when full.
     fn push(&mut self, frame: &[u8]) {
-        if self.head + self.count == self.lens.len() {
+        if self.head + self.count == self.slots.count() {
             // The device hands over bigger batches than the ring holds
             // (e.g. a whole VMM ring at once): grow once, keep the room.
-            self.grow();
+            self.slots.grow(RX_BATCH);
         }
-        let i = self.head + self.count;
-        let n = frame.len().min(self.slot);
-        self.bytes[i * self.slot..][..n].copy_from_slice(&frame[..n]);
-        self.lens[i] = n;
+        self.slots.copy_in(self.head + self.count, frame);
         self.count += 1;
     }
 
@@ -113,7 +102,7 @@ impl RxRing {
         let i = self.head;
         self.head += 1;
         self.count -= 1;
-        Some(&self.bytes[i * self.slot..][..self.lens[i]])
+        Some(self.slots.get(i))
     }
 }
 
