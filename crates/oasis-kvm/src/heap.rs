@@ -27,7 +27,9 @@
 //! guest's own page-table fault); 100k batched inserts touch ~6,000 pages.
 //! A chunk is a sixteenth of what the heap has reached (64 KiB to 2 MiB),
 //! so host memory stays within ~6% of what the guest uses; the heap's first
-//! 64 KiB fault in page by page, so a small guest never asks.
+//! [`POPULATE_FROM`] bytes fault in page by page, so a small guest (a DNS
+//! server of a few MiB, thousands to a host) never asks and is backed only
+//! where it wrote.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
@@ -65,9 +67,10 @@ struct Inner {
 }
 
 /// The most bytes taken from the first-fit heap at a time for a class's new
-/// blocks (sixteen blocks' worth, at least a page; blocks of a class larger
-/// than half of it are taken one by one): one search of the holes then
-/// serves many blocks, and a class's unused tail stays small.
+/// blocks (blocks of a class larger than half of it are taken one by one).
+/// A class's first slab holds two blocks and each next one twice as many,
+/// up to this: a class in heavy use costs one search of the holes per many
+/// blocks, and a small guest's rarely used classes leave no unused tails.
 const SLAB: usize = 16 << 10;
 
 /// A region blocks of one class are carved from, front to back.
@@ -79,6 +82,8 @@ struct Slab {
     end: usize,
     /// Below this address the region may hold anything; from it on, zeros.
     dirty_end: usize,
+    /// Bytes of the class's next slab.
+    next_bytes: usize,
 }
 
 impl Slab {
@@ -86,6 +91,7 @@ impl Slab {
         next: 0,
         end: 0,
         dirty_end: 0,
+        next_bytes: 0,
     };
 }
 
@@ -103,6 +109,8 @@ static HEAP: Heap = Heap(spin::Mutex::new(Inner {
 
 /// The least and most memory one `Populate` call asks for.
 const POPULATE_MIN: usize = 64 << 10;
+/// How far into the heap pages fault in one by one.
+const POPULATE_FROM: usize = 4 << 20;
 const POPULATE_MAX: usize = 2 << 20;
 
 /// The size class of `layout` and the layout its blocks have, if it is small.
@@ -134,7 +142,7 @@ impl Inner {
         }
         let mut slab = self.slab[c];
         if slab.end - slab.next < size {
-            let bytes = (size * 16).clamp(4096, SLAB);
+            let bytes = slab.next_bytes.max(2 * size).min(SLAB / size * size);
             let region = Layout::from_size_align(bytes, GRANULE).ok()?;
             let (p, dirty) = self.first_fit(region)?;
             let start = p as usize;
@@ -142,6 +150,7 @@ impl Inner {
                 next: start,
                 end: start + bytes,
                 dirty_end: start + dirty,
+                next_bytes: 2 * bytes,
             };
         }
         let p = slab.next;
@@ -245,8 +254,8 @@ pub(crate) unsafe fn init(start: u64, end: u64) {
     // `init` wrote the first hole's header at `start`.
     inner.pristine = (start as usize).saturating_add(BOOKKEEPING_MARGIN);
     inner.start = start as usize;
-    // The first pages fault in one by one: a small guest never asks.
+    // The first MiBs fault in page by page: a small guest never asks.
     inner.populated = (start as usize)
-        .saturating_add(POPULATE_MIN)
+        .saturating_add(POPULATE_FROM)
         .min(end as usize);
 }
