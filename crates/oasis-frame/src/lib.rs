@@ -83,6 +83,19 @@ pub struct Udp {
     pub payload_len: usize,
 }
 
+/// Frames for tests of what runs this check (feature `samples`).
+#[cfg(feature = "samples")]
+pub mod samples {
+    /// A real ARP request (who has 10.0.0.1, tell 10.0.0.2), as a guest
+    /// at 02:00:00:00:00:02 sends it.
+    pub const ARP_REQUEST: [u8; 42] = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08, 0x06, //
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, //
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 10, 0, 0, 2, //
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 10, 0, 0, 1,
+    ];
+}
+
 /// Checks one Ethernet frame (without its FCS).
 pub fn check(bytes: &[u8]) -> Result<Frame, Malformed> {
     let eth = EthernetFrame::new_checked(bytes).map_err(|_| Malformed::Truncated)?;

@@ -2,6 +2,7 @@
 //! truncation, bad checksum and wrong version is caught; valid datagrams
 //! pass with their payload found where it is.
 
+use oasis_frame::samples::ARP_REQUEST;
 use oasis_frame::{Frame, Malformed, Transport, check};
 
 /// An Ethernet frame carrying an ICMP echo request from 10.0.0.1 to
@@ -130,14 +131,6 @@ mod properties {
         }
     }
 }
-
-/// A real ARP request (who has 10.0.0.1, tell 10.0.0.2).
-const ARP_REQUEST: [u8; 42] = [
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08, 0x06, //
-    0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, //
-    0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 10, 0, 0, 2, //
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 10, 0, 0, 1,
-];
 
 #[test]
 fn arp_is_checked_and_told_apart() {
