@@ -19,8 +19,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use oasis_dns::engine::Catalog;
 use oasis_dns::zone::file::load_all;
-use oasis_dns_server::Server;
 use oasis_dns_server::config::{Addr, Config, SecondaryZone, ServerAddr};
+use oasis_dns_server::{Server, TcpLimits};
 
 oasis::boot_arg! {
     /// Zone files to serve instead of the built-in zones.
@@ -34,7 +34,15 @@ oasis::boot_arg! {
 }
 oasis::boot_arg! {
     /// How long an idle TCP connection is kept.
-    static TCP_IDLE: u64 = Arg::new("tcp-idle", "close a TCP connection idle this long").default("10").value_name("SECONDS");
+    static TCP_IDLE: u64 = Arg::new("tcp-idle", "close a TCP connection idle this long (500 ms while over half of --tcp-max are open)").default("10").value_name("SECONDS");
+}
+oasis::boot_arg! {
+    /// TCP connections at once.
+    static TCP_MAX: usize = Arg::new("tcp-max", "TCP connections open at once at most; a new one closes the one idle longest").default("256").value_name("N");
+}
+oasis::boot_arg! {
+    /// TCP connections from one address.
+    static TCP_PER_CLIENT: usize = Arg::new("tcp-per-client", "TCP connections from one address at most").default("64").value_name("N");
 }
 oasis::boot_arg! {
     /// Addresses allowed to transfer zones.
@@ -80,7 +88,12 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
         initial,
         Config {
             port: PORT.value().unwrap_or(53),
-            tcp_idle: oasis::Duration::from_secs(TCP_IDLE.value().unwrap_or(10)),
+            tcp: TcpLimits {
+                idle: oasis::Duration::from_secs(TCP_IDLE.value().unwrap_or(10)),
+                max: TCP_MAX.value().unwrap_or(256),
+                per_client: TCP_PER_CLIENT.value().unwrap_or(64),
+                ..TcpLimits::default()
+            },
             axfr_allow: AXFR_ALLOW.values().into_iter().map(|a| a.0).collect(),
             notify: NOTIFY.values().into_iter().map(|s| s.0).collect(),
             secondaries,

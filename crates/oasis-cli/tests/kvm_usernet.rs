@@ -248,3 +248,101 @@ fn kvm_dns_keeps_answering_past_30_s_and_idles_meanwhile() {
     );
     ran("kvm_dns_keeps_answering_past_30_s_and_idles_meanwhile");
 }
+
+/// One TCP query to `to`, on a new connection for each try, as a client
+/// does (RFC 7766 §6.2.4: a connection the server closed before it
+/// answered is retried on a new one): the answer, how long it took, and
+/// how many connections it needed (at most 3).
+fn tcp_query(to: SocketAddr, id: u16) -> (Vec<u8>, Duration, usize) {
+    let started = std::time::Instant::now();
+    let query = dns::query(id, "www.example.com", dns::TYPE_A);
+    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&query);
+    for attempt in 1..=3 {
+        let mut tcp = usernet::connect(to);
+        let mut len = [0u8; 2];
+        if tcp.write_all(&framed).is_err() || tcp.read_exact(&mut len).is_err() {
+            continue;
+        }
+        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        tcp.read_exact(&mut reply).unwrap();
+        return (reply, started.elapsed(), attempt);
+    }
+    panic!("query {id}: three connections closed before an answer");
+}
+
+/// TCP under pressure (RFC 7766 §6.2.3): a thousand idle connections to the
+/// kvm unikernel's user-mode forward, half of them holding half a length
+/// prefix, do not deny TCP to clients with real questions. The server keeps
+/// at most 64 connections from one address (here every client is the
+/// gateway's) and closes the one idle longest to make room.
+#[test]
+fn kvm_dns_answers_tcp_queries_behind_a_thousand_idle_connections() {
+    if !kvm_usable() {
+        return;
+    }
+    let port = unused_port();
+    let mut server = Guest::run(
+        "apps/dns",
+        &format!("service=user,fwd=udp:{port}:53,fwd=tcp:{port}:53"),
+        &[],
+    );
+    server.wait_for("listening on port 53");
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (reply, _, tries) = tcp_query(to, 1);
+    dns::check_www_answer(&reply, 1);
+    assert_eq!(tries, 1, "no pressure yet");
+
+    let mut crowd = Vec::new();
+    for i in 0..1000 {
+        let mut c = TcpStream::connect_timeout(&to, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("idle connection {i}: {e}"));
+        if i % 2 == 0 {
+            c.write_all(&[0]).unwrap(); // half a length prefix, never the rest
+        }
+        crowd.push(c);
+    }
+    // Real questions, each on a new connection, while the crowd holds on.
+    let mut tries_in_all = 0;
+    for id in 2..12u16 {
+        let (reply, took, tries) = tcp_query(to, id);
+        dns::check_www_answer(&reply, id);
+        assert!(
+            took < Duration::from_secs(10),
+            "query {id} took {took:?}; VMM:\n{}",
+            server.output()
+        );
+        tries_in_all += tries;
+    }
+    println!("10 queries behind the crowd took {tries_in_all} connections");
+    assert!(
+        tries_in_all <= 15,
+        "{tries_in_all} connections for 10 queries"
+    );
+    // The room was made by closing idle connections: most of the crowd
+    // finds its connection closed.
+    let closed = crowd
+        .iter()
+        .filter(|c| {
+            c.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+            match (&mut &**c).read(&mut [0u8; 1]) {
+                Ok(0) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+                Ok(_) => false,
+            }
+        })
+        .count();
+    assert!(
+        closed >= 900,
+        "only {closed} of 1000 idle connections were closed"
+    );
+    drop(crowd);
+    let (reply, _, _) = tcp_query(to, 99);
+    dns::check_www_answer(&reply, 99);
+    assert!(
+        server.alive(),
+        "the VMM is still serving:\n{}",
+        server.output()
+    );
+    ran("kvm_dns_tcp_under_pressure");
+}

@@ -1,5 +1,5 @@
-//! What a [`Server`](crate::Server) is told: its port, how long an idle TCP
-//! connection lives, who may transfer zones, which secondaries to NOTIFY and
+//! What a [`Server`](crate::Server) is told: its port, its limits on TCP
+//! connections, who may transfer zones, which secondaries to NOTIFY and
 //! which zones to take from primaries; and the boot-argument value types an
 //! application declares its keys with, so every server built on this crate
 //! reads `ADDR`, `ADDR:PORT` and `ZONE@ADDR:PORT` alike:
@@ -19,8 +19,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
+#[cfg(test)]
 use oasis::Duration;
 use oasis::rt::args::FromArg;
+
+pub use crate::conns::TcpLimits;
 use oasis_dns::wire::Name;
 
 /// How a [`Server`](crate::Server) serves.
@@ -28,8 +31,9 @@ use oasis_dns::wire::Name;
 pub struct Config {
     /// The UDP and TCP port to answer on (53 by default).
     pub port: u16,
-    /// How long an idle TCP connection is kept (RFC 7766; 10 s by default).
-    pub tcp_idle: Duration,
+    /// Limits on TCP connections: how many, how many per client, how long
+    /// an idle one is kept (RFC 7766), and how long under pressure.
+    pub tcp: TcpLimits,
     /// The addresses allowed to transfer zones (AXFR over TCP); an
     /// IPv4-mapped IPv6 peer counts as its IPv4 address.
     pub axfr_allow: Vec<IpAddr>,
@@ -42,12 +46,13 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// Port 53, idle TCP connections closed after 10 s, no transfers, no
-    /// NOTIFY, no secondary zones.
+    /// Port 53, TCP as [`TcpLimits::default`] (256 connections, 64 per
+    /// client, idle ones closed after 10 s or 500 ms under pressure), no
+    /// transfers, no NOTIFY, no secondary zones.
     fn default() -> Config {
         Config {
             port: 53,
-            tcp_idle: Duration::from_secs(10),
+            tcp: TcpLimits::default(),
             axfr_allow: Vec::new(),
             notify: Vec::new(),
             secondaries: Vec::new(),
@@ -159,7 +164,7 @@ mod tests {
     #[test]
     fn the_default_is_port_53_and_ten_seconds_idle() {
         let c = Config::default();
-        assert_eq!((c.port, c.tcp_idle), (53, Duration::from_secs(10)));
+        assert_eq!((c.port, c.tcp.idle), (53, Duration::from_secs(10)));
         assert!(c.axfr_allow.is_empty() && c.notify.is_empty() && c.secondaries.is_empty());
     }
 }

@@ -46,6 +46,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod config;
+pub mod conns;
 pub mod serve;
 pub mod service;
 pub mod xfr;
@@ -53,12 +54,12 @@ pub mod xfr;
 use alloc::rc::Rc;
 use core::net::SocketAddr;
 
-use oasis::Duration;
 use oasis::log::info;
 use oasis_dns::engine::Catalog;
 use oasis_net::Stack;
 
 pub use config::{Config, SecondaryZone};
+pub use conns::{TcpCounts, TcpLimits};
 pub use service::Service;
 
 /// An authoritative server: its zones and configuration, ready to
@@ -66,7 +67,7 @@ pub use service::Service;
 pub struct Server {
     service: Rc<Service>,
     port: u16,
-    tcp_idle: Duration,
+    tcp: TcpLimits,
     notify: Rc<[SocketAddr]>,
     primaries: alloc::vec::Vec<SocketAddr>,
 }
@@ -78,7 +79,7 @@ impl Server {
     pub fn new(catalog: Catalog, config: Config) -> Server {
         let Config {
             port,
-            tcp_idle,
+            tcp,
             axfr_allow,
             notify,
             secondaries,
@@ -92,7 +93,7 @@ impl Server {
         Server {
             service,
             port,
-            tcp_idle,
+            tcp,
             notify: notify.into(),
             primaries,
         }
@@ -110,7 +111,7 @@ impl Server {
         let Server {
             service,
             port,
-            tcp_idle,
+            tcp,
             notify,
             primaries,
         } = self;
@@ -131,6 +132,6 @@ impl Server {
         if !notify.is_empty() {
             oasis::spawn(xfr::notify_all(stack.clone(), service.clone(), notify));
         }
-        serve::serve(&stack, service, port, tcp_idle).await
+        serve::serve(&stack, service, port, tcp).await
     }
 }

@@ -4,8 +4,9 @@
 //! [`Catalog::answer`] through [`UdpSocket::serve`]: in batches on the
 //! socket stack (one `recvmmsg`/`sendmmsg` per burst), in place as the
 //! driver receives it on the direct stack. TCP takes length-prefixed
-//! queries, several per connection, and closes a connection idle for
-//! `idle` (RFC 7766); it also serves AXFR to the addresses allowed to
+//! queries, several per connection, within limits on connections that
+//! close idle ones first under pressure ([`crate::conns`], RFC 7766); it
+//! also serves AXFR to the addresses allowed to
 //! transfer. A NOTIFY for a zone served here as a secondary is acknowledged
 //! and wakes that zone's refresh task.
 //!
@@ -14,12 +15,15 @@
 
 use alloc::rc::Rc;
 use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 use oasis::log::{debug, warn};
 use oasis_dns::engine::{Catalog, TcpFramer, Transport};
 use oasis_dns::xfr::notify_ack;
 use oasis_net::prelude::*;
 use oasis_net::{NetError, Stack};
 
+use crate::conns::{Conns, TcpLimits, Ticket};
 use crate::service::Service;
 
 /// Answers UDP queries on `socket` until the socket fails, each one where
@@ -50,23 +54,37 @@ fn answer(
     catalog.answer(query, t, out)
 }
 
-/// Accepts TCP connections on `listener` and serves each in its own task.
+/// Accepts TCP connections on `listener` and serves each in its own task,
+/// within `conns`'s limits (see [`crate::conns`]).
 pub async fn serve_tcp<L>(
     listener: L,
     service: Rc<Service>,
-    idle: oasis::Duration,
+    limits: TcpLimits,
 ) -> Result<(), NetError>
 where
     L: TcpListener,
 {
+    let conns = Conns::new(limits);
+    service.set_tcp(conns.clone());
+    // Answers are made here (one connection at a time: the executor is
+    // single-threaded) and copied out at their size, so a connection holds
+    // only what it sends, not a largest message's worth.
+    let scratch = Rc::new(RefCell::new(vec![0u8; 2 + 65535]));
     loop {
         let (conn, peer) = listener.accept().await?;
-        let service = service.clone();
+        let Some(ticket) = conns.admit(peer.ip()) else {
+            debug!("dns: TCP connection from {peer} refused: no room, none idle");
+            continue;
+        };
+        let (service, conns, scratch) = (service.clone(), conns.clone(), scratch.clone());
         oasis::spawn(async move {
-            if let Err(e) = serve_connection(conn, &service, idle).await {
+            if let Err(e) = serve_connection(conn, &service, &conns, &ticket, &scratch).await {
                 debug!("dns: TCP connection with {peer}: {e}");
             }
         });
+        // Let the new connection read the query it may already hold
+        // before the next one is admitted (and perhaps needs room).
+        oasis::yield_now().await;
     }
 }
 
@@ -75,6 +93,7 @@ where
 enum ConnEnd {
     Net(NetError),
     Idle,
+    Evicted,
     Framing,
 }
 
@@ -83,6 +102,7 @@ impl core::fmt::Display for ConnEnd {
         match self {
             ConnEnd::Net(e) => write!(f, "{e}"),
             ConnEnd::Idle => f.write_str("idle, closed"),
+            ConnEnd::Evicted => f.write_str("idle, closed to make room for a new connection"),
             ConnEnd::Framing => f.write_str("malformed length prefix, closed"),
         }
     }
@@ -91,43 +111,63 @@ impl core::fmt::Display for ConnEnd {
 async fn serve_connection<S: TcpStream>(
     mut conn: S,
     service: &Service,
-    idle: oasis::Duration,
+    conns: &Conns,
+    ticket: &Ticket,
+    scratch: &RefCell<Vec<u8>>,
 ) -> Result<(), ConnEnd> {
     let mut framer = TcpFramer::new();
-    let mut out = vec![0u8; 2 + 65535];
+    let mut msg = Vec::new();
     loop {
         // Answer every whole query already received, in order.
+        let mut answered = false;
         loop {
             let query = match framer.next_message() {
                 Ok(Some(q)) => q,
                 Ok(None) => break,
                 Err(_) => return Err(ConnEnd::Framing),
             };
+            ticket.busy();
+            answered = true;
             let catalog = service.catalog();
             if service.may_transfer(conn.peer_addr().ip())
                 && let Ok(transfer) = catalog.axfr(query)
             {
-                for msg in transfer {
-                    out[..2].copy_from_slice(&(msg.len() as u16).to_be_bytes());
-                    conn.write_all(&out[..2]).await.map_err(ConnEnd::Net)?;
-                    conn.write_all(&msg).await.map_err(ConnEnd::Net)?;
+                for m in transfer {
+                    conn.write_all(&(m.len() as u16).to_be_bytes())
+                        .await
+                        .map_err(ConnEnd::Net)?;
+                    conn.write_all(&m).await.map_err(ConnEnd::Net)?;
                 }
                 continue;
             }
-            if let Some(n) = answer(service, &catalog, query, Transport::Tcp, &mut out[2..]) {
-                out[..2].copy_from_slice(&(n as u16).to_be_bytes());
-                conn.write_all(&out[..2 + n]).await.map_err(ConnEnd::Net)?;
+            msg.clear();
+            {
+                let mut out = scratch.borrow_mut();
+                if let Some(n) = answer(service, &catalog, query, Transport::Tcp, &mut out[2..]) {
+                    out[..2].copy_from_slice(&(n as u16).to_be_bytes());
+                    msg.extend_from_slice(&out[..2 + n]);
+                }
+            }
+            if !msg.is_empty() {
+                conn.write_all(&msg).await.map_err(ConnEnd::Net)?;
             }
         }
-        let read = oasis::timeout(idle, conn.read(framer.spare())).await;
-        match read {
-            Err(_) => return Err(ConnEnd::Idle),
-            Ok(Err(e)) => return Err(ConnEnd::Net(e)),
-            Ok(Ok(0)) => {
+        // Waiting for the next query (or the rest of one): idle. A client
+        // that dribbles a query byte by byte stays idle since its last
+        // answer, so it is the first to make room.
+        if answered {
+            ticket.idle();
+        }
+        let read = oasis::timeout(conns.idle_timeout(), conn.read(framer.spare()));
+        match oasis::select(read, ticket.closer.closed()).await {
+            oasis::Either::Right(()) => return Err(ConnEnd::Evicted),
+            oasis::Either::Left(Err(_)) => return Err(ConnEnd::Idle),
+            oasis::Either::Left(Ok(Err(e))) => return Err(ConnEnd::Net(e)),
+            oasis::Either::Left(Ok(Ok(0))) => {
                 let _ = conn.shutdown();
                 return Ok(());
             }
-            Ok(Ok(n)) => framer.filled(n),
+            oasis::Either::Left(Ok(Ok(n))) => framer.filled(n),
         }
     }
 }
@@ -137,13 +177,13 @@ pub async fn serve<S: Stack>(
     stack: &S,
     service: Rc<Service>,
     port: u16,
-    idle: oasis::Duration,
+    tcp: TcpLimits,
 ) -> oasis::Result {
     let udp = stack.bind_udp(port)?;
-    let tcp = stack.listen_tcp(port, 64)?;
+    let listener = stack.listen_tcp(port, 64)?;
     let result = oasis::select(
         serve_udp(udp, service.clone()),
-        serve_tcp(tcp, service, idle),
+        serve_tcp(listener, service, tcp),
     )
     .await;
     let (which, e) = match result {

@@ -1,12 +1,15 @@
 //! DNS over TCP framing (RFC 1035 §4.2.2, RFC 7766): each message is
 //! preceded by its length as two bytes; a connection carries many queries.
 
-use alloc::boxed::Box;
 use alloc::vec;
+use alloc::vec::Vec;
 use core::fmt;
 
 /// Largest message a two-byte length can announce.
 const MAX_MESSAGE: usize = 65535;
+
+/// A new connection's buffer: a typical query and then some.
+const FIRST: usize = 512;
 
 /// Why a stream cannot go on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,9 +29,11 @@ impl fmt::Display for TcpError {
 impl core::error::Error for TcpError {}
 
 /// Reassembles length-prefixed queries from the bytes of one TCP stream.
-/// Its buffer is allocated once, when the connection is accepted.
+/// Its buffer starts small and grows to what the messages announce (at
+/// most a whole message), so a server holding many idle connections
+/// holds little memory for them.
 pub struct TcpFramer {
-    buf: Box<[u8]>,
+    buf: Vec<u8>,
     start: usize,
     end: usize,
 }
@@ -43,7 +48,7 @@ impl TcpFramer {
     /// A framer for a new connection.
     pub fn new() -> TcpFramer {
         TcpFramer {
-            buf: vec![0u8; 2 + MAX_MESSAGE].into_boxed_slice(),
+            buf: vec![0u8; FIRST],
             start: 0,
             end: 0,
         }
@@ -56,6 +61,18 @@ impl TcpFramer {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            // Full (and compacted, so the message arriving starts at 0):
+            // room for what its prefix announces, or twice as much.
+            let announced = match self.buf.get(..2) {
+                Some(p) => 2 + u16::from_be_bytes([p[0], p[1]]) as usize,
+                None => 0,
+            };
+            let grown = (self.buf.len() * 2).max(announced).min(2 + MAX_MESSAGE);
+            if grown > self.buf.len() {
+                self.buf.resize(grown, 0);
+            }
         }
         &mut self.buf[self.end..]
     }
@@ -104,6 +121,26 @@ pub fn frame(out: &mut [u8], len: usize) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_buffer_starts_small_and_grows_to_a_whole_largest_message() {
+        let mut f = TcpFramer::new();
+        assert_eq!(f.spare().len(), FIRST);
+        let mut msg = vec![0u8; 2 + MAX_MESSAGE];
+        msg[..2].copy_from_slice(&(MAX_MESSAGE as u16).to_be_bytes());
+        msg[2..]
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = i as u8);
+        let mut sent = 0;
+        // In pieces of 1000 bytes, as a slow stream delivers it.
+        while sent < msg.len() {
+            sent += f.push(&msg[sent..(sent + 1000).min(msg.len())]);
+        }
+        assert_eq!(f.next_message().unwrap(), Some(&msg[2..]));
+        assert_eq!(f.next_message().unwrap(), None);
+        assert!(f.buf.len() <= 2 + MAX_MESSAGE);
+    }
 
     #[test]
     fn splits_several_messages_across_reads() {

@@ -24,8 +24,12 @@ const FLOWS_MAX: usize = 256;
 /// Bytes buffered per direction of a forwarded TCP connection.
 const TCP_BUFFER: usize = 64 * 1024;
 /// Forwarded TCP connections per forward at most; more wait in the host's
-/// listen backlog (and are refused by the host when it is full).
-const CONNS_MAX: usize = 64;
+/// listen backlog (and are refused by the host when it is full). Above what
+/// a guest server keeps open (apps/dns: 256), so that the server, which
+/// knows which connections are idle, decides which to close under pressure
+/// — the gateway only carries bytes. Buffers are zeroed allocations the
+/// host backs only where data reaches them.
+const CONNS_MAX: usize = 1024;
 
 /// The next gateway port for a flow or connection towards the guest.
 fn gateway_port(next: &mut u16) -> u16 {
