@@ -120,20 +120,26 @@ fn kvm_echo_over_user_mode_networking_udp_every_size_and_tcp_byte_for_byte() {
     ran("kvm_echo_over_user_mode_networking");
 }
 
-#[test]
-fn kvm_dns_answers_through_a_user_mode_forward_over_udp_and_tcp() {
-    if !kvm_usable() {
-        return;
-    }
+/// apps/dns on kvm behind UDP and TCP forwards of one free port, serving;
+/// with the address to ask. No --ipv4: the guest asks DHCP, which the VMM's
+/// gateway answers.
+fn dns_guest() -> (Guest, u16, SocketAddr) {
     let port = unused_port();
-    // No --ipv4: the guest asks DHCP, which the VMM's gateway answers.
     let mut server = Guest::run(
         "apps/dns",
         &format!("service=user,fwd=udp:{port}:53,fwd=tcp:{port}:53"),
         &[],
     );
     server.wait_for("listening on port 53");
-    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    (server, port, format!("127.0.0.1:{port}").parse().unwrap())
+}
+
+#[test]
+fn kvm_dns_answers_through_a_user_mode_forward_over_udp_and_tcp() {
+    if !kvm_usable() {
+        return;
+    }
+    let (mut server, port, to) = dns_guest();
 
     let query = dns::query(0x4f21, "www.example.com", dns::TYPE_A);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -150,16 +156,9 @@ fn kvm_dns_answers_through_a_user_mode_forward_over_udp_and_tcp() {
         .unwrap_or_else(|| panic!("no answer over UDP; VMM:\n{}", server.output()));
     dns::check_www_answer(&reply, 0x4f21);
 
-    let mut tcp = usernet::connect(to);
-    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&query);
-    tcp.write_all(&framed).unwrap();
-    let mut len = [0u8; 2];
-    tcp.read_exact(&mut len).unwrap();
-    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    tcp.read_exact(&mut reply).unwrap();
+    let (reply, _, tries) = tcp_query(to, 0x4f21);
     dns::check_www_answer(&reply, 0x4f21);
-    drop(tcp);
+    assert_eq!(tries, 1, "one connection, one answer");
 
     // The same through dig, when it is installed (Debian: dnsutils).
     if let Some(lines) = usernet::dig(port, false) {
@@ -281,14 +280,7 @@ fn kvm_dns_answers_tcp_queries_behind_a_thousand_idle_connections() {
     if !kvm_usable() {
         return;
     }
-    let port = unused_port();
-    let mut server = Guest::run(
-        "apps/dns",
-        &format!("service=user,fwd=udp:{port}:53,fwd=tcp:{port}:53"),
-        &[],
-    );
-    server.wait_for("listening on port 53");
-    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (mut server, _, to) = dns_guest();
     let (reply, _, tries) = tcp_query(to, 1);
     dns::check_www_answer(&reply, 1);
     assert_eq!(tries, 1, "no pressure yet");

@@ -272,7 +272,10 @@ mod tests {
         let _f = t.admit(ip(6)).unwrap();
         assert!(a.closer.closed.get() && !c.closer.closed.get());
         let counts = t.counts();
-        assert_eq!((counts.open, counts.admitted, counts.evicted, counts.refused), (3, 6, 3, 0));
+        assert_eq!(
+            (counts.open, counts.admitted, counts.evicted, counts.refused),
+            (3, 6, 3, 0)
+        );
     }
 
     #[test]
@@ -297,7 +300,10 @@ mod tests {
         let b = t.admit(ip(1)).unwrap();
         b.busy();
         let _c = t.admit(ip(1)).unwrap();
-        assert!(a.closer.closed.get(), "the client's own idle connection goes");
+        assert!(
+            a.closer.closed.get(),
+            "the client's own idle connection goes"
+        );
         assert!(!other.closer.closed.get(), "not another client's");
     }
 
