@@ -74,7 +74,8 @@ pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--blo
                       10.0.0.2/24; or boot it with --ipv4=10.0.0.2/24
                       --ipv4-gateway=10.0.0.1), and forwards UDP datagrams
                       and TCP connections from 127.0.0.1:HOSTPORT to the
-                      guest's GUESTPORT; nothing leaves loopback
+                      guest's GUESTPORT; nothing leaves loopback. ,tcp-conns=N
+                      carries at most N TCP connections per forward (1024)
   --block:NAME=FILE   back the image's block device NAME with FILE
   --stats             print exit and frame counts at exit (stderr), also when
                       stopped by SIGINT or SIGTERM (then the status is 128+signal)

@@ -23,13 +23,6 @@ const FLOW_IDLE_NS: u64 = 60_000_000_000;
 const FLOWS_MAX: usize = 256;
 /// Bytes buffered per direction of a forwarded TCP connection.
 const TCP_BUFFER: usize = 64 * 1024;
-/// Forwarded TCP connections per forward at most; more wait in the host's
-/// listen backlog (and are refused by the host when it is full). Above what
-/// a guest server keeps open (apps/dns: 256), so that the server, which
-/// knows which connections are idle, decides which to close under pressure
-/// — the gateway only carries bytes. Buffers are zeroed allocations the
-/// host backs only where data reaches them.
-const CONNS_MAX: usize = 1024;
 
 /// The next gateway port for a flow or connection towards the guest.
 fn gateway_port(next: &mut u16) -> u16 {
@@ -182,11 +175,19 @@ pub(super) struct TcpForward {
     listener: std::net::TcpListener,
     guest_port: u16,
     conns: Vec<Conn>,
+    /// Connections carried at most (`UserNetConfig::tcp_conns_max`); more
+    /// wait in the host's listen backlog (and are refused by the host when
+    /// it is full). By default above what a guest server keeps open
+    /// (apps/dns: 256), so that the server, which knows which connections
+    /// are idle, decides which to close under pressure — the gateway only
+    /// carries bytes. Buffers are zeroed allocations the host backs only
+    /// where data reaches them.
+    conns_max: usize,
     buf: Vec<u8>,
 }
 
 impl TcpForward {
-    pub(super) fn open(f: &Forward) -> Result<TcpForward, String> {
+    pub(super) fn open(f: &Forward, conns_max: usize) -> Result<TcpForward, String> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", f.host_port)).map_err(|e| {
             format!(
                 "fwd=tcp:{}:{}: cannot listen on 127.0.0.1:{}: {e}",
@@ -200,6 +201,7 @@ impl TcpForward {
             listener,
             guest_port: f.guest_port,
             conns: Vec::new(),
+            conns_max,
             buf: vec![0; TCP_BUFFER],
         })
     }
@@ -211,7 +213,7 @@ impl TcpForward {
         guest: Ipv4Addr,
         next: &mut u16,
     ) {
-        while self.conns.len() < CONNS_MAX
+        while self.conns.len() < self.conns_max
             && let Ok((host, _)) = self.listener.accept()
         {
             if host.set_nonblocking(true).is_err() {
@@ -325,7 +327,7 @@ impl TcpForward {
             fd: self.listener.as_raw_fd(),
             // At the limit, leave new connections in the backlog (and do
             // not wake up for them).
-            read: self.conns.len() < CONNS_MAX,
+            read: self.conns.len() < self.conns_max,
             write: false,
         });
         for c in &self.conns {

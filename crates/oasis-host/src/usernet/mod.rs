@@ -67,6 +67,9 @@ pub struct UserNetConfig {
     pub prefix: u8,
     /// The forwards.
     pub forwards: Vec<Forward>,
+    /// Forwarded TCP connections per forward at most (`tcp-conns=N`,
+    /// default 1,024); more wait in the host's listen backlog.
+    pub tcp_conns_max: usize,
 }
 
 impl Default for UserNetConfig {
@@ -76,6 +79,7 @@ impl Default for UserNetConfig {
             guest: Ipv4Addr::new(10, 0, 0, 2),
             prefix: 24,
             forwards: Vec::new(),
+            tcp_conns_max: 1024,
         }
     }
 }
@@ -83,7 +87,8 @@ impl Default for UserNetConfig {
 impl UserNetConfig {
     /// Parses an attachment's backing: `user` followed by
     /// `,fwd=udp:HOSTPORT:GUESTPORT` or `,fwd=tcp:HOSTPORT:GUESTPORT`, any
-    /// number of times. Errors name the part that is wrong.
+    /// number of times, and optionally `,tcp-conns=N`. Errors name the part
+    /// that is wrong.
     pub fn parse(spec: &str) -> Result<UserNetConfig, String> {
         let mut parts = spec.split(',');
         if parts.next() != Some("user") {
@@ -91,6 +96,14 @@ impl UserNetConfig {
         }
         let mut config = UserNetConfig::default();
         for part in parts {
+            if let Some(n) = part.strip_prefix("tcp-conns=") {
+                config.tcp_conns_max = n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=65535).contains(n))
+                    .ok_or_else(|| format!("`{part}`: N must be from 1 to 65535"))?;
+                continue;
+            }
             let Some(fwd) = part.strip_prefix("fwd=") else {
                 return Err(format!(
                     "`{part}` in `{spec}`: expected fwd=udp:HOSTPORT:GUESTPORT or fwd=tcp:HOSTPORT:GUESTPORT"
@@ -241,7 +254,7 @@ impl Gateway {
         for f in &config.forwards {
             match f.proto {
                 Proto::Udp => udp.push(UdpForward::open(f)?),
-                Proto::Tcp => tcp.push(TcpForward::open(f)?),
+                Proto::Tcp => tcp.push(TcpForward::open(f, config.tcp_conns_max)?),
             }
         }
         Ok(Gateway {
@@ -380,7 +393,12 @@ mod tests {
             ]
         );
         assert_eq!(UserNetConfig::parse("user").unwrap().forwards, []);
+        assert_eq!(UserNetConfig::parse("user").unwrap().tcp_conns_max, 1024);
+        let c = UserNetConfig::parse("user,tcp-conns=16,fwd=tcp:1:2").unwrap();
+        assert_eq!((c.tcp_conns_max, c.forwards.len()), (16, 1));
         for (bad, want) in [
+            ("user,tcp-conns=0", "from 1 to 65535"),
+            ("user,tcp-conns=x", "from 1 to 65535"),
             ("tap0", "starts with `user`"),
             ("user,fwd=sctp:1:2", "udp or tcp"),
             ("user,fwd=udp:0:2", "HOSTPORT"),

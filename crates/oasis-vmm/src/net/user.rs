@@ -349,7 +349,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let mut l = link(&format!("user,fwd=tcp:{port}:7"));
+        let mut l = link(&format!("user,fwd=tcp:{port}:7,tcp-conns=64"));
         l.guest_sends(&ARP_REQUEST);
         l.net.exchange(Instant::now()).unwrap();
         l.guest_receives();
