@@ -48,15 +48,15 @@ impl Default for TcpLimits {
 
 /// What the connection table counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TcpCounts {
+pub(crate) struct TcpCounts {
     /// Connections open now.
-    pub open: usize,
+    pub(crate) open: usize,
     /// Connections admitted, in all.
-    pub admitted: u64,
+    pub(crate) admitted: u64,
     /// Idle connections closed to make room for a new one.
-    pub evicted: u64,
+    pub(crate) evicted: u64,
     /// New connections refused: no room, and none idle to close.
-    pub refused: u64,
+    pub(crate) refused: u64,
 }
 
 /// One open connection, as the table sees it.

@@ -59,7 +59,7 @@ use oasis_dns::engine::Catalog;
 use oasis_net::Stack;
 
 pub use config::{Config, SecondaryZone};
-pub use conns::{TcpCounts, TcpLimits};
+pub use conns::TcpLimits;
 pub use service::Service;
 
 /// An authoritative server: its zones and configuration, ready to

@@ -65,7 +65,6 @@ where
     L: TcpListener,
 {
     let conns = Conns::new(limits);
-    service.set_tcp(conns.clone());
     // Answers are made here (one connection at a time: the executor is
     // single-threaded) and copied out at their size, so a connection holds
     // only what it sends, not a largest message's worth.
@@ -73,7 +72,12 @@ where
     loop {
         let (conn, peer) = listener.accept().await?;
         let Some(ticket) = conns.admit(peer.ip()) else {
-            debug!("dns: TCP connection from {peer} refused: no room, none idle");
+            let c = conns.counts();
+            debug!(
+                "dns: TCP connection from {peer} refused: no room, none idle \
+                 ({} open; so far {} admitted, {} idle ones closed for room, {} refused)",
+                c.open, c.admitted, c.evicted, c.refused
+            );
             continue;
         };
         let (service, conns, scratch) = (service.clone(), conns.clone(), scratch.clone());

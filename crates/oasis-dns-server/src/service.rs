@@ -9,8 +9,6 @@ use core::net::IpAddr;
 use core::task::Waker;
 
 use oasis_dns::engine::{Catalog, Zone};
-
-use crate::conns::{Conns, TcpCounts};
 use oasis_dns::wire::Name;
 
 /// One zone served as a secondary: its current copy, and whether a NOTIFY
@@ -39,8 +37,6 @@ pub struct Service {
     local: Vec<Zone>,
     secondaries: Vec<Rc<Secondary>>,
     axfr_allow: Vec<IpAddr>,
-    /// The TCP connection table, once TCP is served.
-    tcp: RefCell<Option<Rc<Conns>>>,
 }
 
 impl Service {
@@ -67,7 +63,6 @@ impl Service {
                 })
                 .collect(),
             axfr_allow,
-            tcp: RefCell::new(None),
         }
     }
 
@@ -79,15 +74,6 @@ impl Service {
     /// The catalog to answer from now.
     pub fn catalog(&self) -> Rc<Catalog> {
         self.catalog.borrow().clone()
-    }
-
-    /// What the TCP connection table counted, once TCP is served.
-    pub fn tcp_counts(&self) -> Option<TcpCounts> {
-        self.tcp.borrow().as_ref().map(|c| c.counts())
-    }
-
-    pub(crate) fn set_tcp(&self, conns: Rc<Conns>) {
-        *self.tcp.borrow_mut() = Some(conns);
     }
 
     /// Whether `peer` may transfer zones (an IPv4-mapped IPv6 address counts

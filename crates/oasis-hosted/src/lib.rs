@@ -274,17 +274,6 @@ fn take(kind: DeviceKind, name: &str) -> Option<Opened> {
         .remove(&format!("{kind}:{name}"))
 }
 
-/// Whether net device `name` was attached as `--net:NAME=socket` (the
-/// default for a declared net device): the application's network stack is
-/// to be the host's own sockets, and there is no device to take.
-pub fn net_uses_host_sockets(name: &str) -> bool {
-    DEVICES
-        .lock()
-        .unwrap()
-        .as_ref()
-        .is_some_and(|m| matches!(m.get(&format!("net:{name}")), Some(Opened::HostSockets)))
-}
-
 /// Reads a file of the host's file system, naming it in the error.
 pub fn read_host_file(path: &str) -> oasis_rt::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}").into())
@@ -293,27 +282,26 @@ pub fn read_host_file(path: &str) -> oasis_rt::Result<Vec<u8>> {
 /// Takes the net device attached as `name`: the TAP, or the user-mode
 /// network (`--net:NAME=user,…`), whose forwards open on the host now.
 pub fn take_net(name: &str) -> oasis_rt::Result<NetDevice> {
-    match take(DeviceKind::Net, name) {
-        Some(Opened::Net(t)) => Ok(NetDevice::Tap(t)),
-        Some(Opened::User(spec)) => usernet::UserNetDevice::open(&spec)
-            .map(|d| NetDevice::User(Box::new(d)))
-            .map_err(|e| format!("net device `{name}`: {e}").into()),
-        Some(Opened::HostSockets) => Err(format!(
+    match take_net_attachment(name)? {
+        NetAttachment::Device(d) => Ok(d),
+        NetAttachment::HostSockets => Err(format!(
             "net device `{name}` is attached as the host's sockets, not a device"
         )
         .into()),
-        _ => Err(format!("net device `{name}` is not declared, or already taken").into()),
     }
 }
 
 /// Takes net device `name` as the operator attached it: the host's sockets
-/// (`--net:NAME=socket`, the default) or a device.
+/// (`--net:NAME=socket`, the default for a declared net device) or a device.
 pub fn take_net_attachment(name: &str) -> oasis_rt::Result<NetAttachment<NetDevice>> {
-    if net_uses_host_sockets(name) {
-        take(DeviceKind::Net, name);
-        return Ok(NetAttachment::HostSockets);
+    match take(DeviceKind::Net, name) {
+        Some(Opened::HostSockets) => Ok(NetAttachment::HostSockets),
+        Some(Opened::Net(t)) => Ok(NetAttachment::Device(NetDevice::Tap(t))),
+        Some(Opened::User(spec)) => usernet::UserNetDevice::open(&spec)
+            .map(|d| NetAttachment::Device(NetDevice::User(Box::new(d))))
+            .map_err(|e| format!("net device `{name}`: {e}").into()),
+        _ => Err(format!("net device `{name}` is not declared, or already taken").into()),
     }
-    take_net(name).map(NetAttachment::Device)
 }
 
 /// Takes the block device attached as `name`.
