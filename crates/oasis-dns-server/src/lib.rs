@@ -87,8 +87,8 @@ impl Server {
         let primaries = secondaries.iter().map(|s| s.primary).collect();
         let apexes = secondaries.into_iter().map(|s| s.apex).collect();
         let service = Rc::new(Service::new(catalog, apexes, axfr_allow));
-        for z in service.catalog().zones() {
-            info!("serving zone {}", z.apex);
+        for apex in service.catalog().apexes() {
+            info!("serving zone {apex}");
         }
         Server {
             service,

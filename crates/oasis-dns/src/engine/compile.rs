@@ -42,6 +42,94 @@ pub struct Template {
     pub additional_ends: Box<[u16]>,
 }
 
+/// Bytes of an encoded answer's fixed part, before its body.
+pub const ANSWER_HEAD: usize = 16;
+
+impl Template {
+    /// Appends the answer as the image holds it: flags, the three counts,
+    /// `base_qlen`, `essential`, the body's length and the number of
+    /// relocations (each a little-endian u16), then the body, the
+    /// relocations and the additional records' ends (u16 each).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let [an, ns, ar] = self.counts;
+        for v in [
+            self.flags,
+            an,
+            ns,
+            ar,
+            self.base_qlen,
+            self.essential,
+            self.body.len() as u16,
+            self.relocs.len() as u16,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&self.body);
+        for v in self.relocs.iter().chain(self.additional_ends.iter()) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+
+    /// The encoded length of the answer.
+    pub fn encoded_len(&self) -> usize {
+        ANSWER_HEAD + self.body.len() + 2 * (self.relocs.len() + self.additional_ends.len())
+    }
+}
+
+/// An answer read where it lies in an image (see [`Template::encode`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Answer<'i> {
+    /// AA and the low four rcode bits, to be OR-ed into the header.
+    pub flags: u16,
+    /// Answer, authority and additional record counts.
+    pub counts: [u16; 3],
+    /// Length of the question name the body was rendered for.
+    pub base_qlen: u16,
+    /// Length of `body` up to the end of the authority section.
+    pub essential: u16,
+    /// The records, as they follow the question.
+    pub body: &'i [u8],
+    relocs: &'i [u8],
+    ends: &'i [u8],
+}
+
+impl<'i> Answer<'i> {
+    /// Reads the answer that starts `bytes`; `None` if it does not fit.
+    pub fn read(bytes: &'i [u8]) -> Option<Answer<'i>> {
+        let head: &[u8; ANSWER_HEAD] = bytes.first_chunk()?;
+        let u = |i: usize| u16::from_le_bytes([head[2 * i], head[2 * i + 1]]);
+        let (body_len, relocs) = (u(6) as usize, u(7) as usize);
+        let ar = u(3) as usize;
+        let rest = bytes.get(ANSWER_HEAD..)?;
+        let (body, rest) = rest.split_at_checked(body_len)?;
+        let (relocs, rest) = rest.split_at_checked(2 * relocs)?;
+        Some(Answer {
+            flags: u(0),
+            counts: [u(1), u(2), u(3)],
+            base_qlen: u(4),
+            essential: u(5),
+            body,
+            relocs,
+            ends: rest.get(..2 * ar)?,
+        })
+    }
+
+    /// Offsets in `body` of compression pointers to move by the question
+    /// name's length difference.
+    pub fn relocs(&self) -> impl Iterator<Item = usize> + 'i {
+        self.relocs
+            .chunks_exact(2)
+            .map(|p| u16::from_le_bytes([p[0], p[1]]) as usize)
+    }
+
+    /// Length of `body` after additional record `n` (from 1).
+    pub fn additional_end(&self, n: usize) -> Option<usize> {
+        let i = n.checked_sub(1)?;
+        let p = self.ends.get(2 * i..2 * n)?;
+        Some(u16::from_le_bytes([p[0], p[1]]) as usize)
+    }
+}
+
 /// What a table slot holds.
 #[derive(Clone, Debug)]
 pub enum Entry {

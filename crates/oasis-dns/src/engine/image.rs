@@ -1,25 +1,38 @@
-//! A compiled catalog as bytes, so zones can be compiled once at build time
-//! and loaded at boot without rendering any answer again.
+//! A compiled catalog as bytes, served where they lie: zones are compiled
+//! once (at build time for the zones built into an image) and a catalog is
+//! loaded at boot by checking a header and taking slices — no answer is
+//! rendered again, no table rebuilt, no record parsed until something
+//! needs the records themselves (a zone transfer, a DNAME substitution).
 //!
-//! Layout (big-endian), in order:
-//! `magic` `version` `zone count`, then per zone its apex and records;
-//! `answer count`, then per answer its header fields, body, relocations and
-//! additional-record ends; `slot count`, then per slot its key, kind and
-//! value; last, an FNV-1a checksum of everything before it.
+//! Layout: a [`field`] header of little-endian numbers, then four
+//! sections, in order:
+//! - **zones**: per zone, the length of its block (u32), then the apex and
+//!   the record count (u32) and the records as on the wire, uncompressed;
+//! - **answers**: every distinct answer, [`Template::encode`]d; a table
+//!   slot names its answer by offset into this section;
+//! - **index** and **keys**: the compiled table (an open-addressed index
+//!   of 8-byte buckets and the key arena its buckets point into),
 //!
-//! Loading checks the checksum, then every length, index and offset, so a
-//! damaged image is refused and no image can make the engine read out of
-//! bounds or panic. The answer bytes themselves are taken as compiled: an
-//! image is the output of [`Catalog::to_image`], not a message from a
-//! stranger — answers from a forged image may be malformed, never unsafe.
+//! and last an FNV-1a checksum of everything before it.
+//!
+//! [`Catalog::from_image`] (bytes from outside, copied) checks the checksum;
+//! [`Catalog::from_static_image`] (bytes built into the program, served in
+//! place) does not — they were loaded with the code that reads them. Both
+//! check the header, the bounds of every section and every zone's apex.
+//! Every other read is bounds-checked where it happens, so no image can
+//! make the engine read out of bounds or panic: a damaged or forged image
+//! gives wrong answers or none, and a zone block that does not parse leaves
+//! the catalog with no records to transfer or synthesise from.
 
-use super::compile::Template;
-use super::table::Table;
+use super::compile::{Answer, Template};
+use super::table::{self, BUCKET, Table};
 use super::{Catalog, DEFAULT_UDP_PAYLOAD, Stats, Stored, Zone};
-use crate::wire::{Class, Name, RData, Record, Type};
+use crate::wire::{Name, Record};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
+use core::ops::Range;
+use once_cell::race::OnceBox;
 
 /// Byte ranges of the image header.
 pub mod field {
@@ -28,16 +41,32 @@ pub mod field {
     pub const MAGIC: Range<usize> = 0..8;
     /// Format version, [`super::VERSION`].
     pub const VERSION: Range<usize> = 8..10;
-    /// Number of zones that follow.
+    /// Number of zones.
     pub const ZONES: Range<usize> = 10..12;
-    /// Where the first zone starts.
-    pub const BODY: usize = 12;
+    /// Number of table slots.
+    pub const SLOTS: Range<usize> = 12..16;
+    /// Number of distinct answers.
+    pub const ANSWERS: Range<usize> = 16..20;
+    /// The seed the table's keys are hashed with.
+    pub const SEED: Range<usize> = 20..28;
+    /// Where the zones section starts.
+    pub const ZONES_AT: Range<usize> = 28..32;
+    /// Where the answers section starts.
+    pub const ANSWERS_AT: Range<usize> = 32..36;
+    /// Where the table's index starts.
+    pub const INDEX_AT: Range<usize> = 36..40;
+    /// Where the table's key arena starts.
+    pub const KEYS_AT: Range<usize> = 40..44;
+    /// Where the key arena ends and the checksum starts.
+    pub const END: Range<usize> = 44..48;
+    /// Length of the header.
+    pub const LEN: usize = 48;
 }
 
 /// The magic bytes at the start of an image.
 pub const MAGIC: &[u8; 8] = b"OASISDNS";
 /// The image format this code writes and reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Length of the checksum at the end of an image.
 pub const CHECKSUM_LEN: usize = 8;
 
@@ -80,130 +109,249 @@ impl fmt::Display for ImageError {
 
 impl core::error::Error for ImageError {}
 
-struct Writer(Vec<u8>);
+/// The bytes a catalog serves from.
+pub(super) enum Bytes {
+    /// Built into the program.
+    Static(&'static [u8]),
+    /// Compiled or read at run time.
+    Owned(Box<[u8]>),
+}
 
-impl Writer {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u16(&mut self, v: usize) {
-        self.0.extend_from_slice(&(v as u16).to_be_bytes());
-    }
-    fn u32(&mut self, v: usize) {
-        self.0.extend_from_slice(&(v as u32).to_be_bytes());
-    }
-    fn bytes16(&mut self, b: &[u8]) {
-        self.u16(b.len());
-        self.0.extend_from_slice(b);
-    }
-    fn u16s(&mut self, v: &[u16]) {
-        self.u16(v.len());
-        for x in v {
-            self.u16(*x as usize);
+impl core::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Static(b) => b,
+            Bytes::Owned(b) => b,
         }
     }
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
+/// Where the sections of a checked image lie.
+#[derive(Clone, Debug)]
+pub(super) struct Layout {
+    zones: Range<usize>,
+    answers: Range<usize>,
+    index: Range<usize>,
+    keys: Range<usize>,
+    seed: u64,
+    /// Number of table slots.
+    pub slots: usize,
+    /// Number of distinct answers.
+    pub answer_count: usize,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ImageError> {
-        let b = self
-            .buf
-            .get(self.at..self.at + n)
-            .ok_or(ImageError::Truncated(self.at))?;
-        self.at += n;
-        Ok(b)
+fn u16_at(b: &[u8], r: Range<usize>) -> u16 {
+    u16::from_le_bytes([b[r.start], b[r.start + 1]])
+}
+
+fn u32_at(b: &[u8], r: Range<usize>) -> usize {
+    u32::from_le_bytes([b[r.start], b[r.start + 1], b[r.start + 2], b[r.start + 3]]) as usize
+}
+
+/// Reads the header and checks every section's bounds; gives the layout
+/// and the zones' apexes.
+fn layout(image: &[u8]) -> Result<(Layout, Vec<Name>), ImageError> {
+    if image.get(field::MAGIC) != Some(&MAGIC[..]) {
+        return Err(ImageError::NotAnImage);
     }
-    fn u8(&mut self) -> Result<u8, ImageError> {
-        Ok(self.take(1)?[0])
+    if image.len() < field::LEN {
+        return Err(ImageError::Truncated(image.len()));
     }
-    fn u16(&mut self) -> Result<u16, ImageError> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
+    let version = u16_at(image, field::VERSION);
+    if version != VERSION {
+        return Err(ImageError::Version(version));
     }
-    fn u32(&mut self) -> Result<u32, ImageError> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn bytes16(&mut self) -> Result<&'a [u8], ImageError> {
-        let n = self.u16()? as usize;
-        self.take(n)
-    }
-    fn u16s(&mut self) -> Result<Box<[u16]>, ImageError> {
-        let n = self.u16()? as usize;
-        (0..n).map(|_| self.u16()).collect()
-    }
-    fn name(&mut self) -> Result<Name, ImageError> {
-        let at = self.at;
-        let (n, next) = Name::parse(self.buf, at).map_err(|_| ImageError::Invalid(at))?;
-        if n.wire_len() != next - at {
-            return Err(ImageError::Invalid(at)); // compressed: not written by us
+    let at = |f: Range<usize>| u32_at(image, f);
+    let bounds = [
+        (field::ZONES_AT, at(field::ZONES_AT)),
+        (field::ANSWERS_AT, at(field::ANSWERS_AT)),
+        (field::INDEX_AT, at(field::INDEX_AT)),
+        (field::KEYS_AT, at(field::KEYS_AT)),
+        (field::END, at(field::END)),
+    ];
+    let mut last = field::LEN;
+    for (f, v) in bounds.clone() {
+        if v < last {
+            return Err(ImageError::Invalid(f.start));
         }
-        self.at = next;
-        Ok(n)
+        last = v;
     }
+    let [zones, answers, index, keys, end] = bounds.map(|(_, v)| v);
+    if end + CHECKSUM_LEN != image.len() {
+        return Err(ImageError::Truncated(image.len()));
+    }
+    if (keys - index) % BUCKET != 0 || keys == index {
+        return Err(ImageError::Invalid(field::INDEX_AT.start));
+    }
+    let layout = Layout {
+        zones: zones..answers,
+        answers: answers..index,
+        index: index..keys,
+        keys: keys..end,
+        seed: u64::from_le_bytes(image[field::SEED].try_into().expect("8 bytes")),
+        slots: at(field::SLOTS),
+        answer_count: at(field::ANSWERS),
+    };
+    let count = u16_at(image, field::ZONES) as usize;
+    let mut apexes = Vec::with_capacity(count);
+    for block in zone_blocks(image, &layout.zones, count) {
+        let (block, at) = block?;
+        apexes.push(apex(block).ok_or(ImageError::Invalid(at))?.0);
+    }
+    Ok((layout, apexes))
+}
+
+/// Each zone's block and where it starts, checked to tile the section.
+fn zone_blocks<'i>(
+    image: &'i [u8],
+    section: &Range<usize>,
+    count: usize,
+) -> impl Iterator<Item = Result<(&'i [u8], usize), ImageError>> {
+    let mut at = section.start;
+    let end = section.end;
+    let mut left = count;
+    core::iter::from_fn(move || {
+        if left == 0 {
+            return (at != end).then_some(Err(ImageError::Invalid(at)));
+        }
+        left -= 1;
+        let len = image
+            .get(at..at + 4)
+            .filter(|_| at + 4 <= end)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        let Some(block) = len.and_then(|len| image.get(at + 4..end)?.get(..len)) else {
+            left = 0;
+            at = end;
+            return Some(Err(ImageError::Truncated(at)));
+        };
+        let start = at + 4;
+        at = start + block.len();
+        Some(Ok((block, start)))
+    })
+}
+
+/// A zone block's apex and where its records start.
+fn apex(block: &[u8]) -> Option<(Name, usize)> {
+    let (n, next) = Name::parse(block, 0).ok()?;
+    // Compressed: not written by us.
+    (n.wire_len() == next).then_some((n, next))
+}
+
+/// Parses every zone's records: the slow part of a load, done once, when
+/// something first needs them.
+fn parse_zones(image: &[u8], l: &Layout, count: usize) -> Result<Vec<Zone>, ImageError> {
+    let mut zones = Vec::with_capacity(count);
+    for block in zone_blocks(image, &l.zones, count) {
+        let (block, start) = block?;
+        let (apex, mut at) = apex(block).ok_or(ImageError::Invalid(start))?;
+        let n = block
+            .get(at..at + 4)
+            .ok_or(ImageError::Truncated(start + at))?;
+        let n = u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize;
+        at += 4;
+        let mut records = Vec::with_capacity(n.min(block.len() / 11));
+        for _ in 0..n {
+            let (r, next) =
+                Record::parse(block, at).map_err(|_| ImageError::Invalid(start + at))?;
+            records.push(r);
+            at = next;
+        }
+        if at != block.len() {
+            return Err(ImageError::Invalid(start + at));
+        }
+        zones.push(Zone::new(&apex, records).map_err(ImageError::Zone)?);
+    }
+    Ok(zones)
+}
+
+/// Writes the image of compiled zones: `answers` is the answers section
+/// and `slots` the table, each ready answer named by its offset there.
+pub(super) fn write<'k>(
+    zones: &[Zone],
+    answers: &[u8],
+    answer_count: usize,
+    slots: impl ExactSizeIterator<Item = (&'k [u8], Stored)>,
+) -> Vec<u8> {
+    let mut zone_bytes = Vec::new();
+    for z in zones {
+        let at = zone_bytes.len();
+        zone_bytes.extend_from_slice(&[0; 4]);
+        zone_bytes.extend_from_slice(z.apex.as_wire());
+        let records: Vec<&Record> = z
+            .nodes
+            .values()
+            .flat_map(|n| n.rrsets.iter().flat_map(|s| &s.records))
+            .collect();
+        zone_bytes.extend_from_slice(&(records.len() as u32).to_le_bytes());
+        for r in records {
+            zone_bytes.extend_from_slice(r.name.as_wire());
+            for v in [r.rtype.0, r.class.0] {
+                zone_bytes.extend_from_slice(&v.to_be_bytes());
+            }
+            zone_bytes.extend_from_slice(&r.ttl.to_be_bytes());
+            let data = r.rdata.to_wire();
+            zone_bytes.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            zone_bytes.extend_from_slice(&data);
+        }
+        let len = (zone_bytes.len() - at - 4) as u32;
+        zone_bytes[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+    // The seed follows the zones, so that images of other zones hash
+    // their keys differently.
+    let seed = checksum(&zone_bytes);
+    let (index, keys, slots) = table::build(seed, slots);
+    let zones_at = field::LEN;
+    let answers_at = zones_at + zone_bytes.len();
+    let index_at = answers_at + answers.len();
+    let keys_at = index_at + index.len();
+    let end = keys_at + keys.len();
+    let mut out = Vec::with_capacity(end + CHECKSUM_LEN);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(zones.len() as u16).to_le_bytes());
+    for v in [slots, answer_count] {
+        out.extend_from_slice(&(v as u32).to_le_bytes());
+    }
+    out.extend_from_slice(&seed.to_le_bytes());
+    for v in [zones_at, answers_at, index_at, keys_at, end] {
+        out.extend_from_slice(&(v as u32).to_le_bytes());
+    }
+    debug_assert_eq!(out.len(), field::LEN);
+    for section in [&zone_bytes[..], answers, &index, &keys] {
+        out.extend_from_slice(section);
+    }
+    let sum = checksum(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out
 }
 
 impl Catalog {
-    /// The catalog as an image for [`Catalog::from_image`].
-    pub fn to_image(&self) -> Vec<u8> {
-        let mut w = Writer(Vec::new());
-        w.0.extend_from_slice(MAGIC);
-        w.u16(VERSION as usize);
-        w.u16(self.zones.len());
-        for z in &self.zones {
-            w.0.extend_from_slice(z.apex.as_wire());
-            let records: Vec<&Record> = z
-                .nodes
-                .values()
-                .flat_map(|n| n.rrsets.iter().flat_map(|s| &s.records))
-                .collect();
-            w.u32(records.len());
-            for r in records {
-                w.0.extend_from_slice(r.name.as_wire());
-                w.u16(r.rtype.0 as usize);
-                w.u16(r.class.0 as usize);
-                w.u32(r.ttl as usize);
-                w.bytes16(&r.rdata.to_wire());
-            }
+    /// Serves `image`, with `zones` already parsed if the caller has them.
+    pub(super) fn serve(image: Bytes, zones: Option<Vec<Zone>>) -> Result<Catalog, ImageError> {
+        let (layout, apexes) = layout(&image)?;
+        let parsed = OnceBox::new();
+        if let Some(z) = zones {
+            let _ = parsed.set(Box::new(z));
         }
-        w.u32(self.answers.len());
-        for t in &self.answers {
-            for v in [
-                t.flags,
-                t.counts[0],
-                t.counts[1],
-                t.counts[2],
-                t.base_qlen,
-                t.essential,
-            ] {
-                w.u16(v as usize);
-            }
-            w.bytes16(&t.body);
-            w.u16s(&t.relocs);
-            w.u16s(&t.additional_ends);
-        }
-        w.u32(self.table.len());
-        for (k, s) in self.table.iter() {
-            w.bytes16(k);
-            let (kind, value) = match s {
-                Stored::Ready(i) => (0, i as usize),
-                Stored::Wildcard => (1, 0),
-                Stored::PerQuery(z) => (2, z),
-            };
-            w.u8(kind);
-            w.u32(value);
-        }
-        let sum = checksum(&w.0);
-        w.0.extend_from_slice(&sum.to_be_bytes());
-        w.0
+        Ok(Catalog {
+            image,
+            layout,
+            apexes,
+            zones: parsed,
+            stats: Stats::default(),
+            udp_payload: DEFAULT_UDP_PAYLOAD,
+        })
     }
 
-    /// Loads a catalog from [`Catalog::to_image`]'s bytes, checking them.
+    /// The catalog as an image for [`Catalog::from_image`] or
+    /// [`Catalog::from_static_image`]: the bytes it serves from.
+    pub fn to_image(&self) -> Vec<u8> {
+        self.image.to_vec()
+    }
+
+    /// Loads a catalog from [`Catalog::to_image`]'s bytes, checking the
+    /// checksum and the layout; the catalog keeps a copy.
     pub fn from_image(image: &[u8]) -> Result<Catalog, ImageError> {
         if image.get(field::MAGIC) != Some(&MAGIC[..]) {
             return Err(ImageError::NotAnImage);
@@ -211,109 +359,69 @@ impl Catalog {
         let Some(body_len) = image.len().checked_sub(CHECKSUM_LEN) else {
             return Err(ImageError::Truncated(image.len()));
         };
-        let (image, sum) = image.split_at(body_len);
-        if sum != checksum(image).to_be_bytes() {
+        let (body, sum) = image.split_at(body_len);
+        if sum != checksum(body).to_le_bytes() {
             return Err(ImageError::Checksum);
         }
-        let mut r = Reader {
-            buf: image,
-            at: field::VERSION.start,
-        };
-        let version = r.u16()?;
-        if version != VERSION {
-            return Err(ImageError::Version(version));
-        }
-        let zone_count = r.u16()? as usize;
-        let mut zones = Vec::with_capacity(zone_count);
-        for _ in 0..zone_count {
-            let apex = r.name()?;
-            let n = r.u32()? as usize;
-            let mut records = Vec::with_capacity(n.min(image.len() / 11));
-            for _ in 0..n {
-                let name = r.name()?;
-                let rtype = Type(r.u16()?);
-                let class = Class(r.u16()?);
-                let ttl = r.u32()?;
-                let at = r.at;
-                let data = r.bytes16()?;
-                let rdata = RData::parse(data, 0, data.len(), rtype)
-                    .map_err(|_| ImageError::Invalid(at))?;
-                records.push(Record {
-                    name,
-                    rtype,
-                    class,
-                    ttl,
-                    rdata,
-                });
-            }
-            zones.push(Zone::new(&apex, records).map_err(ImageError::Zone)?);
-        }
-        let answer_count = r.u32()? as usize;
-        let mut answers = Vec::with_capacity(answer_count.min(image.len() / 16));
-        for _ in 0..answer_count {
-            let at = r.at;
-            let mut v = [0u16; 6];
-            for x in &mut v {
-                *x = r.u16()?;
-            }
-            let [flags, an, ns, ar, base_qlen, essential] = v;
-            let body: Box<[u8]> = r.bytes16()?.into();
-            let relocs = r.u16s()?;
-            let additional_ends = r.u16s()?;
-            // What write() relies on: ends in order within the body, one per
-            // additional record, relocations inside the body.
-            let mut last = essential as usize;
-            for &e in additional_ends.iter() {
-                if (e as usize) < last {
-                    return Err(ImageError::Invalid(at));
-                }
-                last = e as usize;
-            }
-            let ok = last == body.len()
-                && additional_ends.len() == ar as usize
-                && relocs.iter().all(|&p| p as usize + 2 <= body.len())
-                && (1..=255).contains(&base_qlen);
-            if !ok {
-                return Err(ImageError::Invalid(at));
-            }
-            answers.push(Template {
-                flags,
-                counts: [an, ns, ar],
-                body,
-                base_qlen,
-                relocs,
-                essential,
-                additional_ends,
-            });
-        }
-        let slot_count = r.u32()? as usize;
-        // The image holds the compiled table's slots, each key once: they
-        // go into the flat table straight from the image's bytes.
-        let mut slots = Vec::with_capacity(slot_count.min(image.len() / 8));
-        for _ in 0..slot_count {
-            let at = r.at;
-            let key = r.bytes16()?;
-            let kind = r.u8()?;
-            let value = r.u32()? as usize;
-            let stored = match kind {
-                0 if value < answers.len() => Stored::Ready(value as u32),
-                1 => Stored::Wildcard,
-                2 if value < zones.len() => Stored::PerQuery(value),
-                _ => return Err(ImageError::Invalid(at)),
-            };
-            slots.push((key, stored));
-        }
-        let table = Table::new(slots.into_iter());
-        if r.at != image.len() {
-            return Err(ImageError::Invalid(r.at));
-        }
-        Ok(Catalog {
-            zones,
-            table,
-            answers,
-            stats: Stats::default(),
-            udp_payload: DEFAULT_UDP_PAYLOAD,
+        Catalog::serve(Bytes::Owned(image.into()), None)
+    }
+
+    /// Serves a catalog from image bytes built into the program, where
+    /// they lie: the layout is checked, the checksum is not (the bytes were
+    /// loaded with the code), and nothing is copied or parsed until used.
+    pub fn from_static_image(image: &'static [u8]) -> Result<Catalog, ImageError> {
+        Catalog::serve(Bytes::Static(image), None)
+    }
+
+    /// The zones, their records parsed from the image the first time they
+    /// are asked for; none if the image's zone records do not parse.
+    pub(super) fn parsed_zones(&self) -> &[Zone] {
+        self.zones.get_or_init(|| {
+            let zones = parse_zones(&self.image, &self.layout, self.apexes.len());
+            Box::new(zones.unwrap_or_default())
         })
+    }
+
+    /// The compiled table, as it lies in the image.
+    pub(super) fn table(&self) -> Table<'_> {
+        let l = &self.layout;
+        Table {
+            index: self.image.get(l.index.clone()).unwrap_or_default(),
+            keys: self.image.get(l.keys.clone()).unwrap_or_default(),
+            seed: l.seed,
+        }
+    }
+
+    /// The answer at `offset` in the answers section.
+    pub(super) fn answer_at(&self, offset: u32) -> Option<Answer<'_>> {
+        let answers = self.image.get(self.layout.answers.clone())?;
+        Answer::read(answers.get(offset as usize..)?)
+    }
+}
+
+/// The answers section being written: each distinct answer once.
+#[derive(Default)]
+pub(super) struct Answers {
+    /// The section's bytes.
+    pub bytes: Vec<u8>,
+    at: hashbrown::HashMap<Template, u32>,
+}
+
+impl Answers {
+    /// The offset of `t` in the section, adding it if it is new.
+    pub fn intern(&mut self, t: Template) -> u32 {
+        if let Some(&at) = self.at.get(&t) {
+            return at;
+        }
+        let at = self.bytes.len() as u32;
+        t.encode(&mut self.bytes);
+        self.at.insert(t, at);
+        at
+    }
+
+    /// Number of distinct answers.
+    pub fn len(&self) -> usize {
+        self.at.len()
     }
 }
 
@@ -322,6 +430,7 @@ mod tests {
     use super::super::tests::{catalog, query};
     use super::*;
     use crate::engine::Transport;
+    use crate::wire::Type;
 
     #[test]
     fn an_image_answers_like_the_catalog_it_came_from() {
@@ -368,25 +477,81 @@ mod tests {
         // loads or is refused by the structural checks; none panics.
         let reseal = |mut body: Vec<u8>| {
             let sum = checksum(&body);
-            body.extend_from_slice(&sum.to_be_bytes());
+            body.extend_from_slice(&sum.to_le_bytes());
             body
         };
         let body = image[..image.len() - CHECKSUM_LEN].to_vec();
-        let mut v2 = body.clone();
-        v2[9] = 2;
+        let mut v3 = body.clone();
+        v3[field::VERSION].copy_from_slice(&3u16.to_le_bytes());
         assert_eq!(
-            Catalog::from_image(&reseal(v2)).err(),
-            Some(ImageError::Version(2))
+            Catalog::from_image(&reseal(v3)).err(),
+            Some(ImageError::Version(3))
         );
         let short = reseal(body[..body.len() - 1].to_vec());
         assert!(matches!(
             Catalog::from_image(&short),
             Err(ImageError::Truncated(_))
         ));
-        for i in (0..body.len()).step_by(7) {
+        let mut out = [0u8; 4096];
+        let q = query("www.example.com.", Type::A, None);
+        for i in (0..body.len()).step_by(3) {
             let mut bad = body.clone();
             bad[i] ^= 0x5a;
-            let _ = Catalog::from_image(&reseal(bad));
+            if let Ok(c) = Catalog::from_image(&reseal(bad)) {
+                let _ = c.answer(&q, Transport::Udp, &mut out);
+                let _ = c.zones();
+            }
         }
+    }
+
+    #[test]
+    fn a_static_image_is_served_in_place_and_its_records_parsed_when_asked() {
+        let c = catalog();
+        let image: &'static [u8] = c.to_image().leak();
+        let served = Catalog::from_static_image(image).unwrap();
+        assert_eq!(served.apexes(), c.apexes());
+        assert!(served.zones.get().is_none(), "no record parsed at load");
+        let (mut a, mut b) = ([0u8; 4096], [0u8; 4096]);
+        let q = query("www.example.com.", Type::A, Some((1232, 0, false)));
+        let (na, nb) = (
+            c.answer(&q, Transport::Udp, &mut a),
+            served.answer(&q, Transport::Udp, &mut b),
+        );
+        assert_eq!(na.map(|n| &a[..n]), nb.map(|n| &b[..n]));
+        assert!(
+            served.zones.get().is_none(),
+            "a ready answer parses nothing"
+        );
+        // DNAME substitution needs the records: they are parsed then.
+        let q = query("foo.d.example.com.", Type::A, None);
+        let (na, nb) = (
+            c.answer(&q, Transport::Udp, &mut a),
+            served.answer(&q, Transport::Udp, &mut b),
+        );
+        assert!(na.is_some());
+        assert_eq!(na.map(|n| &a[..n]), nb.map(|n| &b[..n]));
+        assert_eq!(served.zones().len(), c.zones().len());
+        for (x, y) in served.zones().iter().zip(c.zones()) {
+            assert_eq!(x.apex, y.apex);
+            assert_eq!(x.names, y.names);
+        }
+    }
+
+    #[test]
+    fn a_zone_block_that_does_not_parse_leaves_answers_and_no_records() {
+        let c = catalog();
+        let mut image = c.to_image();
+        // The first record's type byte of the first zone: the block still
+        // tiles the section, its records no longer parse as written.
+        let zones_at = u32_at(&image, field::ZONES_AT);
+        let apex_len = c.apexes()[0].wire_len();
+        let first = zones_at + 4 + apex_len + 4;
+        let name_len = Name::parse(&image, first).unwrap().1 - first;
+        image[first + name_len + 8] = 0xff; // rdlength high byte
+        let served = Catalog::from_static_image(image.leak()).unwrap();
+        let mut out = [0u8; 4096];
+        let q = query("www.example.com.", Type::A, None);
+        assert!(served.answer(&q, Transport::Udp, &mut out).is_some());
+        assert!(served.zones().is_empty());
     }
 }

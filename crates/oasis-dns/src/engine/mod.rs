@@ -33,10 +33,10 @@ pub use zone::{Found, LoadError, Node, RRset, Zone};
 use crate::wire::{Name, Type};
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
-use compile::{Entry, Slot, compile_zone};
+use compile::{Answer, Entry, Slot, compile_zone};
 use core::sync::atomic::{AtomicU64, Ordering};
 use hashbrown::HashMap;
-use table::Table;
+use once_cell::race::OnceBox;
 
 /// The UDP payload size oasis advertises and answers within (DNS flag day 2020).
 pub const DEFAULT_UDP_PAYLOAD: u16 = 1232;
@@ -62,11 +62,14 @@ impl Stats {
     }
 }
 
-/// Several zones, compiled for serving.
+/// Several zones, compiled for serving: the bytes of a catalog image
+/// ([`image`]), whether compiled just now or built into the program, and
+/// answered from where they lie.
 pub struct Catalog {
-    zones: Vec<Zone>,
-    table: Table,
-    answers: Vec<Template>,
+    image: image::Bytes,
+    layout: image::Layout,
+    apexes: Vec<Name>,
+    zones: OnceBox<Vec<Zone>>,
     stats: Stats,
     udp_payload: u16,
 }
@@ -102,34 +105,37 @@ impl Catalog {
         // Many answers are byte for byte the same (NXDOMAIN and NODATA
         // under names of equal length): store each once.
         let mut table = HashMap::with_capacity(entries.len());
-        let mut interned: HashMap<Template, u32> = HashMap::new();
+        let mut answers = image::Answers::default();
         for (k, e) in entries {
             let stored = match e {
-                Entry::Ready(t) => {
-                    let next = interned.len() as u32;
-                    Stored::Ready(*interned.entry(t).or_insert(next))
-                }
+                Entry::Ready(t) => Stored::Ready(answers.intern(t)),
                 Entry::Wildcard => Stored::Wildcard,
                 Entry::PerQuery(z) => Stored::PerQuery(z),
             };
             table.insert(k, stored);
         }
-        let mut numbered: Vec<(u32, Template)> =
-            interned.into_iter().map(|(t, i)| (i, t)).collect();
-        numbered.sort_unstable_by_key(|(i, _)| *i);
-        let answers = numbered.into_iter().map(|(_, t)| t).collect();
-        Ok(Catalog {
-            zones,
-            table: Table::new(table.iter().map(|(k, s)| (&**k, *s))),
-            answers,
-            stats: Stats::default(),
-            udp_payload: DEFAULT_UDP_PAYLOAD,
-        })
+        let bytes = image::write(
+            &zones,
+            &answers.bytes,
+            answers.len(),
+            table.iter().map(|(k, s)| (&**k, *s)),
+        );
+        Ok(
+            Catalog::serve(image::Bytes::Owned(bytes.into()), Some(zones))
+                .expect("an image just written is well formed"),
+        )
     }
 
-    /// The zones served.
+    /// The zones served, their records parsed from the image the first
+    /// time they are asked for.
     pub fn zones(&self) -> &[Zone] {
-        &self.zones
+        self.parsed_zones()
+    }
+
+    /// The apexes of the zones served, lower-cased, without parsing any
+    /// record.
+    pub fn apexes(&self) -> &[Name] {
+        &self.apexes
     }
 
     /// The counters.
@@ -139,29 +145,17 @@ impl Catalog {
 
     /// Number of compiled table slots, a measure of the load-time work.
     pub fn compiled_len(&self) -> usize {
-        self.table.len()
+        self.layout.slots
     }
 
     /// Number of distinct compiled answers (slots share equal answers).
     pub fn distinct_answers(&self) -> usize {
-        self.answers.len()
+        self.layout.answer_count
     }
 
-    /// Bytes held by the compiled table: keys, slots and stored answers,
-    /// without the allocator's and the hash table's own overhead.
+    /// Bytes the catalog serves from: its image (zones, answers, table).
     pub fn compiled_bytes(&self) -> usize {
-        let keys = self.table.bytes();
-        let answers: usize = self
-            .answers
-            .iter()
-            .map(|t| {
-                core::mem::size_of::<Template>()
-                    + t.body.len()
-                    + 2 * t.relocs.len()
-                    + 2 * t.additional_ends.len()
-            })
-            .sum();
-        keys + answers
+        self.image.len()
     }
 
     /// Answers from the model directly, bypassing the compiled table: the
@@ -170,19 +164,23 @@ impl Catalog {
     pub fn plan(&self, qname: &Name, qtype: Type) -> Option<Plan> {
         let lower = qname.to_lowercase();
         let zone = self.zone_for(&lower)?;
-        Some(resolve(&self.zones[zone], qname, qtype))
+        Some(resolve(self.zones().get(zone)?, qname, qtype))
     }
 
     pub(crate) fn zone_for(&self, lower: &Name) -> Option<usize> {
-        (0..self.zones.len())
-            .filter(|&i| lower.is_subdomain_of(&self.zones[i].apex))
-            .max_by_key(|&i| self.zones[i].apex.label_count())
+        (0..self.apexes.len())
+            .filter(|&i| lower.is_subdomain_of(&self.apexes[i]))
+            .max_by_key(|&i| self.apexes[i].label_count())
     }
 
     /// Finds the compiled answer for a lower-cased wire name and type.
     fn lookup(&self, lower: &[u8], qtype: Type) -> Lookup<'_> {
-        let get = |slot: Slot, t: Type, name: &[u8]| self.table.get(slot, t, name);
-        let ready = |i: u32| Lookup::Ready(&self.answers[i as usize]);
+        let table = self.table();
+        let get = |slot: Slot, t: Type, name: &[u8]| table.get(slot, t, name);
+        let ready = |at: u32| match self.answer_at(at) {
+            Some(a) => Lookup::Ready(a),
+            None => Lookup::Refused,
+        };
         if let Some(Stored::Ready(i)) = get(Slot::Exact, qtype, lower) {
             return ready(i);
         }
@@ -217,9 +215,10 @@ impl Catalog {
     }
 }
 
-/// What a table slot holds once compiled: an index into the answers.
+/// What a table slot holds once compiled.
 #[derive(Clone, Copy, Debug)]
 enum Stored {
+    /// The answer at this offset of the image's answers section.
     Ready(u32),
     Wildcard,
     PerQuery(usize),
@@ -227,7 +226,7 @@ enum Stored {
 
 /// The result of a table lookup.
 enum Lookup<'c> {
-    Ready(&'c Template),
+    Ready(Answer<'c>),
     Synthesise(usize),
     Refused,
 }

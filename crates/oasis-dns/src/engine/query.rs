@@ -1,7 +1,7 @@
 //! The per-query path: reading a query without allocating, and writing the
 //! response into the caller's buffer.
 
-use super::compile::{QNAME_AT, Template, render};
+use super::compile::{Answer, QNAME_AT, render};
 use super::{Catalog, Lookup, Stats};
 use crate::wire::{Class, Header, Name, Opcode, Rcode, Type, flag, name};
 
@@ -278,14 +278,15 @@ impl Catalog {
             _ => {}
         }
         match self.lookup(&q.lower[..q.qname_len], q.qtype) {
-            Lookup::Ready(t) => self.write(&q, query, t, limit, out),
+            Lookup::Ready(t) => self.write(&q, query, &t, limit, out),
             Lookup::Refused => refuse(out),
             Lookup::Synthesise(zone) => {
                 Stats::bump(&self.stats.synthesised);
                 let name = Name::from_wire(&query[QNAME_AT..QNAME_AT + q.qname_len]).ok()?;
-                let plan = super::resolve(&self.zones[zone], &name, q.qtype);
-                let t = render(&plan, &name, q.qtype, false);
-                self.write(&q, query, &t, limit, out)
+                let plan = super::resolve(self.zones().get(zone)?, &name, q.qtype);
+                let mut bytes = alloc::vec::Vec::new();
+                render(&plan, &name, q.qtype, false).encode(&mut bytes);
+                self.write(&q, query, &Answer::read(&bytes)?, limit, out)
             }
         }
     }
@@ -296,7 +297,7 @@ impl Catalog {
         &self,
         q: &Query,
         query: &[u8],
-        t: &Template,
+        t: &Answer,
         limit: usize,
         out: &mut [u8],
     ) -> Option<usize> {
@@ -311,20 +312,20 @@ impl Catalog {
         }
         let mut body_len = t.body.len();
         let mut additional = t.counts[2];
-        while body_len > room {
+        while body_len > room && additional > 0 {
             additional -= 1;
             body_len = match additional {
                 0 => t.essential as usize,
-                n => t.additional_ends[n as usize - 1] as usize,
+                n => t.additional_end(n as usize)?,
             };
         }
+        let from = t.body.get(..body_len)?;
         let at = start(q, query, t.flags, out)?;
         let body = out.get_mut(at..at + body_len)?;
-        body.copy_from_slice(&t.body[..body_len]);
+        body.copy_from_slice(from);
         let delta = q.qname_len as i32 - t.base_qlen as i32;
         if delta != 0 {
-            for &r in t.relocs.iter() {
-                let r = r as usize;
+            for r in t.relocs() {
                 if r + 2 > body_len {
                     continue;
                 }
