@@ -11,6 +11,8 @@
 //! is a position (`sd=0` is descriptor 3). Each socket is checked to be of
 //! the kind the forward needs — a datagram socket for UDP, a listening
 //! stream socket for TCP, of an IP family — and a socket is taken once.
+//! One `.socket` unit names all its sockets alike, so `fwd=udp:sd=dns:53`
+//! and `fwd=tcp:sd=dns:53` each take the socket `dns` of their kind.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
@@ -147,40 +149,50 @@ pub fn check(fd: &impl AsRawFd, kind: Kind) -> Result<(), String> {
     }
 }
 
-/// Takes the passed socket `name` (or, for a NAME of digits no socket
-/// bears, the one at that position), checked to be of `kind`.
+/// Takes the passed socket `name` of `kind` (a `.socket` unit's name
+/// covers all its sockets, so `dns` may be both a datagram and a stream
+/// socket: each forward takes the one of its kind), or, for a NAME of
+/// digits no socket bears, the one at that position.
 pub fn take(name: &str, kind: Kind) -> Result<OwnedFd, String> {
     let mut passed = PASSED.lock().unwrap_or_else(|p| p.into_inner());
     let passed = passed
         .get_or_insert_with(from_env)
         .as_mut()
         .map_err(|e| e.clone())?;
-    let at = match passed.iter().position(|(n, _, _)| n == name) {
-        Some(i) => i,
-        None => name
-            .parse::<usize>()
-            .ok()
-            .filter(|i| *i < passed.len())
-            .ok_or_else(|| {
-                let names: Vec<&str> = passed.iter().map(|(n, _, _)| n.as_str()).collect();
-                format!(
-                    "no passed socket is named `{name}` (passed: {}; name them with FileDescriptorName= in the .socket unit)",
-                    if names.is_empty() {
-                        "none".to_string()
-                    } else {
-                        names.join(", ")
-                    }
-                )
-            })?,
-    };
-    let (_, raw, slot) = &mut passed[at];
-    let fd = slot
-        .take()
-        .ok_or_else(|| format!("passed socket `{name}` is used by two forwards"))?;
-    if let Err(why) = check(&fd, kind) {
-        return Err(format!("passed socket `{name}` (descriptor {raw}) {why}"));
+    take_from(passed, name, kind)
+}
+
+/// [`take`] from the sockets `passed`.
+fn take_from(passed: &mut Passed, name: &str, kind: Kind) -> Result<OwnedFd, String> {
+    let mut named: Vec<usize> = (0..passed.len()).filter(|&i| passed[i].0 == name).collect();
+    if named.is_empty()
+        && let Some(i) = name.parse::<usize>().ok().filter(|i| *i < passed.len())
+    {
+        named.push(i);
     }
-    Ok(fd)
+    if named.is_empty() {
+        let names: Vec<&str> = passed.iter().map(|(n, _, _)| n.as_str()).collect();
+        return Err(format!(
+            "no passed socket is named `{name}` (passed: {}; name them with FileDescriptorName= in the .socket unit)",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+    }
+    let mut refusal = None;
+    for i in named {
+        let (_, raw, slot) = &mut passed[i];
+        let Some(fd) = slot.as_ref() else { continue };
+        match check(fd, kind) {
+            Ok(()) => return Ok(slot.take().expect("checked above")),
+            Err(why) => {
+                refusal.get_or_insert(format!("passed socket `{name}` (descriptor {raw}) {why}"));
+            }
+        }
+    }
+    Err(refusal.unwrap_or_else(|| format!("passed socket `{name}` is used by two forwards")))
 }
 
 #[cfg(test)]
@@ -210,6 +222,30 @@ mod tests {
             let e = parse(pid, fds, None, 42).unwrap_err();
             assert!(e.contains(want), "{pid:?} {fds:?}: {e}");
         }
+    }
+
+    #[test]
+    fn forwards_take_sockets_by_name_and_kind_or_position_once_each() {
+        let passed_socket = |name: &str, fd: OwnedFd| (name.to_string(), fd.as_raw_fd(), Some(fd));
+        let udp: OwnedFd = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().into();
+        let tcp: OwnedFd = std::net::TcpListener::bind("127.0.0.1:0").unwrap().into();
+        let other: OwnedFd = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().into();
+        let (udp_fd, tcp_fd, other_fd) = (udp.as_raw_fd(), tcp.as_raw_fd(), other.as_raw_fd());
+        let mut passed = vec![
+            passed_socket("dns", tcp),
+            passed_socket("dns", udp),
+            passed_socket("unknown", other),
+        ];
+        let fd = |r: Result<OwnedFd, String>| r.unwrap().as_raw_fd();
+        assert_eq!(fd(take_from(&mut passed, "dns", Kind::Datagram)), udp_fd);
+        assert_eq!(fd(take_from(&mut passed, "dns", Kind::Listener)), tcp_fd);
+        let e = take_from(&mut passed, "dns", Kind::Datagram).unwrap_err();
+        assert!(e.contains("used by two forwards"), "{e}");
+        let e = take_from(&mut passed, "ntp", Kind::Datagram).unwrap_err();
+        assert!(e.contains("passed: dns, dns, unknown"), "{e}");
+        let e = take_from(&mut passed, "2", Kind::Listener).unwrap_err();
+        assert!(e.contains("is a datagram socket"), "{e}");
+        assert_eq!(fd(take_from(&mut passed, "2", Kind::Datagram)), other_fd);
     }
 
     #[test]
