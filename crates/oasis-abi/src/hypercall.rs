@@ -34,11 +34,13 @@ pub enum Number {
     Abort = 10,
     /// [`Populate`]: back a range of guest memory before the guest touches it.
     Populate = 11,
+    /// [`Ready`]: the application is serving.
+    Ready = 12,
 }
 
 impl Number {
     /// Every call, in number order.
-    pub const ALL: [Number; 11] = [
+    pub const ALL: [Number; 12] = [
         Number::ConsoleWrite,
         Number::WallClock,
         Number::Poll,
@@ -50,6 +52,7 @@ impl Number {
         Number::Exit,
         Number::Abort,
         Number::Populate,
+        Number::Ready,
     ];
 
     /// The call made by an `out` to `port`, if any.
@@ -219,6 +222,18 @@ pub struct Populate {
     pub errno: u32,
 }
 
+/// `Ready`: the application has started and is serving — its executor
+/// went idle for the first time with every task waiting for input or a
+/// timer, and no library holding readiness back (a network stack waiting
+/// for its DHCP lease). The runtime makes it once; the VMM tells its
+/// service manager (systemd's `READY=1`) and ignores later calls. No result.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ready {
+    /// Reserved, zero.
+    pub _reserved: u64,
+}
+
 /// The VMM's exit status after [`Abort`].
 pub const ABORT_STATUS: i32 = 134;
 /// The VMM's exit status after a guest fault (triple fault, bad hypercall).
@@ -227,6 +242,7 @@ pub const FAULT_STATUS: i32 = 139;
 const _: () = assert!(core::mem::size_of::<BlockIo>() == 40);
 const _: () = assert!(core::mem::size_of::<NetIo>() == 16);
 const _: () = assert!(core::mem::size_of::<Populate>() == 24);
+const _: () = assert!(core::mem::size_of::<Ready>() == 8);
 
 #[cfg(test)]
 mod tests {
@@ -243,6 +259,7 @@ mod tests {
         assert_eq!(Number::from_port(0x5ff), None);
         assert_eq!(Number::ConsoleWrite.port(), 0x501);
         assert_eq!(Number::ConsoleWrite.mmio(), 0x1_0000_0008);
+        assert_eq!(Number::Ready.mmio(), 0x1_0000_0060);
         assert_eq!(Number::from_mmio(0x1_0000_0009), None);
         assert_eq!(Number::from_mmio(0x1_0000_0000), None);
         assert_eq!(Number::from_mmio(0xffff_fff8), None);

@@ -48,7 +48,8 @@ pub mod ring;
 /// differs from its own. Version 2: `BlockIo::flags` ([`hypercall::BLOCK_DURABLE`]).
 /// Version 3: `DeviceInfo::link` ([`boot::LINK_NO_IPV6_ROUTER`]).
 /// Version 4: the `Populate` call ([`hypercall::Populate`]).
-pub const ABI_VERSION: u32 = 4;
+/// Version 5: the `Ready` call ([`hypercall::Ready`]).
+pub const ABI_VERSION: u32 = 5;
 
 /// I/O port of hypercall number 0; call `n` is `out` to `HYPERCALL_PORT_BASE + n`.
 pub const HYPERCALL_PORT_BASE: u16 = 0x500;

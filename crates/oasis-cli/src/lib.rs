@@ -61,7 +61,8 @@ pub const USAGE: &str = "usage:
       BACKING is a TAP interface, or user-mode networking (no root):
       user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT,... with the
       guest at 10.0.0.2 (DHCP, or --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1)
-      behind a gateway at 10.0.0.1, reached from 127.0.0.1:HOSTPORT;
+      behind a gateway at 10.0.0.1, reached from 127.0.0.1:HOSTPORT (or,
+      under systemd, HOSTPORT = sd=NAME: the socket it passed as NAME);
       --profile (kvm) samples the guest's stacks N times a second (default
       1000) and writes folded stacks to FILE at exit, for inferno-flamegraph;
       --gdb ADDR (kvm; implies --debug-info) stops the guest at its entry and

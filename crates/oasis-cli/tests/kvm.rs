@@ -259,6 +259,15 @@ fn refusals_are_one_line() {
     bytes[at + 8] = 99;
     let other_abi = dir.path().join("noop-abi99");
     std::fs::write(&other_abi, &bytes).unwrap();
+    // An image of the version before (no `Ready` call) is refused by name too.
+    let previous = oasis_abi::ABI_VERSION - 1;
+    bytes[at + 8..at + 12].copy_from_slice(&previous.to_le_bytes());
+    let older_abi = dir.path().join("noop-older");
+    std::fs::write(&older_abi, &bytes).unwrap();
+    let older = format!(
+        "built for oasis ABI version {previous}, this VMM speaks version {} (rebuild the image",
+        oasis_abi::ABI_VERSION
+    );
     let disk = dir.path().join("disk.img");
     std::fs::File::create(&disk)
         .unwrap()
@@ -278,6 +287,7 @@ fn refusals_are_one_line() {
         (vec![s(&hosted)], "position-independent executable"),
         (vec![s(&text_file)], "not an ELF file"),
         (vec![s(&other_abi)], &abi99),
+        (vec![s(&older_abi)], &older),
         (
             vec![s(&imgs.block)],
             "block device `storage` is declared by the image but not attached",

@@ -355,9 +355,22 @@ pub fn run_with(app: App, argv: &[String]) -> i32 {
         return fail(2, e);
     }
     let reactor = reactor();
-    match oasis_rt::exec::block_on(&*reactor, (app.main)()) {
+    let result = oasis_rt::exec::block_on(&*reactor, (app.main)());
+    notify("STOPPING=1");
+    match result {
         Ok(()) => 0,
         Err(e) => fail(1, format!("error: {e}")),
+    }
+}
+
+/// Tells systemd how the process is doing, when it runs as a unit of
+/// `Type=notify` (`$NOTIFY_SOCKET` set; nothing otherwise): `READY=1` when
+/// the executor first idles, `STOPPING=1` when the application returns.
+fn notify(state: &str) {
+    let sent = oasis_host::notify::Notifier::from_env()
+        .and_then(|n| n.map_or(Ok(()), |n| n.send(state).map_err(|e| e.to_string())));
+    if let Err(e) = sent {
+        eprintln!("oasis: cannot notify the service manager: {e}");
     }
 }
 

@@ -198,6 +198,10 @@ impl Platform for Reactor {
         monotonic_ns()
     }
 
+    fn serving(&self) {
+        crate::notify("READY=1\nSTATUS=serving");
+    }
+
     fn wait(&self, deadline: Option<u64>) {
         let timeout_ms: i32 = match deadline {
             None => -1,

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use oasis_abi::ABI_VERSION;
 use oasis_abi::boot::{BOOT_MAGIC, BootInfo};
-use oasis_abi::hypercall::{Number, Poll};
+use oasis_abi::hypercall::{Number, Poll, Ready};
 use oasis_rt::device::Clock;
 use oasis_rt::platform::{Platform, Services};
 use oasis_rt::{App, BootStop};
@@ -43,6 +43,10 @@ impl Platform for KvmPlatform {
         };
         hypercall::call(Number::Poll, &mut arg);
         crate::net::wake_ready(arg.ready);
+    }
+
+    fn serving(&self) {
+        hypercall::call(Number::Ready, &mut Ready::default());
     }
 }
 

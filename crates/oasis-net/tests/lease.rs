@@ -45,6 +45,8 @@ const MAX_POLLS_PER_SECOND: u64 = 20;
 #[derive(Default)]
 struct VirtualClock {
     now: Cell<u64>,
+    /// When the executor said the application serves.
+    served_at: Cell<Option<u64>>,
 }
 
 impl Platform for VirtualClock {
@@ -58,6 +60,10 @@ impl Platform for VirtualClock {
         // no deadline would be a stack (or this test) waiting forever.
         let deadline = deadline.expect("the executor waits with no timer: deadlock");
         self.now.set(self.now.get().max(deadline));
+    }
+    fn serving(&self) {
+        assert_eq!(self.served_at.get(), None, "serving told twice");
+        self.served_at.set(Some(self.now.get()));
     }
 }
 
@@ -438,4 +444,33 @@ fn a_stack_solicits_ipv6_routers_only_where_one_may_be() {
             );
         }
     }
+}
+
+#[test]
+fn the_application_serves_only_once_dhcp_has_given_an_address() {
+    oasis_rt::platform::install(oasis_hosted::services());
+    let clock = VirtualClock::default();
+    let server = Server::answering();
+    server.mode.set(Mode::Silent);
+    let srv = server.clone();
+    let clock_ref = &clock;
+    oasis_rt::exec::block_on(&clock, async move {
+        let cable = Rc::new(RefCell::new(Cable::default()));
+        oasis_rt::spawn(serve(End::new(&cable, 1), srv.clone()));
+        let config = Config::from_values(None, None, None, None, false, 0).unwrap();
+        let stack = DirectStack::new(End::new(&cable, 0), config).unwrap();
+        // No DHCP server answers: idle for a minute, never serving.
+        walk(&stack, 60, Some(false), "no server").await;
+        assert_eq!(
+            clock_ref.served_at.get(),
+            None,
+            "serving without an address"
+        );
+        // It answers: serving once the lease is there, within the retries.
+        srv.mode.set(Mode::Answer);
+        walk(&stack, 180, None, "server back").await;
+        assert!(has_lease(&stack), "no lease: {:?}", stack.addrs());
+        let at = clock_ref.served_at.get().expect("serving after the lease");
+        assert!(at > 60 * S, "served at {at} ns, before the server answered");
+    });
 }

@@ -4,6 +4,13 @@
 //! ready asks the [`Platform`] to wait until the next deadline or device
 //! input. It never spins: with no ready task it always ends up in
 //! [`Platform::wait`].
+//!
+//! The first time it goes idle, it tells the platform the application is
+//! serving ([`Platform::serving`]): by then `main` and every task it
+//! spawned have done all they could without waiting — bound their sockets,
+//! loaded their data — and wait for input or a timer. A library whose
+//! service is not up yet at that point (a network stack still waiting for
+//! its address) holds the news back with a [`Starting`] guard.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -64,6 +71,33 @@ pub(crate) struct Core {
     ready: Arc<ReadyQueue>,
     polls: Cell<u64>,
     waits: Cell<u64>,
+    /// [`Starting`] guards alive; shared with them, which may outlive the core.
+    starting: Rc<Cell<usize>>,
+    /// Whether the platform has been told the application is serving.
+    served: Cell<bool>,
+}
+
+/// Holds back the executor's news that the application is serving
+/// ([`Platform::serving`]) while it lives: a library takes one while its
+/// service cannot work yet although every task waits (a network stack
+/// waiting for its DHCP lease) and drops it when the service is up.
+/// Outside an executor it holds nothing.
+pub struct Starting(Option<Rc<Cell<usize>>>);
+
+/// A [`Starting`] guard on the running executor.
+pub fn starting() -> Starting {
+    Starting(current().map(|core| {
+        core.starting.set(core.starting.get() + 1);
+        core.starting.clone()
+    }))
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        if let Some(count) = &self.0 {
+            count.set(count.get() - 1);
+        }
+    }
 }
 
 impl Core {
@@ -254,6 +288,8 @@ pub fn block_on_stats<P: Platform, F: Future>(platform: &P, future: F) -> (F::Ou
         ready: ready.clone(),
         polls: Cell::new(0),
         waits: Cell::new(0),
+        starting: Rc::new(Cell::new(0)),
+        served: Cell::new(false),
     };
     let main_waker = Arc::new(TaskWaker {
         id: MAIN,
@@ -283,6 +319,11 @@ pub fn block_on_stats<P: Platform, F: Future>(platform: &P, future: F) -> (F::Ou
         let next = core.fire_timers();
         if main_waker.queued.load(Ordering::Acquire) || !core.ready.0.lock().is_empty() {
             continue;
+        }
+        if !core.served.get() && core.starting.get() == 0 {
+            core.served.set(true);
+            // SAFETY: see `Core::now`.
+            unsafe { (*core.platform).serving() };
         }
         core.waits.set(core.waits.get() + 1);
         // SAFETY: see `Core::now`.

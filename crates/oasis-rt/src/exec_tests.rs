@@ -11,7 +11,7 @@ use core::future::{pending, poll_fn};
 use core::task::{Poll, Waker};
 use std::time::Duration;
 
-use crate::exec::{block_on, block_on_stats, current, spawn};
+use crate::exec::{block_on, block_on_stats, current, spawn, starting};
 use crate::future::{Either, join, select};
 use crate::platform::Platform;
 use crate::time::{Elapsed, Instant, sleep, timeout};
@@ -45,6 +45,8 @@ struct VirtualTime {
     now: Cell<u64>,
     waits: RefCell<Vec<Option<u64>>>,
     device: FakeDevice,
+    /// The virtual time of each `serving` call.
+    served: RefCell<Vec<u64>>,
 }
 
 impl Platform for VirtualTime {
@@ -67,6 +69,9 @@ impl Platform for VirtualTime {
         } else {
             panic!("executor waited forever with no timer and no input: deadlock");
         }
+    }
+    fn serving(&self) {
+        self.served.borrow_mut().push(self.now.get());
     }
 }
 
@@ -328,4 +333,43 @@ fn a_task_dropped_at_exit_may_spawn_from_its_destructor() {
         });
         crate::exec::yield_now().await;
     });
+}
+
+#[test]
+fn the_application_is_serving_at_the_first_idle_and_only_once() {
+    // Work that never waits is not "serving": nothing idled.
+    let p = VirtualTime::default();
+    block_on(&p, async {});
+    assert_eq!(*p.served.borrow(), []);
+    // Both branches wait (one for a timer, one for input): serving at time
+    // 0, before the first wait, and never again.
+    let p = VirtualTime::default();
+    p.device.pending.set(2);
+    let device = &p.device;
+    block_on(
+        &p,
+        join(sleep(ms(10)), async {
+            device.next_input().await;
+            device.next_input().await;
+        }),
+    );
+    assert_eq!(*p.served.borrow(), [0]);
+    assert!(p.waits.borrow().len() >= 3, "{:?}", p.waits.borrow());
+}
+
+#[test]
+fn a_starting_guard_holds_serving_back_until_it_is_dropped() {
+    let p = VirtualTime::default();
+    block_on(&p, async {
+        let held = starting();
+        // Idle twice with the guard held: not serving yet.
+        sleep(ms(5)).await;
+        sleep(ms(5)).await;
+        drop(held);
+        sleep(ms(5)).await;
+        sleep(ms(5)).await;
+    });
+    assert_eq!(*p.served.borrow(), [10_000_000]);
+    // Outside an executor a guard holds nothing and dropping it is harmless.
+    drop(starting());
 }

@@ -15,6 +15,12 @@ pub trait Platform {
     /// input. `None` means no timer is pending: wait for input only.
     /// This is where an idle unikernel spends its time, using no CPU.
     fn wait(&self, deadline: Option<u64>);
+    /// The application is serving: the executor calls this once, the
+    /// first time it goes idle with nothing holding readiness back
+    /// ([`crate::exec::Starting`]). The platform tells whoever supervises
+    /// it (kvm: the `Ready` hypercall, which the monitor passes on to
+    /// systemd; hosted: systemd's notification socket). Nothing by default.
+    fn serving(&self) {}
 }
 
 /// The services every platform provides, installed once at boot.

@@ -93,6 +93,25 @@ impl Logged {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// [`Logged::stop`], waiting at most `limit` for the exit (then the
+    /// process is killed when dropped, and this panics with the log).
+    pub fn stop_within(mut self, signal: libc::c_int, limit: Duration) -> (Option<i32>, String) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (status.code(), self.output());
+            }
+            assert!(
+                start.elapsed() < limit,
+                "still running {limit:?} after signal {signal}:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends `signal` (to this process's pid only), waits for the exit and
     /// returns its status code (`None` if a signal ended it) and the log.
     pub fn stop(mut self, signal: libc::c_int) -> (Option<i32>, String) {

@@ -74,6 +74,8 @@ pub struct Host {
     pollfds: Vec<libc::pollfd>,
     /// When the guest was entered.
     pub started: Instant,
+    /// The service manager the guest's readiness goes to ([`crate::service`]).
+    pub service: crate::service::Service,
 }
 
 fn wall_ns() -> u64 {
@@ -91,6 +93,7 @@ impl Host {
             stats: Stats::default(),
             pollfds: Vec::new(),
             started: Instant::now(),
+            service: crate::service::Service::default(),
         }
     }
 
@@ -130,6 +133,7 @@ impl Host {
             }
             Number::Poll => {
                 let mut a: Poll = self.arg(n, addr)?;
+                self.service.alive();
                 a.ready = self.poll(a.timeout_ns, a.interest)?;
                 self.put(addr, &a);
                 if let Some(status) = crate::stop::requested() {
@@ -157,6 +161,10 @@ impl Host {
                     }
                 }
                 self.put(addr, &a);
+            }
+            Number::Ready => {
+                self.arg::<Ready>(n, addr)?;
+                self.service.ready(self.started);
             }
             Number::Exit => {
                 let a: Exit = self.arg(n, addr)?;
@@ -249,8 +257,13 @@ impl Host {
         }
         let deadline = Instant::now().checked_add(std::time::Duration::from_nanos(timeout_ns));
         loop {
+            self.service.alive();
             let now = Instant::now();
-            let mut wake = deadline;
+            // A watchdog ping due meanwhile ends the wait (systemd's WatchdogSec=).
+            let mut wake = match (deadline, self.service.next_ping()) {
+                (Some(d), Some(p)) => Some(d.min(p)),
+                (d, p) => d.or(p),
+            };
             self.pollfds.clear();
             for (i, d) in self.devices.iter_mut().enumerate() {
                 if let Device::Net(net) = d
@@ -592,6 +605,52 @@ mod tests {
             );
         }
         assert_eq!(host.stats.exits[Number::Populate as usize], 5);
+    }
+
+    #[test]
+    fn ready_tells_the_service_manager_once_and_polls_feed_its_watchdog() {
+        let (mut host, _file) = host_with_disk();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let manager = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        manager
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let notifier = oasis_host::notify::Notifier::connect(path.to_str().unwrap()).unwrap();
+        host.service =
+            crate::service::Service::new(notifier, Some(std::time::Duration::from_millis(10)));
+        let mut buf = [0u8; 128];
+        let mut next = || {
+            let n = manager.recv(&mut buf).unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        };
+        host.mem.write(ARG, &Ready::default()).unwrap();
+        assert_eq!(host.handle(Number::Ready, ARG).unwrap(), Flow::Resume);
+        assert_eq!(host.handle(Number::Ready, ARG).unwrap(), Flow::Resume);
+        assert!(next().starts_with("READY=1\nSTATUS=serving"));
+        // A 35 ms POLL with no device: the wait is cut for each ping due.
+        host.mem
+            .write(
+                ARG,
+                &Poll {
+                    timeout_ns: 35_000_000,
+                    interest: 0,
+                    ready: 0,
+                },
+            )
+            .unwrap();
+        assert_eq!(host.handle(Number::Poll, ARG).unwrap(), Flow::Resume);
+        let pings: Vec<String> = std::iter::from_fn(|| {
+            manager.set_nonblocking(true).unwrap();
+            let n = manager.recv(&mut buf).ok()?;
+            Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+        })
+        .collect();
+        assert!(
+            (3..=5).contains(&pings.len()) && pings.iter().all(|p| p == "WATCHDOG=1"),
+            "{pings:?}"
+        );
+        assert_eq!(host.stats.exits[Number::Ready as usize], 2);
     }
 
     #[test]

@@ -16,6 +16,12 @@
 //! 10.0.0.2/24), and `dig @127.0.0.1 -p 5353 …` reaches the guest's port 53
 //! ([`net::user`]).
 //!
+//! Run by systemd (`dist/systemd/`), it tells the manager when the guest
+//! serves (`READY=1`, from the guest's `Ready` hypercall), keeps its
+//! watchdog fed while the guest idles, says `STOPPING=1` as it leaves
+//! ([`service`]), and a user-mode forward can serve a socket the manager
+//! bound and passed (`fwd=udp:sd=NAME:53`, oasis-host's `activation`).
+//!
 //! With `--gdb=ADDR` the VMM stops the guest at its entry and serves a GDB
 //! client ([`gdb`]): registers, memory, breakpoints, single steps, Ctrl-C.
 //!
@@ -38,6 +44,7 @@ pub mod net;
 pub mod options;
 pub mod profile;
 pub mod seccomp;
+pub mod service;
 pub mod setup;
 pub mod stop;
 

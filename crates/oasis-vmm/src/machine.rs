@@ -257,11 +257,14 @@ impl Machine {
             gdb: config.gdb.is_some(),
         };
         let gdb = config.gdb.map(crate::gdb::Server::bind).transpose()?;
+        let mut host = Host::new(mem, devices);
+        // Connected now: the sandbox lets the VMM write to it, not connect it.
+        host.service = crate::service::Service::from_env();
         Ok(Machine {
             _kvm: kvm,
             _vm: vm,
             vcpu,
-            host: Host::new(mem, devices),
+            host,
             image,
             stats: config.stats,
             needs,
@@ -286,6 +289,13 @@ impl Machine {
             None => self.run_loop(),
         };
         let _ = std::io::stdout().flush();
+        self.host
+            .service
+            .stopping(&match (&result, crate::stop::requested()) {
+                (_, Some(status)) => format!("stopped by {}", crate::stop::signal_name(status)),
+                (Ok(status), None) => format!("the guest exited with status {status}"),
+                (Err(e), None) => format!("failed: {e}"),
+            });
         let profiled = self.profile.take().map(|p| p.finish(&self.image));
         if self.stats {
             self.host.stats.malformed_frames = self

@@ -27,6 +27,8 @@ unsafe impl Pod for oasis_abi::hypercall::Abort {}
 // SAFETY: as above.
 unsafe impl Pod for oasis_abi::hypercall::Populate {}
 // SAFETY: as above.
+unsafe impl Pod for oasis_abi::hypercall::Ready {}
+// SAFETY: as above.
 unsafe impl Pod for oasis_abi::boot::BootInfo {}
 // SAFETY: an integer.
 unsafe impl Pod for u64 {}

@@ -75,7 +75,11 @@ pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--blo
                       --ipv4-gateway=10.0.0.1), and forwards UDP datagrams
                       and TCP connections from 127.0.0.1:HOSTPORT to the
                       guest's GUESTPORT; nothing leaves loopback. ,tcp-conns=N
-                      carries at most N TCP connections per forward (1024)
+                      carries at most N TCP connections per forward (1024).
+                      HOSTPORT may be sd=NAME: the socket systemd passed
+                      under NAME (LISTEN_FDS, LISTEN_FDNAMES; a NAME of
+                      digits is a position, sd=0 = descriptor 3), bound by
+                      the .socket unit instead of the VMM
   --block:NAME=FILE   back the image's block device NAME with FILE
   --stats             print exit and frame counts at exit (stderr), also when
                       stopped by SIGINT or SIGTERM (then the status is 128+signal)
@@ -280,6 +284,7 @@ mod tests {
             ("--net:service=user,fwd=udp:0:53 img", "HOSTPORT"),
             ("--net:service=user,fwd=sctp:1:2 img", "udp or tcp"),
             ("--net:service=user,port=5 img", "`port=5`"),
+            ("--net:service=user,fwd=udp:sd=:53 img", "NAME"),
             ("--profile= img", "--profile="),
             ("--profile-hz=0 img", "--profile-hz=0"),
             ("--profile-hz=20000 img", "1 to 10000"),

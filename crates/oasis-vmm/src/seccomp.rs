@@ -356,4 +356,44 @@ mod tests {
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(out.status.signal(), Some(libc::SIGSYS), "{out:?}");
     }
+
+    /// In a child process, connect to a service manager's socket, enter the
+    /// narrowest sandbox, and notify: the filter must let the datagram
+    /// through (a plain `write`), so the child exits 0 and it arrives.
+    #[test]
+    fn a_sandboxed_vmm_can_still_notify_its_service_manager() {
+        if let Some(path) = std::env::var_os("OASIS_SECCOMP_NOTIFY_CHILD") {
+            let n = oasis_host::notify::Notifier::connect(path.to_str().unwrap()).unwrap();
+            install(Needs {
+                net: false,
+                user_net: false,
+                block: false,
+                profile: false,
+                gdb: false,
+            })
+            .unwrap();
+            n.send("READY=1").unwrap();
+            n.send("STOPPING=1").unwrap();
+            std::process::exit(0);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let manager = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "seccomp::tests::a_sandboxed_vmm_can_still_notify_its_service_manager",
+                "--test-threads=1",
+            ])
+            .env("OASIS_SECCOMP_NOTIFY_CHILD", &path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        manager.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 64];
+        let n = manager.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"READY=1");
+        let n = manager.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"STOPPING=1");
+    }
 }

@@ -34,3 +34,12 @@ pub fn requested() -> Option<i32> {
         signal => Some(128 + signal),
     }
 }
+
+/// The signal behind a [`requested`] status, by name.
+pub fn signal_name(status: i32) -> &'static str {
+    match status - 128 {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
+}

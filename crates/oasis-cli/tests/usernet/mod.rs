@@ -45,14 +45,20 @@ fn unprivileged() -> Option<Command> {
 /// (by pid) when dropped.
 pub struct Guest(Logged);
 
+/// Builds `app` for kvm (once; later runs find it fresh); its image.
+pub fn image(app: &str) -> PathBuf {
+    let mut req = Request::new(root().join(app).to_string_lossy(), Target::Kvm);
+    req.target_dir = Some(image_dir());
+    req.quiet = true;
+    let exes = build(&req).unwrap_or_else(|e| panic!("building {app}: {e}"));
+    exes.into_iter().next().expect("one executable")
+}
+
 impl Guest {
     /// Builds `app` for kvm (once; later runs find it fresh) and starts
     /// `oasis run APP --target kvm --net service=NET -- BOOT…`.
     pub fn run(app: &str, net: &str, boot: &[&str]) -> Guest {
-        let mut req = Request::new(root().join(app).to_string_lossy(), Target::Kvm);
-        req.target_dir = Some(image_dir());
-        req.quiet = true;
-        build(&req).unwrap_or_else(|e| panic!("building {app}: {e}"));
+        image(app);
         let oasis = env!("CARGO_BIN_EXE_oasis");
         let mut cmd = match unprivileged() {
             Some(mut c) => {

@@ -15,7 +15,8 @@ use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::storage::PacketMetadata;
 
-use super::{Forward, HostFd};
+use super::{Forward, HostEnd, HostFd};
+use crate::activation;
 
 /// A UDP flow is forgotten after this long without a datagram.
 const FLOW_IDLE_NS: u64 = 60_000_000_000;
@@ -52,14 +53,15 @@ pub(super) struct UdpForward {
 
 impl UdpForward {
     pub(super) fn open(f: &Forward) -> Result<UdpForward, String> {
-        let host = std::net::UdpSocket::bind(("127.0.0.1", f.host_port)).map_err(|e| {
-            format!(
-                "fwd=udp:{}:{}: cannot bind 127.0.0.1:{}: {e}",
-                f.host_port, f.guest_port, f.host_port
-            )
-        })?;
+        let host = match &f.host {
+            HostEnd::Port(port) => std::net::UdpSocket::bind(("127.0.0.1", *port))
+                .map_err(|e| format!("{f}: cannot bind 127.0.0.1:{port}: {e}"))?,
+            HostEnd::Passed(name) => activation::take(name, activation::Kind::Datagram)
+                .map(std::net::UdpSocket::from)
+                .map_err(|e| format!("{f}: {e}"))?,
+        };
         host.set_nonblocking(true)
-            .map_err(|e| format!("fwd=udp:{}: {e}", f.host_port))?;
+            .map_err(|e| format!("{f}: {e}"))?;
         Ok(UdpForward {
             host,
             guest_port: f.guest_port,
@@ -188,15 +190,16 @@ pub(super) struct TcpForward {
 
 impl TcpForward {
     pub(super) fn open(f: &Forward, conns_max: usize) -> Result<TcpForward, String> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", f.host_port)).map_err(|e| {
-            format!(
-                "fwd=tcp:{}:{}: cannot listen on 127.0.0.1:{}: {e}",
-                f.host_port, f.guest_port, f.host_port
-            )
-        })?;
+        let listener = match &f.host {
+            HostEnd::Port(port) => std::net::TcpListener::bind(("127.0.0.1", *port))
+                .map_err(|e| format!("{f}: cannot listen on 127.0.0.1:{port}: {e}"))?,
+            HostEnd::Passed(name) => activation::take(name, activation::Kind::Listener)
+                .map(std::net::TcpListener::from)
+                .map_err(|e| format!("{f}: {e}"))?,
+        };
         listener
             .set_nonblocking(true)
-            .map_err(|e| format!("fwd=tcp:{}: {e}", f.host_port))?;
+            .map_err(|e| format!("{f}: {e}"))?;
         Ok(TcpForward {
             listener,
             guest_port: f.guest_port,

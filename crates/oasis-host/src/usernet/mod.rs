@@ -11,7 +11,8 @@
 //!
 //! The attachment is written
 //! `--net:NAME=user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT`
-//! ([`UserNetConfig::parse`]). The owner of the guest's device moves
+//! ([`UserNetConfig::parse`]); under a service manager, `sd=NAME` in place of
+//! HOSTPORT serves a socket it bound and passed ([`crate::activation`]). The owner of the guest's device moves
 //! frames: [`Gateway::from_guest`] for each frame the guest sent,
 //! [`Gateway::poll`] to do the host side, [`Gateway::drain_to_guest`] to
 //! move frames into the guest's ring, and waits on [`Gateway::host_fds`]
@@ -45,15 +46,45 @@ pub enum Proto {
     Tcp,
 }
 
-/// One forward: `127.0.0.1:host_port` on the host to the guest's `guest_port`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a forward's host end listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEnd {
+    /// `127.0.0.1:PORT`, bound by the gateway (`HOSTPORT`).
+    Port(u16),
+    /// A socket a service manager bound and passed, by its name
+    /// (`sd=NAME`, see [`crate::activation`]).
+    Passed(String),
+}
+
+impl core::fmt::Display for HostEnd {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            HostEnd::Port(p) => write!(f, "{p}"),
+            HostEnd::Passed(name) => write!(f, "sd={name}"),
+        }
+    }
+}
+
+/// One forward: the host end (`127.0.0.1:HOSTPORT`, or a passed socket) to
+/// the guest's `guest_port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forward {
     /// UDP or TCP.
     pub proto: Proto,
-    /// The port on the host's 127.0.0.1.
-    pub host_port: u16,
+    /// Where the host's clients reach it.
+    pub host: HostEnd,
     /// The port on the guest.
     pub guest_port: u16,
+}
+
+impl core::fmt::Display for Forward {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let proto = match self.proto {
+            Proto::Udp => "udp",
+            Proto::Tcp => "tcp",
+        };
+        write!(f, "fwd={proto}:{}:{}", self.host, self.guest_port)
+    }
 }
 
 /// What the guest's network looks like and what is forwarded.
@@ -87,7 +118,9 @@ impl Default for UserNetConfig {
 impl UserNetConfig {
     /// Parses an attachment's backing: `user` followed by
     /// `,fwd=udp:HOSTPORT:GUESTPORT` or `,fwd=tcp:HOSTPORT:GUESTPORT`, any
-    /// number of times, and optionally `,tcp-conns=N`. Errors name the part
+    /// number of times, and optionally `,tcp-conns=N`. `sd=NAME` in place of
+    /// HOSTPORT takes the socket a service manager passed under NAME
+    /// instead of binding one ([`crate::activation`]). Errors name the part
     /// that is wrong.
     pub fn parse(spec: &str) -> Result<UserNetConfig, String> {
         let mut parts = spec.split(',');
@@ -115,29 +148,32 @@ impl UserNetConfig {
                 Some("tcp") => Proto::Tcp,
                 _ => return Err(format!("`{part}`: the protocol must be udp or tcp")),
             };
-            let mut port = |what: &str| -> Result<u16, String> {
-                f.next()
-                    .and_then(|p| p.parse::<u16>().ok())
+            let port = |p: Option<&str>, what: &str| -> Result<u16, String> {
+                p.and_then(|p| p.parse::<u16>().ok())
                     .filter(|p| *p != 0)
                     .ok_or_else(|| format!("`{part}`: {what} must be a port from 1 to 65535"))
             };
-            let host_port = port("HOSTPORT")?;
-            let guest_port = port("GUESTPORT")?;
+            let host = match f.next() {
+                Some(name) if name.starts_with("sd=") => match &name[3..] {
+                    "" => return Err(format!("`{part}`: sd= needs the passed socket's NAME")),
+                    n => HostEnd::Passed(n.into()),
+                },
+                p => HostEnd::Port(port(p, "HOSTPORT")?),
+            };
+            let guest_port = port(f.next(), "GUESTPORT")?;
             if f.next().is_some() {
                 return Err(format!("`{part}`: expected fwd=PROTO:HOSTPORT:GUESTPORT"));
             }
             if config
                 .forwards
                 .iter()
-                .any(|x| x.proto == proto && x.host_port == host_port)
+                .any(|x| x.proto == proto && x.host == host)
             {
-                return Err(format!(
-                    "`{part}`: host port {host_port} is forwarded twice"
-                ));
+                return Err(format!("`{part}`: host end {host} is forwarded twice"));
             }
             config.forwards.push(Forward {
                 proto,
-                host_port,
+                host,
                 guest_port,
             });
         }
@@ -382,17 +418,21 @@ mod tests {
             [
                 Forward {
                     proto: Proto::Udp,
-                    host_port: 5353,
+                    host: HostEnd::Port(5353),
                     guest_port: 53
                 },
                 Forward {
                     proto: Proto::Tcp,
-                    host_port: 8080,
+                    host: HostEnd::Port(8080),
                     guest_port: 80
                 }
             ]
         );
         assert_eq!(UserNetConfig::parse("user").unwrap().forwards, []);
+        let c = UserNetConfig::parse("user,fwd=udp:sd=dns:53,fwd=tcp:sd=1:53").unwrap();
+        assert_eq!(c.forwards[0].host, HostEnd::Passed("dns".into()));
+        assert_eq!(c.forwards[1].host, HostEnd::Passed("1".into()));
+        assert_eq!(c.forwards[0].to_string(), "fwd=udp:sd=dns:53");
         assert_eq!(UserNetConfig::parse("user").unwrap().tcp_conns_max, 1024);
         let c = UserNetConfig::parse("user,tcp-conns=16,fwd=tcp:1:2").unwrap();
         assert_eq!((c.tcp_conns_max, c.forwards.len()), (16, 1));
@@ -405,7 +445,16 @@ mod tests {
             ("user,fwd=udp:1:x", "GUESTPORT"),
             ("user,fwd=udp:1:2:3", "expected fwd="),
             ("user,port=1", "`port=1`"),
-            ("user,fwd=tcp:1:2,fwd=tcp:1:3", "forwarded twice"),
+            (
+                "user,fwd=tcp:1:2,fwd=tcp:1:3",
+                "host end 1 is forwarded twice",
+            ),
+            (
+                "user,fwd=udp:sd=a:2,fwd=udp:sd=a:3",
+                "sd=a is forwarded twice",
+            ),
+            ("user,fwd=udp:sd=:2", "needs the passed socket's NAME"),
+            ("user,fwd=udp:sd=a", "GUESTPORT"),
         ] {
             let e = UserNetConfig::parse(bad).unwrap_err();
             assert!(e.contains(want), "{bad}: {e}");

@@ -72,6 +72,9 @@ pub(crate) struct State {
     unflushed: usize,
     mtu: usize,
     dhcp: Option<SocketHandle>,
+    /// Holds back the news that the application serves until DHCP has
+    /// given the interface its address (none while configured statically).
+    dhcp_wait: Option<oasis_rt::exec::Starting>,
     backlogs: Vec<Option<Backlog>>,
     closing: Vec<(SocketHandle, u64)>,
     udp_ports: Vec<u16>,
@@ -463,6 +466,7 @@ impl DirectStack {
             unflushed,
             mtu,
             dhcp: None,
+            dhcp_wait: None,
             backlogs: Vec::new(),
             closing: Vec::new(),
             udp_ports: Vec::new(),
@@ -567,6 +571,7 @@ impl State {
         }
         if config.dhcp() {
             self.dhcp = Some(self.sockets.add(dhcpv4::Socket::new()));
+            self.dhcp_wait = Some(oasis_rt::exec::starting());
         }
         if config.slaac() && !self.dev.link().no_ipv6_router {
             use smoltcp::socket::raw;

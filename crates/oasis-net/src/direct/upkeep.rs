@@ -45,6 +45,8 @@ impl State {
                         self.iface.routes_mut().remove_default_ipv4_route();
                     }
                 }
+                // Reachable now: the application may count as serving.
+                self.dhcp_wait = None;
                 match router {
                     Some(r) => log::info!("DHCP lease {addr} via {r} from {server}"),
                     None => log::info!("DHCP lease {addr} (no router) from {server}"),
