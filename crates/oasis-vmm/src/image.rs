@@ -3,6 +3,9 @@
 //! manifest of our ABI version), its loadable segments, and its symbols for
 //! naming the function at a faulting RIP or in a profile's stacks.
 
+use std::fs::File;
+use std::ops::Deref;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use goblin::elf::{Elf, header, program_header, sym};
@@ -35,10 +38,88 @@ struct Symbol {
     name: std::ops::Range<usize>,
 }
 
+/// An image file's bytes, mapped private and read-only: the page cache's
+/// copy, which every VMM running the same file shares, and from which the
+/// read-only segments are mapped into guest memory ([`Image::file`]).
+///
+/// The file must not be written while a VMM runs it (replace an image by
+/// renaming a new file over it, as linkers and `cp --remove-destination`
+/// do): a page cut off by truncation cannot be read any more, and the
+/// guest stops with a memory fault.
+pub struct Mapped {
+    ptr: *const u8,
+    len: usize,
+    file: File,
+}
+
+impl Mapped {
+    /// Maps all of `file`.
+    pub fn new(file: File) -> std::io::Result<Mapped> {
+        let len = usize::try_from(file.metadata()?.len()).map_err(std::io::Error::other)?;
+        if len == 0 {
+            return Err(std::io::Error::other("the file is empty"));
+        }
+        // SAFETY: a fresh private read-only mapping of an open file; the
+        // result is checked.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Mapped {
+            ptr: ptr.cast(),
+            len,
+            file,
+        })
+    }
+}
+
+impl Deref for Mapped {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the mapping lives as long as `self`, and nothing in this
+        // process writes it (it is read-only).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: our mapping, unmapped once.
+        unsafe { libc::munmap(self.ptr as *mut _, self.len) };
+    }
+}
+
+/// Where an image's bytes are: mapped from its file, or in memory (tests).
+pub enum Bytes {
+    /// Mapped from the file.
+    Mapped(Mapped),
+    /// Read into memory.
+    Owned(Vec<u8>),
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
 /// A checked kvm image.
 pub struct Image {
     /// The file's bytes.
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     /// Entry point (`_start`).
     pub entry: u64,
     /// What to load.
@@ -53,11 +134,13 @@ pub struct Image {
 impl Image {
     /// Reads and checks the image at `path`.
     pub fn load(path: &Path) -> Result<Image, Error> {
-        let bytes = std::fs::read(path).map_err(|source| Error::ReadImage {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Image::parse(bytes).map_err(|why| Error::BadImage {
+        let bytes = File::open(path)
+            .and_then(Mapped::new)
+            .map_err(|source| Error::ReadImage {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Image::parse_bytes(Bytes::Mapped(bytes)).map_err(|why| Error::BadImage {
             path: path.to_path_buf(),
             why,
         })
@@ -65,6 +148,18 @@ impl Image {
 
     /// Checks `bytes` as a kvm image; the error says what is wrong.
     pub fn parse(bytes: Vec<u8>) -> Result<Image, String> {
+        Image::parse_bytes(Bytes::Owned(bytes))
+    }
+
+    /// The open file the image was mapped from, if it was.
+    pub fn file(&self) -> Option<&File> {
+        match &self.bytes {
+            Bytes::Mapped(m) => Some(&m.file),
+            Bytes::Owned(_) => None,
+        }
+    }
+
+    fn parse_bytes(bytes: Bytes) -> Result<Image, String> {
         if bytes.get(..4) != Some(b"\x7fELF") {
             return Err(
                 "not an ELF file (an oasis kvm image is built with `oasis build --target kvm`)"

@@ -474,13 +474,23 @@ fn word(data: &[u8]) -> u32 {
     u32::from_le_bytes(w)
 }
 
-/// Copies the image's segments into guest memory (the rest is already zero).
+/// Puts the image's segments into guest memory (the rest is already
+/// zero). The whole pages of a read-only segment (text, rodata: most of an
+/// image) are mapped from the file, so N guests of one image share one copy
+/// in the page cache; writable segments and partial pages are copied.
 fn load(image: &Image, mem: &GuestMemory) {
     for s in &image.segments {
+        let mut from = 0;
+        if let Some(file) = image.file().filter(|_| !s.writable) {
+            let whole = s.file_size as u64 / PAGE * PAGE;
+            if let Some(Ok(())) = mem.map_file(s.addr, whole, file, s.offset as u64) {
+                from = whole as usize;
+            }
+        }
         let dst = mem
-            .slice_mut(s.addr, s.file_size as u64)
+            .slice_mut(s.addr + from as u64, (s.file_size - from) as u64)
             .expect("plan() checked the image fits in guest memory");
-        dst.copy_from_slice(&image.bytes[s.offset..s.offset + s.file_size]);
+        dst.copy_from_slice(&image.bytes[s.offset + from..s.offset + s.file_size]);
     }
 }
 

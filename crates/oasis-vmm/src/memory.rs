@@ -124,6 +124,45 @@ impl GuestMemory {
         })
     }
 
+    /// Maps `len` bytes of `file` from `offset` over guest memory at `addr`,
+    /// private (a guest write would copy the page, never reach the file):
+    /// the guest reads the page cache's copy, shared with every other
+    /// mapping of the file. All three must be page-aligned and the range
+    /// inside guest memory; `None` if they are not.
+    pub fn map_file(
+        &self,
+        addr: u64,
+        len: u64,
+        file: &std::fs::File,
+        offset: u64,
+    ) -> Option<io::Result<()>> {
+        use std::os::fd::AsRawFd;
+        const PAGE: u64 = 4096;
+        if [addr, len, offset].iter().any(|v| !v.is_multiple_of(PAGE)) || len == 0 {
+            return None;
+        }
+        let p = self.ptr(addr, len)?;
+        // SAFETY: MAP_FIXED over a page-aligned range of our own mapping,
+        // which it replaces with pages of the same protection; the rest of
+        // the mapping and its lifetime are unchanged (munmap at drop covers
+        // it).
+        let r = unsafe {
+            libc::mmap(
+                p.cast(),
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                file.as_raw_fd(),
+                offset as libc::off_t,
+            )
+        };
+        Some(if r == libc::MAP_FAILED {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        })
+    }
+
     /// Reads a `T` at `addr`, if inside guest memory (any alignment).
     pub fn read<T: Pod>(&self, addr: u64) -> Option<T> {
         let p = self.ptr(addr, size_of::<T>() as u64)?;
@@ -150,6 +189,39 @@ impl Drop for GuestMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mapped_file_reads_as_the_file_and_guest_writes_stay_private() {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("oasis-map-{}", std::process::id()));
+        let content: Vec<u8> = (0..3 * 4096u32).map(|i| (i * 7 + 3) as u8).collect();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(&content)
+            .unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let m = GuestMemory::new(1 << 20).unwrap();
+        m.write(0x5000 - 8, &u64::MAX).unwrap();
+        // Pages 1 and 2 of the file at guest 0x4000.
+        m.map_file(0x4000, 2 * 4096, &file, 4096).unwrap().unwrap();
+        assert_eq!(m.slice(0x4000, 2 * 4096).unwrap(), &content[4096..]);
+        assert_eq!(m.read::<u64>(0x3ff8), Some(0), "memory around is untouched");
+        assert_eq!(m.read::<u64>(0x6000), Some(0));
+        m.write(0x4000, &0u64).unwrap();
+        assert_eq!(m.read::<u64>(0x4000), Some(0));
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            content,
+            "the file is unchanged"
+        );
+        // Unaligned, empty or outside: refused, nothing mapped.
+        assert!(m.map_file(0x4001, 4096, &file, 0).is_none());
+        assert!(m.map_file(0x4000, 4095, &file, 0).is_none());
+        assert!(m.map_file(0x4000, 4096, &file, 1).is_none());
+        assert!(m.map_file(0x4000, 0, &file, 0).is_none());
+        assert!(m.map_file((1 << 20) - 4096, 2 * 4096, &file, 0).is_none());
+        std::fs::remove_file(&path).unwrap();
+    }
 
     #[test]
     fn accesses_outside_guest_memory_are_refused() {
