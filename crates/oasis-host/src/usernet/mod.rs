@@ -33,7 +33,10 @@ use std::os::fd::RawFd;
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    EthernetRepr, HardwareAddress, IpCidr, Ipv4Cidr, Ipv4Packet,
+};
 
 use flows::{TcpForward, UdpForward};
 
@@ -269,6 +272,8 @@ pub struct Gateway {
     tcp: Vec<TcpForward>,
     next_port: u16,
     dropped: u64,
+    /// The guest MAC the gateway's stack was last told of ([`Gateway::learn`]).
+    told: Option<EthernetAddress>,
 }
 
 fn smol(ns: u64) -> Instant {
@@ -302,22 +307,72 @@ impl Gateway {
             tcp,
             next_port: 40000,
             dropped: 0,
+            told: None,
         })
     }
 
     /// Takes one frame the guest sent.
     pub fn from_guest(&mut self, frame: &[u8]) {
         if let Some(reply) = dhcp::answer(frame, &self.config, GATEWAY_MAC) {
+            self.learn(frame, true);
             if self.wire.to_guest.len() < TO_GUEST_MAX {
                 self.wire.to_guest.push_back(reply);
             }
             return;
         }
+        self.learn(frame, false);
         if self.wire.from_guest.len() >= FROM_GUEST_MAX {
             self.dropped += 1;
             return;
         }
         self.wire.from_guest.push_back(frame.to_vec());
+    }
+
+    /// Tells the gateway's stack the guest's MAC (the sender of `frame`) once
+    /// the guest has its address — it asked DHCP for it, or sends from it —
+    /// as an ARP request from the guest for the gateway would: the stack
+    /// learns its neighbour from that. Without it, a datagram forwarded
+    /// while the guest was still booting (whose ARP request nobody
+    /// answered) would wait out the stack's second of silence towards an
+    /// unresolved neighbour before it asked again.
+    /// `dhcp` says the frame asked the gateway's DHCP server.
+    fn learn(&mut self, frame: &[u8], dhcp: bool) {
+        if frame.get(6..12) == self.told.as_ref().map(EthernetAddress::as_bytes) {
+            return; // the usual case: one compare per frame
+        }
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            return;
+        };
+        let from_address = || {
+            eth.ethertype() == EthernetProtocol::Ipv4
+                && Ipv4Packet::new_checked(eth.payload())
+                    .is_ok_and(|ip| ip.src_addr() == self.config.guest)
+        };
+        let mac = eth.src_addr();
+        if !mac.is_unicast()
+            || !(dhcp || from_address())
+            || self.wire.from_guest.len() >= FROM_GUEST_MAX
+        {
+            return;
+        }
+        let arp = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: mac,
+            source_protocol_addr: self.config.guest,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: self.config.gateway,
+        };
+        let repr = EthernetRepr {
+            src_addr: mac,
+            dst_addr: GATEWAY_MAC,
+            ethertype: EthernetProtocol::Arp,
+        };
+        let mut buf = alloc::vec![0; repr.buffer_len() + arp.buffer_len()];
+        let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
+        repr.emit(&mut f);
+        arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+        self.wire.from_guest.push_back(buf);
+        self.told = Some(mac);
     }
 
     /// Does everything that is ready: host sockets in both directions and
@@ -409,6 +464,99 @@ impl Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A UDP frame from `src` (10.0.0.2, MAC `mac`) to the gateway.
+    fn guest_udp(mac: EthernetAddress, payload: &[u8]) -> Vec<u8> {
+        use smoltcp::phy::ChecksumCapabilities;
+        use smoltcp::wire::{IpProtocol, Ipv4Address, Ipv4Repr, UdpPacket, UdpRepr};
+        let (src, dst) = (Ipv4Address::new(10, 0, 0, 2), Ipv4Address::new(10, 0, 0, 1));
+        let udp = UdpRepr {
+            src_port: 53,
+            dst_port: 9,
+        };
+        let ip = Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::Udp,
+            payload_len: udp.header_len() + payload.len(),
+            hop_limit: 64,
+        };
+        let eth = EthernetRepr {
+            src_addr: mac,
+            dst_addr: GATEWAY_MAC,
+            ethertype: EthernetProtocol::Ipv4,
+        };
+        let mut buf = alloc::vec![0; eth.buffer_len() + ip.buffer_len() + ip.payload_len];
+        let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
+        eth.emit(&mut f);
+        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+        let caps = ChecksumCapabilities::default();
+        ip.emit(&mut p, &caps);
+        udp.emit(
+            &mut UdpPacket::new_unchecked(p.payload_mut()),
+            &src.into(),
+            &dst.into(),
+            payload.len(),
+            |b| b.copy_from_slice(payload),
+            &caps,
+        );
+        buf
+    }
+
+    #[test]
+    fn a_datagram_forwarded_while_the_guest_booted_reaches_it_as_soon_as_it_speaks() {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let spec = alloc::format!("user,fwd=udp:{port}:53");
+        let mut gw = Gateway::new(UserNetConfig::parse(&spec).unwrap(), 1_000_000).unwrap();
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.send_to(b"query", ("127.0.0.1", port)).unwrap();
+        let frames = |gw: &mut Gateway| {
+            let mut out = Vec::new();
+            gw.drain_to_guest(&mut |f| {
+                out.push(f.to_vec());
+                true
+            });
+            out
+        };
+        let carries = |frames: &[Vec<u8>], what: &[u8]| {
+            frames
+                .iter()
+                .any(|f| f.windows(what.len()).any(|w| w == what))
+        };
+        // The guest is not up: the gateway asks for its MAC, nobody answers.
+        let mut now = 1_000_000u64;
+        let mut sent = Vec::new();
+        for _ in 0..100 {
+            now += 1_000_000;
+            gw.poll(now);
+            sent.extend(frames(&mut gw));
+            if !sent.is_empty() {
+                break;
+            }
+        }
+        assert!(!sent.is_empty(), "the gateway sends an ARP request");
+        assert!(!carries(&sent, b"query"), "nothing to send it to yet");
+        // The guest comes up and sends from its address: the datagram goes
+        // out at the next poll, well inside the stack's second of silence.
+        let mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x42]);
+        gw.from_guest(&guest_udp(mac, b"hello"));
+        now += 10_000_000;
+        gw.poll(now);
+        let sent = frames(&mut gw);
+        assert!(
+            carries(&sent, b"query"),
+            "the held datagram reaches the guest"
+        );
+        let to_guest = sent
+            .iter()
+            .find(|f| carries(core::slice::from_ref(f), b"query"))
+            .unwrap();
+        assert_eq!(&to_guest[..6], mac.as_bytes());
+    }
 
     #[test]
     fn attachments_parse_and_errors_name_the_part() {
