@@ -19,6 +19,17 @@
 //! never handed out: a network stack's megabytes of socket buffers then
 //! cost nothing at boot, only pages that data actually reaches.
 //!
+//! For the same reason big zeroed blocks (a TCP listener's socket buffers:
+//! 2 MiB for a DNS server's 64 backlog slots, most never reached) come from
+//! the top of the heap, carved downwards a page-aligned block at a time:
+//! the first-fit heap writes a hole header right after every block it
+//! carves, which would touch a page per buffer. The first-fit heap grows
+//! up from the bottom as it needs memory; the two meet at most in the
+//! middle. A freed top block at the top region's low end gives its pages
+//! back to it (with any freed blocks it then meets); one higher up is kept
+//! (its link and size inside it) for the next zeroed request of its size.
+//! Memory that was once a top block is zeroed again when handed out.
+//!
 //! And where the heap hands out fresh memory that its caller is about to
 //! write (`alloc`, not `alloc_zeroed`), it has the VMM back it ahead of use,
 //! in chunks ([`hypercall::populate`]): one exit per chunk instead of a
@@ -50,6 +61,12 @@ const SMALL_MAX: usize = 8448;
 
 const CLASSES: usize = SMALL_MAX / GRANULE + 1;
 
+/// Bytes the first-fit heap grows by at least (it starts with this much).
+const GROW: usize = 256 << 10;
+
+/// The page size: top blocks are whole pages.
+const PAGE: usize = 4096;
+
 struct Inner {
     /// Per size class, the address of the first freed block (0: none); each
     /// free block starts with the address of the next.
@@ -64,6 +81,17 @@ struct Inner {
     /// (0 once it said it cannot).
     start: usize,
     populated: usize,
+    /// The lowest address handed out from the top; the first-fit heap
+    /// grows no further. The heap's end until a top block is taken.
+    ceiling: usize,
+    /// The heap's end.
+    limit: usize,
+    /// The lowest the ceiling has been: memory from here up may have been
+    /// written.
+    lowest: usize,
+    /// The first freed top block above the ceiling (0: none); each starts
+    /// with the address of the next and its own size.
+    top_free: usize,
 }
 
 /// The most bytes taken from the first-fit heap at a time for a class's new
@@ -105,6 +133,10 @@ static HEAP: Heap = Heap(spin::Mutex::new(Inner {
     pristine: usize::MAX,
     start: 0,
     populated: 0,
+    ceiling: 0,
+    limit: 0,
+    lowest: 0,
+    top_free: 0,
 }));
 
 /// The least and most memory one `Populate` call asks for.
@@ -160,12 +192,34 @@ impl Inner {
     }
 
     /// A block from the first-fit heap, with how many of its leading bytes
-    /// may be non-zero.
+    /// may be non-zero; the heap grows towards the top blocks if it must.
     fn first_fit(&mut self, layout: Layout) -> Option<(*mut u8, usize)> {
-        let p = self.heap.allocate_first_fit(layout).ok()?.as_ptr();
+        let p = loop {
+            if let Ok(p) = self.heap.allocate_first_fit(layout) {
+                break p.as_ptr();
+            }
+            let top = self.end();
+            let used = top - self.start;
+            let want = (layout.size() + layout.align() + 64)
+                .max(GROW)
+                .max(used / 8);
+            let by = want.min(self.ceiling.saturating_sub(top)) & !7;
+            if by < layout.size() {
+                return None;
+            }
+            // SAFETY: `[top, top + by)` is heap memory below every top block,
+            // owned by nothing else. Growing writes a hole header at `top`
+            // (or in the last hole): no longer pristine.
+            unsafe { self.heap.extend(by) };
+            self.pristine = self.pristine.max(top.saturating_add(BOOKKEEPING_MARGIN));
+        };
         let start = p as usize;
         let end = start.saturating_add(layout.size());
-        let dirty = end.min(self.pristine).saturating_sub(start);
+        let dirty = if end > self.lowest {
+            layout.size() // over memory that was a top block
+        } else {
+            end.min(self.pristine).saturating_sub(start)
+        };
         self.pristine = self.pristine.max(end.saturating_add(BOOKKEEPING_MARGIN));
         Some((p, dirty))
     }
@@ -191,9 +245,84 @@ impl Inner {
         self.populated = to;
     }
 
-    /// The heap's end.
+    /// The first-fit heap's end.
     fn end(&self) -> usize {
         self.heap.top() as usize
+    }
+
+    /// A zeroed block of whole pages from the top of the heap: a freed one
+    /// of its size, or one carved below the ceiling, which is still zero
+    /// there and stays untouched. `None` if the first-fit heap is in the way
+    /// or the block needs more than page alignment.
+    fn top_block(&mut self, layout: Layout) -> Option<*mut u8> {
+        if layout.align() > PAGE {
+            return None;
+        }
+        let size = layout.size().next_multiple_of(PAGE);
+        let mut link = &mut self.top_free as *mut usize;
+        // SAFETY: every block on the list is a freed top block of whole
+        // pages, which starts with the next block's address and its size.
+        unsafe {
+            while *link != 0 {
+                let block = *link as *mut usize;
+                if block.add(1).read() == size {
+                    *link = block.read();
+                    let p = block as *mut u8;
+                    p.write_bytes(0, size);
+                    return Some(p);
+                }
+                link = block;
+            }
+        }
+        let p = self.ceiling.checked_sub(size)?;
+        if p < self.end().max(self.pristine) {
+            return None;
+        }
+        // Pages above `lowest` were top blocks before: zero them again.
+        let reused = (p + size).saturating_sub(self.lowest.max(p));
+        // SAFETY: `[p, p + size)` is heap memory between the first-fit heap
+        // and every live top block.
+        unsafe { (p as *mut u8).add(size - reused).write_bytes(0, reused) };
+        self.ceiling = p;
+        self.lowest = self.lowest.min(p);
+        Some(p as *mut u8)
+    }
+
+    /// Takes back the top block `[p, p + size)`.
+    fn free_top(&mut self, p: usize, size: usize) {
+        if p != self.ceiling {
+            // SAFETY: a top block of whole pages, no longer in use: it keeps
+            // the list's link and its size.
+            unsafe {
+                (p as *mut usize).write(self.top_free);
+                (p as *mut usize).add(1).write(size);
+            }
+            self.top_free = p;
+            return;
+        }
+        self.ceiling += size;
+        // Freed blocks the ceiling now meets go back with it.
+        'meet: loop {
+            let mut link = &mut self.top_free as *mut usize;
+            // SAFETY: as in `top_block`.
+            unsafe {
+                while *link != 0 {
+                    let block = *link as *mut usize;
+                    if block as usize == self.ceiling {
+                        *link = block.read();
+                        self.ceiling += block.add(1).read();
+                        continue 'meet;
+                    }
+                    link = block;
+                }
+            }
+            break;
+        }
+    }
+
+    /// Whether `p` is a top block.
+    fn is_top(&self, p: usize) -> bool {
+        (self.ceiling..self.limit).contains(&p)
     }
 }
 
@@ -213,7 +342,13 @@ unsafe impl GlobalAlloc for Heap {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let Some((p, dirty)) = self.0.lock().allocate(layout) else {
+        let mut inner = self.0.lock();
+        if layout.size() > SMALL_MAX
+            && let Some(p) = inner.top_block(layout)
+        {
+            return p;
+        }
+        let Some((p, dirty)) = inner.allocate(layout) else {
             return core::ptr::null_mut();
         };
         // SAFETY: `p` is a block of at least `max(dirty, layout.size())`
@@ -233,10 +368,15 @@ unsafe impl GlobalAlloc for Heap {
             inner.free[c] = ptr as usize;
             return;
         }
+        let mut inner = self.0.lock();
+        if inner.is_top(ptr as usize) {
+            inner.free_top(ptr as usize, layout.size().next_multiple_of(PAGE));
+            return;
+        }
         if let Some(p) = NonNull::new(ptr) {
             // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc's
             // contract). The hole header this writes lies below `pristine`.
-            unsafe { self.0.lock().heap.deallocate(p, layout) }
+            unsafe { inner.heap.deallocate(p, layout) }
         }
     }
 }
@@ -249,8 +389,12 @@ unsafe impl GlobalAlloc for Heap {
 pub(crate) unsafe fn init(start: u64, end: u64) {
     let size = end.saturating_sub(start) as usize;
     let mut inner = HEAP.0.lock();
-    // SAFETY: the caller vouches for the range.
-    unsafe { inner.heap.init(start as *mut u8, size) };
+    // SAFETY: the caller vouches for the range; the first-fit heap takes
+    // its bottom and grows over the rest as it needs.
+    unsafe { inner.heap.init(start as *mut u8, size.min(GROW)) };
+    inner.ceiling = end as usize;
+    inner.limit = end as usize;
+    inner.lowest = end as usize;
     // `init` wrote the first hole's header at `start`.
     inner.pristine = (start as usize).saturating_add(BOOKKEEPING_MARGIN);
     inner.start = start as usize;
