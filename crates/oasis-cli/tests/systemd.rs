@@ -161,12 +161,7 @@ fn kvm_dns_as_a_notify_service_on_a_passed_socket() {
     let mut cmd = Command::new("/bin/sh");
     cmd.args(["-c", r#"LISTEN_PID=$$ exec "$0" "$@""#])
         .arg(env!("CARGO_BIN_EXE_oasis"))
-        .args([
-            "vmm",
-            "--stats",
-            "--net:service=user,fwd=udp:sd=dns:53",
-            common::s(&image),
-        ])
+        .args(vmm_on_passed_socket(&image))
         .env("NOTIFY_SOCKET", &manager.path)
         .env("LISTEN_FDS", "1")
         .env("LISTEN_FDNAMES", "dns")
@@ -234,12 +229,7 @@ fn kvm_dns_started_by_its_first_query_under_systemd_socket_activate() {
     cmd.args(["--datagram", "--listen", &to.to_string(), "--fdname=dns"])
         .arg(format!("--setenv=NOTIFY_SOCKET={}", manager.path.display()))
         .arg(env!("CARGO_BIN_EXE_oasis"))
-        .args([
-            "vmm",
-            "--stats",
-            "--net:service=user,fwd=udp:sd=dns:53",
-            common::s(&image),
-        ]);
+        .args(vmm_on_passed_socket(&image));
     let mut vmm = Logged::start(cmd, "systemd-activate-dns");
     // systemd-socket-activate binds, then starts the VMM when a datagram
     // arrives: the first query is asked of a port nothing serves yet.
@@ -412,4 +402,14 @@ fn kvm_dns_as_a_transient_unit_under_systemd() {
         "{unit} did not stop cleanly:\n{out}"
     );
     ran("kvm_dns_as_a_transient_unit_under_systemd");
+}
+
+/// `oasis vmm` on apps/dns, its forward serving the UDP socket passed as `dns`.
+fn vmm_on_passed_socket(image: &std::path::Path) -> [&str; 4] {
+    [
+        "vmm",
+        "--stats",
+        "--net:service=user,fwd=udp:sd=dns:53",
+        common::s(image),
+    ]
 }
