@@ -212,22 +212,26 @@ fn zone_blocks<'i>(
     let end = section.end;
     let mut left = count;
     core::iter::from_fn(move || {
+        if at == end && left == 0 {
+            return None;
+        }
+        let start = at;
+        // After an error, the iterator ends.
+        at = end;
         if left == 0 {
-            return (at != end).then_some(Err(ImageError::Invalid(at)));
+            return Some(Err(ImageError::Invalid(start))); // bytes after the last zone
         }
         left -= 1;
         let len = image
-            .get(at..at + 4)
-            .filter(|_| at + 4 <= end)
+            .get(start..start + 4)
+            .filter(|_| start + 4 <= end)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
-        let Some(block) = len.and_then(|len| image.get(at + 4..end)?.get(..len)) else {
+        let Some(block) = len.and_then(|len| image.get(start + 4..end)?.get(..len)) else {
             left = 0;
-            at = end;
-            return Some(Err(ImageError::Truncated(at)));
+            return Some(Err(ImageError::Truncated(start)));
         };
-        let start = at + 4;
-        at = start + block.len();
-        Some(Ok((block, start)))
+        at = start + 4 + block.len();
+        Some(Ok((block, start + 4)))
     })
 }
 
@@ -431,6 +435,7 @@ mod tests {
     use super::*;
     use crate::engine::Transport;
     use crate::wire::Type;
+    use alloc::vec;
 
     #[test]
     fn an_image_answers_like_the_catalog_it_came_from() {
@@ -535,6 +540,27 @@ mod tests {
             assert_eq!(x.apex, y.apex);
             assert_eq!(x.names, y.names);
         }
+    }
+
+    #[test]
+    fn zone_blocks_must_tile_their_section_and_end_after_an_error() {
+        let bytes = [2u8, 0, 0, 0, 0xaa, 0xbb, 1, 0, 0, 0, 0xcc];
+        let all = |count, end| -> Vec<Result<(Vec<u8>, usize), ImageError>> {
+            zone_blocks(&bytes, &(0..end), count)
+                .map(|r| r.map(|(b, at)| (b.to_vec(), at)))
+                .collect()
+        };
+        assert_eq!(
+            all(2, 11),
+            [Ok((vec![0xaa, 0xbb], 4)), Ok((vec![0xcc], 10))]
+        );
+        // One block too many, one too few (bytes left over), a block
+        // running past the section: each an error, then the end.
+        assert_eq!(all(3, 11).last(), Some(&Err(ImageError::Truncated(11))));
+        assert_eq!(all(1, 11).last(), Some(&Err(ImageError::Invalid(6))));
+        assert_eq!(all(2, 10).last(), Some(&Err(ImageError::Truncated(6))));
+        assert_eq!(all(3, 11).len(), 3);
+        assert_eq!(all(0, 0).len(), 0);
     }
 
     #[test]
