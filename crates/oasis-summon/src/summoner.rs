@@ -22,6 +22,9 @@ const MAX_WAITING: usize = 64;
 /// How long a stopping VMM gets after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
+/// The UDP socket's receive buffer, in bytes.
+const RECEIVE_BUFFER: usize = 4 << 20;
+
 const UDP: u64 = u64::MAX;
 const SIGNALS: u64 = u64::MAX - 1;
 /// A service's tokens: index × 2, + 1 for its pidfd.
@@ -68,6 +71,8 @@ pub struct Summoner {
     booting: usize,
     /// Boots so far (names each notification socket apart).
     boots: u64,
+    /// Queries refused for the bound since the last log line about it.
+    refused: u64,
 }
 
 fn log(line: std::fmt::Arguments) {
@@ -82,6 +87,9 @@ impl Summoner {
         let socket =
             UdpSocket::bind(config.listen).map_err(|e| format!("listen {}: {e}", config.listen))?;
         socket.set_nonblocking(true).map_err(|e| e.to_string())?;
+        // A burst of queries for many services waits here while the loop
+        // boots: room for thousands, not the default ~200 KiB.
+        sys::receive_buffer(&socket, RECEIVE_BUFFER);
         let epoll = Epoll::new().map_err(|e| format!("epoll: {e}"))?;
         let signals = sys::stop_signals().map_err(|e| format!("signalfd: {e}"))?;
         epoll
@@ -111,6 +119,7 @@ impl Summoner {
             vmm,
             booting: 0,
             boots: 0,
+            refused: 0,
         })
     }
 
@@ -147,6 +156,13 @@ impl Summoner {
                     t if t & PIDFD != 0 => self.exited((t >> 1) as usize),
                     t => self.notified((t >> 1) as usize),
                 }
+            }
+            if self.refused > 0 {
+                log(format_args!(
+                    "SERVFAIL for {} queries: {} boots under way (max-boots)",
+                    self.refused, self.booting
+                ));
+                self.refused = 0;
             }
             self.deadlines(Instant::now());
         }
@@ -208,10 +224,7 @@ impl Summoner {
         match self.services[i].state {
             State::Running(_) => return self.answer(query, from),
             State::Stopped if self.booting >= self.config.max_boots => {
-                log(format_args!(
-                    "{}: SERVFAIL, {} boots under way (max-boots)",
-                    self.config.services[i].name, self.booting
-                ));
+                self.refused += 1;
                 return self.refuse(query, from);
             }
             State::Stopped => {

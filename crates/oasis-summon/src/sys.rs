@@ -122,3 +122,24 @@ pub fn child_setup() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Asks for a receive buffer of `bytes` on `socket`: beyond the system's
+/// limit when privileged (SO_RCVBUFFORCE), else up to it (SO_RCVBUF).
+pub fn receive_buffer(socket: &impl AsRawFd, bytes: usize) {
+    let v = bytes.min(i32::MAX as usize) as libc::c_int;
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: `v` is a valid c_int for the duration of the call.
+        let r = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            return;
+        }
+    }
+}
