@@ -10,6 +10,7 @@
 //!               [--profile FILE [--profile-hz N] | --gdb ADDR] [-- BOOT ARGS]
 //! oasis inspect IMAGE
 //! oasis vmm [VMM OPTIONS] IMAGE [-- BOOT ARGS]
+//! oasis summon CONFIG
 //! ```
 #![warn(missing_docs)]
 
@@ -72,7 +73,10 @@ pub const USAGE: &str = "usage:
       shows a kvm image's ABI version, devices, size and entry
   oasis vmm [--mem=MiB] [--net:NAME=BACKING]... [--block:NAME=FILE]... [--stats]
             [--profile=FILE [--profile-hz=N] | --gdb=ADDR] IMAGE [-- BOOT ARGS]
-      runs a built kvm image (the same as oasis-vmm)";
+      runs a built kvm image (the same as oasis-vmm)
+  oasis summon CONFIG
+      an authoritative DNS server for CONFIG's zone of services that boots a
+      service's unikernel when its name is asked for, stops it when idle";
 
 /// A parsed `build` or `run` command line.
 #[derive(Debug)]
@@ -243,6 +247,13 @@ fn dispatch(argv: &[String]) -> Result<i32, Error> {
             _ => Err(Error::Usage("usage: oasis inspect IMAGE".into())),
         },
         "vmm" => Ok(oasis_vmm::main_with(rest)),
+        "summon" => {
+            // The monitor is this very program's `oasis vmm`, unless CONFIG names one.
+            let me = std::env::current_exe()
+                .map_err(|e| Error::Run(format!("this program's path: {e}")))?;
+            let vmm = vec![me.to_string_lossy().into_owned(), "vmm".to_string()];
+            Ok(oasis_summon::main_with(rest, vmm))
+        }
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(0)

@@ -45,8 +45,8 @@ pub struct Netns {
 }
 
 impl Netns {
-    /// Creates `oasis-TAG-PID` with `lo` up and `tap0` up at 10.0.0.1/24.
-    pub fn with_tap(tag: &str) -> Netns {
+    /// Creates `oasis-TAG-PID` with only `lo`, up.
+    pub fn new(tag: &str) -> Netns {
         let name = format!("oasis-{tag}-{}", std::process::id());
         // A namespace left by an earlier run of this pid would make `add` fail.
         let _ = Command::new("ip")
@@ -56,10 +56,29 @@ impl Netns {
         run(Command::new("ip").args(["netns", "add", &name]));
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// Creates `oasis-TAG-PID` with `lo` up and `tap0` up at 10.0.0.1/24.
+    pub fn with_tap(tag: &str) -> Netns {
+        let ns = Netns::new(tag);
         ns.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
         ns.ip(&["addr", "add", "10.0.0.1/24", "dev", "tap0"]);
         ns.ip(&["link", "set", "tap0", "up"]);
         ns
+    }
+
+    /// Adds bridge `br0` at 10.0.0.1/24 and, for each name, a TAP on it,
+    /// all up: one segment for several guests.
+    pub fn bridge_with_taps(&self, taps: &[&str]) {
+        self.ip(&["link", "add", "br0", "type", "bridge"]);
+        self.ip(&["addr", "add", "10.0.0.1/24", "dev", "br0"]);
+        self.ip(&["link", "set", "br0", "up"]);
+        for tap in taps {
+            self.ip(&["tuntap", "add", "dev", tap, "mode", "tap"]);
+            self.ip(&["link", "set", tap, "master", "br0"]);
+            self.ip(&["link", "set", tap, "up"]);
+        }
     }
 
     /// Runs `ip -n NS ARGS`, which must succeed.

@@ -568,11 +568,31 @@ fn open_devices(
             let (rx, tx) = unsafe { net::rings(rx, tx, DEFAULT_SLOTS, DEFAULT_SLOT_SIZE) };
             d.mtu = 1514;
             d.mac = random_mac();
+            let tap = if net::is_user_mode(backing) {
+                None
+            } else {
+                let (tap, mac) = net::parse_tap_backing(backing).map_err(|why| Error::Backing {
+                    kind: "net",
+                    name: name.to_string(),
+                    why,
+                })?;
+                if let Some(mac) = mac {
+                    d.mac[..6].copy_from_slice(&mac);
+                }
+                Some(tap)
+            };
             d.rx_ring = rx_at;
             d.tx_ring = tx_at;
             d.ring_slots = DEFAULT_SLOTS;
             d.ring_slot_size = DEFAULT_SLOT_SIZE;
-            let backend = if net::is_user_mode(backing) {
+            let backend = if let Some(tap) = tap {
+                let file = net::open_tap(tap).map_err(|e| Error::Backing {
+                    kind: "net",
+                    name: name.to_string(),
+                    why: format!("cannot open TAP interface {tap}: {e} (does it exist, and may this user open /dev/net/tun? Without root, try --net:{name}=user,fwd=…)"),
+                })?;
+                net::NetDevice::Tap(net::TapNet::new(file, rx, tx))
+            } else {
                 let mut seed = [0u8; 8];
                 fill_random(&mut seed)?;
                 let user = net::UserNet::open(backing, rx, tx, u64::from_le_bytes(seed)).map_err(
@@ -586,13 +606,6 @@ fn open_devices(
                 // not look for an IPv6 router (and wake to do so).
                 d.link |= LINK_NO_IPV6_ROUTER;
                 net::NetDevice::User(Box::new(user))
-            } else {
-                let file = net::open_tap(backing).map_err(|e| Error::Backing {
-                    kind: "net",
-                    name: name.to_string(),
-                    why: format!("cannot open TAP interface {backing}: {e} (does it exist, and may this user open /dev/net/tun? Without root, try --net:{name}=user,fwd=…)"),
-                })?;
-                net::NetDevice::Tap(net::TapNet::new(file, rx, tx))
             };
             devices.push(Device::Net(backend));
         }

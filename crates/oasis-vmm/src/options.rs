@@ -67,7 +67,9 @@ impl Config {
 /// The usage text.
 pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] [--profile=FILE [--profile-hz=N]] [--kvm=PATH] [--gdb=ADDR] IMAGE [--] [BOOT ARGS]...
   --mem=MiB           guest memory (default 32)
-  --net:NAME=TAP      back the image's net device NAME with TAP interface TAP
+  --net:NAME=TAP[,mac=XX:XX:XX:XX:XX:XX]
+                      back the image's net device NAME with TAP interface
+                      TAP; the guest's MAC is random each boot unless fixed
   --net:NAME=user[,fwd=udp:HOSTPORT:GUESTPORT][,fwd=tcp:HOSTPORT:GUESTPORT]...
                       user-mode networking, no root needed: the VMM is the
                       guest's gateway at 10.0.0.1 (ARP, ping, DHCP leasing it
@@ -106,6 +108,8 @@ exit status: the guest's (0 done, 1 application error, 2 bad boot arguments),
 pub fn check_net_backing(backing: &str) -> Result<(), String> {
     if crate::net::is_user_mode(backing) {
         oasis_host::usernet::UserNetConfig::parse(backing)?;
+    } else {
+        crate::net::parse_tap_backing(backing)?;
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ fn image_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kvm-images")
 }
 
+#[allow(unused_imports)] // not every test file picks ports
 pub use oasis_testkit::client::free_port as unused_port;
 #[allow(unused_imports)] // not every test file sends patterns
 pub use oasis_testkit::client::pattern;

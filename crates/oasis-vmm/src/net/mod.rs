@@ -1,8 +1,9 @@
 //! Net devices: the guest's two shared rings, and what backs them on the
 //! host. Two backings exist, chosen by the attachment:
 //!
-//! - `--net:NAME=TAP` ([`tap`]): a TAP interface (needs one to exist, so
-//!   usually root or a prepared interface).
+//! - `--net:NAME=TAP[,mac=XX:…]` ([`tap`]): a TAP interface (needs one to
+//!   exist, so usually root or a prepared interface); the guest's MAC is
+//!   random each boot unless `mac=` fixes it.
 //! - `--net:NAME=user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT,…`
 //!   ([`user`]): user-mode networking, for people without root. The VMM
 //!   plays the gateway at 10.0.0.1 on a private link to the guest
@@ -22,7 +23,7 @@ use std::time::Instant;
 
 use oasis_abi::ring::{End, Ring, RingError};
 
-pub use tap::{TapNet, open_tap};
+pub use tap::{TapNet, open_tap, parse_backing as parse_tap_backing};
 pub use user::UserNet;
 
 /// The attachment text that selects user-mode networking: `user` alone or

@@ -20,6 +20,43 @@ pub struct TapNet {
 
 pub use oasis_host::tap::open_tap;
 
+/// A TAP attachment's text, `TAP` or `TAP,mac=02:00:0a:00:00:0b`: the
+/// interface's name and the guest's MAC address, if one is fixed. Without
+/// `mac=` the VMM draws a random one each boot; a fixed one lets a guest
+/// booted again on the same address keep its place in its peers' neighbour
+/// caches (`oasis summon` restarts services that way).
+pub fn parse_backing(backing: &str) -> Result<(&str, Option<[u8; 6]>), String> {
+    let mut parts = backing.split(',');
+    let tap = parts.next().unwrap_or_default();
+    if tap.is_empty() {
+        return Err(format!("{backing:?}: no TAP interface named"));
+    }
+    let mut mac = None;
+    for part in parts {
+        let Some(text) = part.strip_prefix("mac=") else {
+            return Err(format!("{part:?}: a TAP takes only mac=XX:XX:XX:XX:XX:XX"));
+        };
+        mac = Some(parse_mac(text).ok_or_else(|| {
+            format!("mac={text}: expected six hex bytes, unicast (02:00:0a:00:00:0b)")
+        })?);
+    }
+    Ok((tap, mac))
+}
+
+/// `XX:XX:XX:XX:XX:XX`, a unicast address (the low bit of the first byte clear).
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut bytes = text.split(':');
+    for b in &mut mac {
+        let part = bytes.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(part, 16).ok()?;
+    }
+    (bytes.next().is_none() && mac[0] & 1 == 0).then_some(mac)
+}
+
 impl TapNet {
     /// A device over `file` with rings the VMM placed and initialised.
     pub fn new(file: File, rx: Ring, tx: Ring) -> TapNet {
@@ -80,5 +117,28 @@ impl TapNet {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod backing_tests {
+    use super::parse_backing;
+
+    #[test]
+    fn a_tap_backing_names_the_interface_and_may_fix_the_mac() {
+        assert_eq!(parse_backing("tap0"), Ok(("tap0", None)));
+        assert_eq!(
+            parse_backing("tap-a,mac=02:00:0a:00:00:0B"),
+            Ok(("tap-a", Some([2, 0, 10, 0, 0, 11])))
+        );
+        for bad in [
+            "",
+            "tap0,mac=01:00:00:00:00:01",
+            "tap0,mac=02:00:00:00:00",
+            "tap0,mac=02:00:00:00:00:00:00",
+            "tap0,mtu=9000",
+        ] {
+            assert!(parse_backing(bad).is_err(), "{bad:?}");
+        }
     }
 }
