@@ -19,11 +19,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
-#[cfg(test)]
 use oasis::Duration;
 use oasis::rt::args::FromArg;
 
 pub use crate::conns::TcpLimits;
+pub use crate::rrl::RrlConfig;
 use oasis_dns::wire::Name;
 
 /// How a [`Server`](crate::Server) serves.
@@ -43,12 +43,18 @@ pub struct Config {
     pub notify: Vec<SocketAddr>,
     /// Zones served as secondaries of their primaries.
     pub secondaries: Vec<SecondaryZone>,
+    /// Response-rate limiting of UDP answers (off unless `rrl.rate` > 0).
+    pub rrl: RrlConfig,
+    /// How often the server logs its counters (a `dns stats:` line, when
+    /// they changed); zero never.
+    pub stats_every: Duration,
 }
 
 impl Default for Config {
     /// Port 53, TCP as [`TcpLimits::default`] (256 connections, 64 per
     /// client, idle ones closed after 10 s or 500 ms under pressure), no
-    /// transfers, no NOTIFY, no secondary zones.
+    /// transfers, no NOTIFY, no secondary zones, no rate limiting, no
+    /// stats lines.
     fn default() -> Config {
         Config {
             port: 53,
@@ -56,6 +62,8 @@ impl Default for Config {
             axfr_allow: Vec::new(),
             notify: Vec::new(),
             secondaries: Vec::new(),
+            rrl: RrlConfig::default(),
+            stats_every: Duration::ZERO,
         }
     }
 }
