@@ -19,7 +19,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use oasis_dns::engine::Catalog;
 use oasis_dns::zone::file::load_all;
-use oasis_dns_server::config::{Addr, Config, SecondaryZone, ServerAddr};
+use oasis_dns_server::config::{Addr, Config, Identity, Nsid, SecondaryZone, ServerAddr};
 use oasis_dns_server::{RrlConfig, Server, TcpLimits};
 
 oasis::boot_arg! {
@@ -86,6 +86,23 @@ oasis::boot_arg! {
     static DNS_STATS: u64 = Arg::new("dns-stats", "log the DNS server's counters (queries, refused, truncated, rate-limited) every SECONDS when they changed (0: never)").default("0").value_name("SECONDS");
 }
 
+oasis::boot_arg! {
+    /// The name server identifier.
+    static NSID: Nsid = Arg::new("nsid", "send this name server identifier to queries that ask for it (EDNS NSID, RFC 5001); hex:HEX for bytes");
+}
+oasis::boot_arg! {
+    /// Whether CHAOS identity queries are answered.
+    static CHAOS: String = Arg::new("chaos", "answer CHAOS TXT queries for version.bind, version.server, id.server and hostname.bind (on), or refuse them (off)").default("on").value_name("on|off");
+}
+oasis::boot_arg! {
+    /// The version string.
+    static VERSION_STRING: String = Arg::new("version-string", "the answer to version.bind and version.server").default("oasis").value_name("TEXT");
+}
+oasis::boot_arg! {
+    /// The identity string.
+    static IDENTITY: String = Arg::new("identity", "the answer to id.server and hostname.bind (default: the --nsid, else refused)").value_name("TEXT");
+}
+
 #[oasis::main(net = "service", optional(block = "zones"))]
 async fn main(mut env: oasis::Env) -> oasis::Result {
     let files = ZONE_FILE.values();
@@ -133,6 +150,18 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
                 ipv4_prefix: RRL_IPV4_PREFIX.value().unwrap_or(24),
                 ipv6_prefix: RRL_IPV6_PREFIX.value().unwrap_or(56),
                 buckets: RRL_BUCKETS.value().unwrap_or(16384),
+            },
+            identity: Identity {
+                nsid: NSID.value().map(|n| n.0),
+                chaos: match CHAOS.value().as_deref() {
+                    None | Some("on") => true,
+                    Some("off") => false,
+                    Some(other) => {
+                        return Err(alloc::format!("--chaos={other}: expected on or off").into());
+                    }
+                },
+                version: VERSION_STRING.value().unwrap_or_else(|| "oasis".into()),
+                identity: IDENTITY.value(),
             },
             stats_every: oasis::Duration::from_secs(DNS_STATS.value().unwrap_or(0)),
         },

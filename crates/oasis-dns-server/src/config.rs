@@ -23,6 +23,7 @@ use oasis::Duration;
 use oasis::rt::args::FromArg;
 
 pub use crate::conns::TcpLimits;
+pub use crate::ident::Identity;
 pub use crate::rrl::RrlConfig;
 use oasis_dns::wire::Name;
 
@@ -45,6 +46,8 @@ pub struct Config {
     pub secondaries: Vec<SecondaryZone>,
     /// Response-rate limiting of UDP answers (off unless `rrl.rate` > 0).
     pub rrl: RrlConfig,
+    /// How the server identifies itself: NSID, CHAOS version and identity.
+    pub identity: Identity,
     /// How often the server logs its counters (a `dns stats:` line, when
     /// they changed); zero never.
     pub stats_every: Duration,
@@ -63,6 +66,7 @@ impl Default for Config {
             notify: Vec::new(),
             secondaries: Vec::new(),
             rrl: RrlConfig::default(),
+            identity: Identity::default(),
             stats_every: Duration::ZERO,
         }
     }
@@ -123,6 +127,33 @@ impl FromArg for SecondaryZone {
             apex: name.to_lowercase(),
             primary,
         })
+    }
+}
+
+/// A name server identifier as a boot-argument value: text, or
+/// `hex:` and its bytes in hexadecimal (`hex:6e7331`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nsid(pub Vec<u8>);
+
+impl FromArg for Nsid {
+    const VALUE_NAME: &'static str = "TEXT|hex:HEX";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        let bytes = match s.strip_prefix("hex:") {
+            Some(hex) => {
+                if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err("expected an even number of hexadecimal digits after hex:".into());
+                }
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0))
+                    .collect()
+            }
+            None => s.as_bytes().to_vec(),
+        };
+        if bytes.is_empty() || bytes.len() > 512 {
+            return Err("an NSID is 1 to 512 bytes".into());
+        }
+        Ok(Nsid(bytes))
     }
 }
 

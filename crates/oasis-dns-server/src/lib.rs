@@ -47,6 +47,7 @@ extern crate std;
 
 pub mod config;
 pub mod conns;
+pub mod ident;
 pub mod rrl;
 pub mod serve;
 pub mod service;
@@ -91,11 +92,12 @@ impl Server {
             notify,
             secondaries,
             rrl,
+            identity,
             stats_every,
         } = config;
         let primaries = secondaries.iter().map(|s| s.primary).collect();
         let apexes = secondaries.into_iter().map(|s| s.apex).collect();
-        let service = Rc::new(Service::new(catalog, apexes, axfr_allow));
+        let service = Rc::new(Service::new(catalog, apexes, axfr_allow).with_identity(identity));
         for apex in service.catalog().apexes() {
             info!("serving zone {apex}");
         }

@@ -280,7 +280,7 @@ fn word(msg: &[u8], at: usize) -> Option<u16> {
 
 /// Follows a (possibly compressed) name from `at`: `visit` sees each label;
 /// gives the offset just past the name where it began.
-fn walk_name(msg: &[u8], mut at: usize, mut visit: impl FnMut(&[u8])) -> Option<usize> {
+pub(crate) fn walk_name(msg: &[u8], mut at: usize, mut visit: impl FnMut(&[u8])) -> Option<usize> {
     let mut after = None;
     let mut hops = 0;
     loop {

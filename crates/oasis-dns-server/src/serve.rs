@@ -55,8 +55,9 @@ pub async fn serve_udp<U: UdpSocket>(
         .await
 }
 
-/// One response: a NOTIFY for a secondary zone is acknowledged, anything
-/// else goes to the catalog. `None`: not worth an answer (e.g. a response);
+/// One response: a NOTIFY for a secondary zone is acknowledged, a CHAOS
+/// query for the version or identity answered ([`crate::ident`]), anything
+/// else goes to the catalog (and gets the NSID if it asked). `None`: not worth an answer (e.g. a response);
 /// dropped, and counted by the catalog.
 fn answer(
     service: &Service,
@@ -68,7 +69,12 @@ fn answer(
     if service.notify(query) {
         return notify_ack(query, out);
     }
-    catalog.answer(query, t, out)
+    let id = service.identity();
+    if let Some(n) = id.chaos(query, out) {
+        return Some(n);
+    }
+    let n = catalog.answer(query, t, out)?;
+    Some(id.add_nsid(query, t, out, n))
 }
 
 /// Accepts TCP connections on `listener` and serves each in its own task,
