@@ -19,8 +19,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use oasis_dns::engine::Catalog;
 use oasis_dns::zone::file::load_all;
-use oasis_dns_server::config::{Addr, Config, SecondaryZone, ServerAddr};
-use oasis_dns_server::{Server, TcpLimits};
+use oasis_dns_server::config::{Addr, Config, Identity, Nsid, SecondaryZone, ServerAddr};
+use oasis_dns_server::{RrlConfig, Server, TcpLimits};
 
 oasis::boot_arg! {
     /// Zone files to serve instead of the built-in zones.
@@ -55,6 +55,52 @@ oasis::boot_arg! {
 oasis::boot_arg! {
     /// Zones taken from primaries.
     static SECONDARY: SecondaryZone = Arg::new("secondary", "serve ZONE as a secondary of the primary at ADDR:PORT, by AXFR, refreshed on NOTIFY and by its SOA timers (repeatable)").repeat();
+}
+
+oasis::boot_arg! {
+    /// Response-rate limit.
+    static RRL_RATE: u32 = Arg::new("rrl-rate", "limit UDP answers to N per second per client prefix and answer (response-rate limiting; 0: off)").default("0").value_name("N");
+}
+oasis::boot_arg! {
+    /// Response-rate limit burst.
+    static RRL_BURST: u32 = Arg::new("rrl-burst", "answers a client prefix may get at once before --rrl-rate holds it back (0: one second's worth)").default("0").value_name("N");
+}
+oasis::boot_arg! {
+    /// Truncated answers among those held back.
+    static RRL_SLIP: u32 = Arg::new("rrl-slip", "send every Nth answer held back by --rrl-rate truncated (TC=1, so real clients retry over TCP) instead of dropping it (0: drop all)").default("2").value_name("N");
+}
+oasis::boot_arg! {
+    /// IPv4 prefix length for rate limiting.
+    static RRL_IPV4_PREFIX: u8 = Arg::new("rrl-ipv4-prefix", "IPv4 clients in one prefix of this length share their --rrl-rate").default("24").value_name("BITS");
+}
+oasis::boot_arg! {
+    /// IPv6 prefix length for rate limiting.
+    static RRL_IPV6_PREFIX: u8 = Arg::new("rrl-ipv6-prefix", "IPv6 clients in one prefix of this length share their --rrl-rate").default("56").value_name("BITS");
+}
+oasis::boot_arg! {
+    /// Rate-limiting table size.
+    static RRL_BUCKETS: usize = Arg::new("rrl-buckets", "buckets of the --rrl-rate table, allocated once (24 bytes each; rounded up to a power of two)").default("16384").value_name("N");
+}
+oasis::boot_arg! {
+    /// Seconds between stats lines.
+    static DNS_STATS: u64 = Arg::new("dns-stats", "log the DNS server's counters (queries, refused, truncated, rate-limited) every SECONDS when they changed (0: never)").default("0").value_name("SECONDS");
+}
+
+oasis::boot_arg! {
+    /// The name server identifier.
+    static NSID: Nsid = Arg::new("nsid", "send this name server identifier to queries that ask for it (EDNS NSID, RFC 5001); hex:HEX for bytes");
+}
+oasis::boot_arg! {
+    /// Whether CHAOS identity queries are answered.
+    static CHAOS: String = Arg::new("chaos", "answer CHAOS TXT queries for version.bind, version.server, id.server and hostname.bind (on), or refuse them (off)").default("on").value_name("on|off");
+}
+oasis::boot_arg! {
+    /// The version string.
+    static VERSION_STRING: String = Arg::new("version-string", "the answer to version.bind and version.server").default("oasis").value_name("TEXT");
+}
+oasis::boot_arg! {
+    /// The identity string.
+    static IDENTITY: String = Arg::new("identity", "the answer to id.server and hostname.bind (default: the --nsid, else refused)").value_name("TEXT");
 }
 
 #[oasis::main(net = "service", optional(block = "zones"))]
@@ -97,6 +143,27 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
             axfr_allow: AXFR_ALLOW.values().into_iter().map(|a| a.0).collect(),
             notify: NOTIFY.values().into_iter().map(|s| s.0).collect(),
             secondaries,
+            rrl: RrlConfig {
+                rate: RRL_RATE.value().unwrap_or(0),
+                burst: RRL_BURST.value().unwrap_or(0),
+                slip: RRL_SLIP.value().unwrap_or(2),
+                ipv4_prefix: RRL_IPV4_PREFIX.value().unwrap_or(24),
+                ipv6_prefix: RRL_IPV6_PREFIX.value().unwrap_or(56),
+                buckets: RRL_BUCKETS.value().unwrap_or(16384),
+            },
+            identity: Identity {
+                nsid: NSID.value().map(|n| n.0),
+                chaos: match CHAOS.value().as_deref() {
+                    None | Some("on") => true,
+                    Some("off") => false,
+                    Some(other) => {
+                        return Err(alloc::format!("--chaos={other}: expected on or off").into());
+                    }
+                },
+                version: VERSION_STRING.value().unwrap_or_else(|| "oasis".into()),
+                identity: IDENTITY.value(),
+            },
+            stats_every: oasis::Duration::from_secs(DNS_STATS.value().unwrap_or(0)),
         },
     );
     let stack = oasis_net::stack(&mut env, "service")?;

@@ -19,11 +19,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
-#[cfg(test)]
 use oasis::Duration;
 use oasis::rt::args::FromArg;
 
 pub use crate::conns::TcpLimits;
+pub use crate::ident::Identity;
+pub use crate::rrl::RrlConfig;
 use oasis_dns::wire::Name;
 
 /// How a [`Server`](crate::Server) serves.
@@ -43,12 +44,20 @@ pub struct Config {
     pub notify: Vec<SocketAddr>,
     /// Zones served as secondaries of their primaries.
     pub secondaries: Vec<SecondaryZone>,
+    /// Response-rate limiting of UDP answers (off unless `rrl.rate` > 0).
+    pub rrl: RrlConfig,
+    /// How the server identifies itself: NSID, CHAOS version and identity.
+    pub identity: Identity,
+    /// How often the server logs its counters (a `dns stats:` line, when
+    /// they changed); zero never.
+    pub stats_every: Duration,
 }
 
 impl Default for Config {
     /// Port 53, TCP as [`TcpLimits::default`] (256 connections, 64 per
     /// client, idle ones closed after 10 s or 500 ms under pressure), no
-    /// transfers, no NOTIFY, no secondary zones.
+    /// transfers, no NOTIFY, no secondary zones, no rate limiting, no
+    /// stats lines.
     fn default() -> Config {
         Config {
             port: 53,
@@ -56,6 +65,9 @@ impl Default for Config {
             axfr_allow: Vec::new(),
             notify: Vec::new(),
             secondaries: Vec::new(),
+            rrl: RrlConfig::default(),
+            identity: Identity::default(),
+            stats_every: Duration::ZERO,
         }
     }
 }
@@ -115,6 +127,33 @@ impl FromArg for SecondaryZone {
             apex: name.to_lowercase(),
             primary,
         })
+    }
+}
+
+/// A name server identifier as a boot-argument value: text, or
+/// `hex:` and its bytes in hexadecimal (`hex:6e7331`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nsid(pub Vec<u8>);
+
+impl FromArg for Nsid {
+    const VALUE_NAME: &'static str = "TEXT|hex:HEX";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        let bytes = match s.strip_prefix("hex:") {
+            Some(hex) => {
+                if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err("expected an even number of hexadecimal digits after hex:".into());
+                }
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0))
+                    .collect()
+            }
+            None => s.as_bytes().to_vec(),
+        };
+        if bytes.is_empty() || bytes.len() > 512 {
+            return Err("an NSID is 1 to 512 bytes".into());
+        }
+        Ok(Nsid(bytes))
     }
 }
 

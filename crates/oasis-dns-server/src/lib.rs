@@ -47,6 +47,8 @@ extern crate std;
 
 pub mod config;
 pub mod conns;
+pub mod ident;
+pub mod rrl;
 pub mod serve;
 pub mod service;
 pub mod xfr;
@@ -54,13 +56,17 @@ pub mod xfr;
 use alloc::rc::Rc;
 use core::net::SocketAddr;
 
+use oasis::Duration;
 use oasis::log::info;
 use oasis_dns::engine::Catalog;
 use oasis_net::Stack;
 
 pub use config::{Config, SecondaryZone};
 pub use conns::TcpLimits;
+pub use rrl::RrlConfig;
 pub use service::Service;
+
+use rrl::Rrl;
 
 /// An authoritative server: its zones and configuration, ready to
 /// [`run`](Server::run) on a stack.
@@ -70,6 +76,8 @@ pub struct Server {
     tcp: TcpLimits,
     notify: Rc<[SocketAddr]>,
     primaries: alloc::vec::Vec<SocketAddr>,
+    rrl: RrlConfig,
+    stats_every: Duration,
 }
 
 impl Server {
@@ -83,10 +91,13 @@ impl Server {
             axfr_allow,
             notify,
             secondaries,
+            rrl,
+            identity,
+            stats_every,
         } = config;
         let primaries = secondaries.iter().map(|s| s.primary).collect();
         let apexes = secondaries.into_iter().map(|s| s.apex).collect();
-        let service = Rc::new(Service::new(catalog, apexes, axfr_allow));
+        let service = Rc::new(Service::new(catalog, apexes, axfr_allow).with_identity(identity));
         for apex in service.catalog().apexes() {
             info!("serving zone {apex}");
         }
@@ -96,6 +107,8 @@ impl Server {
             tcp,
             notify: notify.into(),
             primaries,
+            rrl,
+            stats_every,
         }
     }
 
@@ -114,6 +127,8 @@ impl Server {
             tcp,
             notify,
             primaries,
+            rrl,
+            stats_every,
         } = self;
         info!(
             "{} answers ready; listening on port {port} (UDP and TCP)",
@@ -132,6 +147,60 @@ impl Server {
         if !notify.is_empty() {
             oasis::spawn(xfr::notify_all(stack.clone(), service.clone(), notify));
         }
-        serve::serve(&stack, service, port, tcp).await
+        let rrl = Rrl::with_random_key(rrl).map(Rc::new);
+        if let Some(r) = &rrl {
+            let c = r.config();
+            info!(
+                "response-rate limiting over UDP: {} answers/s per client prefix and answer, \
+                 burst {}, every {} held back sent truncated, /{} IPv4 and /{} IPv6 prefixes, \
+                 {} buckets",
+                c.rate,
+                c.burst,
+                c.slip,
+                c.ipv4_prefix,
+                c.ipv6_prefix,
+                r.buckets()
+            );
+        }
+        if !stats_every.is_zero() {
+            oasis::spawn(report(service.clone(), rrl.clone(), stats_every));
+        }
+        serve::serve(&stack, service, port, tcp, rrl).await
+    }
+}
+
+/// Logs the server's counters every `every`, when they changed:
+/// `dns stats: queries Q, malformed M, refused R, truncated T; rrl dropped
+/// D, slipped S, evicted E` (the `rrl` part only with a limiter).
+async fn report(service: Rc<Service>, rrl: Option<Rc<Rrl>>, every: Duration) {
+    let mut last = None;
+    loop {
+        oasis::sleep(every).await;
+        let catalog = service.catalog();
+        let s = catalog.stats();
+        let load =
+            |c: &core::sync::atomic::AtomicU64| c.load(core::sync::atomic::Ordering::Relaxed);
+        let now = (
+            [
+                load(&s.queries),
+                load(&s.malformed),
+                load(&s.refused),
+                load(&s.truncated),
+            ],
+            rrl.as_ref().map(|r| r.counts()),
+        );
+        if last == Some(now) {
+            continue;
+        }
+        last = Some(now);
+        let [q, m, r, t] = now.0;
+        match now.1 {
+            Some(c) => info!(
+                "dns stats: queries {q}, malformed {m}, refused {r}, truncated {t}; \
+                 rrl dropped {}, slipped {}, evicted {}",
+                c.dropped, c.slipped, c.evicted
+            ),
+            None => info!("dns stats: queries {q}, malformed {m}, refused {r}, truncated {t}"),
+        }
     }
 }

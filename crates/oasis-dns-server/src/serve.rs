@@ -3,7 +3,9 @@
 //! UDP answers each query with the catalog's allocation-free
 //! [`Catalog::answer`] through [`UdpSocket::serve`]: in batches on the
 //! socket stack (one `recvmmsg`/`sendmmsg` per burst), in place as the
-//! driver receives it on the direct stack. TCP takes length-prefixed
+//! driver receives it on the direct stack; a response-rate limiter
+//! ([`crate::rrl`]), when configured, then lets each answer go, truncates
+//! it or drops it. TCP, never limited, takes length-prefixed
 //! queries, several per connection, within limits on connections that
 //! close idle ones first under pressure ([`crate::conns`], RFC 7766); it
 //! also serves AXFR to the addresses allowed to
@@ -23,23 +25,39 @@ use oasis_dns::xfr::notify_ack;
 use oasis_net::prelude::*;
 use oasis_net::{NetError, Stack};
 
+use oasis::Instant;
+
 use crate::conns::{Conns, TcpLimits, Ticket};
+use crate::rrl::{Rrl, Verdict, slip};
 use crate::service::Service;
 
 /// Answers UDP queries on `socket` until the socket fails, each one where
 /// the stack lets it be answered: on the direct stack over kvm, read where
 /// it was received and written where it is sent ([`UdpSocket::serve`]).
-pub async fn serve_udp<U: UdpSocket>(socket: U, service: Rc<Service>) -> Result<(), NetError> {
+/// With a limiter, each answer is then sent, truncated or dropped as it
+/// says ([`crate::rrl`]), in place: nothing is allocated per query.
+pub async fn serve_udp<U: UdpSocket>(
+    socket: U,
+    service: Rc<Service>,
+    rrl: Option<Rc<Rrl>>,
+) -> Result<(), NetError> {
     socket
-        .serve(move |query, _peer, out| {
+        .serve(move |query, peer, out| {
             let catalog = service.catalog();
-            answer(&service, &catalog, query, Transport::Udp, out)
+            let n = answer(&service, &catalog, query, Transport::Udp, out)?;
+            let Some(rrl) = &rrl else { return Some(n) };
+            match rrl.check(Instant::now().as_nanos(), peer.ip(), &out[..n]) {
+                Verdict::Send => Some(n),
+                Verdict::Slip => Some(slip(out, n)),
+                Verdict::Drop => None,
+            }
         })
         .await
 }
 
-/// One response: a NOTIFY for a secondary zone is acknowledged, anything
-/// else goes to the catalog. `None`: not worth an answer (e.g. a response);
+/// One response: a NOTIFY for a secondary zone is acknowledged, a CHAOS
+/// query for the version or identity answered ([`crate::ident`]), anything
+/// else goes to the catalog (and gets the NSID if it asked). `None`: not worth an answer (e.g. a response);
 /// dropped, and counted by the catalog.
 fn answer(
     service: &Service,
@@ -51,7 +69,12 @@ fn answer(
     if service.notify(query) {
         return notify_ack(query, out);
     }
-    catalog.answer(query, t, out)
+    let id = service.identity();
+    if let Some(n) = id.chaos(query, out) {
+        return Some(n);
+    }
+    let n = catalog.answer(query, t, out)?;
+    Some(id.add_nsid(query, t, out, n))
 }
 
 /// Accepts TCP connections on `listener` and serves each in its own task,
@@ -176,17 +199,19 @@ async fn serve_connection<S: TcpStream>(
     }
 }
 
-/// Serves `service` on `port` of `stack`, over UDP and TCP, until either fails.
+/// Serves `service` on `port` of `stack`, over UDP (limited by `rrl`, if
+/// given) and TCP, until either fails.
 pub async fn serve<S: Stack>(
     stack: &S,
     service: Rc<Service>,
     port: u16,
     tcp: TcpLimits,
+    rrl: Option<Rc<Rrl>>,
 ) -> oasis::Result {
     let udp = stack.bind_udp(port)?;
     let listener = stack.listen_tcp(port, 64)?;
     let result = oasis::select(
-        serve_udp(udp, service.clone()),
+        serve_udp(udp, service.clone(), rrl),
         serve_tcp(listener, service, tcp),
     )
     .await;

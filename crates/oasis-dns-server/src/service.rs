@@ -11,6 +11,8 @@ use core::task::Waker;
 use oasis_dns::engine::{Catalog, Zone};
 use oasis_dns::wire::Name;
 
+use crate::ident::Identity;
+
 /// One zone served as a secondary: its current copy, and whether a NOTIFY
 /// asked for a check.
 pub struct Secondary {
@@ -37,6 +39,7 @@ pub struct Service {
     local: Vec<Zone>,
     secondaries: Vec<Rc<Secondary>>,
     axfr_allow: Vec<IpAddr>,
+    identity: Identity,
 }
 
 impl Service {
@@ -63,7 +66,18 @@ impl Service {
                 })
                 .collect(),
             axfr_allow,
+            identity: Identity::default(),
         }
+    }
+
+    /// The same, identifying itself as `identity` says (NSID, CHAOS).
+    pub fn with_identity(self, identity: Identity) -> Service {
+        Service { identity, ..self }
+    }
+
+    /// How the server identifies itself.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     /// The zones taken from primaries, in the order given to [`Service::new`].
