@@ -137,6 +137,13 @@ impl Ring {
         self.own.set(0);
     }
 
+    /// The addresses of the slots (the ring without its header): what may
+    /// be given back to the host while no slot holds a frame.
+    pub fn slot_area(&self) -> core::ops::Range<usize> {
+        let start = self.base as usize + HEADER_SIZE as usize;
+        start..start + self.slots as usize * self.slot_size as usize
+    }
+
     /// Largest frame a slot holds.
     pub fn frame_max(&self) -> usize {
         (self.slot_size - SLOT_HEADER_SIZE) as usize

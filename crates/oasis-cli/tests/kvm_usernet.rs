@@ -182,6 +182,62 @@ fn kvm_dns_answers_through_a_user_mode_forward_over_udp_and_tcp() {
 /// tells the guest it has no IPv6 router, and oasis's own SLAAC, which
 /// solicits elsewhere, has its idle test in oasis-net's `lease.rs`). It
 /// answers after 30 s, and the VMM idled meanwhile.
+/// A guest that has answered a burst holds both its rings (1 MiB of
+/// slots); a second after the burst the VMM gives their pages back, and the
+/// guest answers as before.
+#[test]
+fn quiet_rings_give_their_pages_back_and_the_guest_still_answers() {
+    if !kvm_usable() {
+        return;
+    }
+    let port = unused_port();
+    let mut server = Guest::run("apps/dns", &format!("service=user,fwd=udp:{port}:53"), &[]);
+    server.wait_for("listening on port 53");
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let ask = |id: u16| {
+        let query = dns::query(id, "www.example.com", dns::TYPE_A);
+        let mut buf = vec![0u8; 4096];
+        (0..5).find_map(|_| {
+            sock.send_to(&query, to).unwrap();
+            while let Ok((n, _)) = sock.recv_from(&mut buf) {
+                if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+                    return Some(buf[..n].to_vec());
+                }
+            }
+            None
+        })
+    };
+    // Past the rings' 256 slots each way: every slot page touched.
+    for id in 1..=400u16 {
+        let a = ask(id).unwrap_or_else(|| panic!("no answer {id}:\n{}", server.output()));
+        dns::check_www_answer(&a, id);
+    }
+    let busy = server.rss_kib();
+    std::thread::sleep(Duration::from_millis(2500));
+    let quiet = server.rss_kib();
+    assert!(
+        quiet + 768 <= busy,
+        "RSS {busy} KiB after the burst, {quiet} KiB after 2.5 s quiet: the ring pages stayed"
+    );
+    for id in 401..=700u16 {
+        let a =
+            ask(id).unwrap_or_else(|| panic!("no answer {id} after a trim:\n{}", server.output()));
+        dns::check_www_answer(&a, id);
+    }
+    let (_, out) = server.stop();
+    let trims: u64 = out
+        .lines()
+        .flat_map(|l| l.split(", "))
+        .find_map(|p| p.trim_end().strip_suffix(" ring trims"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ring trims count in the stats line:\n{out}"));
+    assert!(trims >= 1, "{out}");
+    println!("RSS {busy} KiB busy, {quiet} KiB quiet; {trims} ring trims");
+    ran("quiet_rings_give_their_pages_back_and_the_guest_still_answers");
+}
+
 #[test]
 fn kvm_dns_keeps_answering_past_30_s_and_idles_meanwhile() {
     if !kvm_usable() {

@@ -32,6 +32,8 @@ pub struct Stats {
     pub tx_frames: u64,
     /// Frames from guests dropped as malformed (user-mode networks).
     pub malformed_frames: u64,
+    /// Times the rings' slot pages went back to the host ([`Host::poll`]).
+    pub ring_trims: u64,
 }
 
 impl Stats {
@@ -44,12 +46,13 @@ impl Stats {
             .map(|n| format!("{:?} {}", n, self.exits[*n as usize]))
             .collect();
         format!(
-            "oasis-vmm: stats: {total} exits ({}), net rx {} frames, tx {} frames, ran {:.3} s, {} malformed frames dropped",
+            "oasis-vmm: stats: {total} exits ({}), net rx {} frames, tx {} frames, ran {:.3} s, {} malformed frames dropped, {} ring trims",
             per.join(", "),
             self.rx_frames,
             self.tx_frames,
             ran.as_secs_f64(),
-            self.malformed_frames
+            self.malformed_frames,
+            self.ring_trims
         )
     }
 }
@@ -76,7 +79,15 @@ pub struct Host {
     pub started: Instant,
     /// The service manager the guest's readiness goes to ([`crate::service`]).
     pub service: crate::service::Service,
+    /// When frames last moved through a ring, if they have since the rings
+    /// were last trimmed.
+    ring_traffic: Option<Instant>,
 }
+
+/// How long the rings stay quiet before their slots' pages go back to the
+/// host: a server that has answered once holds its whole rings (1 MiB per
+/// net device) otherwise, a fleet of idle ones as many MiB per guest.
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn wall_ns() -> u64 {
     SystemTime::now()
@@ -94,6 +105,7 @@ impl Host {
             pollfds: Vec::new(),
             started: Instant::now(),
             service: crate::service::Service::default(),
+            ring_traffic: None,
         }
     }
 
@@ -231,6 +243,9 @@ impl Host {
                 let moved = net.exchange(now).map_err(|e| self.net_fault(i, e))?;
                 self.stats.tx_frames += u64::from(moved.tx);
                 self.stats.rx_frames += u64::from(moved.rx);
+                if moved.tx + moved.rx > 0 {
+                    self.ring_traffic = Some(now);
+                }
                 if moved.pending {
                     ready |= 1 << i;
                 }
@@ -259,11 +274,20 @@ impl Host {
         loop {
             self.service.alive();
             let now = Instant::now();
+            // Rings quiet for a while give their slots' pages back, once.
+            let trim_at = self.ring_traffic.map(|t| t + TRIM_AFTER);
+            if trim_at.is_some_and(|t| now >= t) {
+                self.trim_rings();
+                continue;
+            }
             // A watchdog ping due meanwhile ends the wait (systemd's WatchdogSec=).
             let mut wake = match (deadline, self.service.next_ping()) {
                 (Some(d), Some(p)) => Some(d.min(p)),
                 (d, p) => d.or(p),
             };
+            if let Some(t) = trim_at {
+                wake = Some(wake.map_or(t, |w| w.min(t)));
+            }
             self.pollfds.clear();
             for (i, d) in self.devices.iter_mut().enumerate() {
                 if let Device::Net(net) = d
@@ -305,6 +329,19 @@ impl Host {
                 return Ok(ready);
             }
         }
+    }
+
+    /// Trims every net device's rings (those with a frame in a slot keep
+    /// theirs until the next quiet second).
+    fn trim_rings(&mut self) {
+        let mut all = true;
+        for d in &self.devices {
+            if let Device::Net(net) = d {
+                all &= net.trim().unwrap_or(false);
+            }
+        }
+        self.stats.ring_trims += 1;
+        self.ring_traffic = if all { None } else { Some(Instant::now()) };
     }
 
     fn block_io(&mut self, n: Number, a: &mut BlockIo) {

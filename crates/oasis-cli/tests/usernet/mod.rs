@@ -103,6 +103,17 @@ impl Guest {
         self.0.cpu_time().expect("the VMM's /proc/PID/stat")
     }
 
+    /// The VMM's resident memory (VmRSS), KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.pid()))
+            .expect("the VMM's /proc/PID/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("a VmRSS line")
+    }
+
     /// Whether the VMM still runs.
     pub fn alive(&mut self) -> bool {
         self.0.alive()

@@ -41,6 +41,9 @@ pub enum NetError {
     Io(io::Error),
 }
 
+/// The host's page size, the unit of [`NetDevice::trim`].
+const PAGE: usize = 4096;
+
 /// Frames one exchange moved, and whether the guest has frames waiting.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Moved {
@@ -112,6 +115,37 @@ impl NetDevice {
             NetDevice::Tap(_) => None,
             NetDevice::User(u) => u.wake_at(now),
         }
+    }
+
+    /// Gives the host back the pages of both rings' slots, if no slot holds
+    /// a frame: they read as zero when next touched, which the ring
+    /// protocol never looks at (a slot is read only between its producer's
+    /// write and its consumer's release). Called while the guest waits in
+    /// POLL, so neither side is inside a slot. `Ok(false)` if a slot was
+    /// busy and nothing was given back.
+    pub fn trim(&self) -> Result<bool, NetError> {
+        let (rx, tx) = match self {
+            NetDevice::Tap(t) => t.rings(),
+            NetDevice::User(u) => u.rings(),
+        };
+        if rx.pending().map_err(NetError::Ring)? + tx.pending().map_err(NetError::Ring)? > 0 {
+            return Ok(false);
+        }
+        for area in [rx.slot_area(), tx.slot_area()] {
+            let start = area.start.next_multiple_of(PAGE);
+            let end = area.end / PAGE * PAGE;
+            if end > start {
+                // SAFETY: whole pages of guest memory inside the ring's slot
+                // area, which no one reads until a side writes it again;
+                // private anonymous (or privately mapped) memory reads as
+                // zero-filled (or file) pages afterwards. KVM drops its
+                // mappings of them through its MMU notifier.
+                unsafe {
+                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED)
+                };
+            }
+        }
+        Ok(true)
     }
 
     /// Frames from the guest dropped as malformed (user-mode only; a TAP

@@ -58,6 +58,11 @@ fn parse_mac(text: &str) -> Option<[u8; 6]> {
 }
 
 impl TapNet {
+    /// The RX and TX rings.
+    pub fn rings(&self) -> (&Ring, &Ring) {
+        (&self.rx, &self.tx)
+    }
+
     /// A device over `file` with rings the VMM placed and initialised.
     pub fn new(file: File, rx: Ring, tx: Ring) -> TapNet {
         TapNet { file, rx, tx }

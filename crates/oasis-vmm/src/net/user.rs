@@ -58,6 +58,11 @@ pub struct UserNet {
 }
 
 impl UserNet {
+    /// The RX and TX rings.
+    pub fn rings(&self) -> (&Ring, &Ring) {
+        (&self.rx, &self.tx)
+    }
+
     /// Parses the attachment `spec` (`user,fwd=…`) and opens every forward's
     /// host socket on 127.0.0.1; `seed` randomises the gateway's TCP
     /// sequence numbers and ports. The error says which forward failed.
