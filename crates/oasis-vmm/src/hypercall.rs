@@ -32,7 +32,7 @@ pub struct Stats {
     pub tx_frames: u64,
     /// Frames from guests dropped as malformed (user-mode networks).
     pub malformed_frames: u64,
-    /// Times the rings' slot pages went back to the host ([`Host::poll`]).
+    /// Times the rings' slot pages went back to the host (`Host::poll`).
     pub ring_trims: u64,
 }
 
