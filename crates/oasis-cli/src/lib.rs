@@ -56,14 +56,17 @@ pub const USAGE: &str = "usage:
       --frame-pointers keeps frame pointers in a kvm image (for --profile);
       --debug-info keeps line tables and function names in the image for gdb
   oasis run APP [--target hosted|kvm] [--bin NAME] [--debug] [--frame-pointers] [--debug-info]
-                [--net NAME=BACKING]... [--block NAME=FILE]... [--mem MiB] [--stats]
-                [--profile FILE [--profile-hz N] | --gdb ADDR] [-- BOOT ARGS]
+                [--net NAME=BACKING]... [--block NAME=FILE]... [--mem MiB]
+                [--ring-slots N] [--stats] [--profile FILE [--profile-hz N] | --gdb ADDR] [-- BOOT ARGS]
       builds APP if needed, then runs it with the devices attached; a net
       BACKING is a TAP interface, or user-mode networking (no root):
       user,fwd=udp:HOSTPORT:GUESTPORT,fwd=tcp:HOSTPORT:GUESTPORT,... with the
       guest at 10.0.0.2 (DHCP, or --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1)
       behind a gateway at 10.0.0.1, reached from 127.0.0.1:HOSTPORT (or,
       under systemd, HOSTPORT = sd=NAME: the socket it passed as NAME);
+      --ring-slots (kvm) sets the frames each net ring holds (16 to 4096,
+      default 256); --stats (kvm) prints exit counts and where the memory
+      went at exit;
       --profile (kvm) samples the guest's stacks N times a second (default
       1000) and writes folded stacks to FILE at exit, for inferno-flamegraph;
       --gdb ADDR (kvm; implies --debug-info) stops the guest at its entry and
@@ -71,7 +74,7 @@ pub const USAGE: &str = "usage:
       gdb IMAGE -ex 'target remote ADDR'
   oasis inspect IMAGE
       shows a kvm image's ABI version, devices, size and entry
-  oasis vmm [--mem=MiB] [--net:NAME=BACKING]... [--block:NAME=FILE]... [--stats]
+  oasis vmm [--mem=MiB] [--ring-slots=N] [--net:NAME=BACKING]... [--block:NAME=FILE]... [--stats]
             [--profile=FILE [--profile-hz=N] | --gdb=ADDR] IMAGE [-- BOOT ARGS]
       runs a built kvm image (the same as oasis-vmm)
   oasis summon CONFIG
@@ -85,6 +88,7 @@ struct Spec {
     nets: Vec<(String, String)>,
     blocks: Vec<(String, PathBuf)>,
     mem_mib: Option<u64>,
+    ring_slots: Option<u32>,
     stats: bool,
     profile: Option<PathBuf>,
     profile_hz: Option<u32>,
@@ -118,6 +122,7 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
         nets: Vec::new(),
         blocks: Vec::new(),
         mem_mib: None,
+        ring_slots: None,
         stats: false,
         profile: None,
         profile_hz: None,
@@ -158,6 +163,13 @@ fn parse_spec(args: &[String], run: bool) -> Result<Spec, Error> {
                     Some(v.parse().ok().filter(|&m| m > 0).ok_or_else(|| {
                         Error::Usage(format!("--mem {v}: expected a size in MiB"))
                     })?);
+            }
+            "--ring-slots" if run => {
+                let v = value("--ring-slots")?;
+                spec.ring_slots = Some(
+                    oasis_vmm::options::parse_ring_slots(&v)
+                        .map_err(|e| Error::Usage(format!("--ring-slots {v}: {e}")))?,
+                );
             }
             "--stats" if run => spec.stats = true,
             "--profile" if run => {
@@ -266,10 +278,14 @@ fn dispatch(argv: &[String]) -> Result<i32, Error> {
 
 fn run(spec: Spec) -> Result<i32, Error> {
     if spec.request.target == Target::Hosted
-        && (spec.mem_mib.is_some() || spec.stats || spec.gdb.is_some() || spec.profile.is_some())
+        && (spec.mem_mib.is_some()
+            || spec.ring_slots.is_some()
+            || spec.stats
+            || spec.gdb.is_some()
+            || spec.profile.is_some())
     {
         return Err(Error::Usage(
-            "--mem, --stats, --profile and --gdb apply to --target kvm only (debug or profile a hosted app with gdb or perf themselves)".into(),
+            "--mem, --ring-slots, --stats, --profile and --gdb apply to --target kvm only (debug or profile a hosted app with gdb or perf themselves)".into(),
         ));
     }
     let exe = build::build_one(&spec.request)?;
@@ -287,6 +303,9 @@ fn run(spec: Spec) -> Result<i32, Error> {
             config.args = spec.boot;
             if let Some(m) = spec.mem_mib {
                 config.mem_mib = m;
+            }
+            if let Some(n) = spec.ring_slots {
+                config.ring_slots = n;
             }
             Ok(oasis_vmm::run(&config)?)
         }
@@ -317,7 +336,7 @@ mod tests {
     #[test]
     fn run_lines_parse_devices_and_boot_arguments() {
         let s = parse_spec(
-            &args("examples/block --target kvm --block storage=/tmp/d --mem 64 -- --check-only"),
+            &args("examples/block --target kvm --block storage=/tmp/d --mem 64 --ring-slots 32 -- --check-only"),
             true,
         )
         .unwrap();
@@ -325,6 +344,7 @@ mod tests {
         assert_eq!(s.request.target, Target::Kvm);
         assert_eq!(s.blocks, [("storage".to_string(), PathBuf::from("/tmp/d"))]);
         assert_eq!(s.mem_mib, Some(64));
+        assert_eq!(s.ring_slots, Some(32));
         assert_eq!(s.boot, ["--check-only"]);
         assert!(!s.request.frame_pointers && s.profile.is_none());
         for line in [
@@ -368,6 +388,16 @@ mod tests {
             ("hello --target xen", true, "--target xen"),
             ("hello --net tap0", true, "--net tap0"),
             ("hello --mem", true, "--mem needs a value"),
+            (
+                "dns --ring-slots 10",
+                true,
+                "--ring-slots 10: expected a power of two",
+            ),
+            (
+                "dns --ring-slots 16",
+                false,
+                "unknown option `--ring-slots`",
+            ),
             ("hello --net a=b", false, "unknown option `--net`"),
             ("echo --net service=user,fwd=udp:99999:7", true, "HOSTPORT"),
             ("echo --net service=user,fwd=udp:53", true, "GUESTPORT"),

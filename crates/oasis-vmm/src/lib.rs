@@ -35,6 +35,7 @@
 pub mod cpu;
 pub mod error;
 pub mod fault;
+pub mod footprint;
 pub mod gdb;
 pub mod hypercall;
 pub mod image;

@@ -12,7 +12,7 @@ use oasis_abi::boot::{
 use oasis_abi::hypercall::Number;
 use oasis_abi::layout::{BOOT_INFO, CMDLINE, CMDLINE_MAX, LARGE_PAGE, MEM_MAX, PAGE};
 use oasis_abi::manifest::Manifest;
-use oasis_abi::ring::{DEFAULT_SLOT_SIZE, DEFAULT_SLOTS, ring_bytes};
+use oasis_abi::ring::{DEFAULT_SLOT_SIZE, ring_bytes};
 use oasis_abi::{ABI_VERSION, MAX_NAME};
 
 use crate::error::Error;
@@ -114,16 +114,17 @@ pub struct Plan {
     pub mem: u64,
     /// First ring.
     pub rings: u64,
+    /// Slots in each ring.
+    pub ring_slots: u32,
     /// Start of the heap.
     pub heap_start: u64,
 }
 
-/// Places the rings of `nets` devices after the image and checks that
-/// `mem_mib` leaves room for a heap.
-pub fn plan(image_end: u64, nets: usize, mem_mib: u64) -> Result<Plan, Error> {
-    let ring = ring_bytes(DEFAULT_SLOTS, DEFAULT_SLOT_SIZE).div_ceil(PAGE) * PAGE;
+/// Places the rings of `nets` devices, `ring_slots` slots each, after the
+/// image and checks that `mem_mib` leaves room for a heap.
+pub fn plan(image_end: u64, nets: usize, ring_slots: u32, mem_mib: u64) -> Result<Plan, Error> {
     let rings = image_end.div_ceil(PAGE) * PAGE;
-    let heap_start = rings + 2 * ring * nets as u64;
+    let heap_start = rings + 2 * ring_span(ring_slots) * nets as u64;
     let need = heap_start + MIN_HEAP;
     let need_mib = (need.div_ceil(LARGE_PAGE) * LARGE_PAGE) >> 20;
     let mem = mem_mib
@@ -137,8 +138,14 @@ pub fn plan(image_end: u64, nets: usize, mem_mib: u64) -> Result<Plan, Error> {
     Ok(Plan {
         mem,
         rings,
+        ring_slots,
         heap_start,
     })
+}
+
+/// Guest memory one ring of `slots` takes, whole pages.
+fn ring_span(slots: u32) -> u64 {
+    ring_bytes(slots, DEFAULT_SLOT_SIZE).div_ceil(PAGE) * PAGE
 }
 
 /// A guest ready to run.
@@ -149,6 +156,7 @@ pub struct Machine {
     host: Host,
     image: Image,
     stats: bool,
+    footprint: Option<std::io::Result<crate::footprint::Footprint>>,
     needs: seccomp::Needs,
     profile: Option<Profiler>,
     gdb: Option<crate::gdb::Server>,
@@ -170,7 +178,7 @@ impl Machine {
         let image = Image::load(&config.image)?;
         let attached = match_devices(&image.manifest, config)?;
         let nets = attached.iter().filter(|a| a.0 == DEVICE_NET).count();
-        let plan = plan(image.end, nets, config.mem_mib)?;
+        let plan = plan(image.end, nets, config.ring_slots, config.mem_mib)?;
         let cmdline = command_line(&config.args)?;
         let profile = (config.profile.as_deref())
             .map(|path| Profiler::create(path, config.profile_hz, &image))
@@ -255,7 +263,9 @@ impl Machine {
             block: attached.iter().any(|a| a.0 == DEVICE_BLOCK),
             profile: profile.is_some(),
             gdb: config.gdb.is_some(),
+            stats: config.stats,
         };
+        let footprint = config.stats.then(crate::footprint::Footprint::open);
         let gdb = config.gdb.map(crate::gdb::Server::bind).transpose()?;
         let mut host = Host::new(mem, devices);
         // Connected now: the sandbox lets the VMM write to it, not connect it.
@@ -267,6 +277,7 @@ impl Machine {
             host,
             image,
             stats: config.stats,
+            footprint,
             needs,
             profile,
             gdb,
@@ -308,6 +319,18 @@ impl Machine {
                 })
                 .sum();
             eprintln!("{}", self.host.stats.line(self.host.started.elapsed()));
+        }
+        if let Some(f) = &self.footprint {
+            let at = self.host.mem.host_address();
+            let guest = at..at + self.host.mem.size();
+            match f
+                .as_ref()
+                .map_err(|e| e.to_string())
+                .and_then(|f| f.measure(guest).map_err(|e| e.to_string()))
+            {
+                Ok(usage) => eprintln!("{}", usage.line()),
+                Err(e) => eprintln!("oasis-vmm: memory: cannot read /proc/self/smaps: {e}"),
+            }
         }
         match profiled {
             Some(Ok(line)) => eprintln!("{line}"),
@@ -539,7 +562,7 @@ fn open_devices(
     plan: &Plan,
     info: &mut BootInfo,
 ) -> Result<Vec<Device>, Error> {
-    let ring = ring_bytes(DEFAULT_SLOTS, DEFAULT_SLOT_SIZE).div_ceil(PAGE) * PAGE;
+    let (slots, ring) = (plan.ring_slots, ring_span(plan.ring_slots));
     let mut next_ring = plan.rings;
     let mut devices = Vec::new();
     for (i, (kind, name, backing)) in attached.iter().enumerate() {
@@ -559,13 +582,13 @@ fn open_devices(
         } else {
             let (rx_at, tx_at) = (next_ring, next_ring + ring);
             next_ring += 2 * ring;
-            let bytes = ring_bytes(DEFAULT_SLOTS, DEFAULT_SLOT_SIZE);
+            let bytes = ring_bytes(slots, DEFAULT_SLOT_SIZE);
             let (Some(rx), Some(tx)) = (mem.ptr(rx_at, bytes), mem.ptr(tx_at, bytes)) else {
                 unreachable!("plan() reserved the rings inside guest memory");
             };
             // SAFETY: plan() reserved these ranges for the rings; the memory
             // lives in the same Host as the rings.
-            let (rx, tx) = unsafe { net::rings(rx, tx, DEFAULT_SLOTS, DEFAULT_SLOT_SIZE) };
+            let (rx, tx) = unsafe { net::rings(rx, tx, slots, DEFAULT_SLOT_SIZE) };
             d.mtu = 1514;
             d.mac = random_mac();
             let tap = if net::is_user_mode(backing) {
@@ -583,7 +606,7 @@ fn open_devices(
             };
             d.rx_ring = rx_at;
             d.tx_ring = tx_at;
-            d.ring_slots = DEFAULT_SLOTS;
+            d.ring_slots = slots;
             d.ring_slot_size = DEFAULT_SLOT_SIZE;
             let backend = if let Some(tap) = tap {
                 let file = net::open_tap(tap).map_err(|e| Error::Backing {
@@ -645,19 +668,29 @@ fn calibrate_tsc_khz() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oasis_abi::ring::DEFAULT_SLOTS;
 
     #[test]
     fn plan_places_rings_and_refuses_small_memory() {
-        let p = plan(0x12_3456, 1, 32).unwrap();
+        let p = plan(0x12_3456, 1, DEFAULT_SLOTS, 32).unwrap();
         assert_eq!(p.rings, 0x12_4000);
-        assert!(p.heap_start > p.rings);
+        // Two rings of 256 × 2 KiB and a header page each.
+        assert_eq!(p.heap_start, p.rings + 2 * (512 << 10) + 2 * PAGE);
         assert_eq!(p.mem, 32 << 20);
-        let e = plan(0x12_3456, 0, 1).unwrap_err().to_string();
+        // Fewer slots, less room between the rings and the heap.
+        let small = plan(0x12_3456, 2, 16, 32).unwrap();
+        assert_eq!(small.heap_start, small.rings + 4 * (32 << 10) + 4 * PAGE);
+        let e = plan(0x12_3456, 0, DEFAULT_SLOTS, 1)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("--mem=1: too little memory, the image needs at least 4 MiB"),
             "{e}"
         );
-        assert!(plan(0x12_3456, 0, 5000).is_err());
-        assert_eq!(plan(0x10_1000, 0, 3).unwrap().mem, 4 << 20);
+        assert!(plan(0x12_3456, 0, DEFAULT_SLOTS, 5000).is_err());
+        assert_eq!(plan(0x10_1000, 0, DEFAULT_SLOTS, 3).unwrap().mem, 4 << 20);
+        // 4096 slots: two 8 MiB rings do not fit beside a heap in 16 MiB.
+        assert!(plan(0x12_3456, 1, 4096, 16).is_err());
+        assert!(plan(0x12_3456, 1, 4096, 32).is_ok());
     }
 }

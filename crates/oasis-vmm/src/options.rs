@@ -1,8 +1,8 @@
 //! The command line, in the Solo5 style:
 //!
 //! ```text
-//! oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats]
-//!           [--profile=FILE [--profile-hz=N]] [--kvm=PATH] [--gdb=ADDR]
+//! oasis-vmm [--mem=MiB] [--ring-slots=N] [--net:NAME=TAP]... [--block:NAME=FILE]...
+//!           [--stats] [--profile=FILE [--profile-hz=N]] [--kvm=PATH] [--gdb=ADDR]
 //!           IMAGE [--] [BOOT ARGS]...
 //! ```
 //!
@@ -19,6 +19,23 @@ use crate::error::Error;
 /// Guest memory when `--mem` is not given, in MiB.
 pub const DEFAULT_MEM_MIB: u64 = 32;
 
+/// The fewest and most slots `--ring-slots` accepts.
+pub const RING_SLOTS: std::ops::RangeInclusive<u32> = 16..=4096;
+
+/// Parses `--ring-slots`' value: a power of two in [`RING_SLOTS`].
+pub fn parse_ring_slots(v: &str) -> Result<u32, String> {
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| n.is_power_of_two() && RING_SLOTS.contains(n))
+        .ok_or_else(|| {
+            format!(
+                "expected a power of two from {} to {} (slots per ring, each way)",
+                RING_SLOTS.start(),
+                RING_SLOTS.end()
+            )
+        })
+}
+
 /// What to run and with which devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -26,6 +43,8 @@ pub struct Config {
     pub image: PathBuf,
     /// Guest memory in MiB.
     pub mem_mib: u64,
+    /// Slots in each of a net device's two rings (2 KiB each).
+    pub ring_slots: u32,
     /// Net devices: (name, backing), the backing a TAP interface's name or
     /// a user-mode network (`user,fwd=…`, see [`crate::net::is_user_mode`]).
     pub nets: Vec<(String, String)>,
@@ -52,6 +71,7 @@ impl Config {
         Config {
             image: image.into(),
             mem_mib: DEFAULT_MEM_MIB,
+            ring_slots: oasis_abi::ring::DEFAULT_SLOTS,
             nets: Vec::new(),
             blocks: Vec::new(),
             stats: false,
@@ -65,8 +85,12 @@ impl Config {
 }
 
 /// The usage text.
-pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] [--profile=FILE [--profile-hz=N]] [--kvm=PATH] [--gdb=ADDR] IMAGE [--] [BOOT ARGS]...
-  --mem=MiB           guest memory (default 32)
+pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--ring-slots=N] [--net:NAME=TAP]... [--block:NAME=FILE]... [--stats] [--profile=FILE [--profile-hz=N]] [--kvm=PATH] [--gdb=ADDR] IMAGE [--] [BOOT ARGS]...
+  --mem=MiB           guest memory (default 32; only pages the guest touches
+                      cost host memory)
+  --ring-slots=N      frames each net device's RX and TX rings hold (a power
+                      of two, 16 to 4096; default 256 = 512 KiB each way):
+                      fewer for a small service, more for bursts
   --net:NAME=TAP[,mac=XX:XX:XX:XX:XX:XX]
                       back the image's net device NAME with TAP interface
                       TAP; the guest's MAC is random each boot unless fixed
@@ -83,8 +107,9 @@ pub const USAGE: &str = "usage: oasis-vmm [--mem=MiB] [--net:NAME=TAP]... [--blo
                       digits is a position, sd=0 = descriptor 3), bound by
                       the .socket unit instead of the VMM
   --block:NAME=FILE   back the image's block device NAME with FILE
-  --stats             print exit and frame counts at exit (stderr), also when
-                      stopped by SIGINT or SIGTERM (then the status is 128+signal)
+  --stats             print exit and frame counts and where the VMM's memory
+                      went at exit (stderr), also when stopped by SIGINT or
+                      SIGTERM (then the status is 128+signal)
   --profile=FILE      sample the guest's stack (RIP and its frame pointers)
                       while it runs and write folded stacks to FILE at exit
                       (also on SIGINT or SIGTERM), for inferno-flamegraph;
@@ -166,6 +191,9 @@ pub fn parse(argv: &[String]) -> Result<Option<Config>, Error> {
                     "option `{a}`: expected a size in MiB, e.g. --mem=64"
                 ))
             })?;
+        } else if let Some(v) = a.strip_prefix("--ring-slots=") {
+            config.ring_slots =
+                parse_ring_slots(v).map_err(|e| Error::Usage(format!("option `{a}`: {e}")))?;
         } else if let Some(r) = a.strip_prefix("--net:") {
             let (name, backing) = attachment(a, r)?;
             check_net_backing(&backing).map_err(|e| Error::Usage(format!("option `{a}`: {e}")))?;
@@ -235,6 +263,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(c.mem_mib, 64);
+        assert_eq!(c.ring_slots, oasis_abi::ring::DEFAULT_SLOTS);
         assert_eq!(c.nets, [("service".to_string(), "tap0".to_string())]);
         assert_eq!(c.blocks, [("storage".to_string(), PathBuf::from("/tmp/d"))]);
         assert!(c.stats);
@@ -246,6 +275,12 @@ mod tests {
             .unwrap();
         assert_eq!(c.profile, Some(PathBuf::from("/tmp/p.folded")));
         assert_eq!(c.profile_hz, 250);
+        for n in [16, 64, 4096] {
+            let c = parse(&args(&format!("--ring-slots={n} img")))
+                .unwrap()
+                .unwrap();
+            assert_eq!(c.ring_slots, n);
+        }
         let c = parse(&args("img --log-level=debug")).unwrap().unwrap();
         assert_eq!((c.mem_mib, c.args.len()), (DEFAULT_MEM_MIB, 1));
         assert_eq!(parse(&args("--help")).unwrap(), None);
@@ -281,6 +316,10 @@ mod tests {
         for (line, want) in [
             ("--mem=0 img", "--mem=0"),
             ("--mem=lots img", "--mem=lots"),
+            ("--ring-slots=8 img", "16 to 4096"),
+            ("--ring-slots=100 img", "power of two"),
+            ("--ring-slots=8192 img", "--ring-slots=8192"),
+            ("--ring-slots= img", "--ring-slots="),
             ("--net:=tap0 img", "--net:=tap0"),
             ("--block:storage img", "--block:storage"),
             ("--frobnicate img", "--frobnicate"),

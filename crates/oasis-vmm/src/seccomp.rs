@@ -52,6 +52,9 @@ pub struct Needs {
     /// before the filter; accepting and talking to clients, making their
     /// sockets signal-driven, and the vCPU ioctls of a debugger.
     pub gdb: bool,
+    /// `--stats`: `/proc/self/smaps`, opened before the filter, is read
+    /// with pread at exit ([`crate::footprint`]).
+    pub stats: bool,
 }
 
 /// The syscalls allowed, each with the argument conditions it must meet.
@@ -111,6 +114,9 @@ fn rules(needs: Needs) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Error> {
     }
     if needs.block {
         allowed.extend([libc::SYS_pread64, libc::SYS_pwrite64, libc::SYS_fdatasync]);
+    }
+    if needs.stats && !needs.block {
+        allowed.push(libc::SYS_pread64);
     }
     if needs.profile {
         allowed.push(libc::SYS_timer_delete);
@@ -200,6 +206,7 @@ mod tests {
                             block,
                             profile,
                             gdb,
+                            stats: gdb,
                         })
                         .unwrap();
                         assert!(!p.is_empty());
@@ -213,6 +220,7 @@ mod tests {
             block: false,
             profile: false,
             gdb: false,
+            stats: false,
         })
         .unwrap();
         assert!(!r.contains_key(&libc::SYS_read));
@@ -225,6 +233,7 @@ mod tests {
             block: false,
             profile: false,
             gdb: false,
+            stats: false,
         })
         .unwrap();
         assert!(tap.contains_key(&libc::SYS_read));
@@ -236,6 +245,7 @@ mod tests {
             block: false,
             profile: false,
             gdb: false,
+            stats: false,
         })
         .unwrap();
         for call in [libc::SYS_recvfrom, libc::SYS_sendto, libc::SYS_accept4] {
@@ -257,6 +267,7 @@ mod tests {
             block: false,
             profile,
             gdb: false,
+            stats: false,
         };
         let plain = rules(needs(false)).unwrap();
         let profiled = rules(needs(true)).unwrap();
@@ -292,6 +303,7 @@ mod tests {
             block: false,
             profile: false,
             gdb: false,
+            stats: false,
         };
         let with = Needs {
             gdb: true,
@@ -335,6 +347,7 @@ mod tests {
         block: false,
         profile: false,
         gdb: false,
+        stats: false,
     };
 
     /// In a child process (this test binary re-run), install the filter and

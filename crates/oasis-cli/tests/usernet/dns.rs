@@ -95,3 +95,23 @@ fn queries_and_answers_read_as_on_the_wire() {
     r.extend_from_slice(&[0xc0, 16, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 80]);
     check_www_answer(&r, 0x1234);
 }
+
+/// Asks `to` over UDP for `www.example.com A` with ID `id`, up to five
+/// times a second apart; the reply with that ID. A late answer to an
+/// earlier try (a busy CI machine) may still be in the socket: replies with
+/// another ID are skipped.
+pub fn ask_www(sock: &std::net::UdpSocket, to: std::net::SocketAddr, id: u16) -> Option<Vec<u8>> {
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))
+        .unwrap();
+    let query = query(id, "www.example.com", TYPE_A);
+    let mut buf = vec![0u8; 4096];
+    (0..5).find_map(|_| {
+        sock.send_to(&query, to).unwrap();
+        while let Ok((n, _)) = sock.recv_from(&mut buf) {
+            if n >= 2 && u16_at(&buf, 0) == id {
+                return Some(buf[..n].to_vec());
+            }
+        }
+        None
+    })
+}

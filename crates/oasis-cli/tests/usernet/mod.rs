@@ -59,6 +59,11 @@ impl Guest {
     /// Builds `app` for kvm (once; later runs find it fresh) and starts
     /// `oasis run APP --target kvm --net service=NET -- BOOT…`.
     pub fn run(app: &str, net: &str, boot: &[&str]) -> Guest {
+        Guest::run_with(app, &[], net, boot)
+    }
+
+    /// [`Guest::run`] with more `oasis run` options (`--ring-slots 16`).
+    pub fn run_with(app: &str, options: &[&str], net: &str, boot: &[&str]) -> Guest {
         image(app);
         let oasis = env!("CARGO_BIN_EXE_oasis");
         let mut cmd = match unprivileged() {
@@ -73,7 +78,9 @@ impl Guest {
         };
         cmd.current_dir(root())
             .env("CARGO_TARGET_DIR", image_dir())
-            .args(["run", app, "--target", "kvm", "--stats", "--net", net, "--"])
+            .args(["run", app, "--target", "kvm", "--stats", "--net", net])
+            .args(options)
+            .arg("--")
             .args(boot);
         Guest(Logged::start(
             cmd,
