@@ -443,6 +443,23 @@ fn the_heap_keeps_blocks_apart_zeroes_and_asks_the_vmm_to_back_memory_in_chunks(
     ran("the_heap_keeps_blocks_apart_zeroes_and_asks_the_vmm_to_back_memory_in_chunks");
 }
 
+#[test]
+fn a_guest_out_of_heap_says_so_and_how_to_give_it_more() {
+    if !kvm_usable() {
+        return;
+    }
+    // The heap guest keeps 8 MiB live: 4 MiB of guest memory cannot hold it.
+    let out = vmm(&["--mem=4", s(&images().heap)]);
+    assert_eq!(out.status.code(), Some(134), "{out:?}");
+    let err = text(&out.stderr);
+    assert!(err.contains("memory allocation of"), "{err}");
+    assert!(
+        err.contains("the guest's heap is") && err.contains("boot it with a larger --mem"),
+        "{err}"
+    );
+    ran("a_guest_out_of_heap_says_so_and_how_to_give_it_more");
+}
+
 /// The folded stacks in `path`: (stack, count) per line, every line checked.
 fn folded(path: &Path) -> Vec<(String, u64)> {
     let text = std::fs::read_to_string(path).unwrap();

@@ -44,6 +44,7 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::hypercall;
 
@@ -124,6 +125,24 @@ impl Slab {
 }
 
 struct Heap(spin::Mutex<Inner>);
+
+/// Whether an allocation was refused.
+static REFUSED: AtomicBool = AtomicBool::new(false);
+/// Bytes the heap was given at boot.
+static HEAP_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// If an allocation failed: the heap's size, for the panic message that
+/// follows (read without the heap's lock).
+pub(crate) fn refused() -> Option<usize> {
+    REFUSED
+        .load(Ordering::Relaxed)
+        .then(|| HEAP_BYTES.load(Ordering::Relaxed))
+}
+
+fn refuse() -> *mut u8 {
+    REFUSED.store(true, Ordering::Relaxed);
+    core::ptr::null_mut()
+}
 
 #[global_allocator]
 static HEAP: Heap = Heap(spin::Mutex::new(Inner {
@@ -337,7 +356,7 @@ unsafe impl GlobalAlloc for Heap {
                 inner.populate_for(p as usize, layout.size());
                 p
             }
-            None => core::ptr::null_mut(),
+            None => refuse(),
         }
     }
 
@@ -349,7 +368,7 @@ unsafe impl GlobalAlloc for Heap {
             return p;
         }
         let Some((p, dirty)) = inner.allocate(layout) else {
-            return core::ptr::null_mut();
+            return refuse();
         };
         // SAFETY: `p` is a block of at least `max(dirty, layout.size())`
         // bytes; of its first `layout.size()`, those past `dirty` were never
@@ -388,6 +407,7 @@ unsafe impl GlobalAlloc for Heap {
 /// else; called once.
 pub(crate) unsafe fn init(start: u64, end: u64) {
     let size = end.saturating_sub(start) as usize;
+    HEAP_BYTES.store(size, Ordering::Relaxed);
     let mut inner = HEAP.0.lock();
     // SAFETY: the caller vouches for the range; the first-fit heap takes
     // its bottom and grows over the rest as it needs.

@@ -19,6 +19,9 @@ impl Write for Message {
     }
 }
 
+/// What Rust's allocation-failure panic says.
+const OOM: &str = "memory allocation of";
+
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let mut m = Message {
@@ -36,5 +39,17 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         ),
         None => write!(m, "panicked: {}", info.message()),
     };
+    // Out of memory: say how much there was and what to do about it.
+    if let Some(heap) = crate::heap::refused()
+        && m.buf[..m.len]
+            .windows(OOM.len())
+            .any(|w| w == OOM.as_bytes())
+    {
+        let _ = write!(
+            m,
+            " (the guest's heap is {} KiB: boot it with a larger --mem)",
+            heap >> 10
+        );
+    }
     crate::hypercall::abort(&m.buf[..m.len])
 }
