@@ -8,7 +8,8 @@
 //! it or drops it — unless the query carried a valid server cookie (RFC
 //! 7873): its source address is proven, so it cannot be a reflection.
 //! Cookies are checked, and the response's COOKIE option written, by
-//! [`oasis_dns::cookie::CookieCheck`] inside the catalog's answer. TCP, never limited, takes length-prefixed
+//! [`oasis_dns::cookie::CookieCheck`] inside the catalog's answer. TCP,
+//! never limited, takes length-prefixed
 //! queries, several per connection, within limits on connections that
 //! close idle ones first under pressure ([`crate::conns`], RFC 7766); it
 //! also serves AXFR to the addresses allowed to
