@@ -19,7 +19,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use oasis_dns::engine::Catalog;
 use oasis_dns::zone::file::load_all;
-use oasis_dns_server::config::{Addr, Config, Identity, Nsid, SecondaryZone, ServerAddr};
+use oasis_dns_server::config::{
+    Addr, Config, CookieConfig, CookieSecret, Cookies, Identity, Nsid, SecondaryZone, ServerAddr,
+};
 use oasis_dns_server::{RrlConfig, Server, TcpLimits};
 
 oasis::boot_arg! {
@@ -83,7 +85,7 @@ oasis::boot_arg! {
 }
 oasis::boot_arg! {
     /// Seconds between stats lines.
-    static DNS_STATS: u64 = Arg::new("dns-stats", "log the DNS server's counters (queries, refused, truncated, rate-limited) every SECONDS when they changed (0: never)").default("0").value_name("SECONDS");
+    static DNS_STATS: u64 = Arg::new("dns-stats", "log the DNS server's counters (queries, refused, truncated, rate-limited, cookies) every SECONDS when they changed (0: never)").default("0").value_name("SECONDS");
 }
 
 oasis::boot_arg! {
@@ -101,6 +103,19 @@ oasis::boot_arg! {
 oasis::boot_arg! {
     /// The identity string.
     static IDENTITY: String = Arg::new("identity", "the answer to id.server and hostname.bind (default: the --nsid, else refused)").value_name("TEXT");
+}
+
+oasis::boot_arg! {
+    /// DNS cookies.
+    static COOKIES: Cookies = Arg::new("cookies", "DNS cookies (RFC 7873): answer them (on), ignore them (off), or answer BADCOOKIE to a UDP query with a COOKIE option but no valid server cookie (require; TCP and queries without the option are answered)").default("on");
+}
+oasis::boot_arg! {
+    /// The cookie secret.
+    static COOKIE_SECRET: CookieSecret = Arg::new("cookie-secret", "the secret server cookies are made with (RFC 9018; the same on every server of one name; default: random at start)");
+}
+oasis::boot_arg! {
+    /// The previous cookie secret.
+    static COOKIE_SECRET_PREVIOUS: CookieSecret = Arg::new("cookie-secret-previous", "a secret server cookies are still accepted with, while a new --cookie-secret rolls out");
 }
 
 #[oasis::main(net = "service", optional(block = "zones"))]
@@ -162,6 +177,11 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
                 },
                 version: VERSION_STRING.value().unwrap_or_else(|| "oasis".into()),
                 identity: IDENTITY.value(),
+            },
+            cookies: CookieConfig {
+                mode: COOKIES.value().map(|c| c.0).unwrap_or_default(),
+                secret: COOKIE_SECRET.value().map(|s| s.0),
+                previous: COOKIE_SECRET_PREVIOUS.value().map(|s| s.0),
             },
             stats_every: oasis::Duration::from_secs(DNS_STATS.value().unwrap_or(0)),
         },

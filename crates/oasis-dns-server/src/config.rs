@@ -25,6 +25,7 @@ use oasis::rt::args::FromArg;
 pub use crate::conns::TcpLimits;
 pub use crate::ident::Identity;
 pub use crate::rrl::RrlConfig;
+pub use oasis_dns::cookie::{Mode as CookieMode, Secret};
 use oasis_dns::wire::Name;
 
 /// How a [`Server`](crate::Server) serves.
@@ -48,6 +49,9 @@ pub struct Config {
     pub rrl: RrlConfig,
     /// How the server identifies itself: NSID, CHAOS version and identity.
     pub identity: Identity,
+    /// DNS cookies (RFC 7873): on, off or required over UDP, and the
+    /// secrets server cookies are made with.
+    pub cookies: CookieConfig,
     /// How often the server logs its counters (a `dns stats:` line, when
     /// they changed); zero never.
     pub stats_every: Duration,
@@ -57,7 +61,7 @@ impl Default for Config {
     /// Port 53, TCP as [`TcpLimits::default`] (256 connections, 64 per
     /// client, idle ones closed after 10 s or 500 ms under pressure), no
     /// transfers, no NOTIFY, no secondary zones, no rate limiting, no
-    /// stats lines.
+    /// stats lines; cookies on with a random secret.
     fn default() -> Config {
         Config {
             port: 53,
@@ -67,8 +71,57 @@ impl Default for Config {
             secondaries: Vec::new(),
             rrl: RrlConfig::default(),
             identity: Identity::default(),
+            cookies: CookieConfig::default(),
             stats_every: Duration::ZERO,
         }
+    }
+}
+
+/// DNS cookies as configured (see [`oasis_dns::cookie`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CookieConfig {
+    /// Off, on (the default) or required over UDP.
+    pub mode: CookieMode,
+    /// The secret server cookies are made with; `None`: 16 random bytes
+    /// drawn at start (cookies then hold only until the server restarts,
+    /// and only for this server).
+    pub secret: Option<Secret>,
+    /// The secret before a rotation, still accepted (cookies made with it
+    /// are replaced by fresh ones).
+    pub previous: Option<Secret>,
+}
+
+/// A cookie secret as a boot-argument value: 32 hexadecimal digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CookieSecret(pub Secret);
+
+impl FromArg for CookieSecret {
+    const VALUE_NAME: &'static str = "HEX32";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("expected 32 hexadecimal digits (16 bytes)".into());
+        }
+        let mut secret = [0u8; 16];
+        for (i, b) in secret.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap_or(0);
+        }
+        Ok(CookieSecret(secret))
+    }
+}
+
+/// The cookie mode as a boot-argument value: `off`, `on` or `require`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cookies(pub CookieMode);
+
+impl FromArg for Cookies {
+    const VALUE_NAME: &'static str = "off|on|require";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        Ok(Cookies(match s {
+            "off" => CookieMode::Off,
+            "on" => CookieMode::On,
+            "require" => CookieMode::Require,
+            _ => return Err("expected off, on or require".into()),
+        }))
     }
 }
 
@@ -198,6 +251,24 @@ mod tests {
         assert!(e.starts_with("expected ADDR:PORT"), "{e}");
         let e = SecondaryZone::from_arg("a..b@192.0.2.1:53").unwrap_err();
         assert!(e.starts_with("zone `a..b`: "), "{e}");
+    }
+
+    #[test]
+    fn cookie_arguments_parse() {
+        let s = CookieSecret::from_arg("e5e973e5a6b2a43f48e7dc849e37BFCF").unwrap();
+        assert_eq!(s.0[0], 0xe5);
+        assert_eq!(s.0[15], 0xcf);
+        for bad in [
+            "e5e973e5a6b2a43f48e7dc849e37bfc",
+            "x5e973e5a6b2a43f48e7dc849e37bfcf",
+            "",
+        ] {
+            assert!(CookieSecret::from_arg(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Cookies::from_arg("require").unwrap().0, CookieMode::Require);
+        assert_eq!(Cookies::from_arg("off").unwrap().0, CookieMode::Off);
+        assert!(Cookies::from_arg("yes").is_err());
+        assert_eq!(Config::default().cookies.mode, CookieMode::On);
     }
 
     #[test]

@@ -215,38 +215,69 @@ impl Identity {
         let nsid = self.nsid_option()?;
         let (_, opt) = scan(query)?;
         let opt = opt.filter(|o| o.nsid)?;
-        let limit = match t {
-            Transport::Udp => opt.udp_size.clamp(512, UDP_PAYLOAD) as usize,
-            Transport::Tcp => 65535,
-        }
-        .min(out.len());
-        let end = len + 4 + nsid.len();
-        if end > limit {
-            return None;
-        }
-        // The response's OPT must be its last record.
-        let msg = &out[..len];
-        let qd = word(msg, 4)?;
-        let mut at = 12;
-        for _ in 0..qd {
-            at = walk_name(msg, at, |_| {})? + 4;
-        }
-        let records = word(msg, 6)?
-            .checked_add(word(msg, 8)?)?
-            .checked_add(word(msg, 10)?)?;
-        let (past, opt_at) = skip_records(msg, at, records)?;
-        let opt_at = opt_at?;
-        let rd_at = walk_name(msg, opt_at, |_| {})? + 8;
-        let rdlen = word(msg, rd_at)? as usize;
-        if past != len || rd_at + 2 + rdlen != len {
-            return None;
-        }
-        out[rd_at..rd_at + 2].copy_from_slice(&((rdlen + 4 + nsid.len()) as u16).to_be_bytes());
-        out[len..len + 2].copy_from_slice(&NSID.to_be_bytes());
-        out[len + 2..len + 4].copy_from_slice(&(nsid.len() as u16).to_be_bytes());
-        out[len + 4..end].copy_from_slice(nsid);
-        Some(end)
+        append(opt, t, out, len, 4 + nsid.len(), |buf| {
+            buf[..2].copy_from_slice(&NSID.to_be_bytes());
+            buf[2..4].copy_from_slice(&(nsid.len() as u16).to_be_bytes());
+            buf[4..].copy_from_slice(nsid);
+        })
     }
+}
+
+/// Adds the options of `x` (a cookie) to the OPT record ending the
+/// `len`-byte response in `out`, if they fit; gives the new length.
+pub(crate) fn append_options(
+    query: &[u8],
+    t: Transport,
+    out: &mut [u8],
+    len: usize,
+    x: &impl oasis_dns::engine::EdnsExtension,
+) -> Option<usize> {
+    let (_, opt) = scan(query)?;
+    append(opt?, t, out, len, x.options_len(), |buf| {
+        x.write_options(buf)
+    })
+}
+
+/// Appends `extra` bytes written by `write` to the OPT record that ends
+/// the `len`-byte response in `out`, within the client's UDP size (`opt`
+/// is the query's); `None` if it does not end so or they do not fit.
+fn append(
+    opt: Opt,
+    t: Transport,
+    out: &mut [u8],
+    len: usize,
+    extra: usize,
+    write: impl FnOnce(&mut [u8]),
+) -> Option<usize> {
+    let limit = match t {
+        Transport::Udp => opt.udp_size.clamp(512, UDP_PAYLOAD) as usize,
+        Transport::Tcp => 65535,
+    }
+    .min(out.len());
+    let end = len + extra;
+    if end > limit {
+        return None;
+    }
+    // The response's OPT must be its last record.
+    let msg = &out[..len];
+    let qd = word(msg, 4)?;
+    let mut at = 12;
+    for _ in 0..qd {
+        at = walk_name(msg, at, |_| {})? + 4;
+    }
+    let records = word(msg, 6)?
+        .checked_add(word(msg, 8)?)?
+        .checked_add(word(msg, 10)?)?;
+    let (past, opt_at) = skip_records(msg, at, records)?;
+    let opt_at = opt_at?;
+    let rd_at = walk_name(msg, opt_at, |_| {})? + 8;
+    let rdlen = word(msg, rd_at)? as usize;
+    if past != len || rd_at + 2 + rdlen != len {
+        return None;
+    }
+    out[rd_at..rd_at + 2].copy_from_slice(&((rdlen + extra) as u16).to_be_bytes());
+    write(&mut out[len..end]);
+    Some(end)
 }
 
 #[cfg(test)]
@@ -393,5 +424,36 @@ mod tests {
             o.windows(7).any(|w| w == [0, 3, 0, 3, b'n', b's', b'1']),
             "{o:?}"
         );
+    }
+
+    #[test]
+    fn a_cookie_joins_a_chaos_answer_within_the_udp_size() {
+        use oasis_dns::cookie::{CookieCheck, Cookies, Mode, Outcome};
+        use oasis_dns::engine::{EdnsExtension, Query};
+        let cookies = Cookies {
+            mode: Mode::On,
+            secret: [3; 16],
+            previous: None,
+        };
+        let peer = "192.0.2.1".parse().unwrap();
+        let mut opts = vec![0, 10, 0, 8];
+        opts.extend_from_slice(b"clientck");
+        let q = query("version.bind.", 16, 3, Some(&opts));
+        let id = with(Some("ns1"), None, true);
+        let mut out = [0u8; 1232];
+        let n = id.chaos(&q, &mut out).unwrap();
+        let mut check = CookieCheck::new(&cookies, peer, || 1_700_000_000);
+        let e = Query::parse(&q).unwrap().edns.unwrap();
+        assert_eq!(check.check(&q, &e, Transport::Udp), None);
+        assert_eq!(check.outcome(), Outcome::ClientOnly);
+        let k = append_options(&q, Transport::Udp, &mut out, n, &check).unwrap();
+        assert_eq!(k, n + 28);
+        let m = Message::parse(&out[..k]).unwrap();
+        assert_eq!(txt(&m), b"oasis");
+        let o = &m.edns.unwrap().options;
+        assert_eq!(o[..4], [0, 10, 0, 24]);
+        assert_eq!(&o[4..12], b"clientck");
+        // No room left within 512 bytes: the answer stays as it was.
+        assert!(append_options(&q, Transport::Udp, &mut out[..n + 27], n, &check).is_none());
     }
 }

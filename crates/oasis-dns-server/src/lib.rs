@@ -7,7 +7,10 @@
 //! whichever `oasis_net::stack` picked. It serves AXFR to the addresses
 //! allowed to transfer, keeps secondary zones fresh from their primaries
 //! (AXFR at start, then on NOTIFY or when the SOA timers say so) and sends
-//! NOTIFY to the secondaries of its own zones. The application chooses the
+//! NOTIFY to the secondaries of its own zones. It answers DNS cookies (RFC
+//! 7873, with RFC 9018's server cookies: see [`oasis_dns::cookie`]), and
+//! can require them over UDP; a query with a valid server cookie is never
+//! rate-limited. The application chooses the
 //! zones and the [`Config`]; [`config`] also has the boot-argument value
 //! types for it, so a server configured by boot arguments writes them as
 //! `apps/dns` does.
@@ -64,8 +67,9 @@ use oasis_net::Stack;
 pub use config::{Config, SecondaryZone};
 pub use conns::TcpLimits;
 pub use rrl::RrlConfig;
-pub use service::Service;
+pub use service::{CookieCounts, Service};
 
+use config::CookieMode;
 use rrl::Rrl;
 
 /// An authoritative server: its zones and configuration, ready to
@@ -93,11 +97,47 @@ impl Server {
             secondaries,
             rrl,
             identity,
+            cookies,
             stats_every,
         } = config;
         let primaries = secondaries.iter().map(|s| s.primary).collect();
         let apexes = secondaries.into_iter().map(|s| s.apex).collect();
-        let service = Rc::new(Service::new(catalog, apexes, axfr_allow).with_identity(identity));
+        let secret = cookies.secret.unwrap_or_else(|| {
+            let mut s = [0u8; 16];
+            oasis::random(&mut s);
+            s
+        });
+        match cookies.mode {
+            CookieMode::Off => info!("DNS cookies off"),
+            mode => info!(
+                "DNS cookies {}: secret {}{}",
+                if mode == CookieMode::Require {
+                    "required over UDP"
+                } else {
+                    "on"
+                },
+                if cookies.secret.is_some() {
+                    "given"
+                } else {
+                    "random"
+                },
+                if cookies.previous.is_some() {
+                    ", previous secret accepted"
+                } else {
+                    ""
+                }
+            ),
+        }
+        let cookies = oasis_dns::cookie::Cookies {
+            mode: cookies.mode,
+            secret,
+            previous: cookies.previous,
+        };
+        let service = Rc::new(
+            Service::new(catalog, apexes, axfr_allow)
+                .with_identity(identity)
+                .with_cookies(cookies),
+        );
         for apex in service.catalog().apexes() {
             info!("serving zone {apex}");
         }
@@ -171,7 +211,9 @@ impl Server {
 
 /// Logs the server's counters every `every`, when they changed:
 /// `dns stats: queries Q, malformed M, refused R, truncated T; rrl dropped
-/// D, slipped S, evicted E` (the `rrl` part only with a limiter).
+/// D, slipped S, evicted E; cookies valid V, fresh F, bad B, malformed M,
+/// badcookie C` (the `rrl` part only with a limiter, the `cookies` part
+/// only with cookies on).
 async fn report(service: Rc<Service>, rrl: Option<Rc<Rrl>>, every: Duration) {
     let mut last = None;
     loop {
@@ -188,19 +230,36 @@ async fn report(service: Rc<Service>, rrl: Option<Rc<Rrl>>, every: Duration) {
                 load(&s.truncated),
             ],
             rrl.as_ref().map(|r| r.counts()),
+            service.cookie_counts(),
         );
         if last == Some(now) {
             continue;
         }
         last = Some(now);
         let [q, m, r, t] = now.0;
-        match now.1 {
-            Some(c) => info!(
-                "dns stats: queries {q}, malformed {m}, refused {r}, truncated {t}; \
-                 rrl dropped {}, slipped {}, evicted {}",
-                c.dropped, c.slipped, c.evicted
+        let rrl_part = match now.1 {
+            Some(c) => alloc::format!(
+                "; rrl dropped {}, slipped {}, evicted {}",
+                c.dropped,
+                c.slipped,
+                c.evicted
             ),
-            None => info!("dns stats: queries {q}, malformed {m}, refused {r}, truncated {t}"),
-        }
+            None => alloc::string::String::new(),
+        };
+        let c = now.2;
+        let cookie_part = match service.cookies().mode {
+            CookieMode::Off => alloc::string::String::new(),
+            _ => alloc::format!(
+                "; cookies valid {}, fresh {}, bad {}, malformed {}, badcookie {}",
+                c.valid,
+                c.fresh,
+                c.bad,
+                c.malformed,
+                c.badcookie
+            ),
+        };
+        info!(
+            "dns stats: queries {q}, malformed {m}, refused {r}, truncated {t}{rrl_part}{cookie_part}"
+        );
     }
 }

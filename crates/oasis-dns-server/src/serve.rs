@@ -5,7 +5,11 @@
 //! socket stack (one `recvmmsg`/`sendmmsg` per burst), in place as the
 //! driver receives it on the direct stack; a response-rate limiter
 //! ([`crate::rrl`]), when configured, then lets each answer go, truncates
-//! it or drops it. TCP, never limited, takes length-prefixed
+//! it or drops it — unless the query carried a valid server cookie (RFC
+//! 7873): its source address is proven, so it cannot be a reflection.
+//! Cookies are checked, and the response's COOKIE option written, by
+//! [`oasis_dns::cookie::CookieCheck`] inside the catalog's answer. TCP,
+//! never limited, takes length-prefixed
 //! queries, several per connection, within limits on connections that
 //! close idle ones first under pressure ([`crate::conns`], RFC 7766); it
 //! also serves AXFR to the addresses allowed to
@@ -19,8 +23,10 @@ use alloc::rc::Rc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
+use core::net::IpAddr;
 use oasis::log::{debug, warn};
-use oasis_dns::engine::{Catalog, TcpFramer, Transport};
+use oasis_dns::cookie::{CookieCheck, Mode, Outcome};
+use oasis_dns::engine::{Catalog, Query, TcpFramer, Transport};
 use oasis_dns::xfr::notify_ack;
 use oasis_net::prelude::*;
 use oasis_net::{NetError, Stack};
@@ -35,7 +41,8 @@ use crate::service::Service;
 /// the stack lets it be answered: on the direct stack over kvm, read where
 /// it was received and written where it is sent ([`UdpSocket::serve`]).
 /// With a limiter, each answer is then sent, truncated or dropped as it
-/// says ([`crate::rrl`]), in place: nothing is allocated per query.
+/// says ([`crate::rrl`]), in place: nothing is allocated per query. An
+/// answer to a query with a valid server cookie is never limited.
 pub async fn serve_udp<U: UdpSocket>(
     socket: U,
     service: Rc<Service>,
@@ -44,8 +51,11 @@ pub async fn serve_udp<U: UdpSocket>(
     socket
         .serve(move |query, peer, out| {
             let catalog = service.catalog();
-            let n = answer(&service, &catalog, query, Transport::Udp, out)?;
+            let (n, cookie) = answer(&service, &catalog, query, peer.ip(), Transport::Udp, out)?;
             let Some(rrl) = &rrl else { return Some(n) };
+            if cookie.is_valid() {
+                return Some(n);
+            }
             match rrl.check(Instant::now().as_nanos(), peer.ip(), &out[..n]) {
                 Verdict::Send => Some(n),
                 Verdict::Slip => Some(slip(out, n)),
@@ -57,24 +67,51 @@ pub async fn serve_udp<U: UdpSocket>(
 
 /// One response: a NOTIFY for a secondary zone is acknowledged, a CHAOS
 /// query for the version or identity answered ([`crate::ident`]), anything
-/// else goes to the catalog (and gets the NSID if it asked). `None`: not worth an answer (e.g. a response);
-/// dropped, and counted by the catalog.
+/// else goes to the catalog (and gets the NSID if it asked). Both carry
+/// the DNS cookie, checked as the catalog parses the query. `None`: not
+/// worth an answer (e.g. a response); dropped, and counted by the catalog.
+/// Gives the length and what the query's cookie was.
 fn answer(
     service: &Service,
     catalog: &Catalog,
     query: &[u8],
+    peer: IpAddr,
     t: Transport,
     out: &mut [u8],
-) -> Option<usize> {
+) -> Option<(usize, Outcome)> {
     if service.notify(query) {
-        return notify_ack(query, out);
+        return Some((notify_ack(query, out)?, Outcome::Absent));
     }
+    let mut cookie = CookieCheck::new(service.cookies(), peer, unix_seconds);
     let id = service.identity();
     if let Some(n) = id.chaos(query, out) {
-        return Some(n);
+        // The catalog does not see CHAOS answers: their cookie is checked
+        // here (a rare path, parsed again). One to be refused for its
+        // cookie goes on to the catalog, which refuses it.
+        let edns = match service.cookies().mode {
+            Mode::Off => None,
+            _ => Query::parse(query).ok().and_then(|q| q.edns),
+        };
+        match edns {
+            Some(e) if e.cookie_at.is_some() => {
+                if oasis_dns::engine::EdnsExtension::check(&mut cookie, query, &e, t).is_none() {
+                    service.count_cookie(&cookie);
+                    let n = crate::ident::append_options(query, t, out, n, &cookie).unwrap_or(n);
+                    return Some((n, cookie.outcome()));
+                }
+            }
+            _ => return Some((n, Outcome::Absent)),
+        }
     }
-    let n = catalog.answer(query, t, out)?;
-    Some(id.add_nsid(query, t, out, n))
+    let n = catalog.answer_with(query, t, out, &mut cookie)?;
+    service.count_cookie(&cookie);
+    Some((id.add_nsid(query, t, out, n), cookie.outcome()))
+}
+
+/// The wall clock in seconds since the epoch, modulo 2³² (a cookie's
+/// timestamp).
+fn unix_seconds() -> u32 {
+    (oasis::wall_clock_ns() / 1_000_000_000) as u32
 }
 
 /// Accepts TCP connections on `listener` and serves each in its own task,
@@ -170,7 +207,15 @@ async fn serve_connection<S: TcpStream>(
             msg.clear();
             {
                 let mut out = scratch.borrow_mut();
-                if let Some(n) = answer(service, &catalog, query, Transport::Tcp, &mut out[2..]) {
+                let peer = conn.peer_addr().ip();
+                if let Some((n, _)) = answer(
+                    service,
+                    &catalog,
+                    query,
+                    peer,
+                    Transport::Tcp,
+                    &mut out[2..],
+                ) {
                     out[..2].copy_from_slice(&(n as u16).to_be_bytes());
                     msg.extend_from_slice(&out[..2 + n]);
                 }

@@ -8,6 +8,7 @@ use core::cell::{Cell, RefCell};
 use core::net::IpAddr;
 use core::task::Waker;
 
+use oasis_dns::cookie::{CookieCheck, Cookies, Mode, Outcome};
 use oasis_dns::engine::{Catalog, Zone};
 use oasis_dns::wire::Name;
 
@@ -40,6 +41,24 @@ pub struct Service {
     secondaries: Vec<Rc<Secondary>>,
     axfr_allow: Vec<IpAddr>,
     identity: Identity,
+    cookies: Cookies,
+    cookie_counts: Cell<CookieCounts>,
+}
+
+/// What the server counted of DNS cookies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CookieCounts {
+    /// Queries with a valid server cookie.
+    pub valid: u64,
+    /// Responses carrying a server cookie made for them (to a client
+    /// cookie alone, an invalid server cookie, or one due for renewal).
+    pub fresh: u64,
+    /// Queries with a server cookie not valid here.
+    pub bad: u64,
+    /// Queries with a COOKIE option of a wrong length (answered FORMERR).
+    pub malformed: u64,
+    /// Queries answered BADCOOKIE (cookies required over UDP).
+    pub badcookie: u64,
 }
 
 impl Service {
@@ -67,7 +86,43 @@ impl Service {
                 .collect(),
             axfr_allow,
             identity: Identity::default(),
+            cookies: Cookies {
+                mode: Mode::Off,
+                secret: [0; 16],
+                previous: None,
+            },
+            cookie_counts: Cell::new(CookieCounts::default()),
         }
+    }
+
+    /// The same, with DNS cookies as `cookies` says (off unless given).
+    pub fn with_cookies(self, cookies: Cookies) -> Service {
+        Service { cookies, ..self }
+    }
+
+    /// The DNS cookie settings.
+    pub fn cookies(&self) -> &Cookies {
+        &self.cookies
+    }
+
+    /// What was counted of DNS cookies so far.
+    pub fn cookie_counts(&self) -> CookieCounts {
+        self.cookie_counts.get()
+    }
+
+    /// Counts what one query's cookie turned out to be.
+    pub fn count_cookie<F: Fn() -> u32>(&self, check: &CookieCheck<'_, F>) {
+        let o = check.outcome();
+        if o == Outcome::Absent {
+            return;
+        }
+        let mut c = self.cookie_counts.get();
+        c.valid += u64::from(o.is_valid());
+        c.fresh += u64::from(o.is_fresh());
+        c.bad += u64::from(o == Outcome::Invalid);
+        c.malformed += u64::from(o == Outcome::Malformed);
+        c.badcookie += u64::from(check.refused());
+        self.cookie_counts.set(c);
     }
 
     /// The same, identifying itself as `identity` says (NSID, CHAOS).
@@ -224,5 +279,57 @@ mod tests {
         *service.secondaries()[1].zone.borrow_mut() = None;
         service.rebuild().unwrap();
         assert_eq!(apexes(&service), ["example.org."]);
+    }
+
+    #[test]
+    fn cookie_outcomes_are_counted_once_each() {
+        use oasis_dns::cookie::{CookieCheck, Cookies, Mode, make};
+        use oasis_dns::engine::{EdnsExtension, Query, Transport};
+        let cookies = Cookies {
+            mode: Mode::Require,
+            secret: [4; 16],
+            previous: None,
+        };
+        let service = Service::new(
+            Catalog::new(vec![zone("example.com")]).unwrap(),
+            Vec::new(),
+            Vec::new(),
+        )
+        .with_cookies(cookies.clone());
+        let peer: IpAddr = "192.0.2.1".parse().unwrap();
+        let now = 1_700_000_000;
+        let ask = |data: &[u8], t: Transport| {
+            let mut q = oasis_dns::xfr::query(&name("example.com."), oasis_dns::wire::Type::SOA, 9);
+            q[11] = 1;
+            q.extend_from_slice(&[0, 0, 41, 4, 0, 0, 0, 0, 0]);
+            q.extend_from_slice(&((data.len() + 4) as u16).to_be_bytes());
+            q.extend_from_slice(&[0, 10]);
+            q.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            q.extend_from_slice(data);
+            let mut check = CookieCheck::new(service.cookies(), peer, || now);
+            let e = Query::parse(&q).unwrap().edns.unwrap();
+            check.check(&q, &e, t);
+            service.count_cookie(&check);
+        };
+        let client = *b"abcdefgh";
+        let mut good = client.to_vec();
+        good.extend_from_slice(&make(&cookies.secret, &client, peer, now));
+        let mut bad = good.clone();
+        bad[23] ^= 1;
+        ask(&client, Transport::Udp); // fresh, refused
+        ask(&good, Transport::Udp); // valid
+        ask(&bad, Transport::Udp); // bad, fresh, refused
+        ask(&bad, Transport::Tcp); // bad, fresh
+        ask(&client[..5], Transport::Udp); // malformed
+        assert_eq!(
+            service.cookie_counts(),
+            CookieCounts {
+                valid: 1,
+                fresh: 3,
+                bad: 2,
+                malformed: 1,
+                badcookie: 2
+            }
+        );
     }
 }

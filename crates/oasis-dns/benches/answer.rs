@@ -2,6 +2,7 @@
 //! file, compiling it, and answering each kind of query from the table.
 
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
+use oasis_dns::cookie::{CookieCheck, Cookies, Mode, make};
 use oasis_dns::engine::{Catalog, Transport, Zone};
 use oasis_dns::wire::Name;
 use std::fmt::Write;
@@ -87,6 +88,37 @@ fn bench(c: &mut Criterion) {
         let q = query(name, qtype, edns);
         g.bench_function(what, |b| {
             b.iter(|| catalog.answer(black_box(&q), Transport::Udp, &mut out))
+        });
+    }
+    // DNS cookies: a query with a client cookie and a valid server cookie,
+    // checked (one SipHash) and echoed; and one with a client cookie alone
+    // (a fresh server cookie made).
+    let cookies = Cookies {
+        mode: Mode::On,
+        secret: [7; 16],
+        previous: None,
+    };
+    let peer = std::net::IpAddr::from([192, 0, 2, 1]);
+    let now = 1_700_000_000;
+    let client = *b"benchcli";
+    let server = make(&cookies.secret, &client, peer, now);
+    for (what, option) in [
+        (
+            "A, EDNS, valid server cookie",
+            [&client[..], &server[..]].concat(),
+        ),
+        ("A, EDNS, client cookie", client.to_vec()),
+    ] {
+        let mut q = query("HOST4711.Example.com", 1, true);
+        let rdlen = q.len() - 2;
+        q[rdlen..].copy_from_slice(&(4 + option.len() as u16).to_be_bytes());
+        q.extend_from_slice(&[0, 10, 0, option.len() as u8]);
+        q.extend_from_slice(&option);
+        g.bench_function(what, |b| {
+            b.iter(|| {
+                let mut check = CookieCheck::new(&cookies, peer, || now);
+                catalog.answer_with(black_box(&q), Transport::Udp, &mut out, &mut check)
+            })
         });
     }
     g.finish();

@@ -11,6 +11,8 @@
 //!   or TCP server loop calls for each query.
 //!
 //! - [`xfr`]: AXFR out of and into zones, and NOTIFY messages.
+//! - [`cookie`]: DNS cookies (RFC 7873) with interoperable server cookies
+//!   (RFC 9018), as an [`engine::EdnsExtension`] of the catalog.
 //!
 //! `no_std` + `alloc`; no platform code.
 //!
@@ -37,6 +39,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod cookie;
 pub mod engine;
 pub mod wire;
 pub mod xfr;

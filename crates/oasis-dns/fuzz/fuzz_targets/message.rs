@@ -1,10 +1,13 @@
 //! Any bytes as a DNS message: parsing (view and representation) must not
 //! panic and must agree, what parses must
 //! re-emit to something that parses to the same message, and the engine
-//! must answer or drop without panicking, always with a well-formed response.
+//! must answer or drop without panicking, always with a well-formed response,
+//! also with DNS cookies required (the COOKIE option's parse, the server
+//! cookie's check against two secrets, FORMERR and BADCOOKIE answers).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use oasis_dns::cookie::{CookieCheck, Cookies, Mode};
 use oasis_dns::engine::{Catalog, Transport, Zone};
 use oasis_dns::wire::{Message, Name, Packet};
 use std::sync::OnceLock;
@@ -42,6 +45,25 @@ fuzz_target!(|data: &[u8]| {
     for t in [Transport::Udp, Transport::Tcp] {
         if let Some(n) = catalog().answer(data, t, &mut out) {
             Message::parse(&out[..n]).expect("responses parse");
+        }
+    }
+    // The client address and the clock come from the input's first bytes,
+    // so a server cookie made for them can be found.
+    let cookies = Cookies {
+        mode: Mode::Require,
+        secret: [0x11; 16],
+        previous: Some([0x22; 16]),
+    };
+    let peer = std::net::IpAddr::from([127, 0, 0, data.first().copied().unwrap_or(1)]);
+    let now = u32::from_be_bytes([0x60, 0, 0, data.get(1).copied().unwrap_or(0)]);
+    for t in [Transport::Udp, Transport::Tcp] {
+        let mut check = CookieCheck::new(&cookies, peer, || now);
+        if let Some(n) = catalog().answer_with(data, t, &mut out, &mut check) {
+            let m = Message::parse(&out[..n]).expect("responses with cookies parse");
+            let badcookie =
+                m.flags & 0xf == 7 && m.edns.as_ref().is_some_and(|e| e.ext_rcode == 1);
+            assert_eq!(badcookie, check.refused(), "BADCOOKIE exactly when refused");
+            assert!(!(check.refused() && (t == Transport::Tcp || check.outcome().is_valid())));
         }
     }
 });

@@ -25,7 +25,7 @@ mod zone;
 
 pub use compile::Template;
 pub use image::ImageError;
-pub use query::{Query, Transport};
+pub use query::{COOKIE, EdnsExtension, Query, QueryEdns, Transport};
 pub use resolve::{Plan, resolve};
 pub use tcp::{TcpError, TcpFramer, frame};
 pub use zone::{Found, LoadError, Node, RRset, Zone};

@@ -56,6 +56,78 @@ pub struct QueryEdns {
     pub version: u8,
     /// The DNSSEC OK bit.
     pub dnssec_ok: bool,
+    /// Where the data of the query's first COOKIE option (RFC 7873) lies
+    /// in the query, as (offset, length), whatever its length; `None`
+    /// without one. See [`QueryEdns::cookie`].
+    pub cookie_at: Option<(u16, u16)>,
+}
+
+impl QueryEdns {
+    /// The data of the query's first COOKIE option, `query` being the
+    /// message this was parsed from.
+    pub fn cookie<'a>(&self, query: &'a [u8]) -> Option<&'a [u8]> {
+        let (at, len) = self.cookie_at?;
+        query.get(at as usize..at as usize + len as usize)
+    }
+}
+
+/// What a server adds to the catalog's handling of EDNS, around the
+/// compiled answer and without allocating: it may refuse a query with an
+/// rcode of its own (DNS cookies: FORMERR for a malformed COOKIE option,
+/// BADCOOKIE), and it adds options to the OPT record of the response. The
+/// catalog makes room for those options within the client's UDP size
+/// (dropping additional records, or setting TC, as for any answer).
+///
+/// `()` adds nothing: [`Catalog::answer`] is
+/// [`Catalog::answer_with`]`(…, &mut ())`.
+pub trait EdnsExtension {
+    /// Decides on a query that carries an OPT record of version 0, after
+    /// it was parsed and before it is answered: `None` answers it, `Some`
+    /// answers with that (12-bit, extended) rcode, the question and an OPT
+    /// record (with this extension's options) alone. May be called again
+    /// for the same query, and must then decide the same.
+    fn check(&mut self, query: &[u8], edns: &QueryEdns, transport: Transport) -> Option<u16>;
+    /// Bytes the options added to the response's OPT record take (each
+    /// with its 4-byte code and length), 0 for none.
+    fn options_len(&self) -> usize;
+    /// Writes those options into `out`, exactly [`Self::options_len`] bytes.
+    fn write_options(&self, out: &mut [u8]);
+}
+
+impl EdnsExtension for () {
+    #[inline(always)]
+    fn check(&mut self, _: &[u8], _: &QueryEdns, _: Transport) -> Option<u16> {
+        None
+    }
+    #[inline(always)]
+    fn options_len(&self) -> usize {
+        0
+    }
+    #[inline(always)]
+    fn write_options(&self, _: &mut [u8]) {}
+}
+
+/// EDNS option code of COOKIE (RFC 7873).
+pub const COOKIE: u16 = 10;
+
+/// Finds the first COOKIE option in OPT RDATA lying at `rdata` in `msg`;
+/// stops at the first option that overruns the RDATA.
+#[inline]
+fn find_cookie(msg: &[u8], rdata: core::ops::Range<usize>) -> Option<(u16, u16)> {
+    let data = msg.get(rdata.clone())?;
+    let mut o = 0;
+    while o + 4 <= data.len() {
+        let code = u16::from_be_bytes([data[o], data[o + 1]]);
+        let len = u16::from_be_bytes([data[o + 2], data[o + 3]]) as usize;
+        if o + 4 + len > data.len() {
+            return None;
+        }
+        if code == COOKIE {
+            return Some(((rdata.start + o + 4) as u16, len as u16));
+        }
+        o += 4 + len;
+    }
+    None
 }
 
 /// Why a query is not answered from the zones.
@@ -135,6 +207,11 @@ impl Query {
                     udp_size: class,
                     version: (ttl_hi & 0xff) as u8,
                     dnssec_ok: ttl_lo & 0x8000 != 0,
+                    cookie_at: if rdlen >= 4 {
+                        find_cookie(msg, at - rdlen..at)
+                    } else {
+                        None
+                    },
                 });
             }
         }
@@ -173,16 +250,19 @@ fn start(q: &Query, query: &[u8], flags: u16, out: &mut [u8]) -> Option<usize> {
     Some(end)
 }
 
-/// Appends an OPT record answering the query's, if it had one.
-fn opt(
+/// Appends an OPT record answering the query's, if it had one, with the
+/// extension's options after the EDE, if any.
+fn opt<X: EdnsExtension + ?Sized>(
     q: &Query,
     out: &mut [u8],
     at: usize,
     ext_rcode: u8,
     ede: Option<(u16, &[u8])>,
+    x: &X,
 ) -> Option<usize> {
     let Some(e) = q.edns else { return Some(at) };
-    let end = at + opt_len(ede);
+    let ede_end = at + opt_len(ede);
+    let end = ede_end + x.options_len();
     let buf = out.get_mut(at..end)?;
     buf[0] = 0;
     buf[1..3].copy_from_slice(&Type::OPT.0.to_be_bytes());
@@ -195,8 +275,9 @@ fn opt(
         buf[11..13].copy_from_slice(&EDE.to_be_bytes());
         buf[13..15].copy_from_slice(&((2 + text.len()) as u16).to_be_bytes());
         buf[15..17].copy_from_slice(&code.to_be_bytes());
-        buf[17..].copy_from_slice(text);
+        buf[17..ede_end - at].copy_from_slice(text);
     }
+    x.write_options(&mut buf[ede_end - at..]);
     let ar = u16::from_be_bytes([out[10], out[11]]) + 1;
     out[10..12].copy_from_slice(&ar.to_be_bytes());
     Some(end)
@@ -227,6 +308,18 @@ impl Catalog {
     /// first; likewise a secondary checks [`crate::xfr::notified_zone`]
     /// before handing a NOTIFY (REFUSED here) to this function.
     pub fn answer(&self, query: &[u8], transport: Transport, out: &mut [u8]) -> Option<usize> {
+        self.answer_with(query, transport, out, &mut ())
+    }
+
+    /// [`Catalog::answer`], with an [`EdnsExtension`] deciding on queries
+    /// with EDNS and adding options to their responses' OPT records.
+    pub fn answer_with<X: EdnsExtension + ?Sized>(
+        &self,
+        query: &[u8],
+        transport: Transport,
+        out: &mut [u8],
+        x: &mut X,
+    ) -> Option<usize> {
         Stats::bump(&self.stats.queries);
         let q = match Query::parse(query) {
             Ok(q) => q,
@@ -251,12 +344,22 @@ impl Catalog {
             && e.version > 0
         {
             let at = start(&q, query, 0, out)?;
-            return opt(&q, out, at, (Rcode::BADVERS.0 >> 4) as u8, None);
+            return opt(&q, out, at, (Rcode::BADVERS.0 >> 4) as u8, None, &());
         }
+        if let Some(e) = &q.edns
+            && let Some(rcode) = x.check(query, e, transport)
+        {
+            if rcode == Rcode::FORMERR.0 {
+                Stats::bump(&self.stats.malformed);
+            }
+            let at = start(&q, query, rcode & flag::RCODE_MASK, out)?;
+            return opt(&q, out, at, (rcode >> 4) as u8, None, x);
+        }
+        let x = &*x;
         let refuse = |out: &mut [u8]| {
             Stats::bump(&self.stats.refused);
             let at = start(&q, query, Rcode::REFUSED.0, out)?;
-            opt(&q, out, at, 0, Some(EDE_NOT_AUTHORITATIVE))
+            opt(&q, out, at, 0, Some(EDE_NOT_AUTHORITATIVE), x)
         };
         if q.qclass == Class::NONE {
             // Class NONE belongs to UPDATE (RFC 2136); refused as NSD does.
@@ -271,14 +374,14 @@ impl Catalog {
             // and neither is served over TCP until transfers are configured.
             (Type::AXFR, Transport::Udp) => {
                 let at = start(&q, query, Rcode::NOTIMP.0, out)?;
-                return opt(&q, out, at, 0, None);
+                return opt(&q, out, at, 0, None, x);
             }
             (Type::AXFR | Type::IXFR, _) => return refuse(out),
             // Other meta types find no data, like any type a node lacks.
             _ => {}
         }
         match self.lookup(&q.lower[..q.qname_len], q.qtype) {
-            Lookup::Ready(t) => self.write(&q, query, &t, limit, out),
+            Lookup::Ready(t) => self.write(&q, query, &t, limit, out, x),
             Lookup::Refused => refuse(out),
             Lookup::Synthesise(zone) => {
                 Stats::bump(&self.stats.synthesised);
@@ -286,29 +389,34 @@ impl Catalog {
                 let plan = super::resolve(self.zones().get(zone)?, &name, q.qtype);
                 let mut bytes = alloc::vec::Vec::new();
                 render(&plan, &name, q.qtype, false).encode(&mut bytes);
-                self.write(&q, query, &Answer::read(&bytes)?, limit, out)
+                self.write(&q, query, &Answer::read(&bytes)?, limit, out, x)
             }
         }
     }
 
     /// Writes a compiled answer, dropping additional records or setting TC
     /// when it does not fit in `limit` bytes.
-    fn write(
+    fn write<X: EdnsExtension + ?Sized>(
         &self,
         q: &Query,
         query: &[u8],
         t: &Answer,
         limit: usize,
         out: &mut [u8],
+        x: &X,
     ) -> Option<usize> {
         let head = QNAME_AT + q.question_len();
         let ede = (t.flags & flag::RCODE_MASK == Rcode::YXDOMAIN.0).then_some(EDE_DNAME_TOO_LONG);
-        let opt_len = if q.edns.is_some() { opt_len(ede) } else { 0 };
+        let opt_len = if q.edns.is_some() {
+            opt_len(ede) + x.options_len()
+        } else {
+            0
+        };
         let room = limit.saturating_sub(head + opt_len);
         if (t.essential as usize) > room {
             Stats::bump(&self.stats.truncated);
             let at = start(q, query, t.flags | flag::TC, out)?;
-            return opt(q, out, at, 0, ede);
+            return opt(q, out, at, 0, ede, x);
         }
         let mut body_len = t.body.len();
         let mut additional = t.counts[2];
@@ -337,6 +445,6 @@ impl Catalog {
         out[6..8].copy_from_slice(&t.counts[0].to_be_bytes());
         out[8..10].copy_from_slice(&t.counts[1].to_be_bytes());
         out[10..12].copy_from_slice(&additional.to_be_bytes());
-        opt(q, out, at + body_len, 0, ede)
+        opt(q, out, at + body_len, 0, ede, x)
     }
 }

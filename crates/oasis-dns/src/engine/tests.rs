@@ -606,3 +606,220 @@ mod random_zones {
         }
     }
 }
+
+/// A query with an OPT record holding `options` (raw), UDP size `udp`.
+fn query_with_options(qname: &str, qtype: Type, udp: u16, options: &[u8]) -> Vec<u8> {
+    let mut q = query(qname, qtype, None);
+    q[11] = 1;
+    q.extend_from_slice(&[0, 0, 41]);
+    q.extend_from_slice(&udp.to_be_bytes());
+    q.extend_from_slice(&[0, 0, 0, 0]);
+    q.extend_from_slice(&(options.len() as u16).to_be_bytes());
+    q.extend_from_slice(options);
+    q
+}
+
+fn cookie_option(data: &[u8]) -> Vec<u8> {
+    let mut o = vec![0, 10];
+    o.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    o.extend_from_slice(data);
+    o
+}
+
+mod cookies {
+    use super::*;
+    use crate::cookie::{CookieCheck, Cookies, Mode, Outcome, make};
+    use core::net::IpAddr;
+
+    const NOW: u32 = 1_700_000_000;
+    const CLIENT: [u8; 8] = *b"clientck";
+
+    fn peer() -> IpAddr {
+        "192.0.2.77".parse().unwrap()
+    }
+
+    fn cookies(mode: Mode) -> Cookies {
+        Cookies {
+            mode,
+            secret: [0x5a; 16],
+            previous: None,
+        }
+    }
+
+    /// Answers `q` with cookies as `mode` says; the response and outcome.
+    fn ask(c: &Catalog, mode: Mode, q: &[u8], t: Transport) -> (Message, Outcome, bool) {
+        let cookies = cookies(mode);
+        let mut check = CookieCheck::new(&cookies, peer(), || NOW);
+        let mut out = [0u8; 65535];
+        let n = c.answer_with(q, t, &mut out, &mut check).unwrap();
+        let m = Message::parse(&out[..n]).unwrap();
+        (m, check.outcome(), check.refused())
+    }
+
+    fn cookie_of(m: &Message) -> Option<Vec<u8>> {
+        let o = &m.edns.as_ref()?.options;
+        let at = o.windows(2).position(|w| w == [0, 10])?;
+        let len = u16::from_be_bytes([o[at + 2], o[at + 3]]) as usize;
+        Some(o[at + 4..at + 4 + len].to_vec())
+    }
+
+    fn good_server() -> [u8; 16] {
+        make(&cookies(Mode::On).secret, &CLIENT, peer(), NOW - 5)
+    }
+
+    #[test]
+    fn the_parse_finds_the_first_cookie_option_among_others() {
+        let mut opts = vec![0, 3, 0, 0]; // NSID, empty
+        opts.extend(cookie_option(&CLIENT));
+        opts.extend(cookie_option(&[1; 7]));
+        let q = query_with_options("ns1.example.com.", Type::A, 1232, &opts);
+        let e = Query::parse(&q).unwrap().edns.unwrap();
+        assert_eq!(e.cookie(&q), Some(&CLIENT[..]));
+        // An option running past the RDATA ends the search.
+        let q = query_with_options("ns1.example.com.", Type::A, 1232, &[0, 3, 0, 9, 1]);
+        assert_eq!(Query::parse(&q).unwrap().edns.unwrap().cookie_at, None);
+        let q = query("ns1.example.com.", Type::A, Some((1232, 0, false)));
+        assert_eq!(Query::parse(&q).unwrap().edns.unwrap().cookie_at, None);
+    }
+
+    #[test]
+    fn answers_carry_the_client_cookie_and_a_server_cookie() {
+        let c = catalog();
+        let q = query_with_options("ns1.example.com.", Type::A, 1232, &cookie_option(&CLIENT));
+        let (m, o, refused) = ask(&c, Mode::On, &q, Transport::Udp);
+        assert_eq!(
+            (rcode(&m), m.answers.len(), o, refused),
+            (Rcode::NOERROR, 1, Outcome::ClientOnly, false)
+        );
+        let got = cookie_of(&m).unwrap();
+        assert_eq!(got.len(), 24);
+        assert_eq!(got[..8], CLIENT);
+        assert_eq!(
+            got[8..],
+            make(&cookies(Mode::On).secret, &CLIENT, peer(), NOW)
+        );
+        // The cookie returned is accepted and echoed.
+        let q = query_with_options("ns1.example.com.", Type::A, 1232, &cookie_option(&got));
+        let (m, o, _) = ask(&c, Mode::Require, &q, Transport::Udp);
+        assert_eq!(
+            (rcode(&m), m.answers.len(), o),
+            (Rcode::NOERROR, 1, Outcome::Valid)
+        );
+        assert_eq!(cookie_of(&m).unwrap(), got);
+        // Refused and NODATA answers carry it too, after the EDE.
+        let q = query_with_options("foo.org.", Type::A, 1232, &cookie_option(&CLIENT));
+        let (m, ..) = ask(&c, Mode::On, &q, Transport::Udp);
+        assert_eq!(rcode(&m), Rcode::REFUSED);
+        assert_eq!(
+            &m.edns.as_ref().unwrap().options[..6],
+            b"\x00\x0f\x00\x02\x00\x14"
+        );
+        assert_eq!(cookie_of(&m).unwrap()[..8], CLIENT);
+    }
+
+    #[test]
+    fn off_ignores_the_option_and_no_option_changes_nothing() {
+        let c = catalog();
+        let q = query_with_options("ns1.example.com.", Type::A, 1232, &cookie_option(&[1; 3]));
+        let (m, o, _) = ask(&c, Mode::Off, &q, Transport::Udp);
+        assert_eq!(
+            (rcode(&m), o, cookie_of(&m)),
+            (Rcode::NOERROR, Outcome::Absent, None)
+        );
+        // Without a COOKIE option, the bytes are those of the plain answer.
+        let q = query("mail.example.com.", Type::A, Some((1232, 0, false)));
+        let mut plain = [0u8; 1232];
+        let n = c.answer(&q, Transport::Udp, &mut plain).unwrap();
+        for mode in [Mode::On, Mode::Require] {
+            let cookies = cookies(mode);
+            let mut check = CookieCheck::new(&cookies, peer(), || panic!("clock read"));
+            let mut out = [0u8; 1232];
+            let k = c
+                .answer_with(&q, Transport::Udp, &mut out, &mut check)
+                .unwrap();
+            assert_eq!(out[..k], plain[..n]);
+        }
+    }
+
+    #[test]
+    fn a_malformed_cookie_option_is_formerr() {
+        let c = catalog();
+        for len in [0, 1, 7, 9, 15, 41, 64] {
+            let q = query_with_options(
+                "ns1.example.com.",
+                Type::A,
+                1232,
+                &cookie_option(&[7; 64][..len]),
+            );
+            let before = c.stats().malformed.load(Ordering::Relaxed);
+            let (m, o, _) = ask(&c, Mode::On, &q, Transport::Udp);
+            assert_eq!(
+                (rcode(&m), o),
+                (Rcode::FORMERR, Outcome::Malformed),
+                "{len}"
+            );
+            assert!(m.answers.is_empty() && cookie_of(&m).is_none());
+            assert_eq!(m.questions.len(), 1);
+            assert_eq!(c.stats().malformed.load(Ordering::Relaxed), before + 1);
+        }
+    }
+
+    #[test]
+    fn require_refuses_udp_without_a_valid_server_cookie_but_not_tcp() {
+        let c = catalog();
+        let mut forged = CLIENT.to_vec();
+        forged.extend_from_slice(&good_server());
+        forged[20] ^= 0xff;
+        for data in [&CLIENT[..], &forged[..]] {
+            let q = query_with_options("ns1.example.com.", Type::A, 1232, &cookie_option(data));
+            let (m, o, refused) = ask(&c, Mode::Require, &q, Transport::Udp);
+            // BADCOOKIE is 23: 7 in the header, 1 in the OPT's extended rcode.
+            assert_eq!(rcode(&m), Rcode(7));
+            assert_eq!(m.edns.as_ref().unwrap().ext_rcode, 1);
+            assert!(refused && !o.is_valid());
+            assert!(m.answers.is_empty() && m.authorities.is_empty());
+            let fresh = cookie_of(&m).unwrap();
+            assert_eq!(
+                fresh[8..],
+                make(&cookies(Mode::On).secret, &CLIENT, peer(), NOW)
+            );
+            let (m, _, refused) = ask(&c, Mode::Require, &q, Transport::Tcp);
+            assert_eq!(
+                (rcode(&m), m.answers.len(), refused),
+                (Rcode::NOERROR, 1, false)
+            );
+            let (m, _, refused) = ask(&c, Mode::On, &q, Transport::Udp);
+            assert_eq!(
+                (rcode(&m), m.answers.len(), refused),
+                (Rcode::NOERROR, 1, false)
+            );
+        }
+        // No COOKIE option at all: answered.
+        let q = query("ns1.example.com.", Type::A, Some((1232, 0, false)));
+        let (m, o, refused) = ask(&c, Mode::Require, &q, Transport::Udp);
+        assert_eq!(
+            (rcode(&m), m.answers.len(), o, refused),
+            (Rcode::NOERROR, 1, Outcome::Absent, false)
+        );
+    }
+
+    #[test]
+    fn the_cookie_has_room_within_the_clients_udp_size() {
+        let c = catalog();
+        // The MX answer at 512 bytes with a cookie: additional records go
+        // first, then TC; the OPT with the cookie always fits.
+        for udp in [512u16, 1232] {
+            let q = query_with_options("big.example.com.", Type::TXT, udp, &cookie_option(&CLIENT));
+            let cookies = cookies(Mode::On);
+            let mut check = CookieCheck::new(&cookies, peer(), || NOW);
+            let mut out = [0u8; 65535];
+            let n = c
+                .answer_with(&q, Transport::Udp, &mut out, &mut check)
+                .unwrap();
+            assert!(n <= udp as usize, "{n} > {udp}");
+            let m = Message::parse(&out[..n]).unwrap();
+            assert_eq!(cookie_of(&m).unwrap()[..8], CLIENT);
+            assert_eq!(m.flags & flag::TC != 0, udp == 512);
+        }
+    }
+}

@@ -66,6 +66,7 @@ impl Rcode {
     pub const REFUSED: Rcode = Rcode(5);
     pub const NOTAUTH: Rcode = Rcode(9);
     pub const BADVERS: Rcode = Rcode(16);
+    pub const BADCOOKIE: Rcode = Rcode(23);
 }
 
 /// A zero-copy view of a message header over a buffer.
