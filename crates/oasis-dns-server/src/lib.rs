@@ -57,11 +57,11 @@ use alloc::rc::Rc;
 use core::net::SocketAddr;
 
 use oasis::Duration;
-use oasis::log::info;
+use oasis::log::{info, warn};
 use oasis_dns::engine::Catalog;
 use oasis_net::Stack;
 
-pub use config::{Config, SecondaryZone};
+pub use config::{Config, NotifyTarget, SecondaryZone};
 pub use conns::TcpLimits;
 pub use rrl::RrlConfig;
 pub use service::Service;
@@ -74,7 +74,7 @@ pub struct Server {
     service: Rc<Service>,
     port: u16,
     tcp: TcpLimits,
-    notify: Rc<[SocketAddr]>,
+    notify: Rc<[xfr::Target]>,
     primaries: alloc::vec::Vec<SocketAddr>,
     rrl: RrlConfig,
     stats_every: Duration,
@@ -94,10 +94,42 @@ impl Server {
             rrl,
             identity,
             stats_every,
+            keys,
+            xfr_keys,
         } = config;
+        let key = |name: &Option<oasis_dns::wire::Name>| {
+            let found = name
+                .as_ref()
+                .and_then(|n| keys.iter().find(|k| k.name() == n).cloned());
+            if let (Some(n), None) = (name, &found) {
+                warn!("TSIG key {n} is not given: not used");
+            }
+            found
+        };
+        let notify: alloc::vec::Vec<xfr::Target> = notify
+            .iter()
+            .map(|t| xfr::Target {
+                addr: t.addr,
+                key: key(&t.key),
+            })
+            .collect();
         let primaries = secondaries.iter().map(|s| s.primary).collect();
+        let secondary_keys: alloc::vec::Vec<_> =
+            secondaries.iter().map(|s| s.key.clone()).collect();
         let apexes = secondaries.into_iter().map(|s| s.apex).collect();
-        let service = Rc::new(Service::new(catalog, apexes, axfr_allow).with_identity(identity));
+        for k in &keys {
+            info!("TSIG key {} ({})", k.name(), k.algorithm());
+        }
+        if !xfr_keys.is_empty() {
+            let names: alloc::vec::Vec<_> =
+                xfr_keys.iter().map(|n| alloc::format!("{n}")).collect();
+            info!("AXFR only signed with TSIG key {}", names.join(" or "));
+        }
+        let service = Rc::new(
+            Service::new(catalog, apexes, axfr_allow)
+                .with_identity(identity)
+                .with_tsig(keys, xfr_keys, &secondary_keys),
+        );
         for apex in service.catalog().apexes() {
             info!("serving zone {apex}");
         }
@@ -135,7 +167,15 @@ impl Server {
             service.catalog().compiled_len()
         );
         for (i, (s, primary)) in service.secondaries().iter().zip(primaries).enumerate() {
-            info!("secondary {} from {}", s.apex, primary);
+            match &s.key {
+                Some(k) => info!(
+                    "secondary {} from {} (TSIG key {})",
+                    s.apex,
+                    primary,
+                    k.name()
+                ),
+                None => info!("secondary {} from {}", s.apex, primary),
+            }
             oasis::spawn(xfr::refresh(
                 stack.clone(),
                 service.clone(),

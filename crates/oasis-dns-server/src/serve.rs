@@ -19,8 +19,10 @@ use alloc::rc::Rc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use oasis::log::{debug, warn};
-use oasis_dns::engine::{Catalog, TcpFramer, Transport};
+use oasis::log::{debug, info, warn};
+use oasis_dns::engine::{Catalog, Query, TcpFramer, Transport};
+use oasis_dns::tsig::{Key, Signer};
+use oasis_dns::wire::{Rcode, Type};
 use oasis_dns::xfr::notify_ack;
 use oasis_net::prelude::*;
 use oasis_net::{NetError, Stack};
@@ -29,7 +31,7 @@ use oasis::Instant;
 
 use crate::conns::{Conns, TcpLimits, Ticket};
 use crate::rrl::{Rrl, Verdict, slip};
-use crate::service::Service;
+use crate::service::{Auth, Notified, Service, unix_now};
 
 /// Answers UDP queries on `socket` until the socket fails, each one where
 /// the stack lets it be answered: on the direct stack over kvm, read where
@@ -55,9 +57,15 @@ pub async fn serve_udp<U: UdpSocket>(
         .await
 }
 
-/// One response: a NOTIFY for a secondary zone is acknowledged, a CHAOS
-/// query for the version or identity answered ([`crate::ident`]), anything
-/// else goes to the catalog (and gets the NSID if it asked). `None`: not worth an answer (e.g. a response);
+/// One response. A request signed with a TSIG key known here is verified
+/// first ([`Service::authenticate`]): one that fails gets its error
+/// response (FORMERR, or NOTAUTH with BADKEY, BADSIG, BADTIME, BADTRUNC),
+/// one that verifies is answered as below and the response signed, with
+/// room for the signature kept within the size limit. Then: a NOTIFY for a
+/// secondary zone is acknowledged (or REFUSED if the zone wants it signed
+/// and it is not), a CHAOS query for the version or identity answered
+/// ([`crate::ident`]), anything else goes to the catalog (and gets the
+/// NSID if it asked). `None`: not worth an answer (e.g. a response);
 /// dropped, and counted by the catalog.
 fn answer(
     service: &Service,
@@ -66,14 +74,55 @@ fn answer(
     t: Transport,
     out: &mut [u8],
 ) -> Option<usize> {
-    if service.notify(query) {
-        return notify_ack(query, out);
+    if !service.has_keys() {
+        return respond(service, catalog, query, t, out, None);
+    }
+    let now = unix_now();
+    match service.authenticate(query, now) {
+        Auth::Unsigned => respond(service, catalog, query, t, out, None),
+        Auth::Failed(response, e) => {
+            debug!("dns: TSIG check failed: {e}");
+            let r = response?;
+            out.get_mut(..r.len())?.copy_from_slice(&r);
+            Some(r.len())
+        }
+        Auth::Signed { stripped, key, mac } => {
+            let n = respond(service, catalog, &stripped, t, out, Some(&key))?;
+            let mut signed = out.get(..n)?.to_vec();
+            Signer::new(&key, Some(&mac)).sign(&mut signed, now);
+            out.get_mut(..signed.len())?.copy_from_slice(&signed);
+            Some(signed.len())
+        }
+    }
+}
+
+/// The response to `query` (without a TSIG), leaving room for `key`'s TSIG
+/// record when the response is to be signed.
+fn respond(
+    service: &Service,
+    catalog: &Catalog,
+    query: &[u8],
+    t: Transport,
+    out: &mut [u8],
+    key: Option<&Key>,
+) -> Option<usize> {
+    let reserve = key.map_or(0, Key::tsig_len);
+    let room = out.len().checked_sub(reserve)?;
+    let out = &mut out[..room];
+    match service.notify(query, key) {
+        Notified::NotOurs => {}
+        Notified::Accepted => return notify_ack(query, out),
+        Notified::Refused => {
+            let n = notify_ack(query, out)?;
+            out[3] = out[3] & 0xf0 | Rcode::REFUSED.0 as u8;
+            return Some(n);
+        }
     }
     let id = service.identity();
     if let Some(n) = id.chaos(query, out) {
         return Some(n);
     }
-    let n = catalog.answer(query, t, out)?;
+    let n = catalog.answer_reserving(query, t, out, reserve)?;
     Some(id.add_nsid(query, t, out, n))
 }
 
@@ -156,16 +205,45 @@ async fn serve_connection<S: TcpStream>(
             ticket.busy();
             answered = true;
             let catalog = service.catalog();
-            if service.may_transfer(conn.peer_addr().ip())
-                && let Ok(transfer) = catalog.axfr(query)
-            {
-                for m in transfer {
-                    conn.write_all(&(m.len() as u16).to_be_bytes())
-                        .await
-                        .map_err(ConnEnd::Net)?;
-                    conn.write_all(&m).await.map_err(ConnEnd::Net)?;
+            let peer = conn.peer_addr();
+            // A zone transfer: from an allowed address, signed with a
+            // required key if any is; every message signed when the
+            // request was (RFC 8945 §5.3.1).
+            let now = unix_now();
+            let is_axfr = Query::parse(query).is_ok_and(|q| q.qtype == Type::AXFR);
+            let auth = match service.has_keys() && is_axfr {
+                true => service.authenticate(query, now),
+                false => Auth::Unsigned,
+            };
+            let (request, mut signer, key) = match &auth {
+                Auth::Signed { stripped, key, mac } => {
+                    (&stripped[..], Some(Signer::new(key, Some(mac))), Some(key))
                 }
-                continue;
+                _ => (query, None, None),
+            };
+            if let Auth::Failed(_, e) = &auth {
+                info!("dns: AXFR from {peer} refused: TSIG {e}");
+            } else if let Ok(transfer) = catalog.axfr(request) {
+                if service.may_transfer(peer.ip(), key) {
+                    for mut m in transfer {
+                        if let Some(s) = &mut signer {
+                            s.sign(&mut m, now);
+                        }
+                        conn.write_all(&(m.len() as u16).to_be_bytes())
+                            .await
+                            .map_err(ConnEnd::Net)?;
+                        conn.write_all(&m).await.map_err(ConnEnd::Net)?;
+                    }
+                    continue;
+                }
+                info!(
+                    "dns: AXFR from {peer} refused: {}",
+                    match key {
+                        Some(k) => alloc::format!("not allowed with key {}", k.name()),
+                        None if service.has_keys() => "not allowed, or unsigned".into(),
+                        None => alloc::string::String::from("address not allowed"),
+                    }
+                );
             }
             msg.clear();
             {

@@ -11,6 +11,7 @@
 //!   or TCP server loop calls for each query.
 //!
 //! - [`xfr`]: AXFR out of and into zones, and NOTIFY messages.
+//! - [`tsig`]: transaction signatures (RFC 8945) on transfers and NOTIFY.
 //!
 //! `no_std` + `alloc`; no platform code.
 //!
@@ -38,6 +39,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod engine;
+pub mod tsig;
 pub mod wire;
 pub mod xfr;
 pub mod zone;
