@@ -104,7 +104,11 @@ fn oasis(args: &[String], port: u16, log: &Path) -> Server {
 
 /// A log file both of apps/dns's outputs append to.
 fn log_file(p: &Path) -> std::fs::File {
-    std::fs::OpenOptions::new().create(true).append(true).open(p).unwrap()
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .unwrap()
 }
 
 fn read(p: &Path) -> String {
