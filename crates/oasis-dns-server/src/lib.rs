@@ -7,7 +7,11 @@
 //! whichever `oasis_net::stack` picked. It serves AXFR to the addresses
 //! allowed to transfer, keeps secondary zones fresh from their primaries
 //! (AXFR at start, then on NOTIFY or when the SOA timers say so) and sends
-//! NOTIFY to the secondaries of its own zones. The application chooses the
+//! NOTIFY to the secondaries of its own zones; with TSIG keys
+//! ([`Config::keys`]) it verifies signed requests and signs their answers,
+//! every message of a transfer included, can require a key for AXFR and
+//! for a secondary zone's NOTIFY, and signs its own SOA queries, AXFR
+//! requests and NOTIFY (RFC 8945, [`oasis_dns::tsig`]). The application chooses the
 //! zones and the [`Config`]; [`config`] also has the boot-argument value
 //! types for it, so a server configured by boot arguments writes them as
 //! `apps/dns` does.
