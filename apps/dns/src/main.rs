@@ -20,7 +20,8 @@ use alloc::vec::Vec;
 use oasis_dns::engine::Catalog;
 use oasis_dns::zone::file::load_all;
 use oasis_dns_server::config::{
-    Addr, Config, CookieConfig, CookieSecret, Cookies, Identity, Nsid, SecondaryZone, ServerAddr,
+    Addr, Config, CookieConfig, CookieSecret, Cookies, Identity, KeyName, NotifyTarget, Nsid,
+    SecondaryZone, TsigKey,
 };
 use oasis_dns_server::{RrlConfig, Server, TcpLimits};
 
@@ -52,11 +53,19 @@ oasis::boot_arg! {
 }
 oasis::boot_arg! {
     /// Secondaries to notify.
-    static NOTIFY: ServerAddr = Arg::new("notify", "send NOTIFY to this secondary for every zone at start, and for a secondary zone each time a transfer brings a new copy (repeatable)").repeat();
+    static NOTIFY: NotifyTarget = Arg::new("notify", "send NOTIFY to this secondary for every zone at start, and for a secondary zone each time a transfer brings a new copy; /KEY signs it with that TSIG key (repeatable)").repeat();
 }
 oasis::boot_arg! {
     /// Zones taken from primaries.
-    static SECONDARY: SecondaryZone = Arg::new("secondary", "serve ZONE as a secondary of the primary at ADDR:PORT, by AXFR, refreshed on NOTIFY and by its SOA timers (repeatable)").repeat();
+    static SECONDARY: SecondaryZone = Arg::new("secondary", "serve ZONE as a secondary of the primary at ADDR:PORT, by AXFR, refreshed on NOTIFY and by its SOA timers; /KEY signs its SOA and AXFR requests with that TSIG key, checks the answers, and takes NOTIFY for ZONE only signed with it (repeatable)").repeat();
+}
+oasis::boot_arg! {
+    /// TSIG keys.
+    static TSIG_KEY: TsigKey = Arg::new("tsig-key", "a TSIG key (RFC 8945; ALGORITHM hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1): requests signed with it are verified and answered signed (repeatable)").repeat();
+}
+oasis::boot_arg! {
+    /// Keys a zone transfer must be signed with.
+    static XFR_KEY: KeyName = Arg::new("xfr-key", "serve AXFR (to --axfr-allow addresses) only to requests signed with this TSIG key; others are REFUSED (repeatable: any of them)").repeat();
 }
 
 oasis::boot_arg! {
@@ -104,7 +113,6 @@ oasis::boot_arg! {
     /// The identity string.
     static IDENTITY: String = Arg::new("identity", "the answer to id.server and hostname.bind (default: the --nsid, else refused)").value_name("TEXT");
 }
-
 oasis::boot_arg! {
     /// DNS cookies.
     static COOKIES: Cookies = Arg::new("cookies", "DNS cookies (RFC 7873): answer them (on), ignore them (off), or answer BADCOOKIE to a UDP query with a COOKIE option but no valid server cookie (require; TCP and queries without the option are answered)").default("on");
@@ -145,47 +153,48 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
         None if !secondaries.is_empty() => Catalog::new(Vec::new())?,
         None => zones::built_in()?,
     };
-    let server = Server::new(
-        initial,
-        Config {
-            port: PORT.value().unwrap_or(53),
-            tcp: TcpLimits {
-                idle: oasis::Duration::from_secs(TCP_IDLE.value().unwrap_or(10)),
-                max: TCP_MAX.value().unwrap_or(256),
-                per_client: TCP_PER_CLIENT.value().unwrap_or(64),
-                ..TcpLimits::default()
-            },
-            axfr_allow: AXFR_ALLOW.values().into_iter().map(|a| a.0).collect(),
-            notify: NOTIFY.values().into_iter().map(|s| s.0).collect(),
-            secondaries,
-            rrl: RrlConfig {
-                rate: RRL_RATE.value().unwrap_or(0),
-                burst: RRL_BURST.value().unwrap_or(0),
-                slip: RRL_SLIP.value().unwrap_or(2),
-                ipv4_prefix: RRL_IPV4_PREFIX.value().unwrap_or(24),
-                ipv6_prefix: RRL_IPV6_PREFIX.value().unwrap_or(56),
-                buckets: RRL_BUCKETS.value().unwrap_or(16384),
-            },
-            identity: Identity {
-                nsid: NSID.value().map(|n| n.0),
-                chaos: match CHAOS.value().as_deref() {
-                    None | Some("on") => true,
-                    Some("off") => false,
-                    Some(other) => {
-                        return Err(alloc::format!("--chaos={other}: expected on or off").into());
-                    }
-                },
-                version: VERSION_STRING.value().unwrap_or_else(|| "oasis".into()),
-                identity: IDENTITY.value(),
-            },
-            cookies: CookieConfig {
-                mode: COOKIES.value().map(|c| c.0).unwrap_or_default(),
-                secret: COOKIE_SECRET.value().map(|s| s.0),
-                previous: COOKIE_SECRET_PREVIOUS.value().map(|s| s.0),
-            },
-            stats_every: oasis::Duration::from_secs(DNS_STATS.value().unwrap_or(0)),
+    let config = Config {
+        port: PORT.value().unwrap_or(53),
+        tcp: TcpLimits {
+            idle: oasis::Duration::from_secs(TCP_IDLE.value().unwrap_or(10)),
+            max: TCP_MAX.value().unwrap_or(256),
+            per_client: TCP_PER_CLIENT.value().unwrap_or(64),
+            ..TcpLimits::default()
         },
-    );
+        axfr_allow: AXFR_ALLOW.values().into_iter().map(|a| a.0).collect(),
+        notify: NOTIFY.values(),
+        secondaries,
+        rrl: RrlConfig {
+            rate: RRL_RATE.value().unwrap_or(0),
+            burst: RRL_BURST.value().unwrap_or(0),
+            slip: RRL_SLIP.value().unwrap_or(2),
+            ipv4_prefix: RRL_IPV4_PREFIX.value().unwrap_or(24),
+            ipv6_prefix: RRL_IPV6_PREFIX.value().unwrap_or(56),
+            buckets: RRL_BUCKETS.value().unwrap_or(16384),
+        },
+        identity: Identity {
+            nsid: NSID.value().map(|n| n.0),
+            chaos: match CHAOS.value().as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => {
+                    return Err(alloc::format!("--chaos={other}: expected on or off").into());
+                }
+            },
+            version: VERSION_STRING.value().unwrap_or_else(|| "oasis".into()),
+            identity: IDENTITY.value(),
+        },
+        cookies: CookieConfig {
+            mode: COOKIES.value().map(|c| c.0).unwrap_or_default(),
+            secret: COOKIE_SECRET.value().map(|s| s.0),
+            previous: COOKIE_SECRET_PREVIOUS.value().map(|s| s.0),
+        },
+        stats_every: oasis::Duration::from_secs(DNS_STATS.value().unwrap_or(0)),
+        keys: TSIG_KEY.values().into_iter().map(|k| k.0).collect(),
+        xfr_keys: XFR_KEY.values().into_iter().map(|k| k.0).collect(),
+    };
+    config.check()?;
+    let server = Server::new(initial, config);
     let stack = oasis_net::stack(&mut env, "service")?;
     server.run(stack).await
 }

@@ -26,6 +26,7 @@ pub use crate::conns::TcpLimits;
 pub use crate::ident::Identity;
 pub use crate::rrl::RrlConfig;
 pub use oasis_dns::cookie::{Mode as CookieMode, Secret};
+use oasis_dns::tsig::Key;
 use oasis_dns::wire::Name;
 
 /// How a [`Server`](crate::Server) serves.
@@ -41,8 +42,9 @@ pub struct Config {
     pub axfr_allow: Vec<IpAddr>,
     /// Secondaries to send NOTIFY to: for every zone at start, and for a
     /// secondary zone each time a transfer brings a new copy, so
-    /// secondaries can be chained.
-    pub notify: Vec<SocketAddr>,
+    /// secondaries can be chained; each NOTIFY signed with the target's
+    /// key, if it names one.
+    pub notify: Vec<NotifyTarget>,
     /// Zones served as secondaries of their primaries.
     pub secondaries: Vec<SecondaryZone>,
     /// Response-rate limiting of UDP answers (off unless `rrl.rate` > 0).
@@ -55,6 +57,44 @@ pub struct Config {
     /// How often the server logs its counters (a `dns stats:` line, when
     /// they changed); zero never.
     pub stats_every: Duration,
+    /// TSIG keys (RFC 8945) this server knows: a request signed with one
+    /// is verified and its response signed; one signed with another is
+    /// answered BADKEY. With none, requests are answered as if unsigned.
+    pub keys: Vec<Key>,
+    /// If not empty, AXFR is served only to requests signed with one of
+    /// these keys (and from an address of `axfr_allow`), else REFUSED.
+    pub xfr_keys: Vec<Name>,
+}
+
+impl Config {
+    /// Checks that every key named (by `xfr_keys`, a NOTIFY target or a
+    /// secondary zone) is one of `keys`, and that no two keys share a name.
+    pub fn check(&self) -> Result<(), String> {
+        let known = |n: &Name| self.keys.iter().any(|k| k.name() == n);
+        for (i, k) in self.keys.iter().enumerate() {
+            if self.keys[..i].iter().any(|o| o.name() == k.name()) {
+                return Err(format!("TSIG key {} is given twice", k.name()));
+            }
+        }
+        let named = self
+            .xfr_keys
+            .iter()
+            .chain(self.notify.iter().filter_map(|t| t.key.as_ref()))
+            .chain(self.secondaries.iter().filter_map(|s| s.key.as_ref()));
+        for n in named {
+            if !known(n) {
+                return Err(format!(
+                    "TSIG key {n} is named but not given (--tsig-key=NAME:ALGORITHM:SECRET)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The key named `name`, if given.
+    pub fn key(&self, name: &Name) -> Option<&Key> {
+        self.keys.iter().find(|k| k.name() == name)
+    }
 }
 
 impl Default for Config {
@@ -73,6 +113,8 @@ impl Default for Config {
             identity: Identity::default(),
             cookies: CookieConfig::default(),
             stats_every: Duration::ZERO,
+            keys: Vec::new(),
+            xfr_keys: Vec::new(),
         }
     }
 }
@@ -153,22 +195,88 @@ impl FromArg for ServerAddr {
     }
 }
 
+/// A secondary to NOTIFY, with the TSIG key to sign the NOTIFY with, if
+/// any; as a boot-argument value, `ADDR:PORT` or `ADDR:PORT/KEY`
+/// (`192.0.2.2:53/xfr-key`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyTarget {
+    /// Where the NOTIFY goes.
+    pub addr: SocketAddr,
+    /// The name of the key it is signed with.
+    pub key: Option<Name>,
+}
+
+impl From<SocketAddr> for NotifyTarget {
+    fn from(addr: SocketAddr) -> NotifyTarget {
+        NotifyTarget { addr, key: None }
+    }
+}
+
+/// Splits `/KEY` off the end of a value, giving the rest and the key's name.
+fn with_key(s: &str) -> Result<(&str, Option<Name>), String> {
+    match s.rsplit_once('/') {
+        Some((rest, key)) => Ok((rest, Some(oasis_dns::tsig::key_name(key)?))),
+        None => Ok((s, None)),
+    }
+}
+
+impl FromArg for NotifyTarget {
+    const VALUE_NAME: &'static str = "ADDR:PORT[/KEY]";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        let (addr, key) = with_key(s)?;
+        Ok(NotifyTarget {
+            addr: ServerAddr::from_arg(addr)?.0,
+            key,
+        })
+    }
+}
+
+/// A TSIG key as a boot-argument value: `NAME:ALGORITHM:BASE64SECRET`
+/// (`xfr-key:hmac-sha256:c2VjcmV0…`), the algorithm named as `dig -y`,
+/// kdig and NSD name it (`hmac-sha256`, `hmac-sha512`, `hmac-sha1`, …);
+/// `dig -y`'s own order, `ALGORITHM:NAME:BASE64SECRET`, is also taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TsigKey(pub Key);
+
+impl FromArg for TsigKey {
+    const VALUE_NAME: &'static str = "NAME:ALGORITHM:BASE64SECRET";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        Key::from_text(s).map(TsigKey)
+    }
+}
+
+/// The name of a TSIG key as a boot-argument value (`xfr-key`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyName(pub Name);
+
+impl FromArg for KeyName {
+    const VALUE_NAME: &'static str = "KEY";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        oasis_dns::tsig::key_name(s).map(KeyName)
+    }
+}
+
 /// A zone served as a secondary of a primary; as a boot-argument value,
-/// `ZONE@ADDR:PORT` (`example.com@192.0.2.1:53`).
+/// `ZONE@ADDR:PORT` (`example.com@192.0.2.1:53`), or `ZONE@ADDR:PORT/KEY`
+/// to sign the SOA queries and AXFR requests with the TSIG key KEY, check
+/// the primary's answers with it, and take NOTIFY only signed with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecondaryZone {
     /// The zone's apex, absolute and lower-case.
     pub apex: Name,
     /// The primary it is transferred from.
     pub primary: SocketAddr,
+    /// The TSIG key transfers and NOTIFY of this zone are signed with.
+    pub key: Option<Name>,
 }
 
 impl FromArg for SecondaryZone {
-    const VALUE_NAME: &'static str = "ZONE@ADDR:PORT";
+    const VALUE_NAME: &'static str = "ZONE@ADDR:PORT[/KEY]";
     fn from_arg(s: &str) -> Result<Self, String> {
         let (zone, primary) = s
             .split_once('@')
             .ok_or("expected ZONE@ADDR:PORT, e.g. example.com@192.0.2.1:53")?;
+        let (primary, key) = with_key(primary)?;
         let mut absolute = String::from(zone);
         if !absolute.ends_with('.') {
             absolute.push('.');
@@ -179,6 +287,7 @@ impl FromArg for SecondaryZone {
         Ok(SecondaryZone {
             apex: name.to_lowercase(),
             primary,
+            key,
         })
     }
 }
@@ -214,6 +323,7 @@ impl FromArg for Nsid {
 mod tests {
     use super::*;
     use alloc::string::ToString;
+    use alloc::vec;
 
     #[test]
     fn addresses_parse_as_boot_arguments() {
@@ -251,6 +361,33 @@ mod tests {
         assert!(e.starts_with("expected ADDR:PORT"), "{e}");
         let e = SecondaryZone::from_arg("a..b@192.0.2.1:53").unwrap_err();
         assert!(e.starts_with("zone `a..b`: "), "{e}");
+        let z = SecondaryZone::from_arg("example.com@[2001:db8::1]:53/Xfr-Key").unwrap();
+        assert_eq!(z.key.unwrap().to_string(), "xfr-key.");
+        assert_eq!(z.primary, "[2001:db8::1]:53".parse().unwrap());
+    }
+
+    #[test]
+    fn keys_and_the_names_that_refer_to_them() {
+        let t = NotifyTarget::from_arg("192.0.2.2:53/k1").unwrap();
+        assert_eq!(t.key.as_ref().unwrap().to_string(), "k1.");
+        assert_eq!(NotifyTarget::from_arg("192.0.2.2:53").unwrap().key, None);
+        let k = TsigKey::from_arg("k1:hmac-sha256:c2VjcmV0").unwrap().0;
+        let mut c = Config {
+            notify: vec![t],
+            ..Config::default()
+        };
+        assert!(
+            c.check()
+                .unwrap_err()
+                .contains("k1. is named but not given")
+        );
+        c.keys.push(k.clone());
+        assert_eq!(c.check(), Ok(()));
+        c.xfr_keys.push(KeyName::from_arg("k2").unwrap().0);
+        assert!(c.check().is_err());
+        c.xfr_keys.clear();
+        c.keys.push(k);
+        assert!(c.check().unwrap_err().contains("given twice"));
     }
 
     #[test]

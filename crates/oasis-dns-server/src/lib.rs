@@ -10,7 +10,11 @@
 //! NOTIFY to the secondaries of its own zones. It answers DNS cookies (RFC
 //! 7873, with RFC 9018's server cookies: see [`oasis_dns::cookie`]), and
 //! can require them over UDP; a query with a valid server cookie is never
-//! rate-limited. The application chooses the
+//! rate-limited. With TSIG keys ([`Config::keys`]) it verifies signed
+//! requests and signs their answers, every message of a transfer included,
+//! can require a key for AXFR and for a secondary zone's NOTIFY, and signs
+//! its own SOA queries, AXFR requests and NOTIFY (RFC 8945,
+//! [`oasis_dns::tsig`]). The application chooses the
 //! zones and the [`Config`]; [`config`] also has the boot-argument value
 //! types for it, so a server configured by boot arguments writes them as
 //! `apps/dns` does.
@@ -60,11 +64,11 @@ use alloc::rc::Rc;
 use core::net::SocketAddr;
 
 use oasis::Duration;
-use oasis::log::info;
+use oasis::log::{info, warn};
 use oasis_dns::engine::Catalog;
 use oasis_net::Stack;
 
-pub use config::{Config, SecondaryZone};
+pub use config::{Config, NotifyTarget, SecondaryZone};
 pub use conns::TcpLimits;
 pub use rrl::RrlConfig;
 pub use service::{CookieCounts, Service};
@@ -78,7 +82,7 @@ pub struct Server {
     service: Rc<Service>,
     port: u16,
     tcp: TcpLimits,
-    notify: Rc<[SocketAddr]>,
+    notify: Rc<[xfr::Target]>,
     primaries: alloc::vec::Vec<SocketAddr>,
     rrl: RrlConfig,
     stats_every: Duration,
@@ -99,8 +103,28 @@ impl Server {
             identity,
             cookies,
             stats_every,
+            keys,
+            xfr_keys,
         } = config;
+        let key = |name: &Option<oasis_dns::wire::Name>| {
+            let found = name
+                .as_ref()
+                .and_then(|n| keys.iter().find(|k| k.name() == n).cloned());
+            if let (Some(n), None) = (name, &found) {
+                warn!("TSIG key {n} is not given: not used");
+            }
+            found
+        };
+        let notify: alloc::vec::Vec<xfr::Target> = notify
+            .iter()
+            .map(|t| xfr::Target {
+                addr: t.addr,
+                key: key(&t.key),
+            })
+            .collect();
         let primaries = secondaries.iter().map(|s| s.primary).collect();
+        let secondary_keys: alloc::vec::Vec<_> =
+            secondaries.iter().map(|s| s.key.clone()).collect();
         let apexes = secondaries.into_iter().map(|s| s.apex).collect();
         let secret = cookies.secret.unwrap_or_else(|| {
             let mut s = [0u8; 16];
@@ -133,10 +157,19 @@ impl Server {
             secret,
             previous: cookies.previous,
         };
+        for k in &keys {
+            info!("TSIG key {} ({})", k.name(), k.algorithm());
+        }
+        if !xfr_keys.is_empty() {
+            let names: alloc::vec::Vec<_> =
+                xfr_keys.iter().map(|n| alloc::format!("{n}")).collect();
+            info!("AXFR only signed with TSIG key {}", names.join(" or "));
+        }
         let service = Rc::new(
             Service::new(catalog, apexes, axfr_allow)
                 .with_identity(identity)
-                .with_cookies(cookies),
+                .with_cookies(cookies)
+                .with_tsig(keys, xfr_keys, &secondary_keys),
         );
         for apex in service.catalog().apexes() {
             info!("serving zone {apex}");
@@ -175,7 +208,15 @@ impl Server {
             service.catalog().compiled_len()
         );
         for (i, (s, primary)) in service.secondaries().iter().zip(primaries).enumerate() {
-            info!("secondary {} from {}", s.apex, primary);
+            match &s.key {
+                Some(k) => info!(
+                    "secondary {} from {} (TSIG key {})",
+                    s.apex,
+                    primary,
+                    k.name()
+                ),
+                None => info!("secondary {} from {}", s.apex, primary),
+            }
             oasis::spawn(xfr::refresh(
                 stack.clone(),
                 service.clone(),

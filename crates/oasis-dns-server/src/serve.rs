@@ -24,9 +24,11 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::net::IpAddr;
-use oasis::log::{debug, warn};
+use oasis::log::{debug, info, warn};
 use oasis_dns::cookie::{CookieCheck, Mode, Outcome};
 use oasis_dns::engine::{Catalog, Query, TcpFramer, Transport};
+use oasis_dns::tsig::{Key, Signer};
+use oasis_dns::wire::{Rcode, Type};
 use oasis_dns::xfr::notify_ack;
 use oasis_net::prelude::*;
 use oasis_net::{NetError, Stack};
@@ -35,7 +37,7 @@ use oasis::Instant;
 
 use crate::conns::{Conns, TcpLimits, Ticket};
 use crate::rrl::{Rrl, Verdict, slip};
-use crate::service::Service;
+use crate::service::{Auth, Notified, Service, unix_now};
 
 /// Answers UDP queries on `socket` until the socket fails, each one where
 /// the stack lets it be answered: on the direct stack over kvm, read where
@@ -65,12 +67,18 @@ pub async fn serve_udp<U: UdpSocket>(
         .await
 }
 
-/// One response: a NOTIFY for a secondary zone is acknowledged, a CHAOS
-/// query for the version or identity answered ([`crate::ident`]), anything
-/// else goes to the catalog (and gets the NSID if it asked). Both carry
-/// the DNS cookie, checked as the catalog parses the query. `None`: not
-/// worth an answer (e.g. a response); dropped, and counted by the catalog.
-/// Gives the length and what the query's cookie was.
+/// One response. A request signed with a TSIG key known here is verified
+/// first ([`Service::authenticate`]): one that fails gets its error
+/// response (FORMERR, or NOTAUTH with BADKEY, BADSIG, BADTIME, BADTRUNC),
+/// one that verifies is answered as below and the response signed, with
+/// room for the signature kept within the size limit. Then: a NOTIFY for a
+/// secondary zone is acknowledged (or REFUSED if the zone wants it signed
+/// and it is not), a CHAOS query for the version or identity answered
+/// ([`crate::ident`]), anything else goes to the catalog (and gets the
+/// NSID if it asked). Both carry the DNS cookie, checked as the catalog
+/// parses the query. `None`: not worth an answer (e.g. a response);
+/// dropped, and counted by the catalog. Gives the length and what the
+/// query's cookie was.
 fn answer(
     service: &Service,
     catalog: &Catalog,
@@ -79,8 +87,50 @@ fn answer(
     t: Transport,
     out: &mut [u8],
 ) -> Option<(usize, Outcome)> {
-    if service.notify(query) {
-        return Some((notify_ack(query, out)?, Outcome::Absent));
+    if !service.has_keys() {
+        return respond(service, catalog, query, peer, t, out, None);
+    }
+    let now = unix_now();
+    match service.authenticate(query, now) {
+        Auth::Unsigned => respond(service, catalog, query, peer, t, out, None),
+        Auth::Failed(response, e) => {
+            debug!("dns: TSIG check failed: {e}");
+            let r = response?;
+            out.get_mut(..r.len())?.copy_from_slice(&r);
+            Some((r.len(), Outcome::Absent))
+        }
+        Auth::Signed { stripped, key, mac } => {
+            let (n, cookie) = respond(service, catalog, &stripped, peer, t, out, Some(&key))?;
+            let mut signed = out.get(..n)?.to_vec();
+            Signer::new(&key, Some(&mac)).sign(&mut signed, now);
+            out.get_mut(..signed.len())?.copy_from_slice(&signed);
+            Some((signed.len(), cookie))
+        }
+    }
+}
+
+/// The response to `query` (without a TSIG), leaving room for `key`'s TSIG
+/// record when the response is to be signed, and what its cookie was.
+fn respond(
+    service: &Service,
+    catalog: &Catalog,
+    query: &[u8],
+    peer: IpAddr,
+    t: Transport,
+    out: &mut [u8],
+    key: Option<&Key>,
+) -> Option<(usize, Outcome)> {
+    let reserve = key.map_or(0, Key::tsig_len);
+    let room = out.len().checked_sub(reserve)?;
+    let out = &mut out[..room];
+    match service.notify(query, key) {
+        Notified::NotOurs => {}
+        Notified::Accepted => return Some((notify_ack(query, out)?, Outcome::Absent)),
+        Notified::Refused => {
+            let n = notify_ack(query, out)?;
+            out[3] = out[3] & 0xf0 | Rcode::REFUSED.0 as u8;
+            return Some((n, Outcome::Absent));
+        }
     }
     let mut cookie = CookieCheck::new(service.cookies(), peer, unix_seconds);
     let id = service.identity();
@@ -103,7 +153,7 @@ fn answer(
             _ => return Some((n, Outcome::Absent)),
         }
     }
-    let n = catalog.answer_with(query, t, out, &mut cookie)?;
+    let n = catalog.answer_with(query, t, out, &mut cookie, reserve)?;
     service.count_cookie(&cookie);
     Some((id.add_nsid(query, t, out, n), cookie.outcome()))
 }
@@ -111,7 +161,7 @@ fn answer(
 /// The wall clock in seconds since the epoch, modulo 2³² (a cookie's
 /// timestamp).
 fn unix_seconds() -> u32 {
-    (oasis::wall_clock_ns() / 1_000_000_000) as u32
+    unix_now() as u32
 }
 
 /// Accepts TCP connections on `listener` and serves each in its own task,
@@ -193,16 +243,45 @@ async fn serve_connection<S: TcpStream>(
             ticket.busy();
             answered = true;
             let catalog = service.catalog();
-            if service.may_transfer(conn.peer_addr().ip())
-                && let Ok(transfer) = catalog.axfr(query)
-            {
-                for m in transfer {
-                    conn.write_all(&(m.len() as u16).to_be_bytes())
-                        .await
-                        .map_err(ConnEnd::Net)?;
-                    conn.write_all(&m).await.map_err(ConnEnd::Net)?;
+            let peer = conn.peer_addr();
+            // A zone transfer: from an allowed address, signed with a
+            // required key if any is; every message signed when the
+            // request was (RFC 8945 §5.3.1).
+            let now = unix_now();
+            let is_axfr = Query::parse(query).is_ok_and(|q| q.qtype == Type::AXFR);
+            let auth = match service.has_keys() && is_axfr {
+                true => service.authenticate(query, now),
+                false => Auth::Unsigned,
+            };
+            let (request, mut signer, key) = match &auth {
+                Auth::Signed { stripped, key, mac } => {
+                    (&stripped[..], Some(Signer::new(key, Some(mac))), Some(key))
                 }
-                continue;
+                _ => (query, None, None),
+            };
+            if let Auth::Failed(_, e) = &auth {
+                info!("dns: AXFR from {peer} refused: TSIG {e}");
+            } else if let Ok(transfer) = catalog.axfr(request) {
+                if service.may_transfer(peer.ip(), key) {
+                    for mut m in transfer {
+                        if let Some(s) = &mut signer {
+                            s.sign(&mut m, now);
+                        }
+                        conn.write_all(&(m.len() as u16).to_be_bytes())
+                            .await
+                            .map_err(ConnEnd::Net)?;
+                        conn.write_all(&m).await.map_err(ConnEnd::Net)?;
+                    }
+                    continue;
+                }
+                info!(
+                    "dns: AXFR from {peer} refused: {}",
+                    match key {
+                        Some(k) => alloc::format!("not allowed with key {}", k.name()),
+                        None if service.has_keys() => "not allowed, or unsigned".into(),
+                        None => alloc::string::String::from("address not allowed"),
+                    }
+                );
             }
             msg.clear();
             {

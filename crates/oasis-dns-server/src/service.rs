@@ -10,6 +10,7 @@ use core::task::Waker;
 
 use oasis_dns::cookie::{CookieCheck, Cookies, Mode, Outcome};
 use oasis_dns::engine::{Catalog, Zone};
+use oasis_dns::tsig::{self, Key, TsigError};
 use oasis_dns::wire::Name;
 
 use crate::ident::Identity;
@@ -25,6 +26,9 @@ pub struct Secondary {
     pub(crate) notified: Cell<bool>,
     /// The refresh task, waiting for a NOTIFY or its timer.
     pub(crate) waiter: RefCell<Option<Waker>>,
+    /// The TSIG key its SOA queries and transfers are signed with, and
+    /// which a NOTIFY for it must carry.
+    pub key: Option<Key>,
 }
 
 impl Secondary {
@@ -43,6 +47,8 @@ pub struct Service {
     identity: Identity,
     cookies: Cookies,
     cookie_counts: Cell<CookieCounts>,
+    keys: Vec<Key>,
+    xfr_keys: Vec<Name>,
 }
 
 /// What the server counted of DNS cookies.
@@ -59,6 +65,42 @@ pub struct CookieCounts {
     pub malformed: u64,
     /// Queries answered BADCOOKIE (cookies required over UDP).
     pub badcookie: u64,
+}
+
+/// What a request's TSIG record says ([`Service::authenticate`]).
+pub enum Auth {
+    /// No TSIG (or no keys configured): answered as it is.
+    Unsigned,
+    /// Verified: answer `stripped` (the request without its TSIG) and sign
+    /// the response with `key` over the request's `mac`.
+    Signed {
+        /// The request without its TSIG record.
+        stripped: Vec<u8>,
+        /// The key it was signed with.
+        key: Key,
+        /// The request's MAC, which the response's MAC covers.
+        mac: Vec<u8>,
+    },
+    /// Failed: send this error response (FORMERR, or NOTAUTH with BADKEY,
+    /// BADSIG, BADTIME or BADTRUNC), or nothing when `None`.
+    Failed(Option<Vec<u8>>, TsigError),
+}
+
+/// What a NOTIFY is to this server ([`Service::notify`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notified {
+    /// Not a NOTIFY for a zone served here as a secondary.
+    NotOurs,
+    /// Accepted: the zone's refresh task was woken.
+    Accepted,
+    /// Refused: the zone wants NOTIFY signed with its key, and this one
+    /// was not (or with another key).
+    Refused,
+}
+
+/// Seconds since the Unix epoch, as TSIG counts time.
+pub fn unix_now() -> u64 {
+    oasis::wall_clock_ns() / 1_000_000_000
 }
 
 impl Service {
@@ -81,6 +123,7 @@ impl Service {
                         zone: RefCell::new(None),
                         notified: Cell::new(false),
                         waiter: RefCell::new(None),
+                        key: None,
                     })
                 })
                 .collect(),
@@ -92,6 +135,69 @@ impl Service {
                 previous: None,
             },
             cookie_counts: Cell::new(CookieCounts::default()),
+            keys: Vec::new(),
+            xfr_keys: Vec::new(),
+        }
+    }
+
+    /// The same with TSIG: the `keys` known, the ones AXFR requires
+    /// (`xfr_keys`; none: any or no signature), and the key of each
+    /// secondary zone in order (a name not among `keys` counts as none;
+    /// [`crate::Config::check`] reports it first).
+    pub fn with_tsig(
+        mut self,
+        keys: Vec<Key>,
+        xfr_keys: Vec<Name>,
+        secondary_keys: &[Option<Name>],
+    ) -> Service {
+        for (s, name) in self.secondaries.iter_mut().zip(secondary_keys) {
+            let key = name
+                .as_ref()
+                .and_then(|n| keys.iter().find(|k| k.name() == n).cloned());
+            if let Some(s) = Rc::get_mut(s) {
+                s.key = key;
+            }
+        }
+        Service {
+            keys,
+            xfr_keys,
+            ..self
+        }
+    }
+
+    /// Whether any TSIG key is configured.
+    pub fn has_keys(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    /// Reads and checks the TSIG of `request` at `now` (seconds since the
+    /// Unix epoch) against the keys known here (RFC 8945 §5.2). With no
+    /// keys configured every request is [`Auth::Unsigned`], so a server
+    /// without TSIG spends nothing on it.
+    pub fn authenticate(&self, request: &[u8], now: u64) -> Auth {
+        if self.keys.is_empty() || request.len() < 12 || request[10..12] == [0, 0] {
+            return Auth::Unsigned;
+        }
+        let found = match tsig::find(request) {
+            Ok(None) => return Auth::Unsigned,
+            Ok(Some(f)) => f,
+            Err(e) => return Auth::Failed(tsig::error_response(request, None, &e, None, now), e),
+        };
+        match tsig::verify_request(request, &found, &self.keys, now) {
+            Ok(k) => {
+                let mut stripped = request[..found.at].to_vec();
+                let ar = u16::from_be_bytes([stripped[10], stripped[11]]) - 1;
+                stripped[10..12].copy_from_slice(&ar.to_be_bytes());
+                Auth::Signed {
+                    stripped,
+                    key: self.keys[k].clone(),
+                    mac: found.tsig.mac,
+                }
+            }
+            Err(e) => {
+                let key = self.keys.iter().find(|k| k.name() == &found.tsig.key_name);
+                Auth::Failed(tsig::error_response(request, Some(&found), &e, key, now), e)
+            }
         }
     }
 
@@ -146,20 +252,25 @@ impl Service {
     }
 
     /// Whether `peer` may transfer zones (an IPv4-mapped IPv6 address counts
-    /// as its IPv4 address).
-    pub fn may_transfer(&self, peer: IpAddr) -> bool {
+    /// as its IPv4 address) with a request signed with `key` (verified):
+    /// the address must be allowed, and the key one of those required, if
+    /// any are.
+    pub fn may_transfer(&self, peer: IpAddr, key: Option<&Key>) -> bool {
         let peer = match peer {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
             v4 => v4,
         };
         self.axfr_allow.contains(&peer)
+            && (self.xfr_keys.is_empty()
+                || key.is_some_and(|k| self.xfr_keys.iter().any(|n| n == k.name())))
     }
 
-    /// Handles a NOTIFY for one of our secondary zones: wakes its refresh
-    /// task. Returns false for anything else (the catalog answers that).
-    pub fn notify(&self, msg: &[u8]) -> bool {
+    /// Handles a NOTIFY for one of our secondary zones, signed with `key`
+    /// (verified) or not: wakes its refresh task, unless the zone wants
+    /// NOTIFY signed with its key and this one is not.
+    pub fn notify(&self, msg: &[u8], key: Option<&Key>) -> Notified {
         let Some(zone) = oasis_dns::xfr::notified_zone(msg) else {
-            return false;
+            return Notified::NotOurs;
         };
         let zone = zone.to_lowercase();
         match self
@@ -167,14 +278,15 @@ impl Service {
             .iter()
             .find(|s| s.apex.to_lowercase() == zone)
         {
+            Some(s) if s.key.is_some() && s.key.as_ref() != key => Notified::Refused,
             Some(s) => {
                 s.notified.set(true);
                 if let Some(w) = s.waiter.borrow_mut().take() {
                     w.wake();
                 }
-                true
+                Notified::Accepted
             }
-            None => false,
+            None => Notified::NotOurs,
         }
     }
 
@@ -226,7 +338,11 @@ mod tests {
             ("192.0.2.8", false),
             ("::ffff:192.0.2.8", false),
         ] {
-            assert_eq!(service.may_transfer(peer.parse().unwrap()), may, "{peer}");
+            assert_eq!(
+                service.may_transfer(peer.parse().unwrap(), None),
+                may,
+                "{peer}"
+            );
         }
     }
 
@@ -249,16 +365,67 @@ mod tests {
         let wakes = Arc::new(Count(AtomicUsize::new(0)));
         *s.waiter.borrow_mut() = Some(Waker::from(wakes.clone()));
         // Zone names compare without regard to case.
-        assert!(service.notify(&oasis_dns::xfr::notify(&name("EXAMPLE.com."), 9, None)));
+        assert_eq!(
+            service.notify(
+                &oasis_dns::xfr::notify(&name("EXAMPLE.com."), 9, None),
+                None
+            ),
+            Notified::Accepted
+        );
         assert!(s.notified.get());
         assert_eq!(wakes.0.load(Ordering::Relaxed), 1);
         // A NOTIFY for a zone served as primary, or for no zone here, and
         // anything not a NOTIFY, is the catalog's to answer.
         for apex in ["example.org.", "example.net."] {
-            assert!(!service.notify(&oasis_dns::xfr::notify(&name(apex), 9, None)));
+            let n = oasis_dns::xfr::notify(&name(apex), 9, None);
+            assert_eq!(service.notify(&n, None), Notified::NotOurs);
         }
         let query = oasis_dns::xfr::query(&name("example.com."), oasis_dns::wire::Type::SOA, 9);
-        assert!(!service.notify(&query));
+        assert_eq!(service.notify(&query, None), Notified::NotOurs);
+    }
+
+    #[test]
+    fn tsig_decides_transfers_and_notify_and_failures_get_their_error() {
+        use oasis_dns::tsig::{Signer, error};
+        let k = Key::from_text("xfr:hmac-sha256:c2VjcmV0").unwrap();
+        let other = Key::from_text("other:hmac-sha256:c2VjcmV0").unwrap();
+        let service = Service::new(
+            Catalog::new(Vec::new()).unwrap(),
+            vec![name("example.com.")],
+            vec!["192.0.2.7".parse().unwrap()],
+        )
+        .with_tsig(
+            vec![k.clone()],
+            vec![k.name().clone()],
+            &[Some(k.name().clone())],
+        );
+        let peer = "192.0.2.7".parse().unwrap();
+        assert!(service.may_transfer(peer, Some(&k)));
+        assert!(!service.may_transfer(peer, None), "the key is required");
+        assert!(!service.may_transfer(peer, Some(&other)));
+        assert!(!service.may_transfer("192.0.2.8".parse().unwrap(), Some(&k)));
+        let notify = oasis_dns::xfr::notify(&name("example.com."), 9, None);
+        assert_eq!(service.notify(&notify, None), Notified::Refused);
+        assert_eq!(service.notify(&notify, Some(&other)), Notified::Refused);
+        assert_eq!(service.notify(&notify, Some(&k)), Notified::Accepted);
+
+        let now = 1_700_000_000;
+        let mut signed = notify.clone();
+        Signer::new(&k, None).sign(&mut signed, now);
+        match service.authenticate(&signed, now) {
+            Auth::Signed { stripped, key, .. } => {
+                assert_eq!((stripped, key), (notify.clone(), k.clone()));
+            }
+            _ => panic!("a good signature verifies"),
+        }
+        let mut unknown = notify.clone();
+        Signer::new(&other, None).sign(&mut unknown, now);
+        let Auth::Failed(Some(r), _) = service.authenticate(&unknown, now) else {
+            panic!("an unknown key fails");
+        };
+        let t = oasis_dns::tsig::find(&r).unwrap().unwrap().tsig;
+        assert_eq!((r[3] & 0xf, t.error, t.mac.len()), (9, error::BADKEY, 0));
+        assert!(matches!(service.authenticate(&notify, now), Auth::Unsigned));
     }
 
     #[test]

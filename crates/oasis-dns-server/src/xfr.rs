@@ -12,14 +12,16 @@ use core::future::poll_fn;
 use core::net::SocketAddr;
 use core::task::Poll;
 
+use alloc::vec::Vec;
 use oasis::log::{info, warn};
 use oasis::{Duration, Instant};
 use oasis_dns::engine::Zone;
+use oasis_dns::tsig::{Key, ResponseVerifier, Signer};
 use oasis_dns::wire::{Message, Name, RData, Type, flag};
 use oasis_dns::xfr::{AxfrCollector, query};
 use oasis_net::prelude::*;
 
-use crate::service::{Secondary, Service};
+use crate::service::{Secondary, Service, unix_now};
 
 /// Longest a transfer or an SOA check may take.
 const EXCHANGE: Duration = Duration::from_secs(10);
@@ -35,12 +37,35 @@ fn id() -> u16 {
     u16::from_be_bytes(b)
 }
 
-/// Transfers the secondary zone `s` from `primary` over TCP (AXFR).
+/// A secondary to NOTIFY, and the key its NOTIFY is signed with.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Where the NOTIFY goes.
+    pub addr: SocketAddr,
+    /// The TSIG key it is signed with, if any.
+    pub key: Option<Key>,
+}
+
+/// `msg` signed with `key`, if any: the message, and the verifier of its
+/// answer.
+fn signed(mut msg: Vec<u8>, key: Option<&Key>) -> (Vec<u8>, Option<ResponseVerifier>) {
+    match key {
+        Some(k) => {
+            let mac = Signer::new(k, None).sign(&mut msg, unix_now());
+            (msg, Some(ResponseVerifier::new(k, &mac)))
+        }
+        None => (msg, None),
+    }
+}
+
+/// Transfers the secondary zone `s` from `primary` over TCP (AXFR), the
+/// request signed with the zone's TSIG key and every message of the answer
+/// checked with it, if it has one.
 async fn transfer<S: Stack>(stack: &S, primary: SocketAddr, s: &Secondary) -> oasis::Result<Zone> {
     let exchange = async {
         let mut conn = stack.connect_tcp(primary).await?;
         let qid = id();
-        let q = query(&s.apex, Type::AXFR, qid);
+        let (q, mut verifier) = signed(query(&s.apex, Type::AXFR, qid), s.key.as_ref());
         let mut framed = vec![0u8; 2 + q.len()];
         framed[..2].copy_from_slice(&(q.len() as u16).to_be_bytes());
         framed[2..].copy_from_slice(&q);
@@ -60,10 +85,19 @@ async fn transfer<S: Stack>(stack: &S, primary: SocketAddr, s: &Secondary) -> oa
                 have += n;
             }
             let len = 2 + u16::from_be_bytes([buf[0], buf[1]]) as usize;
+            if let Some(v) = &mut verifier {
+                v.verify(&buf[2..len], unix_now())
+                    .map_err(|e| format!("TSIG: {e}; the transfer is discarded"))?;
+            }
             let done = collector.push(&buf[2..len]).map_err(|e| format!("{e}"))?;
             buf.copy_within(len..have, 0);
             have -= len;
             if done {
+                if let Some(v) = &verifier {
+                    v.finish().map_err(|e| {
+                        format!("TSIG: {e} (the last message); the transfer is discarded")
+                    })?;
+                }
                 let _ = conn.shutdown();
                 let records = collector.finish().map_err(|e| format!("{e}"))?;
                 return Ok(Zone::new(&s.apex, records).map_err(|e| format!("{e}"))?);
@@ -75,7 +109,9 @@ async fn transfer<S: Stack>(stack: &S, primary: SocketAddr, s: &Secondary) -> oa
         .map_err(|_| oasis::Error::from("transfer timed out"))?
 }
 
-/// Asks `primary` for the zone's SOA serial over UDP.
+/// Asks `primary` for the zone's SOA serial over UDP, signed with the
+/// zone's TSIG key if it has one (an answer that fails the check is
+/// discarded).
 async fn primary_serial<S: Stack>(
     stack: &S,
     primary: SocketAddr,
@@ -83,8 +119,8 @@ async fn primary_serial<S: Stack>(
 ) -> oasis::Result<u32> {
     let udp = stack.bind_udp(0)?;
     let qid = id();
-    udp.send_to(&query(&s.apex, Type::SOA, qid), primary)
-        .await?;
+    let (q, mut verifier) = signed(query(&s.apex, Type::SOA, qid), s.key.as_ref());
+    udp.send_to(&q, primary).await?;
     let mut buf = [0u8; 1500];
     let wait = async {
         loop {
@@ -97,6 +133,10 @@ async fn primary_serial<S: Stack>(
             };
             if m.id != qid || m.flags & flag::QR == 0 {
                 continue;
+            }
+            if let Some(v) = &mut verifier {
+                v.verify(&buf[..n], unix_now())
+                    .map_err(|e| format!("TSIG: {e}; the answer is discarded"))?;
             }
             for r in &m.answers {
                 if let RData::Soa(soa) = &r.rdata {
@@ -130,7 +170,7 @@ pub async fn refresh<S: Stack>(
     service: Rc<Service>,
     primary: SocketAddr,
     index: usize,
-    downstream: Rc<[SocketAddr]>,
+    downstream: Rc<[Target]>,
 ) {
     let s = service.secondaries()[index].clone();
     let mut state = oasis_dns::xfr::Refresh::new(now());
@@ -194,7 +234,7 @@ pub async fn refresh<S: Stack>(
 }
 
 /// Sends a NOTIFY for every zone served here to each of `targets`.
-pub async fn notify_all<S: Stack>(stack: S, service: Rc<Service>, targets: Rc<[SocketAddr]>) {
+pub async fn notify_all<S: Stack>(stack: S, service: Rc<Service>, targets: Rc<[Target]>) {
     let catalog = service.catalog();
     for zone in catalog.zones() {
         notify_zone(&stack, zone, &targets).await;
@@ -202,12 +242,7 @@ pub async fn notify_all<S: Stack>(stack: S, service: Rc<Service>, targets: Rc<[S
 }
 
 /// Starts NOTIFYing `targets` of the copy of `apex` now served, if any.
-fn notify_changed<S: Stack>(
-    stack: &S,
-    service: &Rc<Service>,
-    apex: &Name,
-    targets: &Rc<[SocketAddr]>,
-) {
+fn notify_changed<S: Stack>(stack: &S, service: &Rc<Service>, apex: &Name, targets: &Rc<[Target]>) {
     if targets.is_empty() {
         return;
     }
@@ -231,35 +266,48 @@ fn notify_changed<S: Stack>(
 }
 
 /// Sends a NOTIFY for `zone` to each of `targets`, a few times until
-/// acknowledged (RFC 1996 §3.6).
-async fn notify_zone<S: Stack>(stack: &S, zone: &Zone, targets: &[SocketAddr]) {
+/// acknowledged (RFC 1996 §3.6); signed with the target's key, if it has
+/// one, whose acknowledgement must then verify.
+async fn notify_zone<S: Stack>(stack: &S, zone: &Zone, targets: &[Target]) {
     let Ok(udp) = stack.bind_udp(0) else {
         warn!("NOTIFY: no UDP socket");
         return;
     };
     let mut batch = Batch::new(8, 1500);
-    for &to in targets {
+    for target in targets {
+        let to = target.addr;
         let qid = id();
-        let msg = oasis_dns::xfr::notify(&zone.apex, qid, Some(zone.soa()));
+        let plain = oasis_dns::xfr::notify(&zone.apex, qid, Some(zone.soa()));
         let mut acked = false;
+        let mut failure = None;
         for _ in 0..5 {
+            let (msg, mut verifier) = signed(plain.clone(), target.key.as_ref());
             if udp.send_to(&msg, to).await.is_err() {
                 break;
             }
             let got = oasis::timeout(Duration::from_secs(1), udp.recv_batch(&mut batch)).await;
-            if let Ok(Ok(_)) = got
-                && batch
-                    .iter()
-                    .any(|d| d.peer == to && d.data.get(..2) == Some(&qid.to_be_bytes()[..]))
-            {
-                acked = true;
+            if let Ok(Ok(_)) = got {
+                for d in batch.iter() {
+                    if d.peer != to || d.data.get(..2) != Some(&qid.to_be_bytes()[..]) {
+                        continue;
+                    }
+                    match verifier.as_mut().map(|v| v.verify(d.data, unix_now())) {
+                        Some(Err(e)) => failure = Some(e),
+                        _ => acked = true,
+                    }
+                }
+            }
+            if acked {
                 break;
             }
         }
-        if acked {
-            info!("NOTIFY {} sent to {to}, acknowledged", zone.apex);
-        } else {
-            warn!("NOTIFY {} to {to}: no acknowledgement", zone.apex);
+        match (acked, failure) {
+            (true, _) => info!("NOTIFY {} sent to {to}, acknowledged", zone.apex),
+            (false, Some(e)) => warn!(
+                "NOTIFY {} to {to}: acknowledgement fails TSIG: {e}",
+                zone.apex
+            ),
+            (false, None) => warn!("NOTIFY {} to {to}: no acknowledgement", zone.apex),
         }
     }
 }

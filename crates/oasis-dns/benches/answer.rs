@@ -117,7 +117,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function(what, |b| {
             b.iter(|| {
                 let mut check = CookieCheck::new(&cookies, peer, || now);
-                catalog.answer_with(black_box(&q), Transport::Udp, &mut out, &mut check)
+                catalog.answer_with(black_box(&q), Transport::Udp, &mut out, &mut check, 0)
             })
         });
     }

@@ -13,6 +13,7 @@
 //! - [`xfr`]: AXFR out of and into zones, and NOTIFY messages.
 //! - [`cookie`]: DNS cookies (RFC 7873) with interoperable server cookies
 //!   (RFC 9018), as an [`engine::EdnsExtension`] of the catalog.
+//! - [`tsig`]: transaction signatures (RFC 8945) on transfers and NOTIFY.
 //!
 //! `no_std` + `alloc`; no platform code.
 //!
@@ -41,6 +42,7 @@ extern crate std;
 
 pub mod cookie;
 pub mod engine;
+pub mod tsig;
 pub mod wire;
 pub mod xfr;
 pub mod zone;

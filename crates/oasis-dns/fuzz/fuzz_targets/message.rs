@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
     let now = u32::from_be_bytes([0x60, 0, 0, data.get(1).copied().unwrap_or(0)]);
     for t in [Transport::Udp, Transport::Tcp] {
         let mut check = CookieCheck::new(&cookies, peer, || now);
-        if let Some(n) = catalog().answer_with(data, t, &mut out, &mut check) {
+        if let Some(n) = catalog().answer_with(data, t, &mut out, &mut check, 0) {
             let m = Message::parse(&out[..n]).expect("responses with cookies parse");
             let badcookie =
                 m.flags & 0xf == 7 && m.edns.as_ref().is_some_and(|e| e.ext_rcode == 1);

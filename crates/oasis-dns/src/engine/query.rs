@@ -308,17 +308,31 @@ impl Catalog {
     /// first; likewise a secondary checks [`crate::xfr::notified_zone`]
     /// before handing a NOTIFY (REFUSED here) to this function.
     pub fn answer(&self, query: &[u8], transport: Transport, out: &mut [u8]) -> Option<usize> {
-        self.answer_with(query, transport, out, &mut ())
+        self.answer_with(query, transport, out, &mut (), 0)
     }
 
-    /// [`Catalog::answer`], with an [`EdnsExtension`] deciding on queries
-    /// with EDNS and adding options to their responses' OPT records.
+    /// [`Catalog::answer`], leaving `reserve` bytes of the size limit (512,
+    /// the EDNS payload size, 65535 over TCP, or `out`'s length) free for
+    /// what the caller appends: a TSIG record signing the response.
+    pub fn answer_reserving(
+        &self,
+        query: &[u8],
+        transport: Transport,
+        out: &mut [u8],
+        reserve: usize,
+    ) -> Option<usize> {
+        self.answer_with(query, transport, out, &mut (), reserve)
+    }
+
+    /// [`Catalog::answer_reserving`], with an [`EdnsExtension`] deciding on
+    /// queries with EDNS and adding options to their responses' OPT records.
     pub fn answer_with<X: EdnsExtension + ?Sized>(
         &self,
         query: &[u8],
         transport: Transport,
         out: &mut [u8],
         x: &mut X,
+        reserve: usize,
     ) -> Option<usize> {
         Stats::bump(&self.stats.queries);
         let q = match Query::parse(query) {
@@ -339,7 +353,8 @@ impl Catalog {
             (Transport::Udp, None) => 512,
             (Transport::Udp, Some(e)) => e.udp_size.clamp(512, self.udp_payload) as usize,
         }
-        .min(out.len());
+        .min(out.len())
+        .saturating_sub(reserve);
         if let Some(e) = q.edns
             && e.version > 0
         {

@@ -353,6 +353,38 @@ kid NS ns.kid\nns.kid A 192.0.2.2\nglue-only.kid A 192.0.2.3\n",
 }
 
 #[test]
+fn room_reserved_for_a_signature_counts_against_the_limit() {
+    // What the server appends after the answer (a TSIG record) must fit in
+    // the same 512 bytes, or the EDNS size, as the answer.
+    let c = catalog();
+    let mut out = [0u8; 65535];
+    for (edns, limit) in [(None, 512), (Some((1232, 0, false)), 1232)] {
+        let q = query("example.com.", Type::MX, edns);
+        let full = c.answer(&q, Transport::Udp, &mut out).unwrap();
+        for reserve in [0, 100, limit - full + 1, limit - 40] {
+            let n = c
+                .answer_reserving(&q, Transport::Udp, &mut out, reserve)
+                .unwrap();
+            let m = Message::parse(&out[..n]).unwrap();
+            assert!(n + reserve <= limit, "{n} + {reserve} > {limit}");
+            if reserve <= limit - full {
+                assert_eq!(n, full);
+            } else {
+                assert!(m.additionals.len() < 3 || m.flags & flag::TC != 0);
+            }
+        }
+    }
+    // The big TXT answer fits over UDP with EDNS 4096 only without the room.
+    let q = query("big.example.com.", Type::TXT, Some((4096, 0, false)));
+    let n = c.answer_reserving(&q, Transport::Udp, &mut out, 0).unwrap();
+    let reserve = c.udp_payload as usize - n + 1;
+    let n = c
+        .answer_reserving(&q, Transport::Udp, &mut out, reserve)
+        .unwrap();
+    assert_ne!(Message::parse(&out[..n]).unwrap().flags & flag::TC, 0);
+}
+
+#[test]
 fn truncation_follows_the_transport() {
     let c = catalog();
     let m = ask_with(
@@ -651,7 +683,7 @@ mod cookies {
         let cookies = cookies(mode);
         let mut check = CookieCheck::new(&cookies, peer(), || NOW);
         let mut out = [0u8; 65535];
-        let n = c.answer_with(q, t, &mut out, &mut check).unwrap();
+        let n = c.answer_with(q, t, &mut out, &mut check, 0).unwrap();
         let m = Message::parse(&out[..n]).unwrap();
         (m, check.outcome(), check.refused())
     }
@@ -735,7 +767,7 @@ mod cookies {
             let mut check = CookieCheck::new(&cookies, peer(), || panic!("clock read"));
             let mut out = [0u8; 1232];
             let k = c
-                .answer_with(&q, Transport::Udp, &mut out, &mut check)
+                .answer_with(&q, Transport::Udp, &mut out, &mut check, 0)
                 .unwrap();
             assert_eq!(out[..k], plain[..n]);
         }
@@ -814,7 +846,7 @@ mod cookies {
             let mut check = CookieCheck::new(&cookies, peer(), || NOW);
             let mut out = [0u8; 65535];
             let n = c
-                .answer_with(&q, Transport::Udp, &mut out, &mut check)
+                .answer_with(&q, Transport::Udp, &mut out, &mut check, 0)
                 .unwrap();
             assert!(n <= udp as usize, "{n} > {udp}");
             let m = Message::parse(&out[..n]).unwrap();
