@@ -155,9 +155,10 @@ fn kvm_dns_limits_a_flood_from_one_prefix_and_answers_another() {
         .args([&format!("--rrl-rate={RATE}"), "--dns-stats=1"]);
     let mut vmm = Logged::start(cmd, "kvm-rrl");
     vmm.wait_for("listening on port 53", Duration::from_secs(60));
-    assert!(
-        vmm.output()
-            .contains("response-rate limiting over UDP: 20 answers/s")
+    // Logged just after: the console is read as it comes, so wait for it too.
+    vmm.wait_for(
+        "response-rate limiting over UDP: 20 answers/s",
+        Duration::from_secs(10),
     );
 
     // One answer first, so the namespace knows the guest's MAC; then a
