@@ -105,6 +105,7 @@ impl Server {
             stats_every,
             keys,
             xfr_keys,
+            journal,
         } = config;
         let key = |name: &Option<oasis_dns::wire::Name>| {
             let found = name
@@ -169,7 +170,8 @@ impl Server {
             Service::new(catalog, apexes, axfr_allow)
                 .with_identity(identity)
                 .with_cookies(cookies)
-                .with_tsig(keys, xfr_keys, &secondary_keys),
+                .with_tsig(keys, xfr_keys, &secondary_keys)
+                .with_journal(journal.0, journal.1),
         );
         for apex in service.catalog().apexes() {
             info!("serving zone {apex}");

@@ -12,6 +12,7 @@ use oasis_dns::cookie::{CookieCheck, Cookies, Mode, Outcome};
 use oasis_dns::engine::{Catalog, Zone};
 use oasis_dns::tsig::{self, Key, TsigError};
 use oasis_dns::wire::Name;
+use oasis_dns::xfr::{Diff, IxfrKind, Journal, Transfer, XfrError};
 
 use crate::ident::Identity;
 
@@ -29,6 +30,8 @@ pub struct Secondary {
     /// The TSIG key its SOA queries and transfers are signed with, and
     /// which a NOTIFY for it must carry.
     pub key: Option<Key>,
+    /// The steps between the last copies, which IXFR is answered from.
+    pub(crate) journal: RefCell<Journal>,
 }
 
 impl Secondary {
@@ -36,6 +39,18 @@ impl Secondary {
     pub fn is_served(&self) -> bool {
         self.zone.borrow().is_some()
     }
+}
+
+/// How many versions of a secondary zone the journal keeps by default,
+/// and in how many bytes of changes at most.
+pub const JOURNAL_DEFAULT: (usize, usize) = (16, 4 << 20);
+
+/// A zone transfer to send ([`Service::transfer`]).
+pub struct Outgoing {
+    /// The messages.
+    pub transfer: Transfer,
+    /// What it is, for the log: `AXFR`, or how an IXFR is answered.
+    pub what: alloc::string::String,
 }
 
 /// The state the UDP and TCP loops and the refresh tasks share.
@@ -124,6 +139,7 @@ impl Service {
                         notified: Cell::new(false),
                         waiter: RefCell::new(None),
                         key: None,
+                        journal: RefCell::new(Journal::new(JOURNAL_DEFAULT.0, JOURNAL_DEFAULT.1)),
                     })
                 })
                 .collect(),
@@ -163,6 +179,54 @@ impl Service {
             xfr_keys,
             ..self
         }
+    }
+
+    /// The same, keeping at most `steps` versions of each secondary zone
+    /// (and `bytes` of their changes) to answer IXFR from; 0 steps keeps
+    /// none, and IXFR is answered with the whole zone.
+    pub fn with_journal(mut self, steps: usize, bytes: usize) -> Service {
+        for s in &mut self.secondaries {
+            if let Some(s) = Rc::get_mut(s) {
+                s.journal = RefCell::new(Journal::new(steps, bytes));
+            }
+        }
+        self
+    }
+
+    /// The steps from serial `from` to `to` of the zone at `apex`, if it
+    /// is a secondary zone whose journal holds them all.
+    pub fn journal_steps(&self, apex: &Name, from: u32, to: u32) -> Option<Vec<Diff>> {
+        let s = self
+            .secondaries
+            .iter()
+            .find(|s| s.apex.to_lowercase() == *apex)?;
+        s.journal.borrow().steps(from, to)
+    }
+
+    /// The AXFR or IXFR response to `request` (its TSIG already removed)
+    /// from `catalog`, if it asks for a zone served here: IXFR from the
+    /// zone's journal, or the whole zone when the journal cannot answer.
+    /// The caller checks first that the client may transfer zones.
+    pub fn transfer(&self, catalog: &Catalog, request: &[u8]) -> Result<Outgoing, XfrError> {
+        match catalog.axfr(request) {
+            Ok(transfer) => {
+                return Ok(Outgoing {
+                    transfer,
+                    what: "AXFR".into(),
+                });
+            }
+            Err(XfrError::NotAxfr) => {}
+            Err(e) => return Err(e),
+        }
+        let (transfer, kind) =
+            catalog.ixfr(request, |apex, from, to| self.journal_steps(apex, from, to))?;
+        let what = match kind {
+            IxfrKind::UpToDate => "IXFR: up to date, the SOA alone".into(),
+            IxfrKind::Incremental(1) => "IXFR: 1 step".into(),
+            IxfrKind::Incremental(n) => alloc::format!("IXFR: {n} steps"),
+            IxfrKind::Full => "IXFR: not in the journal, the whole zone".into(),
+        };
+        Ok(Outgoing { transfer, what })
     }
 
     /// Whether any TSIG key is configured.

@@ -301,8 +301,8 @@ pub fn serial_newer(a: u32, b: u32) -> bool {
 mod ixfr;
 mod refresh;
 pub use ixfr::{
-    Diff, IxfrCollector, IxfrKind, IxfrResult, Journal, apply, diff, ixfr_query, ixfr_udp,
-    serial_of,
+    Diff, IxfrCollector, IxfrKind, IxfrResult, Journal, apply, diff, is_ixfr, ixfr_query, ixfr_udp,
+    refuse, serial_of, udp_limit,
 };
 pub use refresh::Refresh;
 

@@ -249,6 +249,42 @@ fn ixfr_request(query: &[u8]) -> Result<(u16, Name, u32), XfrError> {
     Ok((m.id, q.name.clone(), serial))
 }
 
+/// True if `query` is an IXFR request: a query (opcode QUERY, QR clear)
+/// with one question, of type IXFR. Cheap: the header and question only.
+pub fn is_ixfr(query: &[u8]) -> bool {
+    let Ok(h) = crate::wire::Header::new_checked(query) else {
+        return false;
+    };
+    !h.is_response()
+        && h.opcode() == crate::wire::Opcode::QUERY
+        && h.qdcount() == 1
+        && Question::parse(query, 12).is_ok_and(|(q, _)| q.qtype == Type::IXFR)
+}
+
+/// A REFUSED response to `query` (its header and question echoed), in
+/// `out`: for an IXFR not served to this client. Gives its length.
+pub fn refuse(query: &[u8], out: &mut [u8]) -> Option<usize> {
+    let (_, end) = Question::parse(query, 12).ok()?;
+    out.get_mut(..end)?.copy_from_slice(query.get(..end)?);
+    let mut h = crate::wire::Header::new_checked(&mut out[..end]).ok()?;
+    let flags = h.flags();
+    h.set_flags(flags & (flag::OPCODE_MASK | flag::RD) | flag::QR | Rcode::REFUSED.0);
+    h.set_qdcount(1);
+    h.set_ancount(0);
+    h.set_nscount(0);
+    h.set_arcount(0);
+    Some(end)
+}
+
+/// The largest UDP response the client of `query` takes: its EDNS size,
+/// else 512.
+pub fn udp_limit(query: &[u8]) -> usize {
+    Message::parse(query)
+        .ok()
+        .and_then(|m| m.edns)
+        .map_or(512, |e| usize::from(e.udp_size.max(512)))
+}
+
 /// How an IXFR is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IxfrKind {
