@@ -49,7 +49,7 @@ oasis::boot_arg! {
 }
 oasis::boot_arg! {
     /// Addresses allowed to transfer zones.
-    static AXFR_ALLOW: Addr = Arg::new("axfr-allow", "allow AXFR over TCP and IXFR from this address (repeatable)").repeat();
+    static AXFR_ALLOW: Addr = Arg::new("axfr-allow", "allow zone transfers from this address: AXFR over TCP, IXFR over TCP and UDP (repeatable)").repeat();
 }
 oasis::boot_arg! {
     /// Secondaries to notify.

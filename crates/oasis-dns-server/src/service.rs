@@ -1,6 +1,7 @@
 //! What the serving loops and the refresh tasks share: the current catalog
 //! (replaced whole when a secondary zone is refreshed), who may transfer
-//! zones, and the secondary zones waiting for a NOTIFY.
+//! zones, and the secondary zones waiting for a NOTIFY, each with the
+//! journal of its last copies that IXFR is answered from.
 
 use alloc::rc::Rc;
 use alloc::vec::Vec;
@@ -510,6 +511,43 @@ mod tests {
         *service.secondaries()[1].zone.borrow_mut() = None;
         service.rebuild().unwrap();
         assert_eq!(apexes(&service), ["example.org."]);
+    }
+
+    #[test]
+    fn ixfr_is_answered_from_a_secondary_zones_journal_else_whole() {
+        use oasis_dns::wire::Type;
+        use oasis_dns::xfr::{diff, ixfr_query, query};
+        let version = |serial: u32, mail: &str| {
+            let text = alloc::format!(
+                "$TTL 300\n@ SOA ns1 host {serial} 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\nmail A {mail}\n"
+            );
+            load("example.org.zone", &text).unwrap()
+        };
+        let (v1, v2) = (version(1, "192.0.2.25"), version(2, "192.0.2.26"));
+        for (steps, from_1) in [
+            (16, "IXFR: 1 step"),
+            (0, "IXFR: not in the journal, the whole zone"),
+        ] {
+            let service = Service::new(
+                Catalog::new(Vec::new()).unwrap(),
+                vec![name("example.org.")],
+                Vec::new(),
+            )
+            .with_journal(steps, 1 << 20);
+            let s = service.secondaries()[0].clone();
+            *s.zone.borrow_mut() = Some(v2.clone());
+            s.journal.borrow_mut().push(diff(&v1, &v2));
+            service.rebuild().unwrap();
+            let catalog = service.catalog();
+            let what = |q: &[u8]| service.transfer(&catalog, q).map(|o| o.what);
+            assert_eq!(what(&ixfr_query(&v1.apex, v1.soa(), 1)).unwrap(), from_1);
+            assert_eq!(
+                what(&ixfr_query(&v1.apex, v2.soa(), 1)).unwrap(),
+                "IXFR: up to date, the SOA alone"
+            );
+            assert_eq!(what(&query(&v1.apex, Type::AXFR, 1)).unwrap(), "AXFR");
+            assert!(what(&query(&v1.apex, Type::SOA, 1)).is_err());
+        }
     }
 
     #[test]
