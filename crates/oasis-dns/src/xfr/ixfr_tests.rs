@@ -345,3 +345,41 @@ proptest! {
         prop_assert!(col.finish(&vs[0]).is_err());
     }
 }
+
+/// With `OASIS_DNS_WRITE_IXFR_SEED=DIR`, writes seeds for the `ixfr` fuzz
+/// target there: an IXFR response from serial 1 of its zone (one step),
+/// the whole zone as an IXFR response, and the IXFR query.
+#[test]
+fn write_ixfr_fuzz_seeds() {
+    let Ok(dir) = std::env::var("OASIS_DNS_WRITE_IXFR_SEED") else {
+        return;
+    };
+    let fuzz_zone = |serial: u32, extra: &str| {
+        load(&format!(
+            "@ SOA ns1 host {serial} 1 2 3 4\n@ NS ns1\nns1 A 192.0.2.1\n{extra}"
+        ))
+    };
+    let held = fuzz_zone(1, "www A 192.0.2.10\n");
+    let new = fuzz_zone(2, "www A 192.0.2.11\nmail A 192.0.2.25\n");
+    let mut j = Journal::new(4, 1 << 16);
+    j.push(diff(&held, &new));
+    let catalog = Catalog::new(vec![new]).unwrap();
+    let q = ixfr_query(&apex(), held.soa(), 0x4242);
+    let (steps, _) = catalog.ixfr(&q, |_, f, t| j.steps(f, t)).unwrap();
+    let mut unknown = held.soa().clone();
+    if let RData::Soa(s) = &mut unknown.rdata {
+        s.serial = 0;
+    }
+    let (whole, _) = catalog
+        .ixfr(&ixfr_query(&apex(), &unknown, 0x4243), |_, _, _| None)
+        .unwrap();
+    let seeds = [
+        ("steps", steps.collect::<Vec<_>>().concat()),
+        ("whole", whole.collect::<Vec<_>>().concat()),
+        ("query", q),
+    ];
+    for (name, bytes) in seeds {
+        assert!(!bytes.contains(&0xfe), "{name}: 0xfe splits messages");
+        std::fs::write(format!("{dir}/{name}"), bytes).unwrap();
+    }
+}
