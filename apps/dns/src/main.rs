@@ -57,7 +57,7 @@ oasis::boot_arg! {
 }
 oasis::boot_arg! {
     /// Zones taken from primaries.
-    static SECONDARY: SecondaryZone = Arg::new("secondary", "serve ZONE as a secondary of the primary at ADDR:PORT, by AXFR, refreshed on NOTIFY and by its SOA timers by IXFR (AXFR if that fails); /KEY signs its SOA, IXFR and AXFR requests with that TSIG key, checks the answers, and takes NOTIFY for ZONE only signed with it (repeatable)").repeat();
+    static SECONDARY: SecondaryZone = Arg::new("secondary", "serve ZONE as a secondary of the primary at ADDR:PORT: AXFR first, then IXFR (AXFR if that fails) on NOTIFY and by its SOA timers; /KEY signs its SOA, IXFR and AXFR requests with that TSIG key, checks the answers, and takes NOTIFY for ZONE only signed with it (repeatable)").repeat();
 }
 oasis::boot_arg! {
     /// Versions of a secondary zone kept for IXFR.
