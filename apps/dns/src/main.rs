@@ -5,7 +5,7 @@
 //! archive on the optional block device `zones` (`tar cf zones.img *.zone`),
 //! or the zones built into the image. It answers over UDP and TCP on
 //! `--port` of the net device `service`, every answer compiled ahead of the
-//! first query. The serving — UDP and TCP, AXFR out, secondary zones and
+//! first query. The serving — UDP and TCP, AXFR and IXFR out, secondary zones and
 //! NOTIFY — is the `oasis-dns-server` library; this application is its
 //! configuration: boot arguments and where the zones come from.
 #![no_std]
@@ -49,7 +49,7 @@ oasis::boot_arg! {
 }
 oasis::boot_arg! {
     /// Addresses allowed to transfer zones.
-    static AXFR_ALLOW: Addr = Arg::new("axfr-allow", "allow AXFR over TCP from this address (repeatable)").repeat();
+    static AXFR_ALLOW: Addr = Arg::new("axfr-allow", "allow zone transfers from this address: AXFR over TCP, IXFR over TCP and UDP (repeatable)").repeat();
 }
 oasis::boot_arg! {
     /// Secondaries to notify.
@@ -57,7 +57,11 @@ oasis::boot_arg! {
 }
 oasis::boot_arg! {
     /// Zones taken from primaries.
-    static SECONDARY: SecondaryZone = Arg::new("secondary", "serve ZONE as a secondary of the primary at ADDR:PORT, by AXFR, refreshed on NOTIFY and by its SOA timers; /KEY signs its SOA and AXFR requests with that TSIG key, checks the answers, and takes NOTIFY for ZONE only signed with it (repeatable)").repeat();
+    static SECONDARY: SecondaryZone = Arg::new("secondary", "serve ZONE as a secondary of the primary at ADDR:PORT: AXFR first, then IXFR (AXFR if that fails) on NOTIFY and by its SOA timers; /KEY signs its SOA, IXFR and AXFR requests with that TSIG key, checks the answers, and takes NOTIFY for ZONE only signed with it (repeatable)").repeat();
+}
+oasis::boot_arg! {
+    /// Versions of a secondary zone kept for IXFR.
+    static IXFR_JOURNAL: usize = Arg::new("ixfr-journal", "keep the changes between the last N copies of each secondary zone (at most 4 MiB) to answer IXFR from; older serials get the whole zone (0: IXFR always gets the whole zone)").default("16").value_name("N");
 }
 oasis::boot_arg! {
     /// TSIG keys.
@@ -65,7 +69,7 @@ oasis::boot_arg! {
 }
 oasis::boot_arg! {
     /// Keys a zone transfer must be signed with.
-    static XFR_KEY: KeyName = Arg::new("xfr-key", "serve AXFR (to --axfr-allow addresses) only to requests signed with this TSIG key; others are REFUSED (repeatable: any of them)").repeat();
+    static XFR_KEY: KeyName = Arg::new("xfr-key", "serve AXFR and IXFR (to --axfr-allow addresses) only to requests signed with this TSIG key; others are REFUSED (repeatable: any of them)").repeat();
 }
 
 oasis::boot_arg! {
@@ -192,6 +196,7 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
         stats_every: oasis::Duration::from_secs(DNS_STATS.value().unwrap_or(0)),
         keys: TSIG_KEY.values().into_iter().map(|k| k.0).collect(),
         xfr_keys: XFR_KEY.values().into_iter().map(|k| k.0).collect(),
+        journal: (IXFR_JOURNAL.value().unwrap_or(16), 4 << 20),
     };
     config.check()?;
     let server = Server::new(initial, config);

@@ -64,6 +64,11 @@ pub struct Config {
     /// If not empty, AXFR is served only to requests signed with one of
     /// these keys (and from an address of `axfr_allow`), else REFUSED.
     pub xfr_keys: Vec<Name>,
+    /// How many versions of each secondary zone are kept to answer IXFR
+    /// from (the steps between the last copies transferred; 16 by
+    /// default, 0: none, IXFR is answered with the whole zone), and in how
+    /// many bytes of changes at most (4 MiB): the oldest go first.
+    pub journal: (usize, usize),
 }
 
 impl Config {
@@ -115,6 +120,7 @@ impl Default for Config {
             stats_every: Duration::ZERO,
             keys: Vec::new(),
             xfr_keys: Vec::new(),
+            journal: crate::service::JOURNAL_DEFAULT,
         }
     }
 }

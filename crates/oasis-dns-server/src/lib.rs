@@ -4,16 +4,18 @@
 //! A [`Server`] answers from an [`oasis_dns::engine::Catalog`] over UDP and
 //! TCP on one port of a stack — anything implementing [`oasis_net::Stack`]:
 //! the direct stack, the hosted socket stack, or [`oasis_net::AnyStack`],
-//! whichever `oasis_net::stack` picked. It serves AXFR to the addresses
-//! allowed to transfer, keeps secondary zones fresh from their primaries
-//! (AXFR at start, then on NOTIFY or when the SOA timers say so) and sends
-//! NOTIFY to the secondaries of its own zones. It answers DNS cookies (RFC
+//! whichever `oasis_net::stack` picked. It serves AXFR and IXFR to the
+//! addresses allowed to transfer, keeps secondary zones fresh from their
+//! primaries (AXFR at start, then IXFR — AXFR if that fails — on NOTIFY or
+//! when the SOA timers say so), keeps a journal of each secondary zone's
+//! last copies to answer IXFR from ([`Config::journal`]; the whole zone
+//! when it cannot), and sends NOTIFY to the secondaries of its own zones. It answers DNS cookies (RFC
 //! 7873, with RFC 9018's server cookies: see [`oasis_dns::cookie`]), and
 //! can require them over UDP; a query with a valid server cookie is never
 //! rate-limited. With TSIG keys ([`Config::keys`]) it verifies signed
 //! requests and signs their answers, every message of a transfer included,
-//! can require a key for AXFR and for a secondary zone's NOTIFY, and signs
-//! its own SOA queries, AXFR requests and NOTIFY (RFC 8945,
+//! can require a key for AXFR and IXFR and for a secondary zone's NOTIFY,
+//! and signs its own SOA queries, transfer requests and NOTIFY (RFC 8945,
 //! [`oasis_dns::tsig`]). The application chooses the
 //! zones and the [`Config`]; [`config`] also has the boot-argument value
 //! types for it, so a server configured by boot arguments writes them as
@@ -35,7 +37,7 @@
 //! The parts can also be used on their own: [`serve`] (the UDP and TCP
 //! loops, UDP in batches), [`xfr`] (a secondary's refresh task, NOTIFY
 //! out) and [`service`] (the state they share: the current catalog, who
-//! may transfer, the secondary zones).
+//! may transfer, the secondary zones and their IXFR journals).
 //!
 //! A crate of its own rather than a `server` feature of `oasis-dns`:
 //! oasis-dns is platform-free (`no_std` + `alloc`, no runtime, no network),
@@ -105,6 +107,7 @@ impl Server {
             stats_every,
             keys,
             xfr_keys,
+            journal,
         } = config;
         let key = |name: &Option<oasis_dns::wire::Name>| {
             let found = name
@@ -169,7 +172,8 @@ impl Server {
             Service::new(catalog, apexes, axfr_allow)
                 .with_identity(identity)
                 .with_cookies(cookies)
-                .with_tsig(keys, xfr_keys, &secondary_keys),
+                .with_tsig(keys, xfr_keys, &secondary_keys)
+                .with_journal(journal.0, journal.1),
         );
         for apex in service.catalog().apexes() {
             info!("serving zone {apex}");

@@ -12,8 +12,9 @@
 //! never limited, takes length-prefixed
 //! queries, several per connection, within limits on connections that
 //! close idle ones first under pressure ([`crate::conns`], RFC 7766); it
-//! also serves AXFR to the addresses allowed to
-//! transfer. A NOTIFY for a zone served here as a secondary is acknowledged
+//! also serves AXFR and IXFR to the addresses allowed to
+//! transfer (IXFR also over UDP, the current SOA alone when the changes do
+//! not fit). A NOTIFY for a zone served here as a secondary is acknowledged
 //! and wakes that zone's refresh task.
 //!
 //! The loops are generic over the stack's socket types, so each stack gets
@@ -132,6 +133,19 @@ fn respond(
             return Some((n, Outcome::Absent));
         }
     }
+    // IXFR over UDP (its query carries the client's SOA in the authority
+    // section, which no other query here has): to those allowed to
+    // transfer, the whole response if it fits, else the current SOA.
+    // Over TCP, one that gets here was not served (not allowed, or no
+    // such zone): REFUSED, as AXFR is.
+    if query.get(8..10).is_some_and(|ns| ns != [0, 0]) && oasis_dns::xfr::is_ixfr(query) {
+        let n = match t {
+            Transport::Udp => ixfr_udp(service, catalog, query, peer, key, out),
+            _ => None,
+        };
+        let n = n.or_else(|| oasis_dns::xfr::refuse(query, out))?;
+        return Some((n, Outcome::Absent));
+    }
     let mut cookie = CookieCheck::new(service.cookies(), peer, unix_seconds);
     let id = service.identity();
     if let Some(n) = id.chaos(query, out) {
@@ -156,6 +170,31 @@ fn respond(
     let n = catalog.answer_with(query, t, out, &mut cookie, reserve)?;
     service.count_cookie(&cookie);
     Some((id.add_nsid(query, t, out, n), cookie.outcome()))
+}
+
+/// An IXFR over UDP, if `query` is one from a peer allowed to transfer:
+/// the whole response if it fits the client's UDP size, else the current
+/// SOA alone (RFC 1995 §2). Gives its length.
+fn ixfr_udp(
+    service: &Service,
+    catalog: &Catalog,
+    query: &[u8],
+    peer: IpAddr,
+    key: Option<&Key>,
+    out: &mut [u8],
+) -> Option<usize> {
+    if !service.may_transfer(peer, key) {
+        return None;
+    }
+    // `out` already leaves room for a TSIG; the client's size must too.
+    let limit = oasis_dns::xfr::udp_limit(query)
+        .saturating_sub(key.map_or(0, Key::tsig_len))
+        .min(out.len());
+    let sent = service.transfer(catalog, query).ok()?;
+    let m = oasis_dns::xfr::ixfr_udp(sent.transfer, limit)?;
+    info!("dns: {} to {peer} over UDP ({} bytes)", sent.what, m.len());
+    out.get_mut(..m.len())?.copy_from_slice(&m);
+    Some(m.len())
 }
 
 /// The wall clock in seconds since the epoch, modulo 2³² (a cookie's
@@ -248,8 +287,9 @@ async fn serve_connection<S: TcpStream>(
             // required key if any is; every message signed when the
             // request was (RFC 8945 §5.3.1).
             let now = unix_now();
-            let is_axfr = Query::parse(query).is_ok_and(|q| q.qtype == Type::AXFR);
-            let auth = match service.has_keys() && is_axfr {
+            let is_xfr = Query::parse(query).is_ok_and(|q| q.qtype == Type::AXFR)
+                || oasis_dns::xfr::is_ixfr(query);
+            let auth = match service.has_keys() && is_xfr {
                 true => service.authenticate(query, now),
                 false => Auth::Unsigned,
             };
@@ -260,10 +300,13 @@ async fn serve_connection<S: TcpStream>(
                 _ => (query, None, None),
             };
             if let Auth::Failed(_, e) = &auth {
-                info!("dns: AXFR from {peer} refused: TSIG {e}");
-            } else if let Ok(transfer) = catalog.axfr(request) {
+                info!("dns: transfer from {peer} refused: TSIG {e}");
+            } else if let (true, Ok(out)) = (is_xfr, service.transfer(&catalog, request)) {
                 if service.may_transfer(peer.ip(), key) {
-                    for mut m in transfer {
+                    if out.what != "AXFR" {
+                        info!("dns: {} to {peer}", out.what);
+                    }
+                    for mut m in out.transfer {
                         if let Some(s) = &mut signer {
                             s.sign(&mut m, now);
                         }
@@ -275,7 +318,8 @@ async fn serve_connection<S: TcpStream>(
                     continue;
                 }
                 info!(
-                    "dns: AXFR from {peer} refused: {}",
+                    "dns: {} from {peer} refused: {}",
+                    &out.what[..4],
                     match key {
                         Some(k) => alloc::format!("not allowed with key {}", k.name()),
                         None if service.has_keys() => "not allowed, or unsigned".into(),

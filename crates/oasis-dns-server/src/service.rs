@@ -1,6 +1,7 @@
 //! What the serving loops and the refresh tasks share: the current catalog
 //! (replaced whole when a secondary zone is refreshed), who may transfer
-//! zones, and the secondary zones waiting for a NOTIFY.
+//! zones, and the secondary zones waiting for a NOTIFY, each with the
+//! journal of its last copies that IXFR is answered from.
 
 use alloc::rc::Rc;
 use alloc::vec::Vec;
@@ -12,6 +13,7 @@ use oasis_dns::cookie::{CookieCheck, Cookies, Mode, Outcome};
 use oasis_dns::engine::{Catalog, Zone};
 use oasis_dns::tsig::{self, Key, TsigError};
 use oasis_dns::wire::Name;
+use oasis_dns::xfr::{Diff, IxfrKind, Journal, Transfer, XfrError};
 
 use crate::ident::Identity;
 
@@ -29,6 +31,8 @@ pub struct Secondary {
     /// The TSIG key its SOA queries and transfers are signed with, and
     /// which a NOTIFY for it must carry.
     pub key: Option<Key>,
+    /// The steps between the last copies, which IXFR is answered from.
+    pub(crate) journal: RefCell<Journal>,
 }
 
 impl Secondary {
@@ -36,6 +40,18 @@ impl Secondary {
     pub fn is_served(&self) -> bool {
         self.zone.borrow().is_some()
     }
+}
+
+/// How many versions of a secondary zone the journal keeps by default,
+/// and in how many bytes of changes at most.
+pub const JOURNAL_DEFAULT: (usize, usize) = (16, 4 << 20);
+
+/// A zone transfer to send ([`Service::transfer`]).
+pub struct Outgoing {
+    /// The messages.
+    pub transfer: Transfer,
+    /// What it is, for the log: `AXFR`, or how an IXFR is answered.
+    pub what: alloc::string::String,
 }
 
 /// The state the UDP and TCP loops and the refresh tasks share.
@@ -124,6 +140,7 @@ impl Service {
                         notified: Cell::new(false),
                         waiter: RefCell::new(None),
                         key: None,
+                        journal: RefCell::new(Journal::new(JOURNAL_DEFAULT.0, JOURNAL_DEFAULT.1)),
                     })
                 })
                 .collect(),
@@ -163,6 +180,54 @@ impl Service {
             xfr_keys,
             ..self
         }
+    }
+
+    /// The same, keeping at most `steps` versions of each secondary zone
+    /// (and `bytes` of their changes) to answer IXFR from; 0 steps keeps
+    /// none, and IXFR is answered with the whole zone.
+    pub fn with_journal(mut self, steps: usize, bytes: usize) -> Service {
+        for s in &mut self.secondaries {
+            if let Some(s) = Rc::get_mut(s) {
+                s.journal = RefCell::new(Journal::new(steps, bytes));
+            }
+        }
+        self
+    }
+
+    /// The steps from serial `from` to `to` of the zone at `apex`, if it
+    /// is a secondary zone whose journal holds them all.
+    pub fn journal_steps(&self, apex: &Name, from: u32, to: u32) -> Option<Vec<Diff>> {
+        let s = self
+            .secondaries
+            .iter()
+            .find(|s| s.apex.to_lowercase() == *apex)?;
+        s.journal.borrow().steps(from, to)
+    }
+
+    /// The AXFR or IXFR response to `request` (its TSIG already removed)
+    /// from `catalog`, if it asks for a zone served here: IXFR from the
+    /// zone's journal, or the whole zone when the journal cannot answer.
+    /// The caller checks first that the client may transfer zones.
+    pub fn transfer(&self, catalog: &Catalog, request: &[u8]) -> Result<Outgoing, XfrError> {
+        match catalog.axfr(request) {
+            Ok(transfer) => {
+                return Ok(Outgoing {
+                    transfer,
+                    what: "AXFR".into(),
+                });
+            }
+            Err(XfrError::NotAxfr) => {}
+            Err(e) => return Err(e),
+        }
+        let (transfer, kind) =
+            catalog.ixfr(request, |apex, from, to| self.journal_steps(apex, from, to))?;
+        let what = match kind {
+            IxfrKind::UpToDate => "IXFR: up to date, the SOA alone".into(),
+            IxfrKind::Incremental(1) => "IXFR: 1 step".into(),
+            IxfrKind::Incremental(n) => alloc::format!("IXFR: {n} steps"),
+            IxfrKind::Full => "IXFR: not in the journal, the whole zone".into(),
+        };
+        Ok(Outgoing { transfer, what })
     }
 
     /// Whether any TSIG key is configured.
@@ -446,6 +511,43 @@ mod tests {
         *service.secondaries()[1].zone.borrow_mut() = None;
         service.rebuild().unwrap();
         assert_eq!(apexes(&service), ["example.org."]);
+    }
+
+    #[test]
+    fn ixfr_is_answered_from_a_secondary_zones_journal_else_whole() {
+        use oasis_dns::wire::Type;
+        use oasis_dns::xfr::{diff, ixfr_query, query};
+        let version = |serial: u32, mail: &str| {
+            let text = alloc::format!(
+                "$TTL 300\n@ SOA ns1 host {serial} 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\nmail A {mail}\n"
+            );
+            load("example.org.zone", &text).unwrap()
+        };
+        let (v1, v2) = (version(1, "192.0.2.25"), version(2, "192.0.2.26"));
+        for (steps, from_1) in [
+            (16, "IXFR: 1 step"),
+            (0, "IXFR: not in the journal, the whole zone"),
+        ] {
+            let service = Service::new(
+                Catalog::new(Vec::new()).unwrap(),
+                vec![name("example.org.")],
+                Vec::new(),
+            )
+            .with_journal(steps, 1 << 20);
+            let s = service.secondaries()[0].clone();
+            *s.zone.borrow_mut() = Some(v2.clone());
+            s.journal.borrow_mut().push(diff(&v1, &v2));
+            service.rebuild().unwrap();
+            let catalog = service.catalog();
+            let what = |q: &[u8]| service.transfer(&catalog, q).map(|o| o.what);
+            assert_eq!(what(&ixfr_query(&v1.apex, v1.soa(), 1)).unwrap(), from_1);
+            assert_eq!(
+                what(&ixfr_query(&v1.apex, v2.soa(), 1)).unwrap(),
+                "IXFR: up to date, the SOA alone"
+            );
+            assert_eq!(what(&query(&v1.apex, Type::AXFR, 1)).unwrap(), "AXFR");
+            assert!(what(&query(&v1.apex, Type::SOA, 1)).is_err());
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Zone transfers on the network: a secondary's refresh task (AXFR from its
-//! primary at start, then on NOTIFY or when the SOA refresh timer says so,
-//! RFC 1034 §4.3.5 and RFC 1996), and NOTIFY sent to the secondaries of the
+//! primary at start, then IXFR — RFC 1995, falling back to AXFR — on
+//! NOTIFY or when the SOA refresh timer says so, RFC 1034 §4.3.5 and RFC
+//! 1996; each new copy's difference from the last kept in the zone's
+//! journal for IXFR out), and NOTIFY sent to the secondaries of the
 //! zones served here: every zone at start, and a secondary zone again each
 //! time a transfer brings a new copy, so secondaries of a secondary follow
 //! a change without waiting for their refresh timers.
@@ -18,7 +20,9 @@ use oasis::{Duration, Instant};
 use oasis_dns::engine::Zone;
 use oasis_dns::tsig::{Key, ResponseVerifier, Signer};
 use oasis_dns::wire::{Message, Name, RData, Type, flag};
-use oasis_dns::xfr::{AxfrCollector, query};
+use oasis_dns::xfr::{
+    AxfrCollector, IxfrCollector, IxfrResult, XfrError, diff, ixfr_query, query, serial_of,
+};
 use oasis_net::prelude::*;
 
 use crate::service::{Secondary, Service, unix_now};
@@ -58,19 +62,24 @@ fn signed(mut msg: Vec<u8>, key: Option<&Key>) -> (Vec<u8>, Option<ResponseVerif
     }
 }
 
-/// Transfers the secondary zone `s` from `primary` over TCP (AXFR), the
-/// request signed with the zone's TSIG key and every message of the answer
-/// checked with it, if it has one.
-async fn transfer<S: Stack>(stack: &S, primary: SocketAddr, s: &Secondary) -> oasis::Result<Zone> {
+/// Sends `request` (signed with the zone's TSIG key, if it has one) to
+/// `primary` over TCP and hands each message of the answer to `take`
+/// (every one checked with the key first) until `take` says the transfer
+/// is complete.
+async fn exchange<S: Stack>(
+    stack: &S,
+    primary: SocketAddr,
+    s: &Secondary,
+    request: Vec<u8>,
+    mut take: impl FnMut(&[u8]) -> Result<bool, XfrError>,
+) -> oasis::Result<()> {
     let exchange = async {
         let mut conn = stack.connect_tcp(primary).await?;
-        let qid = id();
-        let (q, mut verifier) = signed(query(&s.apex, Type::AXFR, qid), s.key.as_ref());
+        let (q, mut verifier) = signed(request, s.key.as_ref());
         let mut framed = vec![0u8; 2 + q.len()];
         framed[..2].copy_from_slice(&(q.len() as u16).to_be_bytes());
         framed[2..].copy_from_slice(&q);
         conn.write_all(&framed).await?;
-        let mut collector = AxfrCollector::new(&s.apex, qid);
         let mut buf = vec![0u8; 2 + 65535];
         let mut have = 0usize;
         loop {
@@ -89,7 +98,7 @@ async fn transfer<S: Stack>(stack: &S, primary: SocketAddr, s: &Secondary) -> oa
                 v.verify(&buf[2..len], unix_now())
                     .map_err(|e| format!("TSIG: {e}; the transfer is discarded"))?;
             }
-            let done = collector.push(&buf[2..len]).map_err(|e| format!("{e}"))?;
+            let done = take(&buf[2..len]).map_err(|e| format!("{e}"))?;
             buf.copy_within(len..have, 0);
             have -= len;
             if done {
@@ -99,14 +108,70 @@ async fn transfer<S: Stack>(stack: &S, primary: SocketAddr, s: &Secondary) -> oa
                     })?;
                 }
                 let _ = conn.shutdown();
-                let records = collector.finish().map_err(|e| format!("{e}"))?;
-                return Ok(Zone::new(&s.apex, records).map_err(|e| format!("{e}"))?);
+                return Ok(());
             }
         }
     };
     oasis::timeout(EXCHANGE, exchange)
         .await
         .map_err(|_| oasis::Error::from("transfer timed out"))?
+}
+
+/// Transfers the secondary zone `s` from `primary` over TCP (AXFR), the
+/// request signed with the zone's TSIG key and every message of the answer
+/// checked with it, if it has one.
+async fn transfer<S: Stack>(stack: &S, primary: SocketAddr, s: &Secondary) -> oasis::Result<Zone> {
+    let qid = id();
+    let mut collector = AxfrCollector::new(&s.apex, qid);
+    let request = query(&s.apex, Type::AXFR, qid);
+    exchange(stack, primary, s, request, |m| collector.push(m)).await?;
+    let records = collector.finish().map_err(|e| format!("{e}"))?;
+    Ok(Zone::new(&s.apex, records).map_err(|e| format!("{e}"))?)
+}
+
+/// Asks `primary` for what changed since the copy held (IXFR, RFC 1995),
+/// signed and checked as [`transfer`] is, and applies it to a copy of the
+/// zone: the new version and how it came, or an error (a refusal, an
+/// inconsistent or incomplete answer) after which the caller falls back to
+/// AXFR. The copy served is not touched.
+async fn incremental<S: Stack>(
+    stack: &S,
+    primary: SocketAddr,
+    s: &Secondary,
+) -> oasis::Result<(Zone, alloc::string::String)> {
+    let held = s.zone.borrow().as_ref().map(|z| z.soa().clone());
+    let held = held.ok_or("no copy held")?;
+    let qid = id();
+    let mut collector = IxfrCollector::new(&s.apex, qid, serial_of(&held));
+    let request = ixfr_query(&s.apex, &held, qid);
+    exchange(stack, primary, s, request, |m| collector.push(m)).await?;
+    let zone = s.zone.borrow();
+    let zone = zone.as_ref().ok_or("the copy held expired")?;
+    match collector.finish(zone).map_err(|e| format!("{e}"))? {
+        IxfrResult::Incremental(z, 1) => Ok((z, "by IXFR (1 step)".into())),
+        IxfrResult::Incremental(z, n) => Ok((z, format!("by IXFR ({n} steps)"))),
+        IxfrResult::Full(z) => Ok((z, "by IXFR (the whole zone)".into())),
+        IxfrResult::UpToDate => Err("IXFR: the primary says the copy held is current".into()),
+    }
+}
+
+/// The new version of the secondary zone `s`: by IXFR when a copy is held,
+/// else (or when IXFR fails, logged) by AXFR.
+async fn catch_up<S: Stack>(
+    stack: &S,
+    primary: SocketAddr,
+    s: &Secondary,
+) -> oasis::Result<(Zone, alloc::string::String)> {
+    if s.is_served() {
+        match incremental(stack, primary, s).await {
+            Ok(got) => return Ok(got),
+            Err(e) => warn!(
+                "secondary {}: IXFR from {primary} failed ({e}); falling back to AXFR",
+                s.apex
+            ),
+        }
+    }
+    Ok((transfer(stack, primary, s).await?, "by AXFR".into()))
 }
 
 /// Asks `primary` for the zone's SOA serial over UDP, signed with the
@@ -186,13 +251,20 @@ pub async fn refresh<S: Stack>(
                 }
             };
             if transfer_now {
-                match transfer(&stack, primary, &s).await {
-                    Ok(zone) => {
+                match catch_up(&stack, primary, &s).await {
+                    Ok((zone, how)) => {
                         let soa = soa_of(&zone);
-                        *s.zone.borrow_mut() = Some(zone);
+                        let old = s.zone.borrow_mut().replace(zone);
                         match (service.rebuild(), soa) {
                             (Ok(()), Some(soa)) => {
-                                info!("secondary {}: serial {} from {primary}", s.apex, soa.serial);
+                                info!(
+                                    "secondary {}: serial {} from {primary} {how}",
+                                    s.apex, soa.serial
+                                );
+                                // The step to this copy, for IXFR out.
+                                if let (Some(old), Some(new)) = (old, s.zone.borrow().as_ref()) {
+                                    s.journal.borrow_mut().push(diff(&old, new));
+                                }
                                 state.loaded(now(), &soa);
                                 notify_changed(&stack, &service, &s.apex, &downstream);
                             }
@@ -202,6 +274,7 @@ pub async fn refresh<S: Stack>(
                                     s.apex
                                 );
                                 *s.zone.borrow_mut() = None;
+                                s.journal.borrow_mut().clear();
                                 let _ = service.rebuild();
                                 state.failed(now());
                             }
@@ -215,6 +288,7 @@ pub async fn refresh<S: Stack>(
             }
             if state.expired(now()) && s.zone.borrow_mut().take().is_some() {
                 warn!("secondary {}: expired, no longer served", s.apex);
+                s.journal.borrow_mut().clear();
                 let _ = service.rebuild();
             }
         }

@@ -10,7 +10,8 @@
 //!   an I/O-free answering function ([`engine::Catalog::answer`]) that a UDP
 //!   or TCP server loop calls for each query.
 //!
-//! - [`xfr`]: AXFR out of and into zones, and NOTIFY messages.
+//! - [`xfr`]: AXFR and IXFR out of and into zones (a journal of versions
+//!   for IXFR), and NOTIFY messages.
 //! - [`cookie`]: DNS cookies (RFC 7873) with interoperable server cookies
 //!   (RFC 9018), as an [`engine::EdnsExtension`] of the catalog.
 //! - [`tsig`]: transaction signatures (RFC 8945) on transfers and NOTIFY.

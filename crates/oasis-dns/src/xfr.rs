@@ -1,6 +1,7 @@
 //! Zone transfer and change notification, I/O-free: AXFR out of a
-//! [`Catalog`] (RFC 5936), AXFR into records for a secondary, and NOTIFY
-//! messages (RFC 1996). A server loop decides who may transfer (its access
+//! [`Catalog`] (RFC 5936), AXFR into records for a secondary, IXFR out of
+//! a [`Journal`] of versions and into a secondary's zone (RFC 1995), and
+//! NOTIFY messages (RFC 1996). A server loop decides who may transfer (its access
 //! list), moves the messages over TCP, and runs the SOA refresh timers.
 
 use crate::engine::{Catalog, Query, Zone};
@@ -34,6 +35,11 @@ pub enum XfrError {
     AfterEnd,
     /// The transfer ended before its closing SOA.
     Incomplete,
+    /// The query is not an IXFR query of class IN with the client's SOA.
+    NotIxfr,
+    /// An IXFR response does not apply to the zone held (a serial out of
+    /// chain, a deletion of a record it lacks, a zone that does not load).
+    Inconsistent(alloc::string::String),
 }
 
 impl fmt::Display for XfrError {
@@ -47,20 +53,37 @@ impl fmt::Display for XfrError {
             XfrError::NoLeadingSoa => f.write_str("transfer does not start with the zone's SOA"),
             XfrError::AfterEnd => f.write_str("records after the closing SOA"),
             XfrError::Incomplete => f.write_str("transfer ended before its closing SOA"),
+            XfrError::NotIxfr => f.write_str("not an IXFR query of class IN with an SOA"),
+            XfrError::Inconsistent(why) => write!(f, "inconsistent IXFR: {why}"),
         }
     }
 }
 
 impl core::error::Error for XfrError {}
 
-/// An AXFR response being sent: an iterator over its messages, each to be
-/// sent length-prefixed on the TCP connection the query came on.
+/// An AXFR or IXFR response being sent: an iterator over its messages,
+/// each to be sent length-prefixed on the TCP connection the query came on.
+#[derive(Clone, Debug)]
 pub struct Transfer {
     id: u16,
     question: Question,
     records: Vec<Record>,
     next: usize,
     first: bool,
+    limit: usize,
+}
+
+impl Transfer {
+    fn new(id: u16, question: Question, records: Vec<Record>) -> Transfer {
+        Transfer {
+            id,
+            question,
+            records,
+            next: 0,
+            first: true,
+            limit: MAX_MESSAGE,
+        }
+    }
 }
 
 impl Catalog {
@@ -77,17 +100,12 @@ impl Catalog {
             .iter()
             .find(|z| z.apex == asked)
             .ok_or_else(|| XfrError::NotServed(asked.clone()))?;
-        Ok(Transfer {
-            id: q.id,
-            question: Question {
-                name: asked,
-                qtype: Type::AXFR,
-                qclass: Class::IN,
-            },
-            records: zone_records(zone),
-            next: 0,
-            first: true,
-        })
+        let question = Question {
+            name: asked,
+            qtype: Type::AXFR,
+            qclass: Class::IN,
+        };
+        Ok(Transfer::new(q.id, question, zone_records(zone)))
     }
 }
 
@@ -127,7 +145,7 @@ impl Iterator for Transfer {
         while let Some(r) = self.records.get(self.next) {
             let before = msg.len();
             r.emit(&mut msg, &mut c);
-            if msg.len() > MAX_MESSAGE && count > 0 {
+            if msg.len() > self.limit && count > 0 {
                 // Closed: the compressor may now know offsets past the cut.
                 msg.truncate(before);
                 break;
@@ -280,7 +298,12 @@ pub fn serial_newer(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000_0000
 }
 
+mod ixfr;
 mod refresh;
+pub use ixfr::{
+    Diff, IxfrCollector, IxfrKind, IxfrResult, Journal, apply, diff, is_ixfr, ixfr_query, ixfr_udp,
+    refuse, serial_of, udp_limit,
+};
 pub use refresh::Refresh;
 
 #[cfg(test)]
