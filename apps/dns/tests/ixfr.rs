@@ -24,51 +24,17 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, free_port, query_bytes};
+use common::xfr::*;
+use common::{Server, free_port};
 use oasis_dns::engine::Zone;
-use oasis_dns::tsig::{Key, ResponseVerifier, Signer};
+use oasis_dns::tsig::{ResponseVerifier, Signer};
 use oasis_dns::wire::{Message, Name, RData, Record};
 use oasis_dns::xfr::{IxfrCollector, IxfrResult, diff, ixfr_query, zone_records};
-
-const SECRET: &str = "8Jx9c1y1Rk2m3Jj0bYI0l2oZ0cXv3nB0Qx8m1JtqzWk=";
-const KEY: &str = "xfr-key";
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn tool(name: &str, paths: &[&str], package: &str) -> Option<PathBuf> {
-    let found = paths.iter().map(PathBuf::from).find(|p| p.exists());
-    if found.is_none() {
-        assert!(
-            !ci(),
-            "CI=true but {name} is not installed (apt-get install -y {package})"
-        );
-        println!("skipped: {name} not installed ({package})");
-    }
-    found
-}
-
-fn dig() -> Option<PathBuf> {
-    tool("dig", &["/usr/bin/dig", "/usr/local/bin/dig"], "dnsutils")
-}
-
-fn nsd() -> Option<PathBuf> {
-    tool(
-        "nsd",
-        &["/usr/sbin/nsd", "/usr/bin/nsd", "/usr/local/sbin/nsd"],
-        "nsd",
-    )
-}
-
-fn apex() -> Name {
-    oasis_dns::zone::text::name(b"example.org.", &Name::root()).unwrap()
-}
 
 /// Version `v` (1 to 4) of the zone: each changes an address, adds and
 /// deletes names, and changes a TTL, with some hosts to make it bigger
@@ -110,18 +76,6 @@ fn canonical(z: &Zone) -> Vec<String> {
     v
 }
 
-fn log_file(p: &Path) -> std::fs::File {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(p)
-        .unwrap()
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_default()
-}
-
 /// apps/dns with `args`, its log in `log`.
 fn oasis(args: &[String], log: &Path) -> Server {
     Server(
@@ -132,39 +86,6 @@ fn oasis(args: &[String], log: &Path) -> Server {
             .spawn()
             .unwrap(),
     )
-}
-
-fn udp(port: u16, q: &[u8], wait_ms: u64) -> Option<Vec<u8>> {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(wait_ms)))
-        .unwrap();
-    s.send_to(q, ("127.0.0.1", port)).ok()?;
-    let mut buf = [0u8; 4096];
-    let n = s.recv(&mut buf).ok()?;
-    Some(buf[..n].to_vec())
-}
-
-fn a_of(port: u16, name: &str) -> Option<[u8; 4]> {
-    let r = udp(port, &query_bytes(name, 1), 200)?;
-    Message::parse(&r)
-        .ok()?
-        .answers
-        .iter()
-        .find_map(|r| match r.rdata {
-            RData::A(a) => Some(a),
-            _ => None,
-        })
-}
-
-fn wait_for(port: u16, name: &str, want: [u8; 4], within: Duration, what: &dyn Fn() -> String) {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if a_of(port, name) == Some(want) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{name} at port {port} never became {want:?}:\n{}", what());
 }
 
 fn wait_log(log: &Path, line: &str, within: Duration, what: &dyn Fn() -> String) {
@@ -222,51 +143,7 @@ fn dig_ixfr(dig: &Path, port: u16, serial: u32, extra: &[&str]) -> String {
     )
 }
 
-/// NSD in the foreground with its own directory; killed by pid on drop.
-struct Nsd {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Nsd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Nsd {
-    fn start(bin: &Path, zone: &str, zone_options: &str) -> Nsd {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let d = dir.path().display();
-        std::fs::write(dir.path().join("example.org.zone"), zone).unwrap();
-        let conf = format!(
-            "server:\n  ip-address: 127.0.0.1@{port}\n  do-ip6: no\n  username: \"\"\n  chroot: \"\"\n  \
-zonesdir: \"{d}\"\n  database: \"\"\n  pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  \
-zonelistfile: \"{d}/zone.list\"\n  xfrdir: \"{d}\"\n  logfile: \"{d}/nsd.log\"\n  verbosity: 2\n  \
-server-count: 1\n  rrl-ratelimit: 0\n  reuseport: no\nremote-control:\n  control-enable: no\n\
-zone:\n  name: \"example.org\"\n  zonefile: \"example.org.zone\"\n{zone_options}"
-        );
-        let conf_path = dir.path().join("nsd.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new(bin)
-            .arg("-d")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Nsd { child, port, dir }
-    }
-
-    fn log(&self) -> String {
-        read(&self.dir.path().join("nsd.log"))
-    }
-
     /// Writes version `v` of the zone and reloads (SIGHUP).
     fn change(&self, v: u32) {
         std::thread::sleep(Duration::from_millis(1100)); // a new mtime
@@ -288,7 +165,7 @@ fn oasis_catches_up_from_nsd_by_ixfr_and_serves_ixfr_from_its_journal() {
     let s = free_port();
     let primary = Nsd::start(
         &bin,
-        &zone_text(1),
+        Some(&zone_text(1)),
         &format!(
             "  provide-xfr: 127.0.0.1 NOKEY\n  notify: 127.0.0.1@{s} NOKEY\n  \
 store-ixfr: yes\n  create-ixfr: yes\n  ixfr-number: 10\n"
@@ -396,10 +273,6 @@ store-ixfr: yes\n  create-ixfr: yes\n  ixfr-number: 10\n"
     ] {
         assert!(log_text.contains(line), "no {line:?}:\n{log_text}");
     }
-}
-
-fn key() -> Key {
-    Key::from_text(&format!("{KEY}:hmac-sha256:{SECRET}")).unwrap()
 }
 
 #[test]

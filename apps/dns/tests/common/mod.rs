@@ -2,6 +2,8 @@
 //! pid when dropped, a free port, and DNS queries as raw bytes.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod xfr;
+
 use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
 
