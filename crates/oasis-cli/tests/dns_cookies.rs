@@ -6,10 +6,13 @@
 //! is used; says `skipped: dig not installed` without dig, fails under
 //! CI=true.
 
+mod dig;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
+use dig::{cookie, dig, hex};
 use oasis_cli::build::{Request, Target, build};
 use oasis_dns::cookie::{Secret, make, verify};
 use oasis_testkit::client::free_port;
@@ -44,15 +47,6 @@ fn have_dig() -> bool {
     found
 }
 
-fn dig(port: u16, args: &[&str]) -> String {
-    let out = Command::new("dig")
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+tries=1", "+time=3"])
-        .args(args)
-        .output()
-        .expect("run dig");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn serve(boot: &[&str]) -> (Logged, u16) {
     let port = free_port();
     let mut cmd = Command::new(image());
@@ -60,19 +54,6 @@ fn serve(boot: &[&str]) -> (Logged, u16) {
     let mut server = Logged::start(cmd, "dns-cookies");
     server.wait_for("listening on port", Duration::from_secs(60));
     (server, port)
-}
-
-/// The COOKIE dig printed (client and server cookie, hex), if any.
-fn cookie(out: &str) -> Option<String> {
-    let line = out.lines().find(|l| l.starts_with("; COOKIE: "))?;
-    Some(line.split_whitespace().nth(2)?.to_string())
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 fn secret(s: &str) -> Secret {

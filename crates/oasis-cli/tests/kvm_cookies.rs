@@ -12,38 +12,18 @@
 //! ```
 
 mod common;
+mod dig;
 mod usernet;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::SystemTime;
 
 use common::{kvm_usable, ran};
+use dig::{cookie, dig, hex};
 use oasis_dns::cookie::{Secret, verify};
 use usernet::{Guest, unused_port};
 
 const SECRET: &str = "00112233445566778899aabbccddeeff";
-
-fn dig(port: u16, args: &[&str]) -> String {
-    let out = Command::new("dig")
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+tries=3", "+time=2"])
-        .args(args)
-        .output()
-        .expect("run dig");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn cookie(out: &str) -> Option<String> {
-    let line = out.lines().find(|l| l.starts_with("; COOKIE: "))?;
-    Some(line.split_whitespace().nth(2)?.to_string())
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 #[test]
 fn kvm_dns_cookies_are_issued_with_the_guests_clock_and_required_over_udp() {
