@@ -314,7 +314,7 @@ fn oasis_is_a_secondary_of_nsd_with_tsig_and_takes_its_signed_notify() {
             .unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline && !read(&bad_log).contains("TSIG") {
+    while Instant::now() < deadline && !read(&bad_log).contains("TSIG: the peer answered") {
         std::thread::sleep(Duration::from_millis(100));
     }
     let bad = read(&bad_log);

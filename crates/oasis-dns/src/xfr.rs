@@ -206,14 +206,7 @@ impl AxfrCollector {
 
     /// Takes one message; gives true once the closing SOA has arrived.
     pub fn push(&mut self, msg: &[u8]) -> Result<bool, XfrError> {
-        let m = Message::parse(msg).map_err(XfrError::Malformed)?;
-        if m.id != self.id || m.flags & flag::QR == 0 || m.flags & flag::OPCODE_MASK != 0 {
-            return Err(XfrError::Unexpected);
-        }
-        let rcode = m.flags & flag::RCODE_MASK;
-        if rcode != Rcode::NOERROR.0 {
-            return Err(XfrError::Rcode(rcode));
-        }
+        let m = transfer_message(msg, self.id)?;
         for r in m.answers {
             if self.done {
                 return Err(XfrError::AfterEnd);
@@ -296,6 +289,20 @@ pub fn notify_ack(msg: &[u8], out: &mut [u8]) -> Option<usize> {
 /// (RFC 1982 §3.2), as a secondary decides whether to transfer.
 pub fn serial_newer(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000_0000
+}
+
+/// One message of a transfer's response: parsed, answering request `id`
+/// (a standard-query response), with no error rcode.
+fn transfer_message(msg: &[u8], id: u16) -> Result<Message, XfrError> {
+    let m = Message::parse(msg).map_err(XfrError::Malformed)?;
+    if m.id != id || m.flags & flag::QR == 0 || m.flags & flag::OPCODE_MASK != 0 {
+        return Err(XfrError::Unexpected);
+    }
+    let rcode = m.flags & flag::RCODE_MASK;
+    if rcode != Rcode::NOERROR.0 {
+        return Err(XfrError::Rcode(rcode));
+    }
+    Ok(m)
 }
 
 mod ixfr;

@@ -429,14 +429,7 @@ impl IxfrCollector {
 
     /// Takes one message; gives true once the response is complete.
     pub fn push(&mut self, msg: &[u8]) -> Result<bool, XfrError> {
-        let m = Message::parse(msg).map_err(XfrError::Malformed)?;
-        if m.id != self.id || m.flags & flag::QR == 0 || m.flags & flag::OPCODE_MASK != 0 {
-            return Err(XfrError::Unexpected);
-        }
-        let rcode = m.flags & flag::RCODE_MASK;
-        if rcode != Rcode::NOERROR.0 {
-            return Err(XfrError::Rcode(rcode));
-        }
+        let m = super::transfer_message(msg, self.id)?;
         if m.answers.is_empty() && self.serial.is_none() {
             return Err(XfrError::NoLeadingSoa);
         }
