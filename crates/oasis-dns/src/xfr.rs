@@ -15,6 +15,10 @@ use core::fmt;
 /// Largest AXFR message oasis sends; well under TCP's 65535 so that
 /// receivers with small buffers cope.
 const MAX_MESSAGE: usize = 16 * 1024;
+/// Bytes of messages one incoming transfer (AXFR or IXFR) may bring: a
+/// primary that keeps sending is cut off here rather than filling memory.
+/// 256 MiB of messages hold some millions of records.
+pub const MAX_TRANSFER: usize = 256 << 20;
 
 /// Why a transfer cannot be served or taken in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +44,8 @@ pub enum XfrError {
     /// An IXFR response does not apply to the zone held (a serial out of
     /// chain, a deletion of a record it lacks, a zone that does not load).
     Inconsistent(alloc::string::String),
+    /// The transfer went past [`MAX_TRANSFER`] bytes of messages.
+    TooBig,
 }
 
 impl fmt::Display for XfrError {
@@ -55,6 +61,7 @@ impl fmt::Display for XfrError {
             XfrError::Incomplete => f.write_str("transfer ended before its closing SOA"),
             XfrError::NotIxfr => f.write_str("not an IXFR query of class IN with an SOA"),
             XfrError::Inconsistent(why) => write!(f, "inconsistent IXFR: {why}"),
+            XfrError::TooBig => write!(f, "transfer larger than {} MiB", MAX_TRANSFER >> 20),
         }
     }
 }
@@ -190,6 +197,7 @@ pub struct AxfrCollector {
     records: Vec<Record>,
     serial: Option<u32>,
     done: bool,
+    received: usize,
 }
 
 impl AxfrCollector {
@@ -201,12 +209,13 @@ impl AxfrCollector {
             records: Vec::new(),
             serial: None,
             done: false,
+            received: 0,
         }
     }
 
     /// Takes one message; gives true once the closing SOA has arrived.
     pub fn push(&mut self, msg: &[u8]) -> Result<bool, XfrError> {
-        let m = transfer_message(msg, self.id)?;
+        let m = transfer_message(msg, self.id, &mut self.received)?;
         for r in m.answers {
             if self.done {
                 return Err(XfrError::AfterEnd);
@@ -292,8 +301,13 @@ pub fn serial_newer(a: u32, b: u32) -> bool {
 }
 
 /// One message of a transfer's response: parsed, answering request `id`
-/// (a standard-query response), with no error rcode.
-fn transfer_message(msg: &[u8], id: u16) -> Result<Message, XfrError> {
+/// (a standard-query response), with no error rcode, and within
+/// [`MAX_TRANSFER`] bytes with those `received` before it.
+fn transfer_message(msg: &[u8], id: u16, received: &mut usize) -> Result<Message, XfrError> {
+    *received = received.saturating_add(msg.len());
+    if *received > MAX_TRANSFER {
+        return Err(XfrError::TooBig);
+    }
     let m = Message::parse(msg).map_err(XfrError::Malformed)?;
     if m.id != id || m.flags & flag::QR == 0 || m.flags & flag::OPCODE_MASK != 0 {
         return Err(XfrError::Unexpected);

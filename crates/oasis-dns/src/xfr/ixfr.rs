@@ -399,6 +399,7 @@ pub struct IxfrCollector {
     shape: Shape,
     done: bool,
     have: u32,
+    received: usize,
 }
 
 /// What an IXFR brought.
@@ -424,12 +425,13 @@ impl IxfrCollector {
             shape: Shape::Start,
             done: false,
             have,
+            received: 0,
         }
     }
 
     /// Takes one message; gives true once the response is complete.
     pub fn push(&mut self, msg: &[u8]) -> Result<bool, XfrError> {
-        let m = super::transfer_message(msg, self.id)?;
+        let m = super::transfer_message(msg, self.id, &mut self.received)?;
         if m.answers.is_empty() && self.serial.is_none() {
             return Err(XfrError::NoLeadingSoa);
         }

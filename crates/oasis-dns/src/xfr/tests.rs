@@ -112,3 +112,29 @@ fn notify_round_trip_and_serials() {
     assert!(serial_newer(2, 1) && !serial_newer(1, 2) && !serial_newer(5, 5));
     assert!(serial_newer(1, u32::MAX), "wraps around");
 }
+
+#[test]
+fn a_transfer_past_its_byte_budget_is_cut_off() {
+    let (apex, records) = zone(300);
+    let catalog = Catalog::new(vec![Zone::new(&apex, records).unwrap()]).unwrap();
+    let messages: Vec<Vec<u8>> = catalog
+        .axfr(&query(&apex, Type::AXFR, 9))
+        .unwrap()
+        .collect();
+    // A primary that keeps sending: the first message, then the second
+    // again and again, never the closing SOA. The budget is spent as if
+    // most of it had already arrived.
+    let mut c = AxfrCollector::new(&apex, 9);
+    assert_eq!(c.push(&messages[0]), Ok(false));
+    c.received = MAX_TRANSFER - 2 * messages[1].len();
+    assert_eq!(c.push(&messages[1]), Ok(false));
+    assert_eq!(c.push(&messages[1]), Ok(false));
+    assert_eq!(c.push(&messages[1]), Err(XfrError::TooBig));
+    assert!(format!("{}", XfrError::TooBig).contains("256 MiB"));
+    // The check counts before parsing: junk past the budget is TooBig too.
+    let mut received = MAX_TRANSFER;
+    assert_eq!(
+        transfer_message(b"junk", 9, &mut received).err(),
+        Some(XfrError::TooBig)
+    );
+}
