@@ -6,32 +6,20 @@
 //! is used; says `skipped: dig not installed` without dig, fails under
 //! CI=true.
 
+mod common;
 mod dig;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use dig::{cookie, dig, hex};
-use oasis_cli::build::{Request, Target, build};
 use oasis_dns::cookie::{Secret, make, verify};
 use oasis_testkit::client::free_port;
 use oasis_testkit::process::Logged;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 const OLD_SECRET: &str = "fedcba9876543210fedcba9876543210";
-
-fn image() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut req = Request::new(root.join("apps/dns").to_string_lossy(), Target::Hosted);
-    req.target_dir = Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hosted-images"));
-    req.quiet = true;
-    build(&req)
-        .expect("build apps/dns")
-        .into_iter()
-        .next()
-        .unwrap()
-}
 
 fn have_dig() -> bool {
     let found = ["/usr/bin/dig", "/bin/dig", "/usr/sbin/dig"]
@@ -49,7 +37,7 @@ fn have_dig() -> bool {
 
 fn serve(boot: &[&str]) -> (Logged, u16) {
     let port = free_port();
-    let mut cmd = Command::new(image());
+    let mut cmd = Command::new(common::hosted_dns());
     cmd.arg(format!("--port={port}")).args(boot);
     let mut server = Logged::start(cmd, "dns-cookies");
     server.wait_for("listening on port", Duration::from_secs(60));

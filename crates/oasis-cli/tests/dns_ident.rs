@@ -3,26 +3,14 @@
 //! `dig CH TXT version.bind`, then again with `--chaos=off`. Only loopback
 //! is used; skips (saying why) without dig, fails under CI=true.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 use std::time::Duration;
 
-use oasis_cli::build::{Request, Target, build};
 use oasis_testkit::client::free_port;
 use oasis_testkit::netns::may_run;
 use oasis_testkit::process::Logged;
-
-fn image() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut req = Request::new(root.join("apps/dns").to_string_lossy(), Target::Hosted);
-    req.target_dir = Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hosted-images"));
-    req.quiet = true;
-    build(&req)
-        .expect("build apps/dns")
-        .into_iter()
-        .next()
-        .unwrap()
-}
 
 fn dig(port: u16, args: &[&str]) -> String {
     let out = Command::new("dig")
@@ -35,7 +23,7 @@ fn dig(port: u16, args: &[&str]) -> String {
 
 fn serve(boot: &[&str]) -> (Logged, u16) {
     let port = free_port();
-    let mut cmd = Command::new(image());
+    let mut cmd = Command::new(common::hosted_dns());
     cmd.arg(format!("--port={port}")).args(boot);
     let mut server = Logged::start(cmd, "dns-ident");
     server.wait_for("listening on port", Duration::from_secs(60));

@@ -29,6 +29,18 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// apps/dns built for Linux (hosted), into this test's target directory.
+pub fn hosted_dns() -> PathBuf {
+    let mut req = Request::new(root().join("apps/dns").to_string_lossy(), Target::Hosted);
+    req.target_dir = Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hosted-images"));
+    req.quiet = true;
+    build(&req)
+        .expect("build apps/dns")
+        .into_iter()
+        .next()
+        .unwrap()
+}
+
 /// Builds every image once per test run, into this test's own target directory.
 pub fn images() -> &'static Images {
     static IMAGES: OnceLock<Images> = OnceLock::new();
