@@ -287,8 +287,8 @@ async fn serve_connection<S: TcpStream>(
             // required key if any is; every message signed when the
             // request was (RFC 8945 §5.3.1).
             let now = unix_now();
-            let is_xfr = Query::parse(query).is_ok_and(|q| q.qtype == Type::AXFR)
-                || oasis_dns::xfr::is_ixfr(query);
+            let ixfr = oasis_dns::xfr::is_ixfr(query);
+            let is_xfr = ixfr || Query::parse(query).is_ok_and(|q| q.qtype == Type::AXFR);
             let auth = match service.has_keys() && is_xfr {
                 true => service.authenticate(query, now),
                 false => Auth::Unsigned,
@@ -301,8 +301,9 @@ async fn serve_connection<S: TcpStream>(
             };
             if let Auth::Failed(_, e) = &auth {
                 info!("dns: transfer from {peer} refused: TSIG {e}");
-            } else if let (true, Ok(out)) = (is_xfr, service.transfer(&catalog, request)) {
-                if service.may_transfer(peer.ip(), key) {
+            } else if is_xfr && service.may_transfer(peer.ip(), key) {
+                // Only now is the zone copied out for the transfer.
+                if let Ok(out) = service.transfer(&catalog, request) {
                     if out.what != "AXFR" {
                         info!("dns: {} to {peer}", out.what);
                     }
@@ -317,9 +318,10 @@ async fn serve_connection<S: TcpStream>(
                     }
                     continue;
                 }
+            } else if is_xfr {
                 info!(
                     "dns: {} from {peer} refused: {}",
-                    &out.what[..4],
+                    if ixfr { "IXFR" } else { "AXFR" },
                     match key {
                         Some(k) => alloc::format!("not allowed with key {}", k.name()),
                         None if service.has_keys() => "not allowed, or unsigned".into(),
