@@ -141,7 +141,18 @@ zone:\n  name: \"example.org\"\n  zonefile: \"example.org.zone\"\n{zone_options}
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        Nsd { child, port, dir }
+        let nsd = Nsd { child, port, dir };
+        // Up once it answers anything (a zone it has not transferred yet is
+        // SERVFAIL): a NOTIFY sent before then would be lost.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while udp(port, &query_bytes("example.org", 6), 100).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "NSD did not answer on port {port}:\n{}",
+                nsd.log()
+            );
+        }
+        nsd
     }
 
     pub fn log(&self) -> String {
