@@ -14,7 +14,10 @@
 //!   for IXFR), and NOTIFY messages.
 //! - [`cookie`]: DNS cookies (RFC 7873) with interoperable server cookies
 //!   (RFC 9018), as an [`engine::EdnsExtension`] of the catalog.
-//! - [`tsig`]: transaction signatures (RFC 8945) on transfers and NOTIFY.
+//! - [`tsig`]: transaction signatures (RFC 8945) on transfers, NOTIFY and
+//!   UPDATE.
+//! - [`update`]: dynamic UPDATE (RFC 2136): requests read, prerequisites
+//!   checked and changes applied to a copy of a zone, giving the IXFR step.
 //!
 //! `no_std` + `alloc`; no platform code.
 //!
@@ -44,6 +47,7 @@ extern crate std;
 pub mod cookie;
 pub mod engine;
 pub mod tsig;
+pub mod update;
 pub mod wire;
 pub mod xfr;
 pub mod zone;

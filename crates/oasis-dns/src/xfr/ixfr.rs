@@ -68,6 +68,62 @@ impl Diff {
     }
 }
 
+impl Diff {
+    /// The step as bytes, for a journal kept on disk: the number of
+    /// deletions and of additions (u32, big-endian), then the records in
+    /// IXFR order ([`Diff::records`]), each in uncompressed wire form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&(self.deleted.len() as u32).to_be_bytes());
+        out.extend_from_slice(&(self.added.len() as u32).to_be_bytes());
+        for r in self.records() {
+            r.name.emit_uncompressed(&mut out);
+            out.extend_from_slice(&r.rtype.0.to_be_bytes());
+            out.extend_from_slice(&r.class.0.to_be_bytes());
+            out.extend_from_slice(&r.ttl.to_be_bytes());
+            let data = r.rdata.to_wire();
+            out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            out.extend_from_slice(&data);
+        }
+        out
+    }
+
+    /// Reads what [`Diff::to_bytes`] wrote; `None` if the bytes are not
+    /// such a step (cut short, trailing bytes, SOAs missing).
+    pub fn from_bytes(b: &[u8]) -> Option<Diff> {
+        let count = |at: usize| -> Option<usize> {
+            let w = b.get(at..at + 4)?;
+            Some(u32::from_be_bytes([w[0], w[1], w[2], w[3]]) as usize)
+        };
+        let (deleted, added) = (count(0)?, count(4)?);
+        let mut at = 8;
+        let mut next = || -> Option<Record> {
+            let (r, end) = Record::parse(b, at).ok()?;
+            at = end;
+            Some(r)
+        };
+        let old_soa = next()?;
+        // Each record takes at least 11 bytes: no count can ask for more
+        // than the bytes hold.
+        let deleted: Vec<Record> = (0..deleted.min(b.len() / 11))
+            .map(|_| next())
+            .collect::<Option<_>>()?;
+        let new_soa = next()?;
+        let added: Vec<Record> = (0..added.min(b.len() / 11))
+            .map(|_| next())
+            .collect::<Option<_>>()?;
+        let step = Diff {
+            old_soa,
+            deleted,
+            new_soa,
+            added,
+        };
+        let whole = step.deleted.len() == count(0)? && step.added.len() == count(4)?;
+        let framed = step.old_soa.rtype == Type::SOA && step.new_soa.rtype == Type::SOA;
+        (whole && framed && at == b.len()).then_some(step)
+    }
+}
+
 /// What identifies a record within a zone: owner (lower-cased), type and
 /// data. Two records with the same key differ at most in TTL.
 type Key = (Name, u16, Vec<u8>);

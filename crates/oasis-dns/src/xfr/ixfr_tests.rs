@@ -291,6 +291,22 @@ proptest! {
         prop_assert_eq!(canonical(&z), canonical(&v3));
     }
 
+    /// A step kept on disk reads back as it was; any cut or byte flipped
+    /// reads back as something or nothing, never a panic.
+    #[test]
+    fn a_diff_as_bytes_reads_back(
+        a in picks(), b in picks(),
+        flip in any::<prop::sample::Index>(), cut in any::<prop::sample::Index>(),
+    ) {
+        let step = diff(&random_zone(7, &a), &random_zone(8, &b));
+        let bytes = step.to_bytes();
+        prop_assert_eq!(Diff::from_bytes(&bytes), Some(step));
+        prop_assert_eq!(Diff::from_bytes(&bytes[..cut.index(bytes.len())]), None);
+        let mut flipped = bytes.clone();
+        flipped[flip.index(bytes.len())] ^= 0x41;
+        let _ = Diff::from_bytes(&flipped);
+    }
+
     /// Any change to a valid IXFR stream is taken in or refused, never a
     /// panic; what is taken in is a whole zone at the serial announced,
     /// and the held zone is never touched. Changes to the chain (serials,
