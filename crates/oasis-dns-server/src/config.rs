@@ -69,6 +69,9 @@ pub struct Config {
     /// default, 0: none, IXFR is answered with the whole zone), and in how
     /// many bytes of changes at most (4 MiB): the oldest go first.
     pub journal: (usize, usize),
+    /// Who may UPDATE which zone loaded here (RFC 2136): by TSIG key,
+    /// by address. Empty: UPDATE is not answered (NOTIMP).
+    pub update: crate::update::Policy,
 }
 
 impl Config {
@@ -85,7 +88,8 @@ impl Config {
             .xfr_keys
             .iter()
             .chain(self.notify.iter().filter_map(|t| t.key.as_ref()))
-            .chain(self.secondaries.iter().filter_map(|s| s.key.as_ref()));
+            .chain(self.secondaries.iter().filter_map(|s| s.key.as_ref()))
+            .chain(self.update.keys.iter().map(|(_, k)| k));
         for n in named {
             if !known(n) {
                 return Err(format!(
@@ -121,6 +125,7 @@ impl Default for Config {
             keys: Vec::new(),
             xfr_keys: Vec::new(),
             journal: crate::service::JOURNAL_DEFAULT,
+            update: crate::update::Policy::default(),
         }
     }
 }
@@ -298,6 +303,79 @@ impl FromArg for SecondaryZone {
     }
 }
 
+/// A zone's name as a boot-argument value: absolute and lower-cased,
+/// with or without its final dot.
+fn zone_name(zone: &str) -> Result<Name, String> {
+    let mut absolute = String::from(zone);
+    if !absolute.ends_with('.') {
+        absolute.push('.');
+    }
+    let name = oasis_dns::zone::text::name(absolute.as_bytes(), &Name::root())
+        .map_err(|e| format!("zone `{zone}`: {e}"))?;
+    Ok(name.to_lowercase())
+}
+
+/// A TSIG key that may UPDATE a zone; as a boot-argument value,
+/// `ZONE/KEY` (`example.org/update-key`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateKey {
+    /// The zone's apex, absolute and lower-case.
+    pub zone: Name,
+    /// The key's name.
+    pub key: Name,
+}
+
+impl FromArg for UpdateKey {
+    const VALUE_NAME: &'static str = "ZONE/KEY";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        let (zone, key) = s
+            .rsplit_once('/')
+            .ok_or("expected ZONE/KEY, e.g. example.org/update-key")?;
+        Ok(UpdateKey {
+            zone: zone_name(zone)?,
+            key: oasis_dns::tsig::key_name(key)?,
+        })
+    }
+}
+
+/// An address that may UPDATE one zone, or every zone with an update
+/// policy; as a boot-argument value, `ZONE/ADDR` or `ADDR`
+/// (`example.org/192.0.2.7`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateAllow {
+    /// The zone's apex (absolute, lower-case), or `None`: every zone.
+    pub zone: Option<Name>,
+    /// The address.
+    pub addr: IpAddr,
+}
+
+impl FromArg for UpdateAllow {
+    const VALUE_NAME: &'static str = "[ZONE/]ADDR";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        let (zone, addr) = match s.rsplit_once('/') {
+            Some((z, a)) => (Some(zone_name(z)?), a),
+            None => (None, s),
+        };
+        Ok(UpdateAllow {
+            zone,
+            addr: Addr::from_arg(addr)?.0,
+        })
+    }
+}
+
+impl crate::update::Policy {
+    /// The policy the boot arguments give.
+    pub fn from_args(keys: &[UpdateKey], allow: &[UpdateAllow]) -> crate::update::Policy {
+        crate::update::Policy {
+            keys: keys
+                .iter()
+                .map(|k| (k.zone.clone(), k.key.clone()))
+                .collect(),
+            addrs: allow.iter().map(|a| (a.zone.clone(), a.addr)).collect(),
+        }
+    }
+}
+
 /// A name server identifier as a boot-argument value: text, or
 /// `hex:` and its bytes in hexadecimal (`hex:6e7331`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -394,6 +472,38 @@ mod tests {
         c.xfr_keys.clear();
         c.keys.push(k);
         assert!(c.check().unwrap_err().contains("given twice"));
+    }
+
+    #[test]
+    fn update_policies_parse_as_boot_arguments() {
+        let k = UpdateKey::from_arg("Example.ORG/Upd-Key").unwrap();
+        assert_eq!(
+            (k.zone.to_string(), k.key.to_string()),
+            ("example.org.".into(), "upd-key.".into())
+        );
+        assert!(
+            UpdateKey::from_arg("example.org")
+                .unwrap_err()
+                .starts_with("expected ZONE/KEY")
+        );
+        let a = UpdateAllow::from_arg("example.org./2001:db8::7").unwrap();
+        assert_eq!(a.zone.unwrap().to_string(), "example.org.");
+        assert_eq!(a.addr, "2001:db8::7".parse::<IpAddr>().unwrap());
+        let a = UpdateAllow::from_arg("192.0.2.7").unwrap();
+        assert_eq!((a.zone, a.addr.to_string()), (None, "192.0.2.7".into()));
+        assert!(UpdateAllow::from_arg("example.org/host").is_err());
+        let mut c = Config {
+            update: crate::update::Policy::from_args(&[k], &[]),
+            ..Config::default()
+        };
+        assert!(
+            c.check()
+                .unwrap_err()
+                .contains("upd-key. is named but not given")
+        );
+        c.keys
+            .push(TsigKey::from_arg("upd-key:hmac-sha256:c2VjcmV0").unwrap().0);
+        assert_eq!(c.check(), Ok(()));
     }
 
     #[test]

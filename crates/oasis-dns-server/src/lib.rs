@@ -60,6 +60,7 @@ pub mod ident;
 pub mod rrl;
 pub mod serve;
 pub mod service;
+pub mod update;
 pub mod xfr;
 
 use alloc::rc::Rc;
@@ -108,6 +109,7 @@ impl Server {
             keys,
             xfr_keys,
             journal,
+            update,
         } = config;
         let key = |name: &Option<oasis_dns::wire::Name>| {
             let found = name
@@ -168,13 +170,15 @@ impl Server {
                 xfr_keys.iter().map(|n| alloc::format!("{n}")).collect();
             info!("AXFR only signed with TSIG key {}", names.join(" or "));
         }
-        let service = Rc::new(
-            Service::new(catalog, apexes, axfr_allow)
-                .with_identity(identity)
-                .with_cookies(cookies)
-                .with_tsig(keys, xfr_keys, &secondary_keys)
-                .with_journal(journal.0, journal.1),
-        );
+        let mut service = Service::new(catalog, apexes, axfr_allow)
+            .with_identity(identity)
+            .with_cookies(cookies)
+            .with_tsig(keys, xfr_keys, &secondary_keys)
+            .with_journal(journal.0, journal.1);
+        if !update.is_empty() {
+            service = service.with_updates(update, None, alloc::vec::Vec::new());
+        }
+        let service = Rc::new(service);
         for apex in service.catalog().apexes() {
             info!("serving zone {apex}");
         }
@@ -187,6 +191,24 @@ impl Server {
             rrl,
             stats_every,
         }
+    }
+
+    /// Makes every acknowledged UPDATE durable in `log` first, and starts
+    /// the IXFR journals of the zones with the updates `replayed` from it
+    /// at start ([`update::replay`]). Without it, updates are kept in
+    /// memory only. Nothing changes when no update is allowed.
+    pub fn with_update_log(
+        mut self,
+        log: alloc::boxed::Box<dyn update::UpdateLog>,
+        replayed: alloc::vec::Vec<(oasis_dns::wire::Name, oasis_dns::xfr::Diff)>,
+    ) -> Server {
+        if let Some(s) = Rc::get_mut(&mut self.service)
+            && s.takes_updates()
+        {
+            let policy = s.update_policy();
+            s.set_updates(policy, Some(log), replayed);
+        }
+        self
     }
 
     /// The state the serving loops share (the catalog answered from now).
@@ -230,6 +252,13 @@ impl Server {
             ));
         }
         if !notify.is_empty() {
+            if service.takes_updates() {
+                oasis::spawn(xfr::notify_updates(
+                    stack.clone(),
+                    service.clone(),
+                    notify.clone(),
+                ));
+            }
             oasis::spawn(xfr::notify_all(stack.clone(), service.clone(), notify));
         }
         let rrl = Rrl::with_random_key(rrl).map(Rc::new);
@@ -257,8 +286,10 @@ impl Server {
 /// Logs the server's counters every `every`, when they changed:
 /// `dns stats: queries Q, malformed M, refused R, truncated T; rrl dropped
 /// D, slipped S, evicted E; cookies valid V, fresh F, bad B, malformed M,
-/// badcookie C` (the `rrl` part only with a limiter, the `cookies` part
-/// only with cookies on).
+/// badcookie C; updates applied A, unchanged U, failed F, refused R,
+/// malformed M, errors E` (the `rrl` part only with a limiter, the
+/// `cookies` part only with cookies on, the `updates` part only when
+/// UPDATE is answered).
 async fn report(service: Rc<Service>, rrl: Option<Rc<Rrl>>, every: Duration) {
     let mut last = None;
     loop {
@@ -276,6 +307,7 @@ async fn report(service: Rc<Service>, rrl: Option<Rc<Rrl>>, every: Duration) {
             ],
             rrl.as_ref().map(|r| r.counts()),
             service.cookie_counts(),
+            service.update_counts(),
         );
         if last == Some(now) {
             continue;
@@ -303,8 +335,21 @@ async fn report(service: Rc<Service>, rrl: Option<Rc<Rrl>>, every: Duration) {
                 c.badcookie
             ),
         };
+        let u = now.3;
+        let update_part = match service.takes_updates() {
+            false => alloc::string::String::new(),
+            true => alloc::format!(
+                "; updates applied {}, unchanged {}, failed {}, refused {}, malformed {}, errors {}",
+                u.applied,
+                u.unchanged,
+                u.failed,
+                u.refused,
+                u.malformed,
+                u.errors
+            ),
+        };
         info!(
-            "dns stats: queries {q}, malformed {m}, refused {r}, truncated {t}{rrl_part}{cookie_part}"
+            "dns stats: queries {q}, malformed {m}, refused {r}, truncated {t}{rrl_part}{cookie_part}{update_part}"
         );
     }
 }

@@ -14,7 +14,7 @@
 //! close idle ones first under pressure ([`crate::conns`], RFC 7766); it
 //! also serves AXFR and IXFR to the addresses allowed to
 //! transfer (IXFR also over UDP, the current SOA alone when the changes do
-//! not fit). A NOTIFY for a zone served here as a secondary is acknowledged
+//! not fit). Dynamic UPDATE is answered over both ([`crate::update`]). A NOTIFY for a zone served here as a secondary is acknowledged
 //! and wakes that zone's refresh task.
 //!
 //! The loops are generic over the stack's socket types, so each stack gets
@@ -132,6 +132,9 @@ fn respond(
             out[3] = out[3] & 0xf0 | Rcode::REFUSED.0 as u8;
             return Some((n, Outcome::Absent));
         }
+    }
+    if service.takes_updates() && oasis_dns::update::is_update(query) {
+        return Some((service.update(query, peer, key, out)?, Outcome::Absent));
     }
     // IXFR over UDP (its query carries the client's SOA in the authority
     // section, which no other query here has): to those allowed to

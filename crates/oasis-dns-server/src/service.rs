@@ -1,7 +1,8 @@
 //! What the serving loops and the refresh tasks share: the current catalog
-//! (replaced whole when a secondary zone is refreshed), who may transfer
-//! zones, and the secondary zones waiting for a NOTIFY, each with the
-//! journal of its last copies that IXFR is answered from.
+//! (replaced whole when a secondary zone is refreshed or a primary zone
+//! updated), who may transfer zones, the secondary zones waiting for a
+//! NOTIFY, each with the journal of its last copies that IXFR is answered
+//! from, and the primary zones' journals of updates ([`crate::update`]).
 
 use alloc::rc::Rc;
 use alloc::vec::Vec;
@@ -9,13 +10,17 @@ use core::cell::{Cell, RefCell};
 use core::net::IpAddr;
 use core::task::Waker;
 
+use oasis::log::{debug, info, warn};
 use oasis_dns::cookie::{CookieCheck, Cookies, Mode, Outcome};
 use oasis_dns::engine::{Catalog, Zone};
 use oasis_dns::tsig::{self, Key, TsigError};
+use oasis_dns::update::Update;
 use oasis_dns::wire::Name;
-use oasis_dns::xfr::{Diff, IxfrKind, Journal, Transfer, XfrError};
+use oasis_dns::wire::Rcode;
+use oasis_dns::xfr::{Diff, IxfrKind, Journal, Transfer, XfrError, serial_of};
 
 use crate::ident::Identity;
+use crate::update::{Policy, UpdateCounts, UpdateLog, Updates};
 
 /// One zone served as a secondary: its current copy, and whether a NOTIFY
 /// asked for a check.
@@ -57,7 +62,7 @@ pub struct Outgoing {
 /// The state the UDP and TCP loops and the refresh tasks share.
 pub struct Service {
     catalog: RefCell<Rc<Catalog>>,
-    local: Vec<Zone>,
+    local: RefCell<Vec<Zone>>,
     secondaries: Vec<Rc<Secondary>>,
     axfr_allow: Vec<IpAddr>,
     identity: Identity,
@@ -65,6 +70,13 @@ pub struct Service {
     cookie_counts: Cell<CookieCounts>,
     keys: Vec<Key>,
     xfr_keys: Vec<Name>,
+    journal_limits: (usize, usize),
+    /// The journal of each primary zone that was updated.
+    primary_journals: RefCell<Vec<(Name, Journal)>>,
+    updates: Option<Updates>,
+    /// Primary zones updated since their secondaries were last NOTIFYed.
+    changed: RefCell<Vec<Name>>,
+    changed_waiter: RefCell<Option<Waker>>,
 }
 
 /// What the server counted of DNS cookies.
@@ -130,7 +142,7 @@ impl Service {
         };
         Service {
             catalog: RefCell::new(Rc::new(catalog)),
-            local,
+            local: RefCell::new(local),
             secondaries: secondaries
                 .into_iter()
                 .map(|apex| {
@@ -154,6 +166,11 @@ impl Service {
             cookie_counts: Cell::new(CookieCounts::default()),
             keys: Vec::new(),
             xfr_keys: Vec::new(),
+            journal_limits: JOURNAL_DEFAULT,
+            primary_journals: RefCell::new(Vec::new()),
+            updates: None,
+            changed: RefCell::new(Vec::new()),
+            changed_waiter: RefCell::new(None),
         }
     }
 
@@ -185,18 +202,79 @@ impl Service {
     /// The same, keeping at most `steps` versions of each secondary zone
     /// (and `bytes` of their changes) to answer IXFR from; 0 steps keeps
     /// none, and IXFR is answered with the whole zone.
+    /// The same bounds hold for the journal of updates of each primary
+    /// zone.
     pub fn with_journal(mut self, steps: usize, bytes: usize) -> Service {
         for s in &mut self.secondaries {
             if let Some(s) = Rc::get_mut(s) {
                 s.journal = RefCell::new(Journal::new(steps, bytes));
             }
         }
+        self.journal_limits = (steps, bytes);
         self
     }
 
+    /// The same, answering dynamic UPDATE (RFC 2136) for the zones loaded
+    /// here as `policy` allows, each acknowledged update made durable in
+    /// `log` first (none: kept in memory only). `replayed` are the updates
+    /// already applied to the zones served (from `log`, at start): their
+    /// steps start the zones' IXFR journals.
+    pub fn with_updates(
+        mut self,
+        policy: Policy,
+        log: Option<alloc::boxed::Box<dyn UpdateLog>>,
+        replayed: Vec<(Name, Diff)>,
+    ) -> Service {
+        self.set_updates(policy, log, replayed);
+        self
+    }
+
+    /// [`Service::with_updates`] on a service not yet shared.
+    pub fn set_updates(
+        &mut self,
+        policy: Policy,
+        log: Option<alloc::boxed::Box<dyn UpdateLog>>,
+        replayed: Vec<(Name, Diff)>,
+    ) {
+        if self.local.get_mut().is_empty() {
+            *self.local.get_mut() = self.catalog.get_mut().zones().to_vec();
+        }
+        for (apex, step) in replayed {
+            self.push_step(&apex, step);
+        }
+        self.updates = Some(Updates {
+            policy,
+            log,
+            counts: Cell::new(UpdateCounts::default()),
+        });
+    }
+
+    /// Adds a step to the journal of the primary zone at `apex`.
+    fn push_step(&self, apex: &Name, step: Diff) {
+        let mut journals = self.primary_journals.borrow_mut();
+        let i = match journals.iter().position(|(a, _)| a == apex) {
+            Some(i) => i,
+            None => {
+                let (steps, bytes) = self.journal_limits;
+                journals.push((apex.to_lowercase(), Journal::new(steps, bytes)));
+                journals.len() - 1
+            }
+        };
+        journals[i].1.push(step);
+    }
+
     /// The steps from serial `from` to `to` of the zone at `apex`, if it
-    /// is a secondary zone whose journal holds them all.
+    /// is a secondary zone, or an updated primary zone, whose journal
+    /// holds them all.
     pub fn journal_steps(&self, apex: &Name, from: u32, to: u32) -> Option<Vec<Diff>> {
+        if let Some((_, j)) = self
+            .primary_journals
+            .borrow()
+            .iter()
+            .find(|(a, _)| a == apex)
+        {
+            return j.steps(from, to);
+        }
         let s = self
             .secondaries
             .iter()
@@ -357,7 +435,7 @@ impl Service {
 
     /// Rebuilds the catalog from the local zones and every secondary copy.
     pub fn rebuild(&self) -> Result<(), oasis::Error> {
-        let mut zones = self.local.clone();
+        let mut zones = self.local.borrow().clone();
         for s in &self.secondaries {
             if let Some(z) = s.zone.borrow().as_ref() {
                 zones.push(z.clone());
@@ -365,6 +443,160 @@ impl Service {
         }
         *self.catalog.borrow_mut() = Rc::new(Catalog::new(zones)?);
         Ok(())
+    }
+
+    /// Whether UPDATE is answered here (some zone has an update policy).
+    pub fn takes_updates(&self) -> bool {
+        self.updates.is_some()
+    }
+
+    /// Who may update which zone (empty when UPDATE is not answered).
+    pub fn update_policy(&self) -> Policy {
+        self.updates
+            .as_ref()
+            .map(|u| u.policy.clone())
+            .unwrap_or_default()
+    }
+
+    /// What was counted of updates so far.
+    pub fn update_counts(&self) -> UpdateCounts {
+        self.updates
+            .as_ref()
+            .map(|u| u.counts.get())
+            .unwrap_or_default()
+    }
+
+    /// The primary zones updated since this was last asked, for their
+    /// NOTIFY; `waker` is woken at the next update.
+    pub fn take_changed(&self, waker: &Waker) -> Vec<Name> {
+        *self.changed_waiter.borrow_mut() = Some(waker.clone());
+        core::mem::take(&mut *self.changed.borrow_mut())
+    }
+
+    /// The response to the UPDATE request `request` (its TSIG, if any,
+    /// verified and removed: signed with `key`) from `peer`, in `out`:
+    /// see [`crate::update`]. Gives its length; `None` when updates are
+    /// not answered here (the catalog then answers NOTIMP) or `out` is too
+    /// small.
+    pub fn update(
+        &self,
+        request: &[u8],
+        peer: IpAddr,
+        key: Option<&Key>,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let updates = self.updates.as_ref()?;
+        let rcode = self.handle_update(updates, request, peer, key);
+        oasis_dns::update::response(request, rcode, out)
+    }
+
+    fn handle_update(
+        &self,
+        updates: &Updates,
+        request: &[u8],
+        peer: IpAddr,
+        key: Option<&Key>,
+    ) -> Rcode {
+        let u = match Update::parse(request) {
+            Ok(u) => u,
+            Err(e) => {
+                debug!("dns: UPDATE from {peer}: {e}");
+                updates.count(|c| c.malformed += 1);
+                return e.rcode();
+            }
+        };
+        let apex = u.zone.to_lowercase();
+        let by = match key {
+            Some(k) => alloc::format!("{peer} (TSIG key {})", k.name()),
+            None => alloc::format!("{peer}"),
+        };
+        let refuse = |rcode: Rcode, why: &str| {
+            info!("dns: UPDATE of {apex} from {by} refused: {why}");
+            updates.count(|c| c.refused += 1);
+            rcode
+        };
+        let index = self.local.borrow().iter().position(|z| z.apex == apex);
+        let Some(index) = index else {
+            let why = if self.secondaries.iter().any(|s| s.apex == apex) {
+                "a secondary zone here (update its primary)"
+            } else {
+                "no such zone here"
+            };
+            return refuse(Rcode::NOTAUTH, why);
+        };
+        if !updates.policy.allows(&apex, peer, key.map(Key::name)) {
+            let why = if updates.policy.covers(&apex) {
+                "not signed with a key allowed for the zone, nor from an address allowed"
+            } else {
+                "no update is allowed for this zone"
+            };
+            return refuse(Rcode::REFUSED, why);
+        }
+        let result = u.apply(&self.local.borrow()[index]);
+        let applied = match result {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                info!("dns: UPDATE of {apex} from {by}: nothing to change");
+                updates.count(|c| c.unchanged += 1);
+                return Rcode::NOERROR;
+            }
+            Err(e) => {
+                info!("dns: UPDATE of {apex} from {by}: rcode {}: {e}", e.rcode.0);
+                updates.count(|c| c.failed += 1);
+                return e.rcode;
+            }
+        };
+        // Compiled before it is made durable, so that nothing acknowledged
+        // can fail to be served.
+        let mut zones = self.local.borrow().clone();
+        zones[index] = applied.zone;
+        let mut all = zones.clone();
+        for s in &self.secondaries {
+            if let Some(z) = s.zone.borrow().as_ref() {
+                all.push(z.clone());
+            }
+        }
+        let catalog = match Catalog::new(all) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!("dns: UPDATE of {apex} from {by}: the new zone does not compile: {e}");
+                updates.count(|c| c.errors += 1);
+                return Rcode::SERVFAIL;
+            }
+        };
+        if let Some(log) = &updates.log
+            && let Err(e) = log.append(&apex, &applied.diff)
+        {
+            warn!("dns: UPDATE of {apex} from {by} not applied: the update log failed: {e}");
+            updates.count(|c| c.errors += 1);
+            return Rcode::SERVFAIL;
+        }
+        let step = applied.diff;
+        info!(
+            "dns: UPDATE of {apex} from {by}: serial {} -> {} ({} records deleted, {} added)",
+            step.from(),
+            step.to(),
+            step.deleted.len(),
+            step.added.len()
+        );
+        *self.local.borrow_mut() = zones;
+        *self.catalog.borrow_mut() = Rc::new(catalog);
+        self.push_step(&apex, step);
+        updates.count(|c| c.applied += 1);
+        self.changed.borrow_mut().push(apex);
+        if let Some(w) = self.changed_waiter.borrow_mut().take() {
+            w.wake();
+        }
+        Rcode::NOERROR
+    }
+
+    /// The serial of the primary zone at `apex` now, if it is one.
+    pub fn primary_serial(&self, apex: &Name) -> Option<u32> {
+        self.local
+            .borrow()
+            .iter()
+            .find(|z| z.apex == *apex)
+            .map(|z| serial_of(z.soa()))
     }
 }
 
@@ -548,6 +780,220 @@ mod tests {
             assert_eq!(what(&query(&v1.apex, Type::AXFR, 1)).unwrap(), "AXFR");
             assert!(what(&query(&v1.apex, Type::SOA, 1)).is_err());
         }
+    }
+
+    /// An update log that keeps what it is given, or fails.
+    #[derive(Default)]
+    struct Kept {
+        steps: RefCell<Vec<(Name, Diff)>>,
+        fail: Cell<bool>,
+    }
+
+    struct KeptLog(alloc::rc::Rc<Kept>);
+
+    impl UpdateLog for KeptLog {
+        fn append(&self, apex: &Name, step: &Diff) -> Result<(), alloc::string::String> {
+            if self.0.fail.get() {
+                return Err("disk full".into());
+            }
+            self.0.steps.borrow_mut().push((apex.clone(), step.clone()));
+            Ok(())
+        }
+    }
+
+    fn a_of(service: &Service, host: &str) -> Vec<[u8; 4]> {
+        use oasis_dns::engine::Transport;
+        use oasis_dns::wire::{Message, RData, Type};
+        let q = oasis_dns::xfr::query(&name(host), Type::A, 1);
+        let mut out = [0u8; 512];
+        let n = service
+            .catalog()
+            .answer(&q, Transport::Udp, &mut out)
+            .unwrap();
+        Message::parse(&out[..n])
+            .unwrap()
+            .answers
+            .iter()
+            .filter_map(|r| match r.rdata {
+                RData::A(a) => Some(a),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn updates_are_authorised_made_durable_served_and_journaled() {
+        use oasis_dns::update::{Change, Prerequisite, request};
+        use oasis_dns::wire::{Class, RData, Record, Type};
+        use oasis_dns::xfr::ixfr_query;
+        let org = name("example.org.");
+        let k = Key::from_text("upd:hmac-sha256:c2VjcmV0").unwrap();
+        let other = Key::from_text("other:hmac-sha256:c2VjcmV0").unwrap();
+        let policy = Policy {
+            keys: vec![(org.clone(), k.name().clone())],
+            addrs: vec![(Some(org.clone()), "192.0.2.7".parse().unwrap())],
+        };
+        let kept = alloc::rc::Rc::new(Kept::default());
+        let service = Service::new(
+            Catalog::new(vec![zone("example.org")]).unwrap(),
+            vec![name("example.com.")],
+            Vec::new(),
+        )
+        .with_tsig(vec![k.clone(), other.clone()], Vec::new(), &[None])
+        .with_updates(
+            policy,
+            Some(alloc::boxed::Box::new(KeptLog(kept.clone()))),
+            Vec::new(),
+        );
+        let v1 = service.catalog().zones()[0].soa().clone();
+        let add = |host: &str, a: [u8; 4]| {
+            Change::Add(Record {
+                name: name(host),
+                rtype: Type::A,
+                class: Class::IN,
+                ttl: 60,
+                rdata: RData::A(a),
+            })
+            .to_record()
+        };
+        let msg = |zone: &str, pre: &[Record], ch: &[Record]| request(&name(zone), 9, pre, ch);
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        let rcode = |m: &[u8], peer: IpAddr, key: Option<&Key>| {
+            let mut out = [0u8; 512];
+            let n = service.update(m, peer, key, &mut out).unwrap();
+            assert_eq!(out[2] & 0xf8, 0x80 | 5 << 3, "QR and opcode UPDATE");
+            out[..n][3] & 0xf
+        };
+        let www = msg(
+            "example.org.",
+            &[],
+            &[add("www.example.org.", [192, 0, 2, 80])],
+        );
+        // Neither the key nor the address: REFUSED, and nothing changes.
+        assert_eq!(rcode(&www, stranger, None), 5);
+        assert_eq!(rcode(&www, stranger, Some(&other)), 5);
+        assert!(a_of(&service, "www.example.org.").is_empty());
+        // Zones not primary here: NOTAUTH.
+        let com = msg(
+            "example.com.",
+            &[],
+            &[add("www.example.com.", [192, 0, 2, 80])],
+        );
+        assert_eq!(rcode(&com, stranger, Some(&k)), 9);
+        let net = msg(
+            "example.net.",
+            &[],
+            &[add("www.example.net.", [192, 0, 2, 80])],
+        );
+        assert_eq!(rcode(&net, stranger, Some(&k)), 9);
+        // The key: applied, durable first, served, journaled, NOTIFY due.
+        assert_eq!(rcode(&www, stranger, Some(&k)), 0);
+        assert_eq!(a_of(&service, "www.example.org."), [[192, 0, 2, 80]]);
+        assert_eq!(kept.steps.borrow().len(), 1);
+        assert_eq!(kept.steps.borrow()[0].1.to(), 2);
+        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        assert_eq!(service.take_changed(&waker), core::slice::from_ref(&org));
+        let catalog = service.catalog();
+        let out = service
+            .transfer(&catalog, &ixfr_query(&org, &v1, 3))
+            .unwrap();
+        assert_eq!(out.what, "IXFR: 1 step");
+        // The address: allowed too; a prerequisite that fails: its rcode.
+        let absent = Prerequisite::NameAbsent(name("www.example.org.")).to_record();
+        let again = msg(
+            "example.org.",
+            &[absent],
+            &[add("www.example.org.", [192, 0, 2, 81])],
+        );
+        assert_eq!(
+            rcode(&again, "192.0.2.7".parse().unwrap(), None),
+            6,
+            "YXDOMAIN"
+        );
+        // Already there: NOERROR, nothing changed, nothing logged.
+        assert_eq!(rcode(&www, stranger, Some(&k)), 0);
+        assert_eq!(kept.steps.borrow().len(), 1);
+        // The log fails: SERVFAIL, and the zone stays as it was.
+        kept.fail.set(true);
+        let mail = msg(
+            "example.org.",
+            &[],
+            &[add("mail.example.org.", [192, 0, 2, 25])],
+        );
+        assert_eq!(rcode(&mail, stranger, Some(&k)), 2);
+        assert!(a_of(&service, "mail.example.org.").is_empty());
+        assert_eq!(
+            service.primary_serial(&org),
+            Some(2),
+            "the serial is the acknowledged one"
+        );
+        // Malformed: FORMERR.
+        let mut bad = www.clone();
+        bad.push(0);
+        assert_eq!(rcode(&bad, stranger, Some(&k)), 1);
+        assert!(service.take_changed(&waker).is_empty());
+        let c = service.update_counts();
+        assert_eq!(
+            (
+                c.applied,
+                c.unchanged,
+                c.failed,
+                c.refused,
+                c.malformed,
+                c.errors
+            ),
+            (1, 1, 1, 4, 1, 1)
+        );
+    }
+
+    #[test]
+    fn the_stored_log_survives_a_reopen_and_replays_onto_the_zone() {
+        use crate::update::{StoredLog, replay};
+        use oasis_dns::update::{Change, Update, request};
+        use oasis_dns::wire::{Class, RData, Record, Type};
+        use oasis_store::mem::MemBlock;
+        let z1 = zone("example.org");
+        let org = z1.apex.clone();
+        let disk = MemBlock::new(512, 32 * 1024);
+        let log = StoredLog::open(disk.clone()).unwrap();
+        let mut z = z1.clone();
+        for i in 0..3u8 {
+            let add = Change::Add(Record {
+                name: name("host.example.org."),
+                rtype: Type::A,
+                class: Class::IN,
+                ttl: 60,
+                rdata: RData::A([192, 0, 2, i]),
+            });
+            let u = Update::parse(&request(&org, 1, &[], &[add.to_record()])).unwrap();
+            let a = u.apply(&z).unwrap().unwrap();
+            log.append(&org, &a.diff).unwrap();
+            z = a.zone;
+        }
+        drop(log);
+        let log = StoredLog::open(MemBlock::from_bytes(512, disk.snapshot())).unwrap();
+        let steps = log.steps().unwrap();
+        assert_eq!(steps.len(), 3);
+        let mut zones = vec![z1.clone(), zone("example.net")];
+        let applied = replay(&mut zones, steps.clone());
+        assert_eq!(applied.len(), 3);
+        assert_eq!(oasis_dns::xfr::serial_of(zones[0].soa()), 4);
+        assert_eq!(
+            oasis_dns::xfr::zone_records(&zones[0]),
+            oasis_dns::xfr::zone_records(&z)
+        );
+        // A zone loaded at another serial (its file changed): skipped.
+        let mut newer = vec![
+            load(
+                "example.org.zone",
+                "$TTL 300\n@ SOA ns1 host 9 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n",
+            )
+            .unwrap(),
+        ];
+        assert!(replay(&mut newer, steps).is_empty());
+        // The next append continues the sequence.
+        log.append(&org, &applied[0].1).unwrap();
+        assert_eq!(log.steps().unwrap().len(), 4);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! journal for IXFR out), and NOTIFY sent to the secondaries of the
 //! zones served here: every zone at start, and a secondary zone again each
 //! time a transfer brings a new copy, so secondaries of a secondary follow
-//! a change without waiting for their refresh timers.
+//! a change without waiting for their refresh timers, and a primary zone
+//! each time an UPDATE changes it.
 
 use alloc::format;
 use alloc::rc::Rc;
@@ -312,6 +313,26 @@ pub async fn notify_all<S: Stack>(stack: S, service: Rc<Service>, targets: Rc<[T
     let catalog = service.catalog();
     for zone in catalog.zones() {
         notify_zone(&stack, zone, &targets).await;
+    }
+}
+
+/// NOTIFYs `targets` of every primary zone updated ([`Service::update`]),
+/// forever: each update wakes it.
+pub async fn notify_updates<S: Stack>(stack: S, service: Rc<Service>, targets: Rc<[Target]>) {
+    loop {
+        let mut changed = poll_fn(|cx| {
+            let c = service.take_changed(cx.waker());
+            if c.is_empty() {
+                Poll::Pending
+            } else {
+                Poll::Ready(c)
+            }
+        })
+        .await;
+        changed.dedup();
+        for apex in changed {
+            notify_changed(&stack, &service, &apex, &targets);
+        }
     }
 }
 

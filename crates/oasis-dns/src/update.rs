@@ -595,13 +595,16 @@ fn add(nodes: &mut HashMap<Name, Node>, lower: &Name, r: &Record, apex: &Name) {
 /// length; `None` if `request` has no whole header or `out` is too small.
 pub fn response(request: &[u8], rcode: Rcode, out: &mut [u8]) -> Option<usize> {
     let h = Header::new_checked(request).ok()?;
-    let end = match h.qdcount() {
-        1 => crate::wire::Question::parse(request, 12)
-            .map(|(_, end)| end)
-            .unwrap_or(12),
-        _ => 12,
-    };
-    out.get_mut(..end)?.copy_from_slice(request.get(..end)?);
+    let mut msg = request.get(..12)?.to_vec();
+    // The zone's name is written out whole: in the request it may point
+    // into the header, which the response changes.
+    if h.qdcount() == 1
+        && let Ok((zone, _)) = crate::wire::Question::parse(request, 12)
+    {
+        zone.emit(&mut msg, &mut crate::wire::Compressor::new());
+    }
+    let end = msg.len();
+    out.get_mut(..end)?.copy_from_slice(&msg);
     let mut r = Header::new_checked(&mut out[..end]).ok()?;
     let flags = h.flags() & flag::OPCODE_MASK | flag::QR | rcode.0 & flag::RCODE_MASK;
     r.set_flags(flags);

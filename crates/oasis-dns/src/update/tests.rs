@@ -666,6 +666,17 @@ fn the_response_echoes_the_zone_section() {
     assert_eq!(len, 12);
     assert_eq!(out[3] & 0xf, 1);
     assert!(response(&req[..5], Rcode::FORMERR, &mut out).is_none());
+    // A zone name pointing into the header (found by the fuzz target
+    // `update`): the response's own header would change what it names, so
+    // the name is written out whole.
+    let into_header = [0, 1, 0x28, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 3, 0, 6, 0, 1];
+    assert!(Message::parse(&into_header).is_ok());
+    let len = response(&into_header, Rcode::FORMERR, &mut out).unwrap();
+    let m = Message::parse(&out[..len]).unwrap();
+    assert_eq!(
+        m.questions[0].name,
+        Message::parse(&into_header).unwrap().questions[0].name
+    );
     assert!(response(&req, Rcode::FORMERR, &mut [0u8; 8]).is_none());
 }
 
