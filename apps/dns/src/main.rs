@@ -5,9 +5,11 @@
 //! archive on the optional block device `zones` (`tar cf zones.img *.zone`),
 //! or the zones built into the image. It answers over UDP and TCP on
 //! `--port` of the net device `service`, every answer compiled ahead of the
-//! first query. The serving — UDP and TCP, AXFR and IXFR out, secondary zones and
-//! NOTIFY — is the `oasis-dns-server` library; this application is its
-//! configuration: boot arguments and where the zones come from.
+//! first query. The serving — UDP and TCP, AXFR and IXFR out, secondary zones,
+//! NOTIFY and dynamic UPDATE — is the `oasis-dns-server` library; this
+//! application is its configuration: boot arguments, where the zones come
+//! from, and where acknowledged updates are kept (the optional block device
+//! `storage`, replayed onto the zones at every start).
 #![no_std]
 #![no_main]
 
@@ -21,8 +23,9 @@ use oasis_dns::engine::Catalog;
 use oasis_dns::zone::file::load_all;
 use oasis_dns_server::config::{
     Addr, Config, CookieConfig, CookieSecret, Cookies, Identity, KeyName, NotifyTarget, Nsid,
-    SecondaryZone, TsigKey,
+    SecondaryZone, TsigKey, UpdateAllow, UpdateKey,
 };
+use oasis_dns_server::update::{Policy, StoredLog, replay};
 use oasis_dns_server::{RrlConfig, Server, TcpLimits};
 
 oasis::boot_arg! {
@@ -61,7 +64,7 @@ oasis::boot_arg! {
 }
 oasis::boot_arg! {
     /// Versions of a secondary zone kept for IXFR.
-    static IXFR_JOURNAL: usize = Arg::new("ixfr-journal", "keep the changes between the last N copies of each secondary zone (at most 4 MiB) to answer IXFR from; older serials get the whole zone (0: IXFR always gets the whole zone)").default("16").value_name("N");
+    static IXFR_JOURNAL: usize = Arg::new("ixfr-journal", "keep the changes between the last N versions of each secondary zone, and of each zone changed by UPDATE (at most 4 MiB each), to answer IXFR from; older serials get the whole zone (0: IXFR always gets the whole zone)").default("16").value_name("N");
 }
 oasis::boot_arg! {
     /// TSIG keys.
@@ -70,6 +73,15 @@ oasis::boot_arg! {
 oasis::boot_arg! {
     /// Keys a zone transfer must be signed with.
     static XFR_KEY: KeyName = Arg::new("xfr-key", "serve AXFR and IXFR (to --axfr-allow addresses) only to requests signed with this TSIG key; others are REFUSED (repeatable: any of them)").repeat();
+}
+
+oasis::boot_arg! {
+    /// Keys that may update a zone.
+    static UPDATE_KEY: UpdateKey = Arg::new("update-key", "answer dynamic UPDATE (RFC 2136, e.g. nsupdate -y) for ZONE, a zone loaded here, signed with this TSIG key (given by --tsig-key); unsigned or otherwise signed updates are REFUSED unless --update-allow lets their address (repeatable)").repeat();
+}
+oasis::boot_arg! {
+    /// Addresses that may update a zone.
+    static UPDATE_ALLOW: UpdateAllow = Arg::new("update-allow", "answer dynamic UPDATE from this address, for ZONE or, without ZONE/, for every zone loaded here, signed or not (repeatable)").repeat();
 }
 
 oasis::boot_arg! {
@@ -130,7 +142,7 @@ oasis::boot_arg! {
     static COOKIE_SECRET_PREVIOUS: CookieSecret = Arg::new("cookie-secret-previous", "a secret server cookies are still accepted with, while a new --cookie-secret rolls out");
 }
 
-#[oasis::main(net = "service", optional(block = "zones"))]
+#[oasis::main(net = "service", optional(block = "zones", block = "storage"))]
 async fn main(mut env: oasis::Env) -> oasis::Result {
     let files = ZONE_FILE.values();
     let secondaries = SECONDARY.values();
@@ -149,7 +161,7 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     } else {
         None
     };
-    let initial = match texts {
+    let mut initial = match texts {
         Some(texts) => Catalog::new(load_all(
             texts.iter().map(|(f, t)| (f.as_str(), t.as_str())),
         )?)?,
@@ -157,6 +169,37 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
         None if !secondaries.is_empty() => Catalog::new(Vec::new())?,
         None => zones::built_in()?,
     };
+    let update = Policy::from_args(&UPDATE_KEY.values(), &UPDATE_ALLOW.values());
+    // Acknowledged updates, kept on `storage` and replayed onto the zones
+    // just loaded.
+    let mut log = None;
+    let mut replayed = Vec::new();
+    if !update.is_empty() {
+        match env.optional_block("storage") {
+            Some(disk) => {
+                let stored = StoredLog::open(disk)
+                    .map_err(|e| alloc::format!("block device `storage`: {e}"))?;
+                let steps = stored
+                    .steps()
+                    .map_err(|e| alloc::format!("block device `storage`: {e}"))?;
+                if !steps.is_empty() {
+                    let mut zones = initial.zones().to_vec();
+                    replayed = replay(&mut zones, steps);
+                    initial = Catalog::new(zones)?;
+                }
+                oasis::log::info!(
+                    "dynamic UPDATE: acknowledged updates are kept on block device `storage` \
+                     ({} replayed)",
+                    replayed.len()
+                );
+                log = Some(stored);
+            }
+            None => oasis::log::warn!(
+                "dynamic UPDATE: no block device `storage`: updates are kept in memory only \
+                 and lost at restart"
+            ),
+        }
+    }
     let config = Config {
         port: PORT.value().unwrap_or(53),
         tcp: TcpLimits {
@@ -197,9 +240,13 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
         keys: TSIG_KEY.values().into_iter().map(|k| k.0).collect(),
         xfr_keys: XFR_KEY.values().into_iter().map(|k| k.0).collect(),
         journal: (IXFR_JOURNAL.value().unwrap_or(16), 4 << 20),
+        update,
     };
     config.check()?;
-    let server = Server::new(initial, config);
+    let mut server = Server::new(initial, config);
+    if let Some(log) = log {
+        server = server.with_update_log(alloc::boxed::Box::new(log), replayed);
+    }
     let stack = oasis_net::stack(&mut env, "service")?;
     server.run(stack).await
 }
