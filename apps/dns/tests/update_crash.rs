@@ -174,7 +174,9 @@ fn acknowledged_updates_survive_sigkill_at_random_moments() {
         let missing: Vec<u32> = acked
             .iter()
             .copied()
-            .filter(|&i| a_of(port, &format!("h{i}.example.org")).is_none())
+            .filter(|&i| {
+                a_of(port, &format!("h{i}.example.org")) != Some([198, 51, 100, (i % 250) as u8])
+            })
             .collect();
         again.kill().unwrap();
         again.wait().unwrap();
