@@ -548,9 +548,8 @@ impl Service {
         };
         // Compiled before it is made durable, so that nothing acknowledged
         // can fail to be served.
-        let mut zones = self.local.borrow().clone();
-        zones[index] = applied.zone;
-        let mut all = zones.clone();
+        let mut all = self.local.borrow().clone();
+        all[index] = applied.zone.clone();
         for s in &self.secondaries {
             if let Some(z) = s.zone.borrow().as_ref() {
                 all.push(z.clone());
@@ -579,7 +578,7 @@ impl Service {
             step.deleted.len(),
             step.added.len()
         );
-        *self.local.borrow_mut() = zones;
+        self.local.borrow_mut()[index] = applied.zone;
         *self.catalog.borrow_mut() = Rc::new(catalog);
         self.push_step(&apex, step);
         updates.count(|c| c.applied += 1);

@@ -18,8 +18,8 @@ use crate::engine::{Node, RRset, Zone};
 use crate::wire::{
     Class, Error, Header, Name, Opcode, RData, Rcode, Record, Type, flag, read_u16, read_u32,
 };
-use crate::xfr::{Diff, diff, serial_newer, serial_of};
-use alloc::collections::BTreeMap;
+use crate::xfr::{Diff, serial_newer, serial_of};
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -486,21 +486,50 @@ impl Update {
             }
         }
         let old_soa = zone.soa().clone();
+        // Only the names changed can differ: the step is their difference
+        // (as xfr::diff would find it comparing the whole zones).
+        let touched: BTreeSet<Name> = self
+            .changes
+            .iter()
+            .map(|c| c.name().to_lowercase())
+            .collect();
+        let (mut deleted, mut added) = (Vec::new(), Vec::new());
+        for name in &touched {
+            let (a, b) = (by_key(zone.nodes.get(name)), by_key(nodes.get(name)));
+            let same = |x: &Record, y: Option<&&Record>| {
+                y.is_some_and(|y| y.ttl == x.ttl && y.class == x.class)
+            };
+            deleted.extend(
+                a.iter()
+                    .filter(|(k, r)| !same(r, b.get(*k)))
+                    .map(|(_, r)| (*r).clone()),
+            );
+            added.extend(
+                b.iter()
+                    .filter(|(k, r)| !same(r, a.get(*k)))
+                    .map(|(_, r)| (*r).clone()),
+            );
+        }
         let records = nodes
             .into_values()
             .flat_map(|n| n.rrsets)
             .flat_map(|s| s.records);
         let mut new =
             Zone::new(apex, records).map_err(|e| refused(Rcode::SERVFAIL, format!("{e}")))?;
-        let mut step = diff(zone, &new);
         let soa_same = {
             let s = new.soa();
             s.ttl == old_soa.ttl && s.rdata.to_wire() == old_soa.rdata.to_wire()
         };
-        if step.deleted.is_empty() && step.added.is_empty() && soa_same {
+        if deleted.is_empty() && added.is_empty() && soa_same {
             return Ok(None);
         }
-        let (old_serial, serial) = (serial_of(&old_soa), serial_of(new.soa()));
+        let mut step = Diff {
+            old_soa,
+            deleted,
+            new_soa: new.soa().clone(),
+            added,
+        };
+        let (old_serial, serial) = (serial_of(&step.old_soa), serial_of(new.soa()));
         if !serial_newer(serial, old_serial) {
             bump_serial(&mut new, old_serial.wrapping_add(1));
             // The SOA is not among the step's records, only its frame.
@@ -511,6 +540,17 @@ impl Update {
             diff: step,
         }))
     }
+}
+
+/// The records of a node other than its SOA, by type and data (as
+/// xfr::diff tells records apart).
+fn by_key(node: Option<&Node>) -> BTreeMap<(u16, Vec<u8>), &Record> {
+    node.into_iter()
+        .flat_map(|n| n.rrsets.iter())
+        .filter(|s| s.rtype != Type::SOA)
+        .flat_map(|s| s.records.iter())
+        .map(|r| ((r.rtype.0, r.rdata.to_wire()), r))
+        .collect()
 }
 
 /// Sets the serial of `zone`'s SOA.
