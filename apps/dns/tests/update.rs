@@ -6,7 +6,8 @@
 //!   prerequisite, deletes a record; each prerequisite that fails gets its
 //!   rcode (YXDOMAIN, NXDOMAIN, NXRRSET, YXRRSET), a name outside the zone
 //!   NOTZONE; a wrong secret NOTAUTH, another key and no key REFUSED; every
-//!   answer to a signed request verifies (nsupdate checks it).
+//!   answer to a signed request verifies (nsupdate checks it), over UDP
+//!   and over TCP (`nsupdate -v`).
 //! - `knsupdate -y` (knot-dnsutils) adds a record the same way.
 //! - `dig` sees each change; IXFR from serial 1, applied to the zone file's
 //!   version, gives the zone now served (AXFR), and `dig` shows its steps;
@@ -50,7 +51,13 @@ fn knsupdate() -> Option<PathBuf> {
 /// Runs an update client with `key` (`ALGORITHM:NAME:SECRET`, as both
 /// take it with -y) on `script`; its success and everything it printed.
 fn run(client: &Path, key: Option<&str>, script: &str) -> (bool, String) {
+    run_with(client, &[], key, script)
+}
+
+/// [`run`] with more options (`-v`: over TCP).
+fn run_with(client: &Path, options: &[&str], key: Option<&str>, script: &str) -> (bool, String) {
     let mut c = Command::new(client);
+    c.args(options);
     if let Some(k) = key {
         c.args(["-y", k]);
     }
@@ -297,6 +304,26 @@ fn nsupdate_and_knsupdate_change_the_zone_and_dig_ixfr_and_notify_see_it() {
     assert_eq!(dig_short(&dig, port, "new.example.org", "TXT"), "");
     assert_eq!(dig_short(&dig, port, "new.example.org", "A"), "192.0.2.50");
     assert_eq!(serial(port), Some(4));
+    // Over TCP (nsupdate -v), signed and verified the same way.
+    let (tcp_ok, out) = run_with(
+        &nsupdate,
+        &["-v"],
+        Some(&key),
+        &script("update add tcp.example.org 60 A 192.0.2.90"),
+    );
+    assert!(
+        tcp_ok && !out.contains("TSIG"),
+        "nsupdate -v: {out}\n{}",
+        what()
+    );
+    assert_eq!(dig_short(&dig, port, "tcp.example.org", "A"), "192.0.2.90");
+    assert!(
+        read(&log).contains(
+            "UPDATE of example.org. from 127.0.0.1 (TSIG key update-key.): serial 4 -> 5"
+        ),
+        "{}",
+        what()
+    );
 
     // A wrong secret: NOTAUTH (BADSIG); another key, or none: REFUSED.
     let add2 = "update add evil.example.org 60 A 192.0.2.66";
@@ -331,7 +358,7 @@ fn nsupdate_and_knsupdate_change_the_zone_and_dig_ixfr_and_notify_see_it() {
         assert!(!ok && out.contains("YXDOMAIN"), "knsupdate: {out}");
     }
     let now = serial(port).unwrap();
-    assert_eq!(now, if knsupdate.is_some() { 5 } else { 4 });
+    assert_eq!(now, if knsupdate.is_some() { 6 } else { 5 });
 
     // IXFR from serial 1: its steps, applied to the zone file's version,
     // give the zone served now, record for record.

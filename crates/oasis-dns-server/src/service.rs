@@ -16,7 +16,7 @@ use oasis_dns::engine::{Catalog, Zone};
 use oasis_dns::tsig::{self, Key, TsigError};
 use oasis_dns::update::Update;
 use oasis_dns::wire::Name;
-use oasis_dns::wire::Rcode;
+use oasis_dns::wire::{Rcode, Type};
 use oasis_dns::xfr::{Diff, IxfrKind, Journal, Transfer, XfrError, serial_of};
 
 use crate::ident::Identity;
@@ -532,6 +532,18 @@ impl Service {
             };
             return refuse(Rcode::REFUSED, why);
         }
+        // A signed zone's signatures (and NSEC chain) would not cover the
+        // change: without online signing, it is left as it was signed.
+        if self.local.borrow()[index]
+            .nodes
+            .get(&apex)
+            .is_some_and(|n| n.get(Type::DNSKEY).is_some() || n.get(Type::RRSIG).is_some())
+        {
+            return refuse(
+                Rcode::REFUSED,
+                "a signed zone (DNSKEY or RRSIG at its apex): changes would not be signed",
+            );
+        }
         let result = u.apply(&self.local.borrow()[index]);
         let applied = match result {
             Ok(Some(a)) => a,
@@ -926,6 +938,28 @@ mod tests {
             Some(2),
             "the serial is the acknowledged one"
         );
+        // A signed zone: REFUSED, whoever asks.
+        let signed = Service::new(
+            Catalog::new(vec![load(
+                "example.org.zone",
+                "$TTL 300\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n@ DNSKEY 257 3 13 AAAA\nns1 A 192.0.2.1\n",
+            )
+            .unwrap()])
+            .unwrap(),
+            Vec::new(),
+            Vec::new(),
+        )
+        .with_updates(
+            Policy {
+                keys: Vec::new(),
+                addrs: vec![(None, stranger)],
+            },
+            None,
+            Vec::new(),
+        );
+        let mut out = [0u8; 512];
+        let n = signed.update(&www, stranger, None, &mut out).unwrap();
+        assert_eq!(out[..n][3] & 0xf, 5, "REFUSED");
         // Malformed: FORMERR.
         let mut bad = www.clone();
         bad.push(0);

@@ -123,24 +123,51 @@ impl UpdateLog for StoredLog {
 pub fn replay(zones: &mut [Zone], steps: Vec<(Name, Diff)>) -> Vec<(Name, Diff)> {
     let mut applied = Vec::new();
     let mut skipped = 0usize;
+    // Each zone's chain of steps from its serial, applied in one pass over
+    // its records (a step at a time only if the chain does not apply).
+    let mut chains: Vec<(usize, u32, Vec<Diff>)> = Vec::new();
     for (apex, step) in steps {
-        let Some(z) = zones.iter_mut().find(|z| z.apex == apex) else {
+        let Some(i) = zones.iter().position(|z| z.apex == apex) else {
             skipped += 1;
             continue;
         };
-        let serial = serial_of(z.soa());
-        if step.from() != serial {
+        let at = match chains.iter_mut().find(|(z, _, _)| *z == i) {
+            Some(c) => c,
+            None => {
+                chains.push((i, serial_of(zones[i].soa()), Vec::new()));
+                chains.last_mut().expect("just pushed")
+            }
+        };
+        if step.from() != at.1 {
             skipped += 1;
             continue;
         }
-        match apply(z, core::slice::from_ref(&step)) {
+        at.1 = step.to();
+        at.2.push(step);
+    }
+    for (i, _, chain) in chains {
+        let apex = zones[i].apex.clone();
+        match apply(&zones[i], &chain) {
             Ok(new) => {
-                *z = new;
-                applied.push((apex, step));
+                zones[i] = new;
+                applied.extend(chain.into_iter().map(|s| (apex.clone(), s)));
             }
             Err(e) => {
-                warn!("update log: a stored update of {apex} does not apply ({e}): skipped");
-                skipped += 1;
+                warn!("update log: the stored updates of {apex} do not apply together ({e})");
+                for step in chain {
+                    match apply(&zones[i], core::slice::from_ref(&step)) {
+                        Ok(new) => {
+                            zones[i] = new;
+                            applied.push((apex.clone(), step));
+                        }
+                        Err(e) => {
+                            warn!(
+                                "update log: a stored update of {apex} does not apply ({e}): skipped"
+                            );
+                            skipped += 1;
+                        }
+                    }
+                }
             }
         }
     }
