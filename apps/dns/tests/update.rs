@@ -9,8 +9,9 @@
 //!   answer to a signed request verifies (nsupdate checks it), over UDP
 //!   and over TCP (`nsupdate -v`).
 //! - `knsupdate -y` (knot-dnsutils) adds a record the same way.
-//! - `dig` sees each change; IXFR from serial 1, applied to the zone file's
-//!   version, gives the zone now served (AXFR), and `dig` shows its steps;
+//! - `dig` sees each change; IXFR from each older serial, applied to that
+//!   version (AXFR then), gives the zone now served, and `dig` shows the
+//!   steps from serial 1;
 //!   the `--notify` target gets a NOTIFY with the new serial.
 //!
 //! Prints "skipped: WHY" when a tool is missing, unless CI=true.
@@ -186,6 +187,17 @@ fn tcp_transfer(port: u16, q: &[u8], mut take: impl FnMut(&[u8]) -> bool) {
     }
 }
 
+/// The zone as served, by AXFR.
+fn axfr_zone(port: u16) -> Zone {
+    let mut axfr = AxfrCollector::new(&apex(), 0x2f2f);
+    tcp_transfer(
+        port,
+        &oasis_dns::xfr::query(&apex(), Type::AXFR, 0x2f2f),
+        |m| axfr.push(m).unwrap(),
+    );
+    Zone::new(&apex(), axfr.finish().unwrap()).unwrap()
+}
+
 /// A zone's records as sorted text, TTL included.
 fn canonical(z: &Zone) -> Vec<String> {
     let mut v: Vec<String> = zone_records(z)
@@ -243,6 +255,15 @@ fn nsupdate_and_knsupdate_change_the_zone_and_dig_ixfr_and_notify_see_it() {
         assert!(Instant::now() < deadline, "no answer:\n{}", read(&log));
     }
     let what = || read(&log);
+    // Every version served, by serial, for IXFR from each.
+    let versions = std::cell::RefCell::new(std::collections::BTreeMap::new());
+    let snapshot = || {
+        let z = axfr_zone(port);
+        versions
+            .borrow_mut()
+            .insert(oasis_dns::xfr::serial_of(z.soa()), z);
+    };
+    snapshot();
     let key = format!("hmac-sha256:{KEY}:{SECRET}");
     let script = |body: &str| format!("server 127.0.0.1 {port}\nzone example.org\n{body}\nsend\n");
     let ok = |body: &str| {
@@ -264,6 +285,7 @@ fn nsupdate_and_knsupdate_change_the_zone_and_dig_ixfr_and_notify_see_it() {
                update add new.example.org 60 A 192.0.2.50\n\
                update add new.example.org 60 TXT \"hello\"";
     ok(add);
+    snapshot();
     assert_eq!(dig_short(&dig, port, "new.example.org", "A"), "192.0.2.50");
     assert_eq!(serial(port), Some(2));
     fails(add, Some(&key), "YXDOMAIN");
@@ -298,9 +320,11 @@ fn nsupdate_and_knsupdate_change_the_zone_and_dig_ixfr_and_notify_see_it() {
     ok("prereq yxrrset www.example.org A 192.0.2.10\n\
         update delete www.example.org A\n\
         update add www.example.org 300 A 192.0.2.11");
+    snapshot();
     assert_eq!(dig_short(&dig, port, "www.example.org", "A"), "192.0.2.11");
     // One record deleted from an RRset.
     ok("update delete new.example.org TXT \"hello\"");
+    snapshot();
     assert_eq!(dig_short(&dig, port, "new.example.org", "TXT"), "");
     assert_eq!(dig_short(&dig, port, "new.example.org", "A"), "192.0.2.50");
     assert_eq!(serial(port), Some(4));
@@ -317,6 +341,7 @@ fn nsupdate_and_knsupdate_change_the_zone_and_dig_ixfr_and_notify_see_it() {
         what()
     );
     assert_eq!(dig_short(&dig, port, "tcp.example.org", "A"), "192.0.2.90");
+    snapshot();
     assert!(
         read(&log).contains(
             "UPDATE of example.org. from 127.0.0.1 (TSIG key update-key.): serial 4 -> 5"
@@ -348,6 +373,7 @@ fn nsupdate_and_knsupdate_change_the_zone_and_dig_ixfr_and_notify_see_it() {
         );
         assert!(ok, "knsupdate: {out}\n{}", what());
         assert_eq!(dig_short(&dig, port, "knot.example.org", "A"), "192.0.2.70");
+        snapshot();
         let (ok, out) = run(
             k,
             Some(&key),
@@ -360,27 +386,27 @@ fn nsupdate_and_knsupdate_change_the_zone_and_dig_ixfr_and_notify_see_it() {
     let now = serial(port).unwrap();
     assert_eq!(now, if knsupdate.is_some() { 6 } else { 5 });
 
-    // IXFR from serial 1: its steps, applied to the zone file's version,
+    // IXFR from each older serial: its steps, applied to that version,
     // give the zone served now, record for record.
-    let v1 = oasis_dns::zone::file::load("example.org.zone", ZONE).unwrap();
-    let mut ixfr = IxfrCollector::new(&apex(), 0x1f1f, 1);
-    tcp_transfer(
-        port,
-        &oasis_dns::xfr::ixfr_query(&apex(), v1.soa(), 0x1f1f),
-        |m| ixfr.push(m).unwrap(),
+    let versions = versions.into_inner();
+    assert_eq!(
+        versions.keys().copied().collect::<Vec<_>>(),
+        (1..=now).collect::<Vec<_>>()
     );
-    let IxfrResult::Incremental(z, steps) = ixfr.finish(&v1).unwrap() else {
-        panic!("not incremental:\n{}", what());
-    };
-    assert_eq!(steps as u32, now - 1, "one step per update");
-    let mut axfr = AxfrCollector::new(&apex(), 0x2f2f);
-    tcp_transfer(
-        port,
-        &oasis_dns::xfr::query(&apex(), Type::AXFR, 0x2f2f),
-        |m| axfr.push(m).unwrap(),
-    );
-    let served = Zone::new(&apex(), axfr.finish().unwrap()).unwrap();
-    assert_eq!(canonical(&z), canonical(&served));
+    let served = &versions[&now];
+    for (&from, old) in versions.range(..now) {
+        let mut ixfr = IxfrCollector::new(&apex(), 0x1f1f, from);
+        tcp_transfer(
+            port,
+            &oasis_dns::xfr::ixfr_query(&apex(), old.soa(), 0x1f1f),
+            |m| ixfr.push(m).unwrap(),
+        );
+        let IxfrResult::Incremental(z, steps) = ixfr.finish(old).unwrap() else {
+            panic!("IXFR from {from} not incremental:\n{}", what());
+        };
+        assert_eq!(steps as u32, now - from, "one step per update");
+        assert_eq!(canonical(&z), canonical(served), "IXFR from {from}");
+    }
     let out = Command::new(&dig)
         .args(["@127.0.0.1", "-p", &port.to_string(), "+time=5", "+tries=1"])
         .args(["example.org", "IXFR=1"])
