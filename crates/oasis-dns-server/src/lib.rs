@@ -176,6 +176,23 @@ impl Server {
             .with_tsig(keys, xfr_keys, &secondary_keys)
             .with_journal(journal.0, journal.1);
         if !update.is_empty() {
+            let apexes = catalog_apexes(&service);
+            for (zone, key) in &update.keys {
+                info!("dynamic UPDATE of {zone} signed with TSIG key {key}");
+            }
+            for (zone, addr) in &update.addrs {
+                match zone {
+                    Some(z) => info!("dynamic UPDATE of {z} from {addr}"),
+                    None => info!("dynamic UPDATE of every zone loaded here from {addr}"),
+                }
+            }
+            let named = update.keys.iter().map(|(z, _)| z);
+            let named = named.chain(update.addrs.iter().filter_map(|(z, _)| z.as_ref()));
+            for z in named {
+                if !apexes.contains(z) {
+                    warn!("dynamic UPDATE of {z}: no such zone is loaded here (NOTAUTH)");
+                }
+            }
             service = service.with_updates(update, None, alloc::vec::Vec::new());
         }
         let service = Rc::new(service);
@@ -281,6 +298,11 @@ impl Server {
         }
         serve::serve(&stack, service, port, tcp, rrl).await
     }
+}
+
+/// The apexes of the zones loaded (not transferred) here.
+fn catalog_apexes(service: &Service) -> alloc::vec::Vec<oasis_dns::wire::Name> {
+    service.catalog().apexes().to_vec()
 }
 
 /// Logs the server's counters every `every`, when they changed:

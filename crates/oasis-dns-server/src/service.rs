@@ -510,8 +510,10 @@ impl Service {
             Some(k) => alloc::format!("{peer} (TSIG key {})", k.name()),
             None => alloc::format!("{peer}"),
         };
+        // Refusals are not logged above debug: anyone can send them, as
+        // fast as they like; the stats line counts them.
         let refuse = |rcode: Rcode, why: &str| {
-            info!("dns: UPDATE of {apex} from {by} refused: {why}");
+            debug!("dns: UPDATE of {apex} from {by} refused: {why}");
             updates.count(|c| c.refused += 1);
             rcode
         };
