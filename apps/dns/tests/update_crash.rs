@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::query_bytes;
 use common::xfr::{SECRET, a_of, tool, udp};
-use common::{free_port, query_bytes};
 use oasis_dns::wire::{Message, RData};
 
 const KEY: &str = "update-key";
@@ -31,8 +31,10 @@ $TTL 300
 ns1 A 192.0.2.1
 ";
 
-/// apps/dns on `disk`, serving `zone` on `port`; not yet answering.
-fn start(zone: &Path, disk: &Path, port: u16) -> Child {
+/// apps/dns on `disk`, serving `zone` on `port`, its output in `log`; not
+/// yet answering.
+fn start(zone: &Path, disk: &Path, port: u16, log: &Path) -> Child {
+    let out = std::fs::File::create(log).unwrap();
     Command::new(env!("CARGO_BIN_EXE_dns"))
         .arg(format!("--block:storage={}", disk.display()))
         .arg("--")
@@ -41,8 +43,8 @@ fn start(zone: &Path, disk: &Path, port: u16) -> Child {
         .arg(format!("--tsig-key={KEY}:hmac-sha256:{SECRET}"))
         .arg(format!("--update-key=example.org/{KEY}"))
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
         .spawn()
         .unwrap()
 }
@@ -60,18 +62,37 @@ fn serial(port: u16, wait_ms: u64) -> Option<u32> {
         })
 }
 
-fn wait_up(child: &mut Child, port: u16) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(20);
+fn wait_up(child: &mut Child, port: u16) -> Result<u32, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         // Briefly: a query sent before the socket is bound is lost.
-        if let Some(s) = serial(port, 10) {
-            return s;
+        if let Some(s) = serial(port, 20) {
+            return Ok(s);
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("dns exited ({status}) before it answered");
+            return Err(format!("dns exited ({status}) before it answered"));
         }
         assert!(Instant::now() < deadline, "dns did not answer on {port}");
     }
+}
+
+/// Starts the server on `disk` and waits until it answers: its process,
+/// port and serial. A port taken meanwhile by another process (the ports
+/// are picked free, then bound by the server) is tried again with another;
+/// any other failure to start is the test's.
+fn up(start: &dyn Fn(u16, &Path) -> Child, log: &Path) -> (Child, u16, u32) {
+    for _ in 0..5 {
+        let port = common::free_port();
+        let mut child = start(port, log);
+        match wait_up(&mut child, port) {
+            Ok(s) => return (child, port, s),
+            Err(e) => {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                assert!(text.contains("in use"), "{e}:\n{text}");
+            }
+        }
+    }
+    panic!("no free port in five tries");
 }
 
 /// A small deterministic generator (xorshift64*), so a failing trial can be
@@ -151,9 +172,10 @@ fn acknowledged_updates_survive_sigkill_at_random_moments() {
             .unwrap()
             .set_len(16 << 20)
             .unwrap();
-        let port = free_port();
-        let mut server = start(&zone, &disk, port);
-        assert_eq!(wait_up(&mut server, port), 1);
+        let log = dir.path().join(format!("dns-{trial}.log"));
+        let start = |port: u16, log: &Path| start(&zone, &disk, port, log);
+        let (mut server, port, first) = up(&start, &log);
+        assert_eq!(first, 1);
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
         let w = {
@@ -168,8 +190,7 @@ fn acknowledged_updates_survive_sigkill_at_random_moments() {
         let acked = acked.lock().unwrap().clone();
 
         // Again on the same disk: every acknowledged name is there.
-        let mut again = start(&zone, &disk, port);
-        let s = wait_up(&mut again, port);
+        let (mut again, port, s) = up(&start, &log);
         let n = acked.len() as u32;
         let missing: Vec<u32> = acked
             .iter()

@@ -79,15 +79,17 @@ fn kvm_image() -> PathBuf {
     exes.into_iter().next().expect("one image")
 }
 
-/// The VMM running apps/dns on `disk`, forwarding 127.0.0.1:`port`.
-fn boot(image: &Path, disk: &Path, port: u16) -> Child {
+/// The VMM running apps/dns on `disk`, forwarding 127.0.0.1:`port`, its
+/// output in `log`.
+fn boot(image: &Path, disk: &Path, port: u16, log: &Path) -> Child {
+    let out = std::fs::File::create(log).unwrap();
     Command::new(std::env::current_exe().expect("own path"))
         .env("DNS_VMM_IMAGE", image)
         .env("DNS_VMM_DISK", disk)
         .env("DNS_VMM_PORT", port.to_string())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
         .spawn()
         .expect("start the VMM")
 }
@@ -104,20 +106,40 @@ fn serial(port: u16, wait_ms: u64) -> Option<u32> {
         })
 }
 
-fn wait_up(child: &mut Child, port: u16) -> u32 {
+fn wait_up(child: &mut Child, port: u16) -> Result<u32, String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
+        // Briefly: a query sent before the socket is bound is lost.
         if let Some(s) = serial(port, 20) {
-            return s;
+            return Ok(s);
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("the VMM exited ({status}) before apps/dns answered");
+            return Err(format!("the VMM exited ({status}) before it answered"));
         }
         assert!(
             Instant::now() < deadline,
-            "apps/dns on kvm did not answer on {port}"
+            "the VMM did not answer on {port}"
         );
     }
+}
+
+/// Starts the server on `disk` and waits until it answers: its process,
+/// port and serial. A port taken meanwhile by another process (the ports
+/// are picked free, then bound by the server) is tried again with another;
+/// any other failure to start is the test's.
+fn up(start: &dyn Fn(u16, &Path) -> Child, log: &Path) -> (Child, u16, u32) {
+    for _ in 0..5 {
+        let port = common::free_port();
+        let mut child = start(port, log);
+        match wait_up(&mut child, port) {
+            Ok(s) => return (child, port, s),
+            Err(e) => {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                assert!(text.contains("in use"), "{e}:\n{text}");
+            }
+        }
+    }
+    panic!("no free port in five tries");
 }
 
 /// A small deterministic generator (xorshift64*).
@@ -186,9 +208,9 @@ fn trials_on_kvm(image: &Path, trials: u64) {
             .unwrap()
             .set_len(16 << 20)
             .unwrap();
-        let port = common::free_port();
-        let mut vmm = boot(image, &disk, port);
-        let base = wait_up(&mut vmm, port);
+        let log = dir.path().join(format!("vmm-{trial}.log"));
+        let boot = |port: u16, log: &Path| boot(image, &disk, port, log);
+        let (mut vmm, port, base) = up(&boot, &log);
         first.get_or_insert(base);
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
@@ -203,8 +225,7 @@ fn trials_on_kvm(image: &Path, trials: u64) {
         w.join().unwrap();
         let acked = acked.lock().unwrap().clone();
 
-        let mut again = boot(image, &disk, port);
-        let s = wait_up(&mut again, port);
+        let (mut again, port, s) = up(&boot, &log);
         let n = acked.len() as u32;
         let missing: Vec<u32> = acked
             .iter()
