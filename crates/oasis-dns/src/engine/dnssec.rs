@@ -15,8 +15,9 @@
 //! answer; NXDOMAIN and wildcard answers need the record covering the
 //! question name itself and are worked out per query from this index.
 
-use super::zone::{Node, Zone};
+use super::zone::{Found, Node, Zone};
 use crate::wire::{Name, RData, Record, Type};
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use sha1::{Digest, Sha1};
 
@@ -365,11 +366,90 @@ impl Signed {
         }
     }
 
+    /// For a name that does not exist in `zone` (and is no wildcard's to
+    /// answer), what its signed NXDOMAIN answer depends on besides the
+    /// question name itself: the closest encloser and the one record of the
+    /// chain chosen by the name (the NSEC covering it; the NSEC3 covering
+    /// its next closer name). Names with the same two get the same records,
+    /// so their answer can be rendered once for a stand-in question and
+    /// kept ([`NxCache`]). `None` for any other kind of answer.
+    pub fn nxdomain_key(&self, zone: &Zone, qname: &Name, qtype: Type) -> Option<(Name, Name)> {
+        if !matches!(zone.find(qname, qtype == Type::DS), Found::NxDomain) {
+            return None;
+        }
+        let ce = closest_encloser(zone, qname);
+        let chosen = match &self.denial {
+            Denial::None => return None,
+            Denial::Nsec(chain) => Self::nsec_at(chain, qname)?,
+            Denial::Nsec3(ring) => Self::nsec3_cover(ring, &next_closer(qname, &ce)?)?,
+        };
+        Some((ce, chosen))
+    }
+
     /// Proves that the delegation at `cut` has no DS RRset: its NSEC, its
     /// NSEC3, or under opt-out the closest provable encloser proof (RFC
     /// 5155 §7.2.7).
     pub fn no_ds(&self, zone: &Zone, out: &mut Vec<Record>, cut: &Name) {
         self.nodata(zone, out, cut, true);
+    }
+}
+
+/// Slots of an [`NxCache`].
+const NX_CACHE_SLOTS: usize = 4096;
+
+/// Signed NXDOMAIN answers rendered for a stand-in question, by what they
+/// depend on ([`Signed::nxdomain_key`]): a fixed number of slots, each
+/// holding the last answer whose key hashed to it, so memory stays bounded
+/// (about 0.7 KiB per slot in use) whatever names are asked. A name that
+/// misses is answered the slow way and takes the slot.
+pub struct NxCache {
+    slots: spin::Mutex<Vec<Option<Kept>>>,
+}
+
+/// A key and the encoded answer kept for it.
+type Kept = (Box<[u8]>, Box<[u8]>);
+
+impl Default for NxCache {
+    fn default() -> NxCache {
+        NxCache {
+            slots: spin::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl NxCache {
+    /// The cache key of zone `zone`'s answer for `key`.
+    pub fn key(zone: usize, key: &(Name, Name)) -> Vec<u8> {
+        let mut k = (zone as u32).to_le_bytes().to_vec();
+        k.extend_from_slice(key.0.as_wire());
+        k.extend_from_slice(key.1.as_wire());
+        k
+    }
+
+    fn slot(key: &[u8]) -> usize {
+        let h = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
+        (h % NX_CACHE_SLOTS as u64) as usize
+    }
+
+    /// Calls `f` with the encoded answer kept for `key`, if any.
+    pub fn with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let slots = self.slots.lock();
+        match slots.get(Self::slot(key))? {
+            Some((k, answer)) if **k == *key => Some(f(answer)),
+            _ => None,
+        }
+    }
+
+    /// Keeps `answer` (encoded) for `key`, in place of what its slot held.
+    pub fn put(&self, key: Vec<u8>, answer: Vec<u8>) {
+        let mut slots = self.slots.lock();
+        if slots.is_empty() {
+            slots.resize_with(NX_CACHE_SLOTS, || None);
+        }
+        let i = Self::slot(&key);
+        slots[i] = Some((key.into(), answer.into()));
     }
 }
 

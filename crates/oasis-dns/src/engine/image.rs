@@ -348,6 +348,7 @@ impl Catalog {
             zones: parsed,
             signed,
             proofs: OnceBox::new(),
+            nx_cache: Default::default(),
             stats: Stats::default(),
             udp_payload: DEFAULT_UDP_PAYLOAD,
         })

@@ -78,6 +78,9 @@ pub struct Catalog {
     /// Each zone's DNSSEC index, built the first time a signed answer is
     /// worked out per query.
     proofs: OnceBox<Vec<Option<Signed>>>,
+    /// Signed NXDOMAIN answers worked out per query, kept by what they
+    /// depend on.
+    nx_cache: dnssec::NxCache,
     stats: Stats,
     udp_payload: u16,
 }

@@ -1,7 +1,8 @@
 //! The per-query path: reading a query without allocating, and writing the
 //! response into the caller's buffer.
 
-use super::compile::{Answer, QNAME_AT, render};
+use super::compile::{Answer, QNAME_AT, STAND_IN, render};
+use super::dnssec::NxCache;
 use super::{Catalog, Lookup, Stats};
 use crate::wire::{Class, Header, Name, Opcode, Rcode, Type, flag, name};
 
@@ -467,10 +468,34 @@ impl Catalog {
                 Stats::bump(&self.stats.synthesised);
                 let name = Name::from_wire(&query[QNAME_AT..QNAME_AT + q.qname_len]).ok()?;
                 let proofs = if dnssec { self.proofs(zone) } else { None };
-                let plan = super::resolve_signed(self.zones().get(zone)?, proofs, &name, q.qtype);
+                let z = self.zones().get(zone)?;
+                // A signed NXDOMAIN: rendered once for all the names it
+                // answers alike, for a stand-in question, and kept.
+                let nx = proofs.and_then(|s| {
+                    let key = s.nxdomain_key(z, &name.to_lowercase(), q.qtype)?;
+                    Some((key.0.prepend(STAND_IN).ok()?, NxCache::key(zone, &key)))
+                });
+                if let Some((_, key)) = &nx
+                    && let Some(len) = self.nx_cache.with(key, |bytes| {
+                        self.write(&q, query, &Answer::read(bytes)?, limit, out, x)
+                    })
+                {
+                    return len;
+                }
+                let plan = super::resolve_signed(z, proofs, &name, q.qtype);
                 let mut bytes = alloc::vec::Vec::new();
-                render(&plan, &name, q.qtype, false).encode(&mut bytes);
-                self.write(&q, query, &Answer::read(&bytes)?, limit, out, x)
+                match nx {
+                    Some((stand_in, key)) => {
+                        render(&plan, &stand_in, q.qtype, true).encode(&mut bytes);
+                        let len = self.write(&q, query, &Answer::read(&bytes)?, limit, out, x);
+                        self.nx_cache.put(key, bytes);
+                        len
+                    }
+                    None => {
+                        render(&plan, &name, q.qtype, false).encode(&mut bytes);
+                        self.write(&q, query, &Answer::read(&bytes)?, limit, out, x)
+                    }
+                }
             }
         }
     }
