@@ -172,6 +172,12 @@ fn bench(c: &mut Criterion) {
             continue;
         };
         let catalog = load(&text);
+        println!(
+            "compiled 10k-host zone signed with {denial}: {} table slots, {} distinct answers, image {} KiB",
+            catalog.compiled_len(),
+            catalog.distinct_answers(),
+            catalog.compiled_bytes() / 1024,
+        );
         let mut g = c.benchmark_group(format!("answer signed {denial}"));
         g.throughput(Throughput::Elements(1));
         for (what, name, qtype) in [

@@ -93,6 +93,18 @@ fn covered(r: &Record) -> Option<Type> {
     }
 }
 
+/// A query for `name` and `qtype`, without EDNS (`with_do` adds it).
+fn query_for(name: &str, qtype: u16, id: u16) -> Vec<u8> {
+    let qname = oasis_dns::zone::text::name(name.as_bytes(), &oasis_dns::wire::Name::root())
+        .expect("owner names parse");
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    q.extend_from_slice(qname.as_wire());
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&[0, 1]);
+    q
+}
+
 /// Sets the DNSSEC OK bit on most queries (EDNS added where missing).
 fn with_do(rng: &mut Rng, q: Vec<u8>) -> Vec<u8> {
     if rng.chance(20) {
@@ -133,11 +145,27 @@ fn differences(denial: Denial, nsd_bin: &std::path::Path, seed: u64) -> Outcome 
     let oasis = server::Oasis::start(&zones).expect("oasis-dns loads the signed zones");
     let mut nsd_tcp = server::TcpClient::connect(nsd.port).expect("TCP to NSD");
     let mut oasis_tcp = server::TcpClient::connect(oasis.port).expect("TCP to oasis-dns");
+    let nsec3_owners: Vec<String> = zones
+        .iter()
+        .flat_map(|z| z.text.lines())
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(3) == Some(&"NSEC3")).then(|| f[0].to_string())
+        })
+        .collect();
     let mut diffs = BTreeMap::new();
     let mut known = BTreeMap::new();
     let (mut checked, mut tcp_checked) = (0, 0);
     for i in 0..QUERIES {
-        let q = build_query(&mut rng, &zones, i as u16);
+        let q = match rng.chance(3) {
+            // Now and then, the owner of an NSEC3 record.
+            true if !nsec3_owners.is_empty() => {
+                let name = rng.pick(&nsec3_owners).clone();
+                let qtype = *rng.pick(&[1u16, 50, 46, 255, 28]);
+                query_for(&name, qtype, i as u16)
+            }
+            _ => build_query(&mut rng, &zones, i as u16),
+        };
         let q = with_do(&mut rng, q);
         let a = server::udp_exchange(nsd.port, &q)
             .unwrap_or_else(|e| panic!("NSD did not answer {}: {e}", describe(&q)));

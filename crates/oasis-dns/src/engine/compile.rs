@@ -217,9 +217,19 @@ pub fn render(plan: &Plan, qname: &Name, qtype: Type, shared: bool) -> Template 
     }
     let essential = (msg.len() - start) as u16;
     let mut additional_ends = Vec::new();
-    for r in &plan.additional {
+    for (i, r) in plan.additional.iter().enumerate() {
         r.emit(&mut msg, &mut c);
-        additional_ends.push((msg.len() - start) as u16);
+        // An RRset is not cut from the signatures that follow it: 0 marks
+        // a place the additional section may not end (as NSD drops them).
+        let signed_next = plan
+            .additional
+            .get(i + 1)
+            .is_some_and(|n| n.rtype == Type::RRSIG && r.rtype != Type::RRSIG);
+        additional_ends.push(if signed_next {
+            0
+        } else {
+            (msg.len() - start) as u16
+        });
     }
     let first_label_end = QNAME_AT + 1 + qname.as_wire()[0] as usize;
     let relocs = if shared {
@@ -376,7 +386,17 @@ fn compile_answers(
                     None => BTreeSet::new(),
                 };
                 for t in here.iter().copied().chain([Type::ANY]) {
-                    out.push((key(Slot::Exact, t, name), exact(name, t)));
+                    // With DO, the questions only debugging tools ask (the
+                    // signatures or chain records themselves, ANY) are
+                    // worked out per query: they are as big as the zone's
+                    // signatures and would double the image for nothing.
+                    let rare = matches!(t, Type::RRSIG | Type::NSEC | Type::NSEC3 | Type::ANY);
+                    let entry = if signed.is_some() && rare {
+                        Entry::PerQuery(zi)
+                    } else {
+                        exact(name, t)
+                    };
+                    out.push((key(Slot::Exact, t, name), entry));
                 }
                 out.push((key(Slot::Other, Type(0), name), exact(name, other)));
                 let wild = name.prepend(b"*").ok().and_then(|w| zone.nodes.get(&w));

@@ -217,11 +217,12 @@ impl Catalog {
             Some(a) => Lookup::Ready(a),
             None => Lookup::Refused,
         };
-        if let Some(Stored::Ready(i)) = get(Slot::Exact, qtype, lower) {
-            return ready(i);
-        }
-        if let Some(Stored::Ready(i)) = get(Slot::Other, Type(0), lower) {
-            return ready(i);
+        for (slot, t) in [(Slot::Exact, qtype), (Slot::Other, Type(0))] {
+            match get(slot, t, lower) {
+                Some(Stored::Ready(i)) => return ready(i),
+                Some(Stored::PerQuery(z)) => return Lookup::Synthesise(z),
+                _ => {}
+            }
         }
         // The closest encloser: the longest existing proper suffix.
         let mut at = 0usize;

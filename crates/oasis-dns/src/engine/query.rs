@@ -534,7 +534,11 @@ impl Catalog {
             ar -= 1;
             body_len = match ar {
                 0 => t.essential as usize,
-                n => t.additional_end(n as usize)?,
+                // Not between an RRset and its signatures: drop more.
+                n => match t.additional_end(n as usize)? {
+                    0 => continue,
+                    end => end,
+                },
             };
         }
         let from = t.body.get(..body_len)?;
