@@ -197,6 +197,24 @@ impl Catalog {
             .max_by_key(|&i| self.apexes[i].label_count())
     }
 
+    /// Whether some zone is signed (queries with the DNSSEC OK bit get
+    /// signatures and proofs).
+    pub fn is_signed(&self) -> bool {
+        self.signed
+    }
+
+    /// Parses the zones and indexes the signed ones' chains now rather than
+    /// at the first answer worked out per query (a signed zone's NXDOMAIN
+    /// with DO), so that the memory they take is taken at start: a server
+    /// with too little fails then, not on a query.
+    pub fn prepare(&self) {
+        if self.signed {
+            for z in 0..self.zones().len() {
+                let _ = self.proofs(z);
+            }
+        }
+    }
+
     /// The DNSSEC index of zone `zone`, if it is signed.
     pub(crate) fn proofs(&self, zone: usize) -> Option<&Signed> {
         self.proofs
