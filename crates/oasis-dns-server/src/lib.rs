@@ -199,6 +199,12 @@ impl Server {
         for apex in service.catalog().apexes() {
             info!("serving zone {apex}");
         }
+        if service.catalog().is_signed() {
+            // Signed zones' records are read now: NXDOMAIN proofs are
+            // worked out from them per query.
+            service.catalog().prepare();
+            info!("signed zones: DNSSEC answers to queries with DO");
+        }
         Server {
             service,
             port,

@@ -22,7 +22,9 @@ fuzz_target!(|data: &[u8]| {
     // Past the checksum, so that the structural checks are what is fuzzed.
     let mut image = data.to_vec();
     image.extend_from_slice(&checksum(data).to_le_bytes());
-    let Ok(catalog) = Catalog::from_image(&image) else { return };
+    let Ok(catalog) = Catalog::from_image(&image) else {
+        return;
+    };
     // The records are parsed on demand: all of them, or none.
     let _ = catalog.zones().len();
     let mut out = [0u8; 65535];

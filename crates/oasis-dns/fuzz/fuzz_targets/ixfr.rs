@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
     let before = format!("{:?}", oasis_dns::xfr::zone_records(&held));
     // The input cut into messages at each 0xfe byte; the ID expected is
     // the first two bytes'.
-    let id = u16::from_be_bytes([data.first().copied().unwrap_or(0), data.get(1).copied().unwrap_or(0)]);
+    let id = u16::from_be_bytes([
+        data.first().copied().unwrap_or(0),
+        data.get(1).copied().unwrap_or(0),
+    ]);
     let mut c = IxfrCollector::new(&apex, id, 1);
     let mut done = false;
     for msg in data.split(|&b| b == 0xfe) {

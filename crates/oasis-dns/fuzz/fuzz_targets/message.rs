@@ -33,7 +33,10 @@ fuzz_target!(|data: &[u8]| {
         if Message::parse(data).is_ok() {
             assert_eq!(questions, p.header().qdcount() as usize);
             let h = p.header();
-            assert_eq!(records, h.ancount() as usize + h.nscount() as usize + h.arcount() as usize);
+            assert_eq!(
+                records,
+                h.ancount() as usize + h.nscount() as usize + h.arcount() as usize
+            );
         }
     }
     if let Ok(m) = Message::parse(data) {
@@ -60,8 +63,7 @@ fuzz_target!(|data: &[u8]| {
         let mut check = CookieCheck::new(&cookies, peer, || now);
         if let Some(n) = catalog().answer_with(data, t, &mut out, &mut check, 0) {
             let m = Message::parse(&out[..n]).expect("responses with cookies parse");
-            let badcookie =
-                m.flags & 0xf == 7 && m.edns.as_ref().is_some_and(|e| e.ext_rcode == 1);
+            let badcookie = m.flags & 0xf == 7 && m.edns.as_ref().is_some_and(|e| e.ext_rcode == 1);
             assert_eq!(badcookie, check.refused(), "BADCOOKIE exactly when refused");
             assert!(!(check.refused() && (t == Transport::Tcp || check.outcome().is_valid())));
         }

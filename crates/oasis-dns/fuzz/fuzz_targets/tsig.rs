@@ -7,7 +7,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oasis_dns::tsig::{Algorithm, Key, ResponseVerifier, Signer, TsigError, find, verify_request, error_response};
+use oasis_dns::tsig::{
+    Algorithm, Key, ResponseVerifier, Signer, TsigError, error_response, find, verify_request,
+};
 use oasis_dns::wire::{Message, Name};
 
 const NOW: u64 = 1_700_000_000;
@@ -33,7 +35,9 @@ fuzz_target!(|data: &[u8]| {
             if data.len() >= 12 && Message::parse(data).is_ok() {
                 let mut signed = data.to_vec();
                 let mac = Signer::new(&keys[0], None).sign(&mut signed, NOW);
-                let found = find(&signed).expect("a TSIG appended is well placed").expect("found");
+                let found = find(&signed)
+                    .expect("a TSIG appended is well placed")
+                    .expect("found");
                 assert_eq!(found.tsig.mac, mac);
                 assert_eq!(verify_request(&signed, &found, &keys, NOW), Ok(0));
                 assert!(verify_request(&signed, &found, &keys, NOW + 301).is_err());

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use oasis_dns::wire::{Compressor, Name, Record};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let origin = Name::from_wire(b"\x07example\x03com\x00").unwrap();
     let mut includes = 0;
     let result = oasis_dns::zone::parse(text, "fuzz.zone", &origin, &mut |_| {

@@ -9,7 +9,8 @@
 //! recorded, and moved by the length difference when a real question is
 //! copied in. Pointers to the whole question (offset 12) never move.
 
-use super::resolve::{Plan, resolve};
+use super::dnssec::Signed;
+use super::resolve::{Plan, resolve_signed};
 use super::zone::{Found, Zone};
 use crate::wire::{Compressor, Name, Type, flag};
 use alloc::boxed::Box;
@@ -157,6 +158,28 @@ pub enum Slot {
     Wild = 3,
     /// Any other qtype answered by the encloser's wildcard.
     WildOther = 4,
+    /// [`Slot::Exact`] for queries with the DNSSEC OK bit.
+    ExactDo = 5,
+    /// [`Slot::Other`] for queries with the DNSSEC OK bit.
+    OtherDo = 6,
+    /// [`Slot::Below`] for queries with the DNSSEC OK bit; a signed zone's
+    /// wildcards and names that do not exist are answered per query.
+    BelowDo = 7,
+    /// Present (with the root name) when some zone of the catalog is
+    /// signed: queries with the DNSSEC OK bit use the `…Do` slots.
+    Signed = 8,
+}
+
+impl Slot {
+    /// The slot a query with the DNSSEC OK bit uses instead of this one.
+    pub(super) fn with_do(self) -> Slot {
+        match self {
+            Slot::Exact => Slot::ExactDo,
+            Slot::Other => Slot::OtherDo,
+            Slot::Below => Slot::BelowDo,
+            other => other,
+        }
+    }
 }
 
 /// Builds a table key: slot, qtype, lower-cased wire name.
@@ -168,7 +191,7 @@ pub fn key_into(buf: &mut [u8; 3 + 255], slot: Slot, qtype: Type, lower_name: &[
     3 + n
 }
 
-fn key(slot: Slot, qtype: Type, name: &Name) -> Box<[u8]> {
+pub(super) fn key(slot: Slot, qtype: Type, name: &Name) -> Box<[u8]> {
     let mut buf = [0u8; 3 + 255];
     let n = key_into(&mut buf, slot, qtype, name.to_lowercase().as_wire());
     buf[..n].into()
@@ -194,9 +217,19 @@ pub fn render(plan: &Plan, qname: &Name, qtype: Type, shared: bool) -> Template 
     }
     let essential = (msg.len() - start) as u16;
     let mut additional_ends = Vec::new();
-    for r in &plan.additional {
+    for (i, r) in plan.additional.iter().enumerate() {
         r.emit(&mut msg, &mut c);
-        additional_ends.push((msg.len() - start) as u16);
+        // An RRset is not cut from the signatures that follow it: 0 marks
+        // a place the additional section may not end (as NSD drops them).
+        let signed_next = plan
+            .additional
+            .get(i + 1)
+            .is_some_and(|n| n.rtype == Type::RRSIG && r.rtype != Type::RRSIG);
+        additional_ends.push(if signed_next {
+            0
+        } else {
+            (msg.len() - start) as u16
+        });
     }
     let first_label_end = QNAME_AT + 1 + qname.as_wire()[0] as usize;
     let relocs = if shared {
@@ -224,19 +257,92 @@ pub fn render(plan: &Plan, qname: &Name, qtype: Type, shared: bool) -> Template 
     }
 }
 
-/// Adds every answer of `zone` (number `zi`) to `out`. `types` is every type
-/// in the served zones; `other` a type none of them holds; `apexes` the
-/// apexes of all served zones, lower-cased.
+/// What a catalog's compiler knows beyond the zone at hand.
+pub struct Context<'a> {
+    /// Every type in the served zones.
+    pub types: &'a BTreeSet<Type>,
+    /// A type none of them holds: "any other type".
+    pub other: Type,
+    /// The apexes of all served zones, lower-cased.
+    pub apexes: &'a BTreeSet<Name>,
+    /// Whether some zone is signed: then every zone fills the `…Do` slots.
+    pub any_signed: bool,
+}
+
+/// Adds every answer of `zone` (number `zi`) to `out`; `signed` is its
+/// DNSSEC index if it is signed.
 pub fn compile_zone(
     zone: &Zone,
     zi: usize,
-    types: &BTreeSet<Type>,
-    other: Type,
-    apexes: &BTreeSet<Name>,
+    signed: Option<&Signed>,
+    cx: &Context,
     out: &mut Vec<(Box<[u8]>, Entry)>,
 ) {
-    let exact =
-        |name: &Name, t: Type| Entry::Ready(render(&resolve(zone, name, t), name, t, false));
+    let mut plain = Vec::new();
+    compile_answers(zone, zi, None, cx, &mut plain);
+    if cx.any_signed {
+        match signed {
+            // The same answers with signatures and proofs, where they do
+            // not depend on the whole question name.
+            Some(s) => {
+                let mut with_do = Vec::new();
+                compile_answers(zone, zi, Some(s), cx, &mut with_do);
+                out.extend(with_do);
+            }
+            None => out.extend(plain.iter().filter_map(|(k, e)| {
+                let slot = Slot::from_byte(k[0])?.with_do();
+                let mut k = k.clone();
+                k[0] = slot as u8;
+                Some((k, e.clone()))
+            })),
+        }
+    }
+    out.extend(plain);
+}
+
+impl Slot {
+    fn from_byte(b: u8) -> Option<Slot> {
+        [
+            Slot::Exact,
+            Slot::Other,
+            Slot::Below,
+            Slot::Wild,
+            Slot::WildOther,
+        ]
+        .into_iter()
+        .find(|s| *s as u8 == b)
+    }
+}
+
+/// The entries of one zone, plain (`signed` is `None`) or for queries with
+/// the DNSSEC OK bit (in the `…Do` slots).
+fn compile_answers(
+    zone: &Zone,
+    zi: usize,
+    signed: Option<&Signed>,
+    cx: &Context,
+    out: &mut Vec<(Box<[u8]>, Entry)>,
+) {
+    let (types, other, apexes) = (cx.types, cx.other, cx.apexes);
+    let key = |slot: Slot, t: Type, name: &Name| {
+        key(
+            if signed.is_some() {
+                slot.with_do()
+            } else {
+                slot
+            },
+            t,
+            name,
+        )
+    };
+    let exact = |name: &Name, t: Type| {
+        Entry::Ready(render(
+            &resolve_signed(zone, signed, name, t),
+            name,
+            t,
+            false,
+        ))
+    };
     let shared = |below: &Name, t: Type| -> Entry {
         let Ok(q) = below.prepend(STAND_IN) else {
             return Entry::PerQuery(zi);
@@ -244,7 +350,13 @@ pub fn compile_zone(
         if zone.names.contains(&q) {
             return Entry::PerQuery(zi);
         }
-        let plan = resolve(zone, &q, t);
+        // Signed: a name that does not exist is proven not to by the
+        // records around it, per query; below a zone cut it is a referral
+        // like any other.
+        if signed.is_some() && !matches!(zone.find(&q, false), Found::Cut(..)) {
+            return Entry::PerQuery(zi);
+        }
+        let plan = resolve_signed(zone, signed, &q, t);
         // A chain through names that do not exist below the encloser could
         // meet the question itself, which the stand-in never does.
         let loops_back = plan.answer.iter().skip(1).any(|r| {
@@ -274,11 +386,24 @@ pub fn compile_zone(
                     None => BTreeSet::new(),
                 };
                 for t in here.iter().copied().chain([Type::ANY]) {
-                    out.push((key(Slot::Exact, t, name), exact(name, t)));
+                    // With DO, the questions only debugging tools ask (the
+                    // signatures or chain records themselves, ANY) are
+                    // worked out per query: they are as big as the zone's
+                    // signatures and would double the image for nothing.
+                    let rare = matches!(t, Type::RRSIG | Type::NSEC | Type::NSEC3 | Type::ANY);
+                    let entry = if signed.is_some() && rare {
+                        Entry::PerQuery(zi)
+                    } else {
+                        exact(name, t)
+                    };
+                    out.push((key(Slot::Exact, t, name), entry));
                 }
                 out.push((key(Slot::Other, Type(0), name), exact(name, other)));
                 let wild = name.prepend(b"*").ok().and_then(|w| zone.nodes.get(&w));
-                if node.is_some_and(|n| n.get(Type::DNAME).is_some()) {
+                // Below a DNAME, and a signed zone's wildcard answers (they
+                // prove the name itself absent), are worked out per query.
+                let dname = node.is_some_and(|n| n.get(Type::DNAME).is_some());
+                if dname || (signed.is_some() && wild.is_some()) {
                     out.push((key(Slot::Below, Type(0), name), Entry::PerQuery(zi)));
                 } else if let Some(w) = wild {
                     out.push((key(Slot::Below, Type(0), name), Entry::Wildcard));

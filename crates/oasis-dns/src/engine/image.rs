@@ -24,10 +24,10 @@
 //! gives wrong answers or none, and a zone block that does not parse leaves
 //! the catalog with no records to transfer or synthesise from.
 
-use super::compile::{Answer, Template};
+use super::compile::{Answer, Slot, Template};
 use super::table::{self, BUCKET, Table};
 use super::{Catalog, DEFAULT_UDP_PAYLOAD, Stats, Stored, Zone};
-use crate::wire::{Name, Record};
+use crate::wire::{Name, Record, Type};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
@@ -338,11 +338,17 @@ impl Catalog {
         if let Some(z) = zones {
             let _ = parsed.set(Box::new(z));
         }
+        let signed = table_of(&image, &layout)
+            .get(Slot::Signed, Type(0), Name::root().as_wire())
+            .is_some();
         Ok(Catalog {
             image,
             layout,
             apexes,
             zones: parsed,
+            signed,
+            proofs: OnceBox::new(),
+            nx_cache: Default::default(),
             stats: Stats::default(),
             udp_payload: DEFAULT_UDP_PAYLOAD,
         })
@@ -388,18 +394,22 @@ impl Catalog {
 
     /// The compiled table, as it lies in the image.
     pub(super) fn table(&self) -> Table<'_> {
-        let l = &self.layout;
-        Table {
-            index: self.image.get(l.index.clone()).unwrap_or_default(),
-            keys: self.image.get(l.keys.clone()).unwrap_or_default(),
-            seed: l.seed,
-        }
+        table_of(&self.image, &self.layout)
     }
 
     /// The answer at `offset` in the answers section.
     pub(super) fn answer_at(&self, offset: u32) -> Option<Answer<'_>> {
         let answers = self.image.get(self.layout.answers.clone())?;
         Answer::read(answers.get(offset as usize..)?)
+    }
+}
+
+/// The table in `image`, laid out as `l` says.
+fn table_of<'i>(image: &'i [u8], l: &Layout) -> Table<'i> {
+    Table {
+        index: image.get(l.index.clone()).unwrap_or_default(),
+        keys: image.get(l.keys.clone()).unwrap_or_default(),
+        seed: l.seed,
     }
 }
 

@@ -16,6 +16,7 @@
 //! records dropped silently.
 
 mod compile;
+pub mod dnssec;
 pub mod image;
 mod query;
 mod resolve;
@@ -26,15 +27,17 @@ mod zone;
 pub use compile::Template;
 pub use image::ImageError;
 pub use query::{COOKIE, EdnsExtension, Query, QueryEdns, Transport};
-pub use resolve::{Plan, resolve};
+pub use resolve::{Plan, resolve, resolve_signed};
 pub use tcp::{TcpError, TcpFramer, frame};
 pub use zone::{Found, LoadError, Node, RRset, Zone};
 
 use crate::wire::{Name, Type};
+use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
-use compile::{Answer, Entry, Slot, compile_zone};
+use compile::{Answer, Context, Entry, Slot, compile_zone};
 use core::sync::atomic::{AtomicU64, Ordering};
+use dnssec::Signed;
 use hashbrown::HashMap;
 use once_cell::race::OnceBox;
 
@@ -70,6 +73,14 @@ pub struct Catalog {
     layout: image::Layout,
     apexes: Vec<Name>,
     zones: OnceBox<Vec<Zone>>,
+    /// Whether the table has the `…Do` slots (some zone is signed).
+    signed: bool,
+    /// Each zone's DNSSEC index, built the first time a signed answer is
+    /// worked out per query.
+    proofs: OnceBox<Vec<Option<Signed>>>,
+    /// Signed NXDOMAIN answers worked out per query, kept by what they
+    /// depend on.
+    nx_cache: dnssec::NxCache,
     stats: Stats,
     udp_payload: u16,
 }
@@ -98,9 +109,22 @@ impl Catalog {
         // parent's at and below the cut.
         let mut order: Vec<usize> = (0..zones.len()).collect();
         order.sort_by_key(|&i| zones[i].apex.label_count());
+        let signed: Vec<Option<Signed>> = zones.iter().map(Signed::new).collect();
+        let cx = Context {
+            types: &types,
+            other,
+            apexes: &apexes,
+            any_signed: signed.iter().any(Option::is_some),
+        };
         let mut entries = Vec::new();
+        if cx.any_signed {
+            entries.push((
+                compile::key(Slot::Signed, Type(0), &Name::root()),
+                Entry::Wildcard,
+            ));
+        }
         for &i in &order {
-            compile_zone(&zones[i], i, &types, other, &apexes, &mut entries);
+            compile_zone(&zones[i], i, signed[i].as_ref(), &cx, &mut entries);
         }
         // Many answers are byte for byte the same (NXDOMAIN and NODATA
         // under names of equal length): store each once.
@@ -173,19 +197,50 @@ impl Catalog {
             .max_by_key(|&i| self.apexes[i].label_count())
     }
 
-    /// Finds the compiled answer for a lower-cased wire name and type.
-    fn lookup(&self, lower: &[u8], qtype: Type) -> Lookup<'_> {
+    /// Whether some zone is signed (queries with the DNSSEC OK bit get
+    /// signatures and proofs).
+    pub fn is_signed(&self) -> bool {
+        self.signed
+    }
+
+    /// Parses the zones and indexes the signed ones' chains now rather than
+    /// at the first answer worked out per query (a signed zone's NXDOMAIN
+    /// with DO), so that the memory they take is taken at start: a server
+    /// with too little fails then, not on a query.
+    pub fn prepare(&self) {
+        if self.signed {
+            for z in 0..self.zones().len() {
+                let _ = self.proofs(z);
+            }
+        }
+    }
+
+    /// The DNSSEC index of zone `zone`, if it is signed.
+    pub(crate) fn proofs(&self, zone: usize) -> Option<&Signed> {
+        self.proofs
+            .get_or_init(|| Box::new(self.zones().iter().map(Signed::new).collect()))
+            .get(zone)?
+            .as_ref()
+    }
+
+    /// Finds the compiled answer for a lower-cased wire name and type;
+    /// `dnssec` for a query with the DNSSEC OK bit.
+    fn lookup(&self, lower: &[u8], qtype: Type, dnssec: bool) -> Lookup<'_> {
         let table = self.table();
-        let get = |slot: Slot, t: Type, name: &[u8]| table.get(slot, t, name);
+        let dnssec = dnssec && self.signed;
+        let get = |slot: Slot, t: Type, name: &[u8]| {
+            table.get(if dnssec { slot.with_do() } else { slot }, t, name)
+        };
         let ready = |at: u32| match self.answer_at(at) {
             Some(a) => Lookup::Ready(a),
             None => Lookup::Refused,
         };
-        if let Some(Stored::Ready(i)) = get(Slot::Exact, qtype, lower) {
-            return ready(i);
-        }
-        if let Some(Stored::Ready(i)) = get(Slot::Other, Type(0), lower) {
-            return ready(i);
+        for (slot, t) in [(Slot::Exact, qtype), (Slot::Other, Type(0))] {
+            match get(slot, t, lower) {
+                Some(Stored::Ready(i)) => return ready(i),
+                Some(Stored::PerQuery(z)) => return Lookup::Synthesise(z),
+                _ => {}
+            }
         }
         // The closest encloser: the longest existing proper suffix.
         let mut at = 0usize;

@@ -1,7 +1,8 @@
 //! The per-query path: reading a query without allocating, and writing the
 //! response into the caller's buffer.
 
-use super::compile::{Answer, QNAME_AT, render};
+use super::compile::{Answer, QNAME_AT, STAND_IN, render};
+use super::dnssec::NxCache;
 use super::{Catalog, Lookup, Stats};
 use crate::wire::{Class, Header, Name, Opcode, Rcode, Type, flag, name};
 
@@ -283,6 +284,70 @@ fn opt<X: EdnsExtension + ?Sized>(
     Some(end)
 }
 
+/// The longest start of `t`'s answer and authority sections, in whole
+/// RRsets (each with the RRSIGs that follow it), that fits in `room` bytes:
+/// its length and the records it holds of each section. Walks the records'
+/// framing only (owner names end with a root label or a pointer).
+fn fitting_rrsets(t: &Answer, room: usize) -> (usize, u16, u16) {
+    let body = t.body.get(..t.essential as usize).unwrap_or_default();
+    let answers = t.counts[0] as usize;
+    let total = answers + t.counts[1] as usize;
+    let split = |i: usize| {
+        let an = i.min(answers);
+        (an as u16, (i - an) as u16)
+    };
+    let (mut fits, mut at, mut prev) = ((0, 0, 0), 0usize, None);
+    for i in 0..total {
+        let Some(rtype) = record_type(body, at) else {
+            return fits;
+        };
+        let new_set = match prev {
+            None => true,
+            Some(p) => i == answers || (rtype != Type::RRSIG && (rtype != p || p == Type::RRSIG)),
+        };
+        if new_set && at <= room {
+            let (an, ns) = split(i);
+            fits = (at, an, ns);
+        }
+        let Some(end) = record_end(body, at) else {
+            return fits;
+        };
+        at = end;
+        prev = Some(rtype);
+    }
+    if at <= room {
+        let (an, ns) = split(total);
+        fits = (at, an, ns);
+    }
+    fits
+}
+
+/// Offset just past an owner name at `at` (labels, then the root label or
+/// a pointer).
+fn skip_name(body: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        match *body.get(at)? {
+            0 => return Some(at + 1),
+            l if l & 0xc0 == 0xc0 => return Some(at + 2),
+            l => at += 1 + l as usize,
+        }
+    }
+}
+
+/// The type of the record at `at`.
+fn record_type(body: &[u8], at: usize) -> Option<Type> {
+    let t = skip_name(body, at)?;
+    Some(Type(u16::from_be_bytes([*body.get(t)?, *body.get(t + 1)?])))
+}
+
+/// Offset just past the record at `at`.
+fn record_end(body: &[u8], at: usize) -> Option<usize> {
+    let t = skip_name(body, at)?;
+    let rdlen = u16::from_be_bytes([*body.get(t + 8)?, *body.get(t + 9)?]) as usize;
+    let end = t + 10 + rdlen;
+    (end <= body.len()).then_some(end)
+}
+
 /// Header-only response (FORMERR, NOTIMP): ID, opcode and RD echoed.
 fn header_only(query: &[u8], rcode: Rcode, out: &mut [u8]) -> Option<usize> {
     if query.len() < 4 || out.len() < QNAME_AT {
@@ -395,16 +460,42 @@ impl Catalog {
             // Other meta types find no data, like any type a node lacks.
             _ => {}
         }
-        match self.lookup(&q.lower[..q.qname_len], q.qtype) {
+        let dnssec = q.edns.is_some_and(|e| e.dnssec_ok);
+        match self.lookup(&q.lower[..q.qname_len], q.qtype, dnssec) {
             Lookup::Ready(t) => self.write(&q, query, &t, limit, out, x),
             Lookup::Refused => refuse(out),
             Lookup::Synthesise(zone) => {
                 Stats::bump(&self.stats.synthesised);
                 let name = Name::from_wire(&query[QNAME_AT..QNAME_AT + q.qname_len]).ok()?;
-                let plan = super::resolve(self.zones().get(zone)?, &name, q.qtype);
+                let proofs = if dnssec { self.proofs(zone) } else { None };
+                let z = self.zones().get(zone)?;
+                // A signed NXDOMAIN: rendered once for all the names it
+                // answers alike, for a stand-in question, and kept.
+                let nx = proofs.and_then(|s| {
+                    let key = s.nxdomain_key(z, &name.to_lowercase(), q.qtype)?;
+                    Some((key.0.prepend(STAND_IN).ok()?, NxCache::key(zone, &key)))
+                });
+                if let Some((_, key)) = &nx
+                    && let Some(len) = self.nx_cache.with(key, |bytes| {
+                        self.write(&q, query, &Answer::read(bytes)?, limit, out, x)
+                    })
+                {
+                    return len;
+                }
+                let plan = super::resolve_signed(z, proofs, &name, q.qtype);
                 let mut bytes = alloc::vec::Vec::new();
-                render(&plan, &name, q.qtype, false).encode(&mut bytes);
-                self.write(&q, query, &Answer::read(&bytes)?, limit, out, x)
+                match nx {
+                    Some((stand_in, key)) => {
+                        render(&plan, &stand_in, q.qtype, true).encode(&mut bytes);
+                        let len = self.write(&q, query, &Answer::read(&bytes)?, limit, out, x);
+                        self.nx_cache.put(key, bytes);
+                        len
+                    }
+                    None => {
+                        render(&plan, &name, q.qtype, false).encode(&mut bytes);
+                        self.write(&q, query, &Answer::read(&bytes)?, limit, out, x)
+                    }
+                }
             }
         }
     }
@@ -428,22 +519,30 @@ impl Catalog {
             0
         };
         let room = limit.saturating_sub(head + opt_len);
-        if (t.essential as usize) > room {
-            Stats::bump(&self.stats.truncated);
-            let at = start(q, query, t.flags | flag::TC, out)?;
-            return opt(q, out, at, 0, ede, x);
-        }
+        let mut flags = t.flags;
+        let [mut an, mut ns, mut ar] = t.counts;
         let mut body_len = t.body.len();
-        let mut additional = t.counts[2];
-        while body_len > room && additional > 0 {
-            additional -= 1;
-            body_len = match additional {
+        if (t.essential as usize) > room {
+            // As NSD does: TC, with the whole RRsets (each with its
+            // signatures) of the answer and authority sections that fit.
+            Stats::bump(&self.stats.truncated);
+            flags |= flag::TC;
+            (body_len, an, ns) = fitting_rrsets(t, room);
+            ar = 0;
+        }
+        while body_len > room && ar > 0 {
+            ar -= 1;
+            body_len = match ar {
                 0 => t.essential as usize,
-                n => t.additional_end(n as usize)?,
+                // Not between an RRset and its signatures: drop more.
+                n => match t.additional_end(n as usize)? {
+                    0 => continue,
+                    end => end,
+                },
             };
         }
         let from = t.body.get(..body_len)?;
-        let at = start(q, query, t.flags, out)?;
+        let at = start(q, query, flags, out)?;
         let body = out.get_mut(at..at + body_len)?;
         body.copy_from_slice(from);
         let delta = q.qname_len as i32 - t.base_qlen as i32;
@@ -457,9 +556,9 @@ impl Catalog {
                 body[r..r + 2].copy_from_slice(&(0xc000 | target).to_be_bytes());
             }
         }
-        out[6..8].copy_from_slice(&t.counts[0].to_be_bytes());
-        out[8..10].copy_from_slice(&t.counts[1].to_be_bytes());
-        out[10..12].copy_from_slice(&additional.to_be_bytes());
+        out[6..8].copy_from_slice(&an.to_be_bytes());
+        out[8..10].copy_from_slice(&ns.to_be_bytes());
+        out[10..12].copy_from_slice(&ar.to_be_bytes());
         opt(q, out, at + body_len, 0, ede, x)
     }
 }

@@ -3,6 +3,7 @@
 //! the load-time path that fills the compiled table, and the per-query path
 //! only for answers that depend on the whole name (DNAME substitution).
 
+use super::dnssec::{Signed, add_sigs, closest_encloser};
 use super::zone::{Found, Node, Zone};
 use crate::wire::{Class, Name, RData, Rcode, Record, Type};
 use alloc::vec::Vec;
@@ -39,6 +40,13 @@ impl Plan {
 
 /// Answers `qname`/`qtype` from `zone`, which must contain `qname`.
 pub fn resolve(zone: &Zone, qname: &Name, qtype: Type) -> Plan {
+    resolve_signed(zone, None, qname, qtype)
+}
+
+/// [`resolve`], for a query with the DNSSEC OK bit when `signed` is the
+/// zone's index: every RRset with its signatures, and the NSEC or NSEC3
+/// records that prove what does not exist ([`super::dnssec`]).
+pub fn resolve_signed(zone: &Zone, signed: Option<&Signed>, qname: &Name, qtype: Type) -> Plan {
     let mut plan = Plan::new();
     let mut name = qname.clone();
     let mut seen: Vec<Name> = Vec::new();
@@ -53,20 +61,40 @@ pub fn resolve(zone: &Zone, qname: &Name, qtype: Type) -> Plan {
         if !lower.is_subdomain_of(&zone.apex) {
             return plan;
         }
+        let at = At {
+            zone,
+            signed,
+            name: &name,
+            lower: &lower,
+        };
         let next = match zone.find(&lower, qtype == Type::DS) {
-            Found::Node(node) => answer_node(zone, &mut plan, node, &name, qtype),
-            Found::Wildcard(node) => answer_node(zone, &mut plan, node, &name, qtype),
+            Found::Node(node) => at.answer_node(&mut plan, node, qtype, None),
+            Found::Wildcard(node) => {
+                let ce = closest_encloser(zone, &lower);
+                at.answer_node(&mut plan, node, qtype, Some(&ce))
+            }
             Found::Empty => {
-                plan.authority.push(zone.negative_soa());
+                // As NSD orders them (which matters when the response is
+                // truncated): under NSEC3 the proof, then the SOA.
+                match signed {
+                    Some(s) if s.is_nsec3() => {
+                        s.nodata(zone, &mut plan.authority, &lower, qtype == Type::DS);
+                        at.negative(&mut plan);
+                    }
+                    _ => at.nodata(&mut plan, None, qtype),
+                }
                 None
             }
             Found::NxDomain => {
                 plan.rcode = Rcode::NXDOMAIN;
-                plan.authority.push(zone.negative_soa());
+                if let Some(s) = signed {
+                    s.nxdomain(zone, &mut plan.authority, &lower);
+                }
+                at.negative(&mut plan);
                 None
             }
-            Found::Cut(_, node) => {
-                referral(zone, &mut plan, node);
+            Found::Cut(cut, node) => {
+                referral(zone, signed, &mut plan, &cut, node);
                 None
             }
             Found::Dname(owner, node) => {
@@ -79,7 +107,8 @@ pub fn resolve(zone: &Zone, qname: &Name, qtype: Type) -> Plan {
                 }
                 dnames.push(owner.clone());
                 // For a CNAME question the synthesised CNAME is the answer.
-                substitute(&mut plan, node, &owner, &name, !again).filter(|_| qtype != Type::CNAME)
+                substitute(&mut plan, signed, node, &owner, &name, !again)
+                    .filter(|_| qtype != Type::CNAME)
             }
         };
         match next {
@@ -89,70 +118,155 @@ pub fn resolve(zone: &Zone, qname: &Name, qtype: Type) -> Plan {
     }
 }
 
-/// Adds the data at `node` for `qtype` with owner `name`; gives the
-/// CNAME target to follow, if any.
-fn answer_node(
-    zone: &Zone,
-    plan: &mut Plan,
-    node: &Node,
-    name: &Name,
-    qtype: Type,
-) -> Option<Name> {
-    let owned = |r: &Record| Record {
-        name: name.clone(),
-        ..r.clone()
-    };
-    if qtype == Type::ANY {
-        // RFC 8482 §4.1: one RRset is enough. Like NSD, prefer a small,
-        // popular type; else the last other type; DNSSEC types last.
-        let small = |t: Type| matches!(t, Type::A | Type::AAAA | Type::SOA | Type::MX | Type::PTR);
-        let dnssec = |t: Type| matches!(t, Type::DNSKEY | Type::RRSIG | Type::NSEC | Type::NSEC3);
-        let sets = &node.rrsets;
-        let chosen = sets
-            .iter()
-            .find(|s| small(s.rtype))
-            .or_else(|| sets.iter().rev().find(|s| !dnssec(s.rtype)))
-            .or_else(|| sets.iter().rev().find(|s| s.rtype != Type::NSEC3));
-        match chosen {
-            Some(set) => plan.answer.extend(set.records.iter().map(owned)),
-            None => plan.authority.push(zone.negative_soa()),
+/// One step of an answer: the name being answered (as asked, and
+/// lower-cased) and the zone it is answered from.
+struct At<'a> {
+    zone: &'a Zone,
+    signed: Option<&'a Signed>,
+    name: &'a Name,
+    lower: &'a Name,
+}
+
+impl At<'_> {
+    /// The SOA of a negative answer, with its signatures when signed.
+    fn negative(&self, plan: &mut Plan) {
+        let zone = self.zone;
+        let soa = zone.negative_soa();
+        let ttl = soa.ttl;
+        plan.authority.push(soa);
+        if self.signed.is_some()
+            && let Some(apex) = zone.nodes.get(&zone.apex)
+        {
+            // Its signatures live as long as it does (as NSD sends them).
+            let at = plan.authority.len();
+            add_sigs(&mut plan.authority, apex, Type::SOA, &zone.apex);
+            for s in &mut plan.authority[at..] {
+                s.ttl = ttl;
+            }
         }
-        return None;
     }
-    if let Some(set) = node.get(qtype) {
-        plan.answer.extend(set.records.iter().map(owned));
-        if qtype == Type::NS {
-            // Even minimal responses carry the addresses of in-zone name
-            // servers, as NSD does: a resolver needs them next.
-            glue(zone, plan, &set.records);
+
+    /// Adds `set` of `node` to the answer, owned by the name asked, with its
+    /// signatures when signed.
+    fn answer_set(&self, plan: &mut Plan, node: &Node, set: &super::zone::RRset) {
+        plan.answer.extend(set.records.iter().map(|r| Record {
+            name: self.name.clone(),
+            ..r.clone()
+        }));
+        if self.signed.is_some() && set.rtype != Type::RRSIG {
+            add_sigs(&mut plan.answer, node, set.rtype, self.name);
         }
-        return None;
     }
-    if let Some(set) = node.get(Type::CNAME) {
-        plan.answer.extend(set.records.iter().map(owned));
-        return match &set.records[0].rdata {
-            RData::Cname(t) => Some(t.clone()),
-            _ => None,
+
+    /// Adds the data at `node` for `qtype`; `wild` is the closest encloser
+    /// when `node` is the wildcard that matched. Gives the CNAME target to
+    /// follow, if any.
+    fn answer_node(
+        &self,
+        plan: &mut Plan,
+        node: &Node,
+        qtype: Type,
+        wild: Option<&Name>,
+    ) -> Option<Name> {
+        let zone = self.zone;
+        // An answer from a wildcard proves that the name itself is not there.
+        let prove_expanded = |plan: &mut Plan| {
+            if let (Some(s), Some(ce)) = (self.signed, wild) {
+                s.wildcard_answer(zone, &mut plan.authority, self.lower, ce);
+            }
         };
+        if qtype == Type::ANY {
+            // RFC 8482 §4.1: one RRset is enough. Like NSD, prefer a small,
+            // popular type; else the last other type; DNSSEC types last.
+            let small =
+                |t: Type| matches!(t, Type::A | Type::AAAA | Type::SOA | Type::MX | Type::PTR);
+            let dnssec =
+                |t: Type| matches!(t, Type::DNSKEY | Type::RRSIG | Type::NSEC | Type::NSEC3);
+            let sets = &node.rrsets;
+            let chosen = sets
+                .iter()
+                .find(|s| small(s.rtype))
+                .or_else(|| sets.iter().rev().find(|s| !dnssec(s.rtype)))
+                .or_else(|| sets.iter().rev().find(|s| s.rtype != Type::NSEC3));
+            match chosen {
+                Some(set) => {
+                    self.answer_set(plan, node, set);
+                    prove_expanded(plan);
+                }
+                None => self.nodata(plan, wild, qtype),
+            }
+            return None;
+        }
+        if let Some(set) = node.get(qtype) {
+            self.answer_set(plan, node, set);
+            prove_expanded(plan);
+            if qtype == Type::NS {
+                // Even minimal responses carry the addresses of in-zone name
+                // servers, as NSD does: a resolver needs them next.
+                glue(zone, self.signed, plan, &set.records);
+            }
+            return None;
+        }
+        if let Some(set) = node.get(Type::CNAME) {
+            self.answer_set(plan, node, set);
+            prove_expanded(plan);
+            return match &set.records[0].rdata {
+                RData::Cname(t) => Some(t.clone()),
+                _ => None,
+            };
+        }
+        self.nodata(plan, wild, qtype);
+        None
     }
-    plan.authority.push(zone.negative_soa());
-    None
+
+    /// A name with no data of the type asked: the SOA, and when signed the
+    /// proof (for a wildcard, also that the name itself does not exist).
+    fn nodata(&self, plan: &mut Plan, wild: Option<&Name>, qtype: Type) {
+        let Some(s) = self.signed else {
+            self.negative(plan);
+            return;
+        };
+        let zone = self.zone;
+        // In NSD's order: what does not exist, the SOA, then what does.
+        match wild {
+            Some(ce) => {
+                s.wildcard_answer(zone, &mut plan.authority, self.lower, ce);
+                self.negative(plan);
+                s.wildcard_nodata(zone, &mut plan.authority, ce, qtype == Type::DS);
+            }
+            None => {
+                self.negative(plan);
+                s.nodata(zone, &mut plan.authority, self.lower, qtype == Type::DS);
+            }
+        }
+    }
 }
 
 /// A referral to the servers of a delegated child: its NS RRset in the
 /// authority section, and addresses for those servers that this zone holds.
-fn referral(zone: &Zone, plan: &mut Plan, cut: &Node) {
+/// When signed, its DS RRset with signatures, or the proof it has none.
+fn referral(zone: &Zone, signed: Option<&Signed>, plan: &mut Plan, name: &Name, cut: &Node) {
     if plan.answer.is_empty() {
         plan.aa = false;
     }
     let Some(ns) = cut.get(Type::NS) else { return };
     plan.authority.extend(ns.records.iter().cloned());
-    glue(zone, plan, &ns.records);
+    if let Some(s) = signed {
+        match cut.get(Type::DS) {
+            Some(ds) => {
+                plan.authority.extend(ds.records.iter().cloned());
+                add_sigs(&mut plan.authority, cut, Type::DS, name);
+            }
+            None => s.no_ds(zone, &mut plan.authority, name),
+        }
+    }
+    glue(zone, signed, plan, &ns.records);
 }
 
 /// Adds to the additional section the A and AAAA records this zone holds
-/// for the targets of `ns` (in-zone glue, occluded or not).
-fn glue(zone: &Zone, plan: &mut Plan, ns: &[Record]) {
+/// for the targets of `ns` (in-zone glue, occluded or not), with the
+/// signatures the zone holds over them when signed.
+fn glue(zone: &Zone, signed: Option<&Signed>, plan: &mut Plan, ns: &[Record]) {
     // Every A record first, then every AAAA: when the section must be cut
     // to fit, each server keeps at least one address (as NSD orders it).
     for t in [Type::A, Type::AAAA] {
@@ -160,7 +274,7 @@ fn glue(zone: &Zone, plan: &mut Plan, ns: &[Record]) {
             let RData::Ns(target) = &r.rdata else {
                 continue;
             };
-            let Some(set) = address_set(zone, target, t) else {
+            let Some((node, set)) = address_set(zone, target, t) else {
                 continue;
             };
             for g in &set.records {
@@ -173,19 +287,27 @@ fn glue(zone: &Zone, plan: &mut Plan, ns: &[Record]) {
                     plan.additional.push(g);
                 }
             }
+            if signed.is_some() {
+                add_sigs(&mut plan.additional, node, t, target);
+            }
         }
     }
 }
 
 /// The `t` (A or AAAA) RRset this zone holds for `target`: its own node
 /// (glue included), or the wildcard that would match it.
-fn address_set<'z>(zone: &'z Zone, target: &Name, t: Type) -> Option<&'z super::zone::RRset> {
+fn address_set<'z>(
+    zone: &'z Zone,
+    target: &Name,
+    t: Type,
+) -> Option<(&'z Node, &'z super::zone::RRset)> {
     let target = target.to_lowercase();
     if !target.is_subdomain_of(&zone.apex) {
         return None;
     }
+    let with_set = |node: &'z Node| Some((node, node.get(t)?));
     if let Some(node) = zone.nodes.get(&target) {
-        return node.get(t);
+        return with_set(node);
     }
     if zone.names.contains(&target) {
         return None;
@@ -194,7 +316,7 @@ fn address_set<'z>(zone: &'z Zone, target: &Name, t: Type) -> Option<&'z super::
     while !zone.names.contains(&encloser) {
         encloser = encloser.parent()?;
     }
-    zone.nodes.get(&encloser.prepend(b"*").ok()?)?.get(t)
+    with_set(zone.nodes.get(&encloser.prepend(b"*").ok()?)?)
 }
 
 /// The target of the DNAME at `node`.
@@ -210,6 +332,7 @@ fn dname_target(node: &Node) -> Option<Name> {
 /// new name to go on with; YXDOMAIN if the new name is too long.
 fn substitute(
     plan: &mut Plan,
+    signed: Option<&Signed>,
     node: &Node,
     owner: &Name,
     name: &Name,
@@ -218,6 +341,9 @@ fn substitute(
     let dname = &node.get(Type::DNAME)?.records[0];
     if list_dname {
         plan.answer.push(dname.clone());
+        if signed.is_some() {
+            add_sigs(&mut plan.answer, node, Type::DNAME, owner);
+        }
     }
     let target = dname_target(node)?;
     match name.replace_suffix(owner, &target) {

@@ -73,7 +73,8 @@ pub struct Zone {
     pub apex: Name,
     /// Nodes with data, by lower-cased owner.
     pub nodes: HashMap<Name, Node>,
-    /// Every existing name: nodes and empty non-terminals (RFC 4592 §2.2.2).
+    /// Every existing name: nodes and empty non-terminals (RFC 4592 §2.2.2),
+    /// not the owners of NSEC3 records alone.
     pub names: HashSet<Name>,
 }
 
@@ -144,7 +145,18 @@ impl Zone {
             }
         }
         let mut names = HashSet::new();
-        for name in nodes.keys() {
+        for (name, node) in &nodes {
+            // The owner of an NSEC3 record and nothing else is a link of
+            // the chain, not a name of the zone (RFC 5155 §7.2.8): asked
+            // for, it does not exist, as NSD answers.
+            if node.get(Type::NSEC3).is_some()
+                && node
+                    .rrsets
+                    .iter()
+                    .all(|s| matches!(s.rtype, Type::NSEC3 | Type::RRSIG))
+            {
+                continue;
+            }
             let mut n = name.clone();
             while names.insert(n.clone()) && n != apex {
                 match n.parent() {
