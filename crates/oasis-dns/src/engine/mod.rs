@@ -287,4 +287,6 @@ enum Lookup<'c> {
 }
 
 #[cfg(test)]
+mod dnssec_proptests;
+#[cfg(test)]
 mod tests;
