@@ -399,9 +399,33 @@ impl Catalog {
         x: &mut X,
         reserve: usize,
     ) -> Option<usize> {
+        let len = self.answer_counted(query, transport, out, x, reserve);
+        if let Some(n) = len
+            && n >= QNAME_AT
+        {
+            Stats::bump(&self.stats.rcodes[(out[3] & 0x0f) as usize]);
+        }
+        len
+    }
+
+    /// [`Catalog::answer_with`], but for counting the response's rcode.
+    fn answer_counted<X: EdnsExtension + ?Sized>(
+        &self,
+        query: &[u8],
+        transport: Transport,
+        out: &mut [u8],
+        x: &mut X,
+        reserve: usize,
+    ) -> Option<usize> {
         Stats::bump(&self.stats.queries);
         let q = match Query::parse(query) {
-            Ok(q) => q,
+            Ok(q) => {
+                Stats::bump(&self.stats.qtypes[Stats::qtype_index(q.qtype)]);
+                if q.edns.is_some_and(|e| e.dnssec_ok) {
+                    Stats::bump(&self.stats.dnssec_ok);
+                }
+                q
+            }
             Err(Reject::Drop) => {
                 Stats::bump(&self.stats.malformed);
                 return None;
