@@ -57,6 +57,7 @@ extern crate std;
 pub mod config;
 pub mod conns;
 pub mod ident;
+pub mod metrics;
 pub mod rrl;
 pub mod serve;
 pub mod service;
