@@ -158,7 +158,10 @@ fn kdig_transfers_with_the_key_and_wrong_keys_get_their_errors() {
     let out = run(Some(right.clone()), "AXFR");
     // kdig verifies every message and says so when one fails.
     assert!(out.contains("1505 records"), "{out}\n{}", read(&log));
-    assert!(!out.contains(";; WARNING") && !out.contains(";; ERROR"), "{out}");
+    assert!(
+        !out.contains(";; WARNING") && !out.contains(";; ERROR"),
+        "{out}"
+    );
     assert!(out.contains("TSIG\thmac-sha256."), "{out}");
     let wrong = format!("hmac-sha256:{KEY}:AAAA{}", &SECRET[4..]);
     assert!(run(Some(wrong), "AXFR").contains("error 'BADSIG'"));
@@ -167,7 +170,10 @@ fn kdig_transfers_with_the_key_and_wrong_keys_get_their_errors() {
     assert!(run(None, "AXFR").contains("error 'REFUSED'"));
     let out = run(Some(right), "IXFR=1");
     assert!(out.contains("1 records"), "{out}");
-    assert!(!out.contains(";; WARNING") && !out.contains(";; ERROR"), "{out}");
+    assert!(
+        !out.contains(";; WARNING") && !out.contains(";; ERROR"),
+        "{out}"
+    );
 }
 
 #[test]
