@@ -60,6 +60,6 @@ pub mod server;
 
 pub use form::Pairs;
 pub use request::{Request, Version};
-pub use response::{Body, BodyWriter, Bytes, Closed, Response};
+pub use response::{Asset, Body, BodyWriter, Bytes, Closed, Response};
 pub use router::Router;
 pub use server::{Counters, Limits, Server, Stats};

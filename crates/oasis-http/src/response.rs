@@ -115,13 +115,10 @@ impl Response {
 
     /// A static body (compiled into the image) with `content_type`, with a
     /// strong ETag from its bytes and byte ranges allowed: conditional and
-    /// range requests are answered from it with no further work.
+    /// range requests are answered from it with no further work. (This
+    /// hashes the body for the tag; [`Asset`] hashes it once.)
     pub fn asset(content_type: &str, body: &'static [u8]) -> Response {
-        Response::new(200)
-            .header("Content-Type", content_type)
-            .etag(&etag_of(body))
-            .accept_ranges()
-            .with_body(Body::Full(Bytes::Static(body)))
+        Asset::new(content_type, body).response()
     }
 
     /// `value` as JSON (`application/json`); a 500 if it cannot be
@@ -233,6 +230,47 @@ fn is_framing(name: &str) -> bool {
     ]
     .iter()
     .any(|f| name.eq_ignore_ascii_case(f))
+}
+
+/// A static body with its type and entity tag worked out once: each
+/// response to it is a lookup and a copy.
+#[derive(Clone, Debug)]
+pub struct Asset {
+    content_type: String,
+    body: &'static [u8],
+    etag: String,
+    last_modified: Option<u64>,
+}
+
+impl Asset {
+    /// `body` as `content_type`, tagged by [`etag_of`].
+    pub fn new(content_type: &str, body: &'static [u8]) -> Asset {
+        Asset {
+            content_type: content_type.to_string(),
+            body,
+            etag: etag_of(body),
+            last_modified: None,
+        }
+    }
+
+    /// Modified last at `secs` since the Unix epoch.
+    pub fn last_modified(mut self, secs: u64) -> Asset {
+        self.last_modified = Some(secs);
+        self
+    }
+
+    /// A 200 with the body, its tag, its date if any, and ranges allowed.
+    pub fn response(&self) -> Response {
+        let r = Response::new(200)
+            .header("Content-Type", self.content_type.clone())
+            .etag(&self.etag)
+            .accept_ranges()
+            .with_body(Body::Full(Bytes::Static(self.body)));
+        match self.last_modified {
+            Some(t) => r.last_modified(t),
+            None => r,
+        }
+    }
 }
 
 /// A strong entity tag for `body`: 64 bits of FNV-1a over it and its length.
