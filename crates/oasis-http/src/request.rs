@@ -268,6 +268,10 @@ pub struct Reader {
     phase: Phase,
     limits: ReadLimits,
     peer: Option<SocketAddr>,
+    /// Bytes of the head being read already searched for its end.
+    scanned: usize,
+    /// Heads parsed (whole or not), for the tests.
+    parses: usize,
 }
 
 impl Reader {
@@ -279,6 +283,8 @@ impl Reader {
             phase: Phase::Head,
             limits,
             peer,
+            scanned: 0,
+            parses: 0,
         }
     }
 
@@ -320,6 +326,7 @@ impl Reader {
     fn consume(&mut self, n: usize) {
         self.buf.copy_within(n..self.len, 0);
         self.len -= n;
+        self.scanned = 0;
     }
 
     /// The next thing the bytes fed so far make. After [`Step::Fail`] the
@@ -390,6 +397,22 @@ impl Reader {
         if self.len == 0 {
             return Step::More;
         }
+        // A head is parsed when its first bytes arrive (what is no HTTP at
+        // all is refused at once) and then only once its end, an empty
+        // line, has: not again for every byte of a head sent byte by byte.
+        let first = self.scanned == 0;
+        let from = self.scanned.saturating_sub(2);
+        let ended = self.buf[from..self.len]
+            .windows(2)
+            .any(|w| w == b"\n\n" || w == b"\n\r");
+        self.scanned = self.len;
+        if !first && !ended {
+            if self.len > self.limits.max_head {
+                return fail(431, "the request head is larger than allowed");
+            }
+            return Step::More;
+        }
+        self.parses += 1;
         let mut fields = alloc::vec![httparse::EMPTY_HEADER; self.limits.max_headers];
         let mut parsed = httparse::Request::new(&mut fields);
         let n = match parsed.parse(&self.buf[..self.len]) {
@@ -731,6 +754,42 @@ mod tests {
             "v".repeat(1100)
         );
         assert_eq!(failure(whole.as_bytes()), Some(431));
+    }
+
+    #[test]
+    fn a_head_sent_byte_by_byte_is_parsed_at_its_start_and_its_end_only() {
+        let mut r = Reader::new(limits(), None);
+        let head = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+            "v".repeat(900)
+        );
+        let mut got = None;
+        for b in head.as_bytes() {
+            r.push(&[*b]);
+            match r.step() {
+                Step::More => {}
+                Step::Request(req) => got = Some(req),
+                s => panic!("{s:?}"),
+            }
+        }
+        assert_eq!(
+            got.expect("the request").header("x").map(str::len),
+            Some(900)
+        );
+        // The first byte, the CR that starts the empty line, its LF.
+        assert_eq!(r.parses, 3);
+        // Never ending: 431 at the limit, still without parsing again.
+        let mut r = Reader::new(limits(), None);
+        r.push(b"GET / HTTP/1.1\r\nX: ");
+        let mut status = None;
+        for _ in 0..2000 {
+            r.push(b"v");
+            if let Step::Fail(f) = r.step() {
+                status = Some(f.status);
+                break;
+            }
+        }
+        assert_eq!((status, r.parses), (Some(431), 1));
     }
 
     #[test]
