@@ -318,3 +318,58 @@ fn hello_http_answers_503_past_its_connection_cap_and_serves_again_after() {
     assert!(stats.contains("\"refused_busy\":1"), "{stats}");
     assert_eq!(curl(&[&url("/")]), b"hello from oasis\n");
 }
+
+/// How many connections this process may hold open besides what it needs
+/// for itself: up to `want`, within the soft limit on descriptors.
+fn connections_allowed(want: usize) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid out-pointer.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+    let soft = if ok { lim.rlim_cur as usize } else { 1024 };
+    want.min(soft.saturating_sub(256))
+}
+
+#[test]
+fn hello_http_serves_past_a_crowd_of_idle_connections() {
+    if !curl_installed() {
+        return;
+    }
+    let (server, port) = start(&["--max-connections=100"]);
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Connections that never send a byte, far past the cap: each new one
+    // takes the place of the one idle longest (or of one idle past its
+    // time). They come in batches of 100, each followed by a request, so
+    // the listen queue never overflows into SYN retries.
+    let n = connections_allowed(10_000);
+    println!("{n} idle connections");
+    let mut crowd: Vec<TcpStream> = Vec::with_capacity(n);
+    while crowd.len() < n {
+        for _ in 0..100.min(n - crowd.len()) {
+            crowd.push(connect_retrying(to, Duration::from_secs(10)));
+        }
+        let out = raw(port, b"GET /hello/batch HTTP/1.0\r\n\r\n");
+        assert!(out.ends_with("hello, batch\n"), "{out}");
+    }
+    assert_eq!(curl(&[&url("/")]), b"hello from oasis\n");
+    let stats = String::from_utf8(curl(&[&url("/stats")])).unwrap();
+    let number = |key: &str| -> usize {
+        let at = stats.find(&format!("\"{key}\":")).unwrap() + key.len() + 3;
+        stats[at..]
+            .split([',', '}'])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // Every one was admitted, none refused: the idle crowd denied nobody,
+    // and the table never held more than its cap.
+    assert!(number("connections") > n, "{stats}");
+    assert!(number("open") <= 100, "{stats}");
+    assert_eq!(number("refused_busy"), 0, "{stats}");
+    drop(crowd);
+    drop(server);
+}
