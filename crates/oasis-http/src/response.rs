@@ -358,7 +358,7 @@ impl Conditions {
 }
 
 /// How a body goes out.
-pub enum Send {
+pub enum Payload {
     /// Nothing after the head.
     Nothing,
     /// These bytes of a whole body.
@@ -373,7 +373,7 @@ pub struct Prepared {
     /// Status line and header fields, with the blank line.
     pub head: Vec<u8>,
     /// The body.
-    pub send: Send,
+    pub send: Payload,
     /// Whether the connection may carry another request.
     pub keep_alive: bool,
     /// The status sent.
@@ -457,12 +457,12 @@ impl Response {
             close,
         } = self;
         let mut send = match body {
-            Body::Empty => Send::Slice(Bytes::Static(b""), 0, 0),
+            Body::Empty => Payload::Slice(Bytes::Static(b""), 0, 0),
             Body::Full(b) => {
                 let n = b.as_slice().len();
-                Send::Slice(b, 0, n)
+                Payload::Slice(b, 0, n)
             }
-            Body::Stream(p) => Send::Stream(p, !cond.http10),
+            Body::Stream(p) => Payload::Stream(p, !cond.http10),
         };
         let lm = last_modified.map(crate::date::format);
         let mut content_range = None;
@@ -477,8 +477,9 @@ impl Response {
             };
             if not_modified {
                 status = 304;
-                send = Send::Nothing;
-            } else if let (true, Some(range), Send::Slice(_, _, len)) = (ranges, &cond.range, &send)
+                send = Payload::Nothing;
+            } else if let (true, Some(range), Payload::Slice(_, _, len)) =
+                (ranges, &cond.range, &send)
             {
                 let len = *len;
                 // If-Range: the range only if the body is still the one the
@@ -494,8 +495,8 @@ impl Response {
                         Range::Bytes(a, b) => {
                             status = 206;
                             content_range = Some(alloc::format!("bytes {}-{}/{len}", a, b - 1));
-                            if let Send::Slice(bytes, _, _) = send {
-                                send = Send::Slice(bytes, a, b);
+                            if let Payload::Slice(bytes, _, _) = send {
+                                send = Payload::Slice(bytes, a, b);
                             }
                         }
                         Range::Unsatisfiable => {
@@ -505,7 +506,7 @@ impl Response {
                             headers
                                 .push(("Content-Type".into(), "text/plain; charset=utf-8".into()));
                             let text: &'static [u8] = b"416 Range Not Satisfiable\n";
-                            send = Send::Slice(Bytes::Static(text), 0, text.len());
+                            send = Payload::Slice(Bytes::Static(text), 0, text.len());
                         }
                     }
                 }
@@ -513,9 +514,9 @@ impl Response {
         }
         let no_body = matches!(status, 100..=199 | 204 | 304);
         if no_body {
-            send = Send::Nothing;
+            send = Payload::Nothing;
         }
-        let streamed_to_close = matches!(send, Send::Stream(_, false));
+        let streamed_to_close = matches!(send, Payload::Stream(_, false));
         let keep_alive = cond.keep_alive && !close && !streamed_to_close;
 
         let mut head = Vec::with_capacity(256);
@@ -551,11 +552,11 @@ impl Response {
             line("Content-Range", cr);
         }
         match &send {
-            Send::Nothing if status == 304 || status == 204 || status < 200 => {}
-            Send::Nothing => line("Content-Length", "0"),
-            Send::Slice(_, a, b) => line("Content-Length", &(b - a).to_string()),
-            Send::Stream(_, true) => line("Transfer-Encoding", "chunked"),
-            Send::Stream(_, false) => {}
+            Payload::Nothing if status == 304 || status == 204 || status < 200 => {}
+            Payload::Nothing => line("Content-Length", "0"),
+            Payload::Slice(_, a, b) => line("Content-Length", &(b - a).to_string()),
+            Payload::Stream(_, true) => line("Transfer-Encoding", "chunked"),
+            Payload::Stream(_, false) => {}
         }
         match (keep_alive, cond.http10) {
             (true, true) => line("Connection", "keep-alive"),
@@ -575,7 +576,7 @@ impl Response {
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&head);
         if cond.head {
-            send = Send::Nothing;
+            send = Payload::Nothing;
         }
         Prepared {
             head: out,
@@ -704,7 +705,7 @@ mod tests {
 
     fn body_of(p: &Prepared) -> &[u8] {
         match &p.send {
-            Send::Slice(b, a, e) => &b.as_slice()[*a..*e],
+            Payload::Slice(b, a, e) => &b.as_slice()[*a..*e],
             _ => b"",
         }
     }
@@ -725,7 +726,7 @@ mod tests {
             None,
         );
         assert_eq!(p.status, 304);
-        assert!(matches!(p.send, Send::Nothing));
+        assert!(matches!(p.send, Payload::Nothing));
         let h = head_of(&p);
         assert!(
             h.contains(&alloc::format!("ETag: {tag}\r\n")) && !h.contains("Content-Length"),
@@ -786,7 +787,7 @@ mod tests {
         let p = Response::text(200, "hello").prepare(&c, Some("Thu, 01 Jan 1970 00:00:00 GMT"));
         let h = head_of(&p);
         assert!(h.starts_with("HTTP/1.1 200 OK\r\nServer: oasis\r\nDate: Thu, 01 Jan 1970"));
-        assert!(h.contains("Content-Length: 5\r\n") && matches!(p.send, Send::Nothing));
+        assert!(h.contains("Content-Length: 5\r\n") && matches!(p.send, Payload::Nothing));
         let mut r = Request::new("GET", "/").with_header("Connection", "keep-alive");
         r.version = Version::Http10;
         r.keep_alive = true;

@@ -5,8 +5,8 @@
 //! possibly none). Captures are percent-decoded; literals are compared with
 //! the decoded segment. Routes are tried in the order they were added.
 //! A path no route has is 404; a path some route has under another method
-//! is 405 with `Allow`. HEAD is served by the GET route (the server sends
-//! the head only); OPTIONS gets 204 with `Allow`.
+//! is 405 with `Allow`. HEAD is served by a HEAD route, else by the GET
+//! route (the server sends the head only); OPTIONS gets 204 with `Allow`.
 //!
 //! A `*rest` capture is what the client sent: it may hold `..` segments,
 //! and a handler that maps it to files must refuse those itself.
@@ -157,16 +157,18 @@ impl Router {
     /// Finds the handler for `request` and runs it, or answers 404, 405 or
     /// (OPTIONS) 204 itself.
     pub async fn handle(&self, mut request: Request) -> Response {
-        let method = match request.method() {
-            "HEAD" => "GET",
-            m => m,
+        let find = |method: &str| {
+            self.routes.iter().find_map(|r| {
+                (r.method == method)
+                    .then(|| matches(&r.pattern, request.path()))
+                    .flatten()
+                    .map(|caps| (r.handler.clone(), caps))
+            })
         };
-        let found = self.routes.iter().find_map(|r| {
-            (r.method == method)
-                .then(|| matches(&r.pattern, request.path()))
-                .flatten()
-                .map(|caps| (r.handler.clone(), caps))
-        });
+        let found = match find(request.method()) {
+            None if request.method() == "HEAD" => find("GET"),
+            found => found,
+        };
         if let Some((handler, caps)) = found {
             request.params = caps;
             return handler(request).await;
@@ -230,6 +232,9 @@ mod tests {
         assert_eq!((resp.status(), text(&resp).as_str()), (200, "root"));
         assert_eq!(text(&go("GET", "/users/J%C3%BCrg")), "user Jürg");
         assert_eq!(text(&go("HEAD", "/users/7")), "user 7");
+        let with_head = router().route("HEAD", "/", |_| async { Response::text(200, "head") });
+        let resp = block_on(with_head.handle(Request::new("HEAD", "/")));
+        assert_eq!(text(&resp), "head");
         assert_eq!(text(&go("GET", "/users/7/posts/9")), "7:9");
         assert_eq!(text(&go("GET", "/files/a/b%2Fc/d")), "file [a/b/c/d]");
         assert_eq!(text(&go("GET", "/files")), "file []");

@@ -25,7 +25,7 @@ use oasis_net::{NetError, TcpListener, TcpStream};
 
 use crate::chunked::{LAST_CHUNK, chunk_head};
 use crate::request::{Failure, ReadLimits, Reader, Step, Waiting};
-use crate::response::{BodyWriter, Conditions, Pipe, Prepared, Response, Send};
+use crate::response::{BodyWriter, Conditions, Payload, Pipe, Prepared, Response};
 use crate::router::Router;
 
 /// A server's limits.
@@ -247,7 +247,7 @@ impl Server {
                     .prepare(&Conditions::failed(), server.date().as_deref());
                     server.counters.response(503);
                     let mut all = r.head;
-                    if let Send::Slice(b, x, y) = &r.send {
+                    if let Payload::Slice(b, x, y) = &r.send {
                         all.extend_from_slice(&b.as_slice()[*x..*y]);
                     }
                     let sent = oasis::timeout(Duration::from_secs(1), conn.write_all(&all));
@@ -328,6 +328,7 @@ impl Server {
                             Waiting::Body => "the request body did not arrive in time",
                             _ => "the request head did not arrive in time",
                         };
+                        ticket.idle();
                         return self.fail(&mut conn, Failure { status: 408, why }).await;
                     }
                 }
@@ -345,6 +346,8 @@ impl Server {
                         return e;
                     }
                     if !keep_alive {
+                        // Closing: room may be made of this connection.
+                        ticket.idle();
                         linger(&mut conn, Duration::from_secs(2)).await;
                         return End::Done;
                     }
@@ -354,6 +357,7 @@ impl Server {
                         413 | 431 => s.too_large += 1,
                         _ => s.malformed += 1,
                     });
+                    ticket.idle();
                     return self.fail(&mut conn, f).await;
                 }
                 Step::More | Step::Continue => {}
@@ -375,7 +379,7 @@ impl Server {
         if let Err(e) = self.write(conn, &r.head).await {
             return e;
         }
-        if let Send::Slice(b, a, e) = &r.send
+        if let Payload::Slice(b, a, e) = &r.send
             && let Err(e) = self.write(conn, &b.as_slice()[*a..*e]).await
         {
             return e;
@@ -405,19 +409,19 @@ impl Server {
         scratch: &mut Vec<u8>,
     ) -> Result<(), End> {
         match p.send {
-            Send::Nothing => self.write(conn, &p.head).await,
+            Payload::Nothing => self.write(conn, &p.head).await,
             // A small body goes with its head in one write.
-            Send::Slice(bytes, a, b) if b - a <= 16 * 1024 => {
+            Payload::Slice(bytes, a, b) if b - a <= 16 * 1024 => {
                 scratch.clear();
                 scratch.extend_from_slice(&p.head);
                 scratch.extend_from_slice(&bytes.as_slice()[a..b]);
                 self.write(conn, scratch).await
             }
-            Send::Slice(bytes, a, b) => {
+            Payload::Slice(bytes, a, b) => {
                 self.write(conn, &p.head).await?;
                 self.write(conn, &bytes.as_slice()[a..b]).await
             }
-            Send::Stream(producer, chunked) => {
+            Payload::Stream(producer, chunked) => {
                 self.write(conn, &p.head).await?;
                 let pipe = Rc::new(Pipe::default());
                 let writer = BodyWriter::new(pipe.clone());

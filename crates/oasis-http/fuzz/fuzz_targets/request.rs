@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use oasis_http::request::{ReadLimits, Reader, Step};
-use oasis_http::response::{Conditions, Send};
+use oasis_http::response::{Conditions, Payload};
 use oasis_http::{Asset, Response};
 
 const ASSET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
                             assert!(line.is_empty() || line.ends_with(b"\r"));
                             assert!(!line[..line.len().saturating_sub(1)].contains(&b'\r'));
                         }
-                        if let Send::Slice(b, x, y) = &p.send {
+                        if let Payload::Slice(b, x, y) = &p.send {
                             assert!(x <= y && *y <= b.as_slice().len());
                         }
                     }
