@@ -278,6 +278,12 @@ impl Server {
         loop {
             let wait_start = Instant::now();
             let mut body_deadline = None;
+            // Waiting for a request (or the rest of its head) is idle, since
+            // the wait began — a head dribbled byte by byte does not make
+            // the connection younger — so it may be closed to make room;
+            // waiting for a body (bounded by its timeout) is not.
+            ticket.idle();
+            let mut busy = false;
             let step = loop {
                 match reader.step() {
                     Step::More => {}
@@ -299,12 +305,9 @@ impl Server {
                     Waiting::Body => *body_deadline
                         .get_or_insert_with(|| Instant::now().saturating_add(limits.body_timeout)),
                 };
-                // Waiting for a request (or the rest of its head) is idle:
-                // such a connection may be closed to make room.
-                if waiting == Waiting::Body {
+                if waiting == Waiting::Body && !busy {
                     ticket.busy();
-                } else {
-                    ticket.idle();
+                    busy = true;
                 }
                 let read = conn.read(reader.spare());
                 let stop = oasis::select(
@@ -494,6 +497,10 @@ mod tests {
         input: VecDeque<Vec<u8>>,
         hang: bool,
         out: Rc<RefCell<Vec<u8>>>,
+        /// A pause before each piece (a slow client).
+        pause: Duration,
+        /// Pieces read so far.
+        taken: Rc<Cell<usize>>,
     }
 
     impl TcpStream for Mock {
@@ -502,8 +509,12 @@ mod tests {
         }
 
         async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+            if !self.input.is_empty() && self.pause > Duration::ZERO {
+                oasis::sleep(self.pause).await;
+            }
             match self.input.front_mut() {
                 Some(piece) => {
+                    self.taken.set(self.taken.get() + 1);
                     let n = piece.len().min(buf.len());
                     buf[..n].copy_from_slice(&piece[..n]);
                     piece.drain(..n);
@@ -534,6 +545,8 @@ mod tests {
             input: input.iter().map(|p| p.to_vec()).collect(),
             hang,
             out: out.clone(),
+            pause: Duration::ZERO,
+            taken: Rc::new(Cell::new(0)),
         };
         (m, out)
     }
@@ -754,6 +767,51 @@ mod tests {
         );
         assert!(out.starts_with("HTTP/1.0 200 OK\r\n") && out.contains("Connection: close\r\n"));
         assert!(out.ends_with(&want) && !out.contains("chunked"));
+    }
+
+    #[test]
+    fn a_head_dribbled_byte_by_byte_is_the_idle_connection_closed_for_room() {
+        block_on(async {
+            let mut l = limits();
+            l.tcp.max = 2;
+            l.head_timeout = Duration::from_secs(10);
+            l.tcp.idle = Duration::from_secs(10);
+            let server = Rc::new(Server::new(router()).with_limits(l));
+            let peer = SocketAddr::from(([192, 0, 2, 1], 4000));
+            // A sends a byte every 5 ms, from its start: its head would take
+            // 7.5 s at least.
+            let head = alloc::format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}", "v".repeat(1500));
+            let pieces: Vec<&[u8]> = head.as_bytes().chunks(1).collect();
+            let (mut a, a_out) = mock(&pieces, true);
+            a.pause = Duration::from_millis(5);
+            let a_taken = a.taken.clone();
+            server.accepted(a, peer);
+            oasis::sleep(Duration::from_millis(20)).await;
+            // B asks and is answered, then idles, later than A's start.
+            let (b, b_out) = mock(&[b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"], true);
+            server.accepted(b, peer);
+            while b_out.borrow().is_empty() {
+                oasis::sleep(Duration::from_millis(1)).await;
+            }
+            // A has sent more bytes since B idled; still, A is the one that
+            // has waited for its request longest, and makes room for C.
+            let seen = a_taken.get();
+            while a_taken.get() < seen + 3 {
+                oasis::sleep(Duration::from_millis(1)).await;
+            }
+            let (c, c_out) = mock(&[b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"], true);
+            server.accepted(c, peer);
+            while c_out.borrow().is_empty() {
+                oasis::sleep(Duration::from_millis(1)).await;
+            }
+            assert!(a_out.borrow().is_empty(), "A closed without an answer");
+            assert!(
+                a_taken.get() < head.len(),
+                "A was closed before its head ended"
+            );
+            let s = server.stats();
+            assert_eq!((s.evicted, s.open, s.refused_busy), (1, 2, 0));
+        });
     }
 
     #[test]
