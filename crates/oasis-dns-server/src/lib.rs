@@ -55,7 +55,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod config;
-pub mod conns;
+pub use oasis_net::conns;
 pub mod ident;
 pub mod metrics;
 pub mod rrl;
