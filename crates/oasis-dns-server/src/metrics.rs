@@ -9,9 +9,16 @@
 //! read from its compiled answer ([`Catalog::zone_serial`]), so a scrape
 //! parses no zone and counts no query.
 
+use alloc::rc::Rc;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt::Write;
+use core::net::IpAddr;
 use core::sync::atomic::{AtomicU64, Ordering};
+
+use oasis::log::warn;
+use oasis_http::{Response, Router, Server};
+use oasis_net::api::TcpListener;
 
 #[cfg(doc)]
 use oasis_dns::engine::Catalog;
@@ -167,6 +174,40 @@ pub fn render(service: &Service, rrl: Option<&Rrl>) -> String {
         }),
     );
     out
+}
+
+/// The exposition's content type (Prometheus text format 0.0.4).
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Serves `GET /metrics` on `listener` until it fails: [`render`] of
+/// `service` (and `rrl`), to the addresses of `allow` (any when empty;
+/// others get 403).
+pub async fn serve<L: TcpListener>(
+    listener: L,
+    service: Rc<Service>,
+    rrl: Option<Rc<Rrl>>,
+    allow: Vec<IpAddr>,
+) {
+    let allow = Rc::new(allow);
+    let router = Router::new().get("/metrics", move |request| {
+        let permitted = allow.is_empty()
+            || request.peer().is_some_and(|p| {
+                let ip = match p.ip() {
+                    IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+                    v4 => v4,
+                };
+                allow.contains(&ip)
+            });
+        let response = if permitted {
+            Response::bytes(200, CONTENT_TYPE, render(&service, rrl.as_deref()))
+        } else {
+            Response::text(403, "metrics are not served to this address\n")
+        };
+        async move { response }
+    });
+    if let Err(e) = Rc::new(Server::new(router)).serve(listener).await {
+        warn!("metrics: {e}");
+    }
 }
 
 #[cfg(test)]
