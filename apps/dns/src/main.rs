@@ -114,6 +114,14 @@ oasis::boot_arg! {
 }
 
 oasis::boot_arg! {
+    /// The metrics port.
+    static METRICS_PORT: u16 = Arg::new("metrics-port", "serve the counters (queries by type, responses by rcode, rate limiting, cookies, zone serials) over HTTP on this TCP port, GET /metrics in Prometheus's text format (default: not served)").value_name("PORT");
+}
+oasis::boot_arg! {
+    /// Who may read the metrics.
+    static METRICS_ALLOW: Addr = Arg::new("metrics-allow", "serve /metrics only to this address; others get 403 (repeatable; default: any address that reaches the port)").repeat();
+}
+oasis::boot_arg! {
     /// The name server identifier.
     static NSID: Nsid = Arg::new("nsid", "send this name server identifier to queries that ask for it (EDNS NSID, RFC 5001); hex:HEX for bytes");
 }
@@ -237,6 +245,8 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
             previous: COOKIE_SECRET_PREVIOUS.value().map(|s| s.0),
         },
         stats_every: oasis::Duration::from_secs(DNS_STATS.value().unwrap_or(0)),
+        metrics_port: METRICS_PORT.value(),
+        metrics_allow: METRICS_ALLOW.values().into_iter().map(|a| a.0).collect(),
         keys: TSIG_KEY.values().into_iter().map(|k| k.0).collect(),
         xfr_keys: XFR_KEY.values().into_iter().map(|k| k.0).collect(),
         journal: (IXFR_JOURNAL.value().unwrap_or(16), 4 << 20),

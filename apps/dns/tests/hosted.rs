@@ -151,3 +151,91 @@ fn a_bad_zone_file_is_one_line_naming_file_and_line() {
     let err = String::from_utf8_lossy(&missing.stderr);
     assert!(err.contains("cannot read /nonexistent.zone"), "{err}");
 }
+
+/// `GET /metrics` over HTTP/1.1 on `port`: the status line and the body.
+fn get_metrics(port: u16) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: dns\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.to_string(), body.to_string())
+}
+
+/// The value of the sample `name` (with its labels) in an exposition.
+fn sample(body: &str, name: &str) -> u64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn metrics_count_queries_by_type_and_rcode_for_a_scrape() {
+    let (port, metrics) = (free_port(), free_port());
+    let _server = start(
+        &[
+            "--",
+            &format!("--metrics-port={metrics}"),
+            "--metrics-allow=127.0.0.1",
+        ],
+        port,
+    );
+    let (head, before) = get_metrics(metrics);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    udp_query(port, "www.example.com", 1, Duration::from_secs(2)).unwrap();
+    udp_query(port, "nope.example.com", 1, Duration::from_secs(2)).unwrap();
+    udp_query(port, "example.org", 15, Duration::from_secs(2)).unwrap();
+    let (_, after) = get_metrics(metrics);
+    let grew = |name: &str| sample(&after, name) - sample(&before, name);
+    assert_eq!(grew("oasis_dns_queries_total"), 3, "{after}");
+    assert_eq!(
+        grew("oasis_dns_queries_by_type_total{type=\"A\"}"),
+        2,
+        "{after}"
+    );
+    assert_eq!(
+        grew("oasis_dns_queries_by_type_total{type=\"MX\"}"),
+        1,
+        "{after}"
+    );
+    assert_eq!(
+        grew("oasis_dns_responses_total{rcode=\"NXDOMAIN\"}"),
+        1,
+        "{after}"
+    );
+    assert_eq!(
+        grew("oasis_dns_responses_total{rcode=\"REFUSED\"}"),
+        1,
+        "{after}"
+    );
+    assert_eq!(
+        grew("oasis_dns_responses_total{rcode=\"NOERROR\"}"),
+        1,
+        "{after}"
+    );
+    assert!(
+        sample(&after, "oasis_dns_zone_serial{zone=\"example.com.\"}") > 0,
+        "{after}"
+    );
+
+    // Another server lets only 192.0.2.9 read them.
+    let (port, metrics) = (free_port(), free_port());
+    let _other = start(
+        &[
+            "--",
+            &format!("--metrics-port={metrics}"),
+            "--metrics-allow=192.0.2.9",
+        ],
+        port,
+    );
+    let (head, body) = get_metrics(metrics);
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}\n{body}");
+    assert!(!body.contains("oasis_dns_queries_total"), "{body}");
+}

@@ -6,6 +6,9 @@
 //!   unknown key BADKEY, no key REFUSED; a request signed an hour off gets
 //!   BADTIME (signed, the server's time in Other Data), a MAC truncated to
 //!   half BADTRUNC and one truncated below that FORMERR.
+//! - `kdig -y` (Knot's dig) the same: the transfer verified, a wrong
+//!   secret BADSIG, an unknown key BADKEY, no key REFUSED, and an IXFR from
+//!   the serial served (one SOA: nothing newer) signed.
 //! - NSD as primary with a key, apps/dns as its secondary with the same
 //!   key: the zone arrives signed, NSD's signed NOTIFY brings a new serial,
 //!   an unsigned NOTIFY is REFUSED, and a secondary with a wrong secret
@@ -13,7 +16,7 @@
 //! - apps/dns as primary requiring the key, NSD as its secondary pulling
 //!   with it: NSD answers from the zone.
 //!
-//! Prints "skipped: WHY" when dig or nsd is missing, unless CI=true.
+//! Prints "skipped: WHY" when dig, kdig or nsd is missing, unless CI=true.
 
 mod common;
 
@@ -116,6 +119,61 @@ fn run_dig(dig: &Path, port: u16, key: Option<&str>, qtype: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     text
+}
+
+#[test]
+fn kdig_transfers_with_the_key_and_wrong_keys_get_their_errors() {
+    let Some(kdig) = tool(
+        "kdig",
+        &["/usr/bin/kdig", "/usr/local/bin/kdig"],
+        "knot-dnsutils",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("example.org.zone");
+    std::fs::write(&file, zone_text(1, "192.0.2.25")).unwrap();
+    let log = dir.path().join("dns.log");
+    let port = free_port();
+    let _server = oasis(
+        &[
+            format!("--zone-file={}", file.display()),
+            "--axfr-allow=127.0.0.1".into(),
+            format!("--tsig-key={KEY}:hmac-sha256:{SECRET}"),
+            format!("--xfr-key={KEY}"),
+        ],
+        port,
+        &log,
+    );
+    let run = |key: Option<String>, qtype: &str| {
+        let mut c = Command::new(&kdig);
+        c.args(["@127.0.0.1", "-p", &port.to_string(), "+time=5", "+retry=0"]);
+        if let Some(k) = key {
+            c.args(["-y", &k]);
+        }
+        let out = c.args(["example.org", qtype]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let right = format!("hmac-sha256:{KEY}:{SECRET}");
+    let out = run(Some(right.clone()), "AXFR");
+    // kdig verifies every message and says so when one fails.
+    assert!(out.contains("1505 records"), "{out}\n{}", read(&log));
+    assert!(
+        !out.contains(";; WARNING") && !out.contains(";; ERROR"),
+        "{out}"
+    );
+    assert!(out.contains("TSIG\thmac-sha256."), "{out}");
+    let wrong = format!("hmac-sha256:{KEY}:AAAA{}", &SECRET[4..]);
+    assert!(run(Some(wrong), "AXFR").contains("error 'BADSIG'"));
+    let unknown = format!("hmac-sha256:other-key:{SECRET}");
+    assert!(run(Some(unknown), "AXFR").contains("error 'BADKEY'"));
+    assert!(run(None, "AXFR").contains("error 'REFUSED'"));
+    let out = run(Some(right), "IXFR=1");
+    assert!(out.contains("1 records"), "{out}");
+    assert!(
+        !out.contains(";; WARNING") && !out.contains(";; ERROR"),
+        "{out}"
+    );
 }
 
 #[test]

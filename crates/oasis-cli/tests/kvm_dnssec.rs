@@ -17,7 +17,7 @@ mod usernet;
 use std::path::Path;
 use std::process::Command;
 
-use common::kvm_usable;
+use common::{kvm_usable, ran};
 use usernet::{Guest, unused_port};
 
 const ZONE: &str = "\
@@ -132,4 +132,5 @@ fn kvm_dns_serves_a_signed_zone_that_delv_validates() {
     }
     let (status, log) = server.stop();
     assert!(log.contains("serving zone val.test."), "{status:?}\n{log}");
+    ran("kvm_dns_dnssec");
 }

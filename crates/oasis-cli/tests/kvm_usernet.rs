@@ -507,3 +507,99 @@ fn kvm_dns_answers_tcp_queries_behind_a_thousand_idle_connections() {
     );
     ran("kvm_dns_tcp_under_pressure");
 }
+
+/// Reads one HTTP/1.0 exchange: `request` on a new connection, everything
+/// up to the close; the head and the body.
+fn http10(to: SocketAddr, request: &str) -> (String, Vec<u8>) {
+    let mut c = usernet::connect(to);
+    c.write_all(request.as_bytes()).unwrap();
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).expect("the guest closes in time");
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no whole head in {:?}", String::from_utf8_lossy(&all)))
+        + 4;
+    (
+        String::from_utf8_lossy(&all[..end]).into_owned(),
+        all[end..].to_vec(),
+    )
+}
+
+#[test]
+fn kvm_hello_http_serves_pages_through_a_user_mode_forward() {
+    if !kvm_usable() {
+        return;
+    }
+    let port = unused_port();
+    let mut guest = Guest::run(
+        "examples/hello-http",
+        &format!("service=user,fwd=tcp:{port}:80"),
+        &[],
+    );
+    guest.wait_for("serving HTTP on port 80");
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+
+    // Keep-alive and pipelining: two requests in one write, the second
+    // asking a range and closing.
+    let mut c = usernet::connect(to);
+    c.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /blob HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-1009\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).expect("the guest closes in time");
+    let text = String::from_utf8_lossy(&all);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\nServer: oasis\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\r\n\r\nhello from oasis\nHTTP/1.1 206 Partial Content\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Content-Range: bytes 1000-1009/65536\r\n"),
+        "{text}"
+    );
+    let want: Vec<u8> = (1000..1010u32).map(|i| (i % 251) as u8).collect();
+    assert!(all.ends_with(&want), "the range's bytes: {text}");
+
+    // A conditional GET with the page's tag: 304.
+    let etag = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ETag: "))
+        .expect("an ETag")
+        .to_string();
+    let (head, body) = http10(
+        to,
+        &format!("GET / HTTP/1.0\r\nIf-None-Match: {etag}\r\n\r\n"),
+    );
+    assert!(
+        head.starts_with("HTTP/1.0 304 Not Modified\r\n") && body.is_empty(),
+        "{head}"
+    );
+
+    // 4 MiB streamed to an HTTP/1.0 client, up to the close.
+    let (head, body) = http10(to, "GET /stream/4096 HTTP/1.0\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
+    assert_eq!(body.len(), 4 << 20, "streamed bytes");
+    assert!(
+        body.chunks(1024)
+            .enumerate()
+            .all(|(i, line)| line.starts_with(format!("{i:08}").as_bytes()))
+    );
+
+    // A malformed request: 400, and the guest serves on.
+    let (head, _) = http10(to, "GARBAGE\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
+    let (_, stats) = http10(to, "GET /stats HTTP/1.0\r\n\r\n");
+    let stats = String::from_utf8(stats).unwrap();
+    assert!(stats.contains("\"malformed\":1"), "{stats}");
+    assert!(
+        guest.alive(),
+        "the VMM is still serving:\n{}",
+        guest.output()
+    );
+    ran("kvm_hello_http_over_user_mode_networking");
+}

@@ -57,6 +57,12 @@ pub struct Config {
     /// How often the server logs its counters (a `dns stats:` line, when
     /// they changed); zero never.
     pub stats_every: Duration,
+    /// The TCP port to serve the counters on over HTTP (`GET /metrics`,
+    /// Prometheus's text format, [`crate::metrics`]); `None`: not served.
+    pub metrics_port: Option<u16>,
+    /// The addresses allowed to read the metrics (an IPv4-mapped IPv6 peer
+    /// counts as its IPv4 address); empty: any. Others get 403.
+    pub metrics_allow: Vec<IpAddr>,
     /// TSIG keys (RFC 8945) this server knows: a request signed with one
     /// is verified and its response signed; one signed with another is
     /// answered BADKEY. With none, requests are answered as if unsigned.
@@ -122,6 +128,8 @@ impl Default for Config {
             identity: Identity::default(),
             cookies: CookieConfig::default(),
             stats_every: Duration::ZERO,
+            metrics_port: None,
+            metrics_allow: Vec::new(),
             keys: Vec::new(),
             xfr_keys: Vec::new(),
             journal: crate::service::JOURNAL_DEFAULT,

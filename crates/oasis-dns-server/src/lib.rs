@@ -55,8 +55,9 @@ extern crate alloc;
 extern crate std;
 
 pub mod config;
-pub mod conns;
+pub use oasis_net::conns;
 pub mod ident;
+pub mod metrics;
 pub mod rrl;
 pub mod serve;
 pub mod service;
@@ -89,6 +90,7 @@ pub struct Server {
     primaries: alloc::vec::Vec<SocketAddr>,
     rrl: RrlConfig,
     stats_every: Duration,
+    metrics: Option<(u16, alloc::vec::Vec<core::net::IpAddr>)>,
 }
 
 impl Server {
@@ -106,6 +108,8 @@ impl Server {
             identity,
             cookies,
             stats_every,
+            metrics_port,
+            metrics_allow,
             keys,
             xfr_keys,
             journal,
@@ -213,6 +217,7 @@ impl Server {
             primaries,
             rrl,
             stats_every,
+            metrics: metrics_port.map(|p| (p, metrics_allow)),
         }
     }
 
@@ -251,6 +256,7 @@ impl Server {
             primaries,
             rrl,
             stats_every,
+            metrics,
         } = self;
         info!(
             "{} answers ready; listening on port {port} (UDP and TCP)",
@@ -301,6 +307,16 @@ impl Server {
         }
         if !stats_every.is_zero() {
             oasis::spawn(report(service.clone(), rrl.clone(), stats_every));
+        }
+        if let Some((port, allow)) = metrics {
+            let listener = stack.listen_tcp(port, 16)?;
+            info!("metrics over HTTP on port {port} (GET /metrics)");
+            oasis::spawn(metrics::serve(
+                listener,
+                service.clone(),
+                rrl.clone(),
+                allow,
+            ));
         }
         serve::serve(&stack, service, port, tcp, rrl).await
     }

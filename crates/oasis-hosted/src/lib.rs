@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod block;
+pub mod hangup;
 pub mod net;
 pub mod reactor;
 pub mod tap;

@@ -36,6 +36,7 @@ mod any;
 pub mod api;
 pub mod batch;
 pub mod config;
+pub mod conns;
 pub mod direct;
 pub mod error;
 mod slots;

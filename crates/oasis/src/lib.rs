@@ -59,6 +59,23 @@ pub fn read_host_file(path: &str) -> Result<alloc::vec::Vec<u8>> {
     return Err(alloc::format!("{path}: a kvm unikernel has no host file system").into());
 }
 
+/// Waits until the operator asks the application to reload its
+/// configuration or data: on hosted, a SIGHUP to the process (`kill -HUP`,
+/// `systemctl reload`; the first wait takes SIGHUP from its default action,
+/// which ends the process); a kvm unikernel is never asked (its data comes
+/// from its image and devices: boot it again), so there this never returns.
+pub async fn reload_requested() -> Result {
+    #[cfg(not(target_os = "none"))]
+    return oasis_hosted::hangup::hangup()
+        .await
+        .map_err(|e| alloc::format!("waiting for SIGHUP: {e}").into());
+    #[cfg(target_os = "none")]
+    {
+        core::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
 /// Wall-clock time in nanoseconds since the Unix epoch.
 pub fn wall_clock_ns() -> u64 {
     oasis_rt::platform::clock().wall_ns()

@@ -57,11 +57,47 @@ pub struct Stats {
     pub truncated: AtomicU64,
     /// Answers worked out per query (DNAME substitution, looping chains).
     pub synthesised: AtomicU64,
+    /// Queries with the DNSSEC OK bit.
+    pub dnssec_ok: AtomicU64,
+    /// Responses by their (4-bit) rcode.
+    pub rcodes: [AtomicU64; 16],
+    /// Well-formed queries by type, as [`QTYPES`] lists them (the last
+    /// counts every other type).
+    pub qtypes: [AtomicU64; QTYPES.len()],
 }
+
+/// The query types counted one by one in [`Stats::qtypes`]; `None` stands
+/// for every other type.
+pub const QTYPES: [(Option<Type>, &str); 16] = [
+    (Some(Type::A), "A"),
+    (Some(Type::NS), "NS"),
+    (Some(Type::CNAME), "CNAME"),
+    (Some(Type::SOA), "SOA"),
+    (Some(Type::PTR), "PTR"),
+    (Some(Type::MX), "MX"),
+    (Some(Type::TXT), "TXT"),
+    (Some(Type::AAAA), "AAAA"),
+    (Some(Type::SRV), "SRV"),
+    (Some(Type::DS), "DS"),
+    (Some(Type::DNSKEY), "DNSKEY"),
+    (Some(Type::HTTPS), "HTTPS"),
+    (Some(Type::ANY), "ANY"),
+    (Some(Type::AXFR), "AXFR"),
+    (Some(Type::IXFR), "IXFR"),
+    (None, "other"),
+];
 
 impl Stats {
     fn bump(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Where a query of type `t` is counted in [`Stats::qtypes`].
+    pub fn qtype_index(t: Type) -> usize {
+        QTYPES
+            .iter()
+            .position(|(q, _)| *q == Some(t))
+            .unwrap_or(QTYPES.len() - 1)
     }
 }
 
@@ -286,5 +322,7 @@ enum Lookup<'c> {
     Refused,
 }
 
+#[cfg(test)]
+mod dnssec_proptests;
 #[cfg(test)]
 mod tests;

@@ -399,9 +399,33 @@ impl Catalog {
         x: &mut X,
         reserve: usize,
     ) -> Option<usize> {
+        let len = self.answer_counted(query, transport, out, x, reserve);
+        if let Some(n) = len
+            && n >= QNAME_AT
+        {
+            Stats::bump(&self.stats.rcodes[(out[3] & 0x0f) as usize]);
+        }
+        len
+    }
+
+    /// [`Catalog::answer_with`], but for counting the response's rcode.
+    fn answer_counted<X: EdnsExtension + ?Sized>(
+        &self,
+        query: &[u8],
+        transport: Transport,
+        out: &mut [u8],
+        x: &mut X,
+        reserve: usize,
+    ) -> Option<usize> {
         Stats::bump(&self.stats.queries);
         let q = match Query::parse(query) {
-            Ok(q) => q,
+            Ok(q) => {
+                Stats::bump(&self.stats.qtypes[Stats::qtype_index(q.qtype)]);
+                if q.edns.is_some_and(|e| e.dnssec_ok) {
+                    Stats::bump(&self.stats.dnssec_ok);
+                }
+                q
+            }
             Err(Reject::Drop) => {
                 Stats::bump(&self.stats.malformed);
                 return None;
@@ -498,6 +522,27 @@ impl Catalog {
                 }
             }
         }
+    }
+
+    /// The serial of the SOA of the zone at `apex`, read from its compiled
+    /// answer without counting a query or parsing the zone; `None` if no
+    /// zone of the catalog has that apex.
+    pub fn zone_serial(&self, apex: &Name) -> Option<u32> {
+        let mut query = alloc::vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        query.extend_from_slice(apex.to_lowercase().as_wire());
+        query.extend_from_slice(&Type::SOA.0.to_be_bytes());
+        query.extend_from_slice(&Class::IN.0.to_be_bytes());
+        let q = Query::parse(&query).ok()?;
+        let Lookup::Ready(t) = self.lookup(&q.lower[..q.qname_len], Type::SOA, false) else {
+            return None;
+        };
+        let mut out = alloc::vec![0u8; 65535];
+        let n = self.write(&q, &query, &t, out.len(), &mut out, &())?;
+        let m = crate::wire::Message::parse(&out[..n]).ok()?;
+        m.answers.iter().find_map(|r| match &r.rdata {
+            crate::wire::RData::Soa(s) if r.name == *apex => Some(s.serial),
+            _ => None,
+        })
     }
 
     /// Writes a compiled answer, dropping additional records or setting TC

@@ -855,3 +855,27 @@ mod cookies {
         }
     }
 }
+
+#[test]
+fn responses_are_counted_by_rcode_and_queries_by_type() {
+    let c = catalog();
+    ask(&c, "mail.example.com.", Type::A);
+    ask(&c, "mail.example.com.", Type::AAAA);
+    ask(&c, "nope.example.com.", Type::A);
+    ask(&c, "example.org.", Type::MX);
+    ask(&c, "mail.example.com.", Type(999));
+    let s = c.stats();
+    let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    assert_eq!(n(&s.rcodes[Rcode::NOERROR.0 as usize]), 3);
+    assert_eq!(n(&s.rcodes[Rcode::NXDOMAIN.0 as usize]), 1);
+    assert_eq!(n(&s.rcodes[Rcode::REFUSED.0 as usize]), 1);
+    assert_eq!(n(&s.qtypes[Stats::qtype_index(Type::A)]), 2);
+    assert_eq!(n(&s.qtypes[Stats::qtype_index(Type::AAAA)]), 1);
+    assert_eq!(n(&s.qtypes[Stats::qtype_index(Type::MX)]), 1);
+    assert_eq!(
+        n(&s.qtypes[QTYPES.len() - 1]),
+        1,
+        "type 999 counts as other"
+    );
+    assert_eq!(n(&s.dnssec_ok), 0);
+}

@@ -1,15 +1,17 @@
-//! The server's TCP connections under pressure (RFC 7766 §6.2.3, and what
-//! NSD and Knot do): at most `max` at once and `per_client` from one
-//! address; a connection waiting for its next query (or holding only part
-//! of one) is idle, and when a new connection needs room the one idle
-//! longest — from the same client first — is closed. With more than half
-//! of `max` open, an idle connection is kept `busy_idle` instead of `idle`.
-//! So a crowd of idle or half-sent connections cannot deny TCP to the
-//! clients that ask real questions. A connection just accepted counts as
-//! idle from then (its task reads its query before the next connection is
-//! admitted); in a flood of new connections from one address, one whose
-//! query had not arrived yet can still be closed, and its client retries
-//! (RFC 7766 §6.2.4), as against NSD or Knot.
+//! A TCP server's connections under pressure, shared by the protocol
+//! servers above the stacks (DNS over TCP, HTTP): at most `max` at once and
+//! `per_client` from one address; a connection waiting for its next request
+//! (or holding only part of one) is idle, and when a new connection needs
+//! room the one idle longest — from the same client first — is closed. With
+//! more than half of `max` open, an idle connection is kept `busy_idle`
+//! instead of `idle`. So a crowd of idle or half-sent connections cannot
+//! deny service to the clients that ask real questions; only when every
+//! connection is busy is a new one refused (RFC 7766 §6.2.3 for DNS, and
+//! what NSD, Knot and nginx do). A connection just accepted counts as idle
+//! from then (the server lets its task read the request it may already
+//! hold before the next connection is admitted); in a flood of new
+//! connections from one address, one whose request had not arrived yet can
+//! still be closed, and its client retries.
 
 use alloc::rc::Rc;
 use alloc::vec::Vec;
@@ -48,29 +50,29 @@ impl Default for TcpLimits {
 
 /// What the connection table counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct TcpCounts {
+pub struct TcpCounts {
     /// Connections open now.
-    pub(crate) open: usize,
+    pub open: usize,
     /// Connections admitted, in all.
-    pub(crate) admitted: u64,
+    pub admitted: u64,
     /// Idle connections closed to make room for a new one.
-    pub(crate) evicted: u64,
+    pub evicted: u64,
     /// New connections refused: no room, and none idle to close.
-    pub(crate) refused: u64,
+    pub refused: u64,
 }
 
 /// One open connection, as the table sees it.
 struct Open {
     id: u64,
     peer: IpAddr,
-    /// Since when it has waited for a query; `None` while it is answered.
+    /// Since when it has waited for a request; `None` while it is answered.
     idle_since: Option<Instant>,
     closer: Rc<Closer>,
 }
 
 /// The signal that tells a connection's task to close.
 #[derive(Default)]
-pub(crate) struct Closer {
+pub struct Closer {
     closed: Cell<bool>,
     waker: RefCell<Option<Waker>>,
 }
@@ -84,7 +86,7 @@ impl Closer {
     }
 
     /// Completes once the table closed the connection.
-    pub(crate) async fn closed(&self) {
+    pub async fn closed(&self) {
         poll_fn(|cx| {
             if self.closed.get() {
                 Poll::Ready(())
@@ -98,7 +100,7 @@ impl Closer {
 }
 
 /// The open connections of one server.
-pub(crate) struct Conns {
+pub struct Conns {
     limits: TcpLimits,
     open: RefCell<Vec<Open>>,
     next_id: Cell<u64>,
@@ -106,14 +108,16 @@ pub(crate) struct Conns {
 }
 
 /// A connection's place in the table, given up when dropped.
-pub(crate) struct Ticket {
+pub struct Ticket {
     conns: Rc<Conns>,
     id: u64,
-    pub(crate) closer: Rc<Closer>,
+    /// Tells the connection's task when the table closed it.
+    pub closer: Rc<Closer>,
 }
 
 impl Conns {
-    pub(crate) fn new(limits: TcpLimits) -> Rc<Conns> {
+    /// An empty table with `limits`.
+    pub fn new(limits: TcpLimits) -> Rc<Conns> {
         Rc::new(Conns {
             limits,
             open: RefCell::new(Vec::new()),
@@ -122,7 +126,8 @@ impl Conns {
         })
     }
 
-    pub(crate) fn counts(&self) -> TcpCounts {
+    /// What the table counted so far, and how many are open now.
+    pub fn counts(&self) -> TcpCounts {
         TcpCounts {
             open: self.open.borrow().len(),
             ..self.counts.get()
@@ -137,7 +142,7 @@ impl Conns {
 
     /// Admits a connection from `peer`, closing an idle one to make room
     /// if it must; `None` if there is no room and none is idle.
-    pub(crate) fn admit(self: &Rc<Conns>, peer: IpAddr) -> Option<Ticket> {
+    pub fn admit(self: &Rc<Conns>, peer: IpAddr) -> Option<Ticket> {
         let mut open = self.open.borrow_mut();
         let from_peer = open.iter().filter(|o| o.peer == peer).count();
         if from_peer >= self.limits.per_client.max(1) {
@@ -161,7 +166,7 @@ impl Conns {
         open.push(Open {
             id,
             peer,
-            // A new connection waits for its first query.
+            // A new connection waits for its first request.
             idle_since: Some(Instant::now()),
             closer: closer.clone(),
         });
@@ -191,7 +196,7 @@ impl Conns {
     }
 
     /// How long an idle connection is kept now.
-    pub(crate) fn idle_timeout(&self) -> Duration {
+    pub fn idle_timeout(&self) -> Duration {
         if self.open.borrow().len() * 2 > self.limits.max {
             self.limits.busy_idle.min(self.limits.idle)
         } else {
@@ -201,13 +206,13 @@ impl Conns {
 }
 
 impl Ticket {
-    /// The connection answers a query now (not idle).
-    pub(crate) fn busy(&self) {
+    /// The connection answers a request now (not idle).
+    pub fn busy(&self) {
         self.set_idle(None);
     }
 
-    /// The connection waits for its next query from now on.
-    pub(crate) fn idle(&self) {
+    /// The connection waits for its next request from now on.
+    pub fn idle(&self) {
         self.set_idle(Some(Instant::now()));
     }
 
