@@ -16,7 +16,10 @@
 //! requests and signs their answers, every message of a transfer included,
 //! can require a key for AXFR and IXFR and for a secondary zone's NOTIFY,
 //! and signs its own SOA queries, transfer requests and NOTIFY (RFC 8945,
-//! [`oasis_dns::tsig`]). The application chooses the
+//! [`oasis_dns::tsig`]). It answers dynamic UPDATE (RFC 2136) for the zones
+//! loaded here as [`Config::update`] allows, each acknowledged update made
+//! durable first in an [`update::UpdateLog`] ([`Server::with_update_log`]:
+//! oasis-store on a block device, replayed at the next start). The application chooses the
 //! zones and the [`Config`]; [`config`] also has the boot-argument value
 //! types for it, so a server configured by boot arguments writes them as
 //! `apps/dns` does.
