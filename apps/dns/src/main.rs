@@ -26,7 +26,7 @@ use oasis_dns_server::config::{
     SecondaryZone, TsigKey, UpdateAllow, UpdateKey,
 };
 use oasis_dns_server::update::{Policy, StoredLog, replay};
-use oasis_dns_server::{RrlConfig, Server, TcpLimits};
+use oasis_dns_server::{RrlConfig, Server, Service, TcpLimits};
 
 oasis::boot_arg! {
     /// Zone files to serve instead of the built-in zones.
@@ -156,14 +156,7 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     let secondaries = SECONDARY.values();
     // Zone texts from the host's files or a tar on the `zones` disk, if given.
     let texts: Option<Vec<(String, String)>> = if !files.is_empty() {
-        let mut texts = Vec::new();
-        for f in &files {
-            let bytes = oasis::read_host_file(f)?;
-            let text =
-                String::from_utf8(bytes).map_err(|_| alloc::format!("{f}: not UTF-8 text"))?;
-            texts.push((f.clone(), text));
-        }
-        Some(texts)
+        Some(read_zone_files(&files)?)
     } else if let Some(disk) = env.optional_block("zones") {
         Some(zones::from_tar(&disk)?)
     } else {
@@ -257,6 +250,46 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     if let Some(log) = log {
         server = server.with_update_log(alloc::boxed::Box::new(log), replayed);
     }
+    if !files.is_empty() {
+        oasis::spawn(reload_on_request(files, server.service().clone()));
+    }
     let stack = oasis_net::stack(&mut env, "service")?;
     server.run(stack).await
+}
+
+/// The texts of the zone files named, with their names.
+fn read_zone_files(files: &[String]) -> oasis::Result<Vec<(String, String)>> {
+    let mut texts = Vec::new();
+    for f in files {
+        let bytes = oasis::read_host_file(f)?;
+        let text = String::from_utf8(bytes).map_err(|_| alloc::format!("{f}: not UTF-8 text"))?;
+        texts.push((f.clone(), text));
+    }
+    Ok(texts)
+}
+
+/// Reads the zone files again each time the operator asks (SIGHUP on
+/// hosted) and serves what changed, answering all the while: a file that
+/// does not load leaves every zone as it was, and says why.
+async fn reload_on_request(files: Vec<String>, service: alloc::rc::Rc<Service>) {
+    loop {
+        if let Err(e) = oasis::reload_requested().await {
+            oasis::log::warn!("zone reloads: {e}");
+            return;
+        }
+        oasis::log::info!("reload: reading {} zone file(s)", files.len());
+        let zones = read_zone_files(&files).and_then(|texts| {
+            load_all(texts.iter().map(|(f, t)| (f.as_str(), t.as_str()))).map_err(Into::into)
+        });
+        let done = zones.and_then(|zones| service.reload(zones));
+        match done {
+            Ok(lines) if lines.is_empty() => oasis::log::info!("reload: no zone changed"),
+            Ok(lines) => {
+                for line in lines {
+                    oasis::log::info!("reload: {line}");
+                }
+            }
+            Err(e) => oasis::log::warn!("reload failed, zones unchanged: {e}"),
+        }
+    }
 }

@@ -239,3 +239,80 @@ fn metrics_count_queries_by_type_and_rcode_for_a_scrape() {
     assert!(head.starts_with("HTTP/1.1 403"), "{head}\n{body}");
     assert!(!body.contains("oasis_dns_queries_total"), "{body}");
 }
+
+/// Sends SIGHUP to `server`.
+fn hangup(server: &Server) {
+    let ok = Command::new("kill")
+        .args(["-HUP", &server.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -HUP");
+}
+
+/// The A records for `name`, asked until they are `want` (at most 10 s).
+fn wait_for_a(port: u16, name: &str, want: [u8; 4]) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if udp_query(port, name, 1, Duration::from_millis(200))
+            .is_some_and(|m| a_records(&m) == [want])
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn sighup_reloads_the_zone_files_and_a_broken_one_changes_nothing() {
+    let zone = |serial: u32, addr: &str| {
+        format!("$ORIGIN test.\n$TTL 60\n@ SOA ns h {serial} 2 3 4 5\n@ NS ns\nns A {addr}\n")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("test.zone");
+    std::fs::write(&file, zone(1, "192.0.2.7")).unwrap();
+    let port = free_port();
+    let arg = format!("--zone-file={}", file.display());
+    let server = start(&["--", &arg, "--axfr-allow=127.0.0.1"], port);
+    assert!(wait_for_a(port, "ns.test", [192, 0, 2, 7]));
+
+    // A new serial: served after the SIGHUP, and IXFR from the old one
+    // gives the step.
+    std::fs::write(&file, zone(2, "192.0.2.8")).unwrap();
+    hangup(&server);
+    assert!(wait_for_a(port, "ns.test", [192, 0, 2, 8]), "not reloaded");
+    let old = oasis_dns::zone::file::load("test.zone", &zone(1, "192.0.2.7")).unwrap();
+    let q = oasis_dns::xfr::ixfr_query(&old.apex, old.soa(), 7);
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.send_to(&q, ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.recv(&mut buf).unwrap();
+    let m = Message::parse(&buf[..n]).unwrap();
+    let soas = m
+        .answers
+        .iter()
+        .filter(|r| matches!(r.rdata, RData::Soa(_)))
+        .count();
+    assert_eq!(
+        soas, 4,
+        "an incremental IXFR (new, old, new, new SOA): {m:?}"
+    );
+
+    // A broken file: the zone stays as it was, and keeps answering.
+    std::fs::write(&file, "$ORIGIN test.\n@ SOA broken\n").unwrap();
+    hangup(&server);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        wait_for_a(port, "ns.test", [192, 0, 2, 8]),
+        "a broken reload changed the zone"
+    );
+    // And the next good one is taken.
+    std::fs::write(&file, zone(3, "192.0.2.9")).unwrap();
+    hangup(&server);
+    assert!(
+        wait_for_a(port, "ns.test", [192, 0, 2, 9]),
+        "not reloaded after a broken file"
+    );
+}

@@ -441,8 +441,89 @@ impl Service {
                 zones.push(z.clone());
             }
         }
-        *self.catalog.borrow_mut() = Rc::new(Catalog::new(zones)?);
+        self.swap(Catalog::new(zones)?);
         Ok(())
+    }
+
+    /// Serves `catalog` from now on, its counters going on from the
+    /// current one's; a signed catalog's zones are read now (as at start).
+    fn swap(&self, catalog: Catalog) {
+        catalog.continue_stats(&self.catalog());
+        catalog.prepare();
+        *self.catalog.borrow_mut() = Rc::new(catalog);
+    }
+
+    /// Reloads the primary zones from `zones`, newly read from their
+    /// sources (the operator's SIGHUP): a zone whose serial changed is
+    /// replaced (its step journaled for IXFR, its secondaries NOTIFYed), a
+    /// new zone is added, a zone no longer given is dropped; a zone that
+    /// takes dynamic updates, or is served here as a secondary, is left as
+    /// it is. If the new zones do not compile, nothing changes. Gives what
+    /// it did, one line per zone.
+    pub fn reload(&self, zones: Vec<Zone>) -> Result<Vec<alloc::string::String>, oasis::Error> {
+        let policy = self.update_policy();
+        let mut done = Vec::new();
+        // Without secondaries or updates the zones are only in the catalog.
+        if self.local.borrow().is_empty() && self.secondaries.is_empty() {
+            *self.local.borrow_mut() = self.catalog().zones().to_vec();
+        }
+        let mut local = self.local.borrow().clone();
+        let mut steps = Vec::new();
+        let kept: Vec<Name> = zones.iter().map(|z| z.apex.clone()).collect();
+        for zone in zones {
+            let apex = zone.apex.clone();
+            if self.secondaries.iter().any(|s| s.apex == apex) {
+                done.push(alloc::format!(
+                    "{apex}: a secondary zone here, not reloaded"
+                ));
+                continue;
+            }
+            match local.iter().position(|z| z.apex == apex) {
+                None => {
+                    done.push(alloc::format!("{apex}: added"));
+                    local.push(zone);
+                }
+                Some(_) if policy.covers(&apex) => done.push(alloc::format!(
+                    "{apex}: takes dynamic updates, not reloaded from its file (restart to)"
+                )),
+                Some(i) => {
+                    let (old, new) = (serial_of(local[i].soa()), serial_of(zone.soa()));
+                    if old == new {
+                        continue;
+                    }
+                    steps.push((apex.clone(), oasis_dns::xfr::diff(&local[i], &zone)));
+                    done.push(alloc::format!("{apex}: serial {old} -> {new}"));
+                    local[i] = zone;
+                }
+            }
+        }
+        local.retain(|z| {
+            let keep = kept.contains(&z.apex) || policy.covers(&z.apex);
+            if !keep {
+                done.push(alloc::format!("{}: no longer given, dropped", z.apex));
+            }
+            keep
+        });
+        if done.is_empty() {
+            return Ok(done);
+        }
+        let mut all = local.clone();
+        for s in &self.secondaries {
+            if let Some(z) = s.zone.borrow().as_ref() {
+                all.push(z.clone());
+            }
+        }
+        let catalog = Catalog::new(all)?;
+        *self.local.borrow_mut() = local;
+        self.swap(catalog);
+        for (apex, step) in steps {
+            self.push_step(&apex, step);
+            self.changed.borrow_mut().push(apex);
+        }
+        if let Some(w) = self.changed_waiter.borrow_mut().take() {
+            w.wake();
+        }
+        Ok(done)
     }
 
     /// Whether UPDATE is answered here (some zone has an update policy).
@@ -593,7 +674,7 @@ impl Service {
             step.added.len()
         );
         self.local.borrow_mut()[index] = applied.zone;
-        *self.catalog.borrow_mut() = Rc::new(catalog);
+        self.swap(catalog);
         self.push_step(&apex, step);
         updates.count(|c| c.applied += 1);
         self.changed.borrow_mut().push(apex);

@@ -233,6 +233,28 @@ impl Catalog {
             .max_by_key(|&i| self.apexes[i].label_count())
     }
 
+    /// Takes over `old`'s counters, for a catalog that replaces it (a new
+    /// copy of a zone, an update, a reload): the counts go on rather than
+    /// start again.
+    pub fn continue_stats(&self, old: &Catalog) {
+        let (to, from) = (&self.stats, &old.stats);
+        let pairs = [
+            (&to.queries, &from.queries),
+            (&to.malformed, &from.malformed),
+            (&to.refused, &from.refused),
+            (&to.truncated, &from.truncated),
+            (&to.synthesised, &from.synthesised),
+            (&to.dnssec_ok, &from.dnssec_ok),
+        ];
+        let all = pairs
+            .into_iter()
+            .chain(to.rcodes.iter().zip(&from.rcodes))
+            .chain(to.qtypes.iter().zip(&from.qtypes));
+        for (t, f) in all {
+            t.store(f.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
     /// Whether some zone is signed (queries with the DNSSEC OK bit get
     /// signatures and proofs).
     pub fn is_signed(&self) -> bool {
