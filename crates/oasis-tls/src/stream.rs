@@ -1,0 +1,434 @@
+//! [`TlsStream`]: a TLS server connection over any oasis-net TCP stream,
+//! itself a [`TcpStream`], so whatever serves TCP serves TLS; and
+//! [`TlsListener`], whose accepted connections are such streams.
+//!
+//! rustls runs without std here through its unbuffered API: the stream
+//! owns the bytes in both directions (TLS records received and not yet
+//! processed, records to send, plaintext decrypted and not yet read), so a
+//! read or a write dropped half-way — oasis-http races every read against
+//! its timers — loses nothing: the next call goes on from where the bytes
+//! lie. The handshake runs inside the first read (or write), under the
+//! caller's own deadline: a client that stalls in the handshake is closed
+//! by the server's head timeout like one that stalls in a request.
+//!
+//! Everything from the peer is hostile: a malformed or unacceptable
+//! record ends that connection with an error (and, best effort, the alert
+//! rustls has for it), never a panic.
+
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+use log::debug;
+use oasis_net::{NetError, TcpListener, TcpStream};
+use rustls::ServerConfig;
+use rustls::server::UnbufferedServerConnection;
+use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
+
+/// The largest TLS record on the wire: a 5-byte header and at most
+/// 2^14 + 2048 bytes of ciphertext (RFC 5246 §6.2.3; TLS 1.3 allows less).
+const MAX_RECORD: usize = 5 + 16384 + 2048;
+
+/// Plaintext taken into one record at most.
+const MAX_FRAGMENT: usize = 16384;
+
+/// The first size of the buffer of received records, doubled when a
+/// record (or a handshake message spread over records, which rustls keeps
+/// in the buffer until it is whole) needs more, up to [`MAX_INCOMING`].
+const FIRST_INCOMING: usize = 4096;
+
+/// The most the buffer of received records grows to.
+const MAX_INCOMING: usize = 4 * MAX_RECORD;
+
+/// A TLS server connection over `S`.
+pub struct TlsStream<S> {
+    tcp: S,
+    peer: SocketAddr,
+    conn: Option<UnbufferedServerConnection>,
+    /// TLS records received, `incoming[..in_len]`, not yet processed.
+    incoming: Vec<u8>,
+    in_len: usize,
+    /// TLS records to send: `outgoing[out_sent..]`.
+    outgoing: Vec<u8>,
+    out_sent: usize,
+    /// Plaintext decrypted and not yet read: `plain[plain_read..]`.
+    plain: Vec<u8>,
+    plain_read: usize,
+    /// The handshake is done: application data may go both ways.
+    established: bool,
+    /// The peer sent close_notify, or closed the TCP connection.
+    peer_closed: bool,
+    /// `shutdown` was asked: FIN follows the last record queued.
+    want_fin: bool,
+    fin_sent: bool,
+    /// The connection failed (a TLS error): every call fails.
+    failed: bool,
+}
+
+/// What one pass over the received records left.
+enum Pass {
+    /// More records are needed from the peer.
+    NeedInput,
+    /// The connection is closed both ways.
+    Closed,
+}
+
+impl<S: TcpStream> TlsStream<S> {
+    /// A server connection over `tcp` with `config`; the handshake
+    /// happens in the first read or write.
+    pub fn new(tcp: S, config: Arc<ServerConfig>) -> TlsStream<S> {
+        let peer = tcp.peer_addr();
+        let conn = match UnbufferedServerConnection::new(config) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                debug!("tls: {peer}: cannot start a connection: {e}");
+                None
+            }
+        };
+        TlsStream {
+            tcp,
+            peer,
+            failed: conn.is_none(),
+            conn,
+            incoming: vec![0; FIRST_INCOMING],
+            in_len: 0,
+            outgoing: Vec::new(),
+            out_sent: 0,
+            plain: Vec::new(),
+            plain_read: 0,
+            established: false,
+            peer_closed: false,
+            want_fin: false,
+            fin_sent: false,
+        }
+    }
+
+    /// The handshake is done.
+    pub fn is_established(&self) -> bool {
+        self.established
+    }
+
+    /// The TLS connection's state, once the handshake is done: the
+    /// protocol version and cipher suite agreed on, whether the session was
+    /// resumed.
+    pub fn connection(&self) -> Option<&UnbufferedServerConnection> {
+        self.conn.as_ref().filter(|_| self.established)
+    }
+
+    /// The TCP stream underneath.
+    pub fn get_ref(&self) -> &S {
+        &self.tcp
+    }
+
+    fn fail(&mut self, what: &dyn core::fmt::Display) -> NetError {
+        if !self.failed {
+            debug!("tls: {}: {what}", self.peer);
+        }
+        self.failed = true;
+        NetError::ConnectionReset(self.peer)
+    }
+
+    /// Processes what was received, up to the point where more input is
+    /// needed: decrypted data goes to `plain`, records to send to
+    /// `outgoing`; with `encrypt`, once application data may be sent, that
+    /// much of it is encrypted into `outgoing` (returned: how much).
+    fn pass(&mut self, encrypt: Option<&[u8]>) -> Result<(Pass, usize), NetError> {
+        if self.failed {
+            return Err(NetError::ConnectionReset(self.peer));
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(NetError::ConnectionReset(self.peer));
+        };
+        loop {
+            let UnbufferedStatus { mut discard, state } =
+                conn.process_tls_records(&mut self.incoming[..self.in_len]);
+            let mut error = None;
+            let mut out = None;
+            match state {
+                Err(e) => error = Some(e),
+                Ok(ConnectionState::ReadTraffic(mut r)) => {
+                    while let Some(rec) = r.next_record() {
+                        match rec {
+                            Ok(rec) => {
+                                discard += rec.discard;
+                                self.plain.extend_from_slice(rec.payload);
+                            }
+                            Err(e) => {
+                                error = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok(ConnectionState::ReadEarlyData(mut r)) => {
+                    // Not offered (max_early_data_size is 0); taken as data
+                    // all the same should rustls hand any over.
+                    while let Some(Ok(rec)) = r.next_record() {
+                        discard += rec.discard;
+                        self.plain.extend_from_slice(rec.payload);
+                    }
+                }
+                Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                    let start = self.outgoing.len();
+                    let mut room = 2048;
+                    loop {
+                        self.outgoing.resize(start + room, 0);
+                        match e.encode(&mut self.outgoing[start..]) {
+                            Ok(n) => {
+                                self.outgoing.truncate(start + n);
+                                break;
+                            }
+                            Err(EncodeError::InsufficientSize(s)) => room = s.required_size,
+                            Err(other) => {
+                                self.outgoing.truncate(start);
+                                error = Some(rustls::Error::General(alloc::format!("{other}")));
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok(ConnectionState::TransmitTlsData(t)) => {
+                    // What was encoded is queued in `outgoing`, sent in order
+                    // before anything that follows it.
+                    t.done();
+                }
+                Ok(ConnectionState::BlockedHandshake) => out = Some((Pass::NeedInput, 0)),
+                Ok(ConnectionState::PeerClosed) => self.peer_closed = true,
+                Ok(ConnectionState::Closed) => out = Some((Pass::Closed, 0)),
+                Ok(ConnectionState::WriteTraffic(mut w)) => {
+                    if !self.established {
+                        self.established = true;
+                    }
+                    let mut taken = 0;
+                    if let Some(data) = encrypt {
+                        let data = &data[..data.len().min(MAX_FRAGMENT)];
+                        let start = self.outgoing.len();
+                        let mut room = data.len() + 64;
+                        loop {
+                            self.outgoing.resize(start + room, 0);
+                            match w.encrypt(data, &mut self.outgoing[start..]) {
+                                Ok(n) => {
+                                    self.outgoing.truncate(start + n);
+                                    taken = data.len();
+                                    break;
+                                }
+                                Err(EncryptError::InsufficientSize(s)) => room = s.required_size,
+                                Err(other) => {
+                                    self.outgoing.truncate(start);
+                                    error = Some(rustls::Error::General(alloc::format!("{other}")));
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    if error.is_none() {
+                        out = Some((Pass::NeedInput, taken));
+                    }
+                }
+                Ok(_) => out = Some((Pass::NeedInput, 0)),
+            }
+            if discard > 0 {
+                self.incoming.copy_within(discard..self.in_len, 0);
+                self.in_len -= discard;
+            }
+            if let Some(e) = error {
+                // rustls queues the alert that says why; it is the next
+                // thing a pass would hand over.
+                if let UnbufferedStatus {
+                    state: Ok(ConnectionState::EncodeTlsData(mut a)),
+                    ..
+                } = conn.process_tls_records(&mut [])
+                {
+                    let mut buf = [0u8; 64];
+                    if let Ok(n) = a.encode(&mut buf) {
+                        self.outgoing.extend_from_slice(&buf[..n]);
+                    }
+                }
+                return Err(self.fail(&e));
+            }
+            if let Some(out) = out {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Sends every queued record, then FIN if a shutdown asked for it.
+    async fn flush(&mut self) -> Result<(), NetError> {
+        while self.out_sent < self.outgoing.len() {
+            let n = self.tcp.write(&self.outgoing[self.out_sent..]).await?;
+            self.out_sent += n;
+        }
+        self.outgoing.clear();
+        self.out_sent = 0;
+        if self.want_fin && !self.fin_sent {
+            self.fin_sent = true;
+            self.tcp.shutdown()?;
+        }
+        Ok(())
+    }
+
+    /// Reads more records from the peer; false at its end of stream.
+    async fn receive(&mut self) -> Result<bool, NetError> {
+        if self.in_len == self.incoming.len() {
+            if self.incoming.len() >= MAX_INCOMING {
+                return Err(self.fail(&"a handshake message larger than served"));
+            }
+            let grown = (self.incoming.len() * 2).min(MAX_INCOMING);
+            self.incoming.resize(grown, 0);
+        }
+        let n = self.tcp.read(&mut self.incoming[self.in_len..]).await?;
+        self.in_len += n;
+        Ok(n > 0)
+    }
+
+    /// Drives the handshake to its end.
+    async fn handshake(&mut self) -> Result<(), NetError> {
+        while !self.established {
+            let (pass, _) = self.pass(None)?;
+            self.flush().await?;
+            if self.established {
+                break;
+            }
+            match pass {
+                Pass::Closed => return Err(NetError::Closed(self.peer)),
+                Pass::NeedInput => {
+                    if !self.receive().await? {
+                        return Err(self.fail(&"closed during the handshake"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: TcpStream> TcpStream for TlsStream<S> {
+    fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        loop {
+            if self.plain_read < self.plain.len() {
+                let n = buf.len().min(self.plain.len() - self.plain_read);
+                buf[..n].copy_from_slice(&self.plain[self.plain_read..self.plain_read + n]);
+                self.plain_read += n;
+                if self.plain_read == self.plain.len() {
+                    self.plain.clear();
+                    self.plain_read = 0;
+                }
+                return Ok(n);
+            }
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            // Whatever is queued (handshake records, tickets, an alert, a
+            // close_notify) goes before waiting for the peer.
+            self.flush().await?;
+            if self.peer_closed {
+                return Ok(0);
+            }
+            let (pass, _) = self.pass(None)?;
+            if self.plain_read < self.plain.len() {
+                continue;
+            }
+            if self.outgoing.len() > self.out_sent {
+                continue;
+            }
+            if self.peer_closed {
+                return Ok(0);
+            }
+            if let Pass::Closed = pass {
+                return Ok(0);
+            }
+            if !self.receive().await? {
+                self.peer_closed = true;
+                if !self.established {
+                    return Err(self.fail(&"closed during the handshake"));
+                }
+                return Ok(0);
+            }
+        }
+    }
+
+    async fn write(&mut self, data: &[u8]) -> Result<usize, NetError> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        if self.want_fin {
+            return Err(NetError::Closed(self.peer));
+        }
+        self.handshake().await?;
+        self.flush().await?;
+        let (_, taken) = self.pass(Some(data))?;
+        self.flush().await?;
+        if taken == 0 {
+            return Err(NetError::Closed(self.peer));
+        }
+        Ok(taken)
+    }
+
+    /// Queues close_notify, and FIN after it: both go with the next read
+    /// (oasis-http's linger reads right after), or at once when nothing
+    /// is queued and the handshake never finished.
+    fn shutdown(&mut self) -> Result<(), NetError> {
+        if self.want_fin {
+            return Ok(());
+        }
+        self.want_fin = true;
+        if self.established
+            && !self.failed
+            && let Some(conn) = self.conn.as_mut()
+            && let UnbufferedStatus {
+                state: Ok(ConnectionState::WriteTraffic(mut w)),
+                ..
+            } = conn.process_tls_records(&mut [])
+        {
+            let mut buf = [0u8; 64];
+            if let Ok(n) = w.queue_close_notify(&mut buf) {
+                self.outgoing.extend_from_slice(&buf[..n]);
+            }
+        }
+        if self.out_sent == self.outgoing.len() {
+            self.fin_sent = true;
+            return self.tcp.shutdown();
+        }
+        Ok(())
+    }
+
+    async fn close(mut self) -> Result<(), NetError> {
+        self.shutdown()?;
+        self.flush().await?;
+        self.tcp.close().await
+    }
+}
+
+/// A TCP listener whose connections are [`TlsStream`]s with one
+/// configuration: hand it to `oasis_http::Server::serve` to serve HTTPS.
+pub struct TlsListener<L> {
+    inner: L,
+    config: Arc<ServerConfig>,
+}
+
+impl<L: TcpListener> TlsListener<L> {
+    /// TLS with `config` on the connections `inner` accepts.
+    pub fn new(inner: L, config: Arc<ServerConfig>) -> TlsListener<L> {
+        TlsListener { inner, config }
+    }
+}
+
+impl<L: TcpListener> TcpListener for TlsListener<L> {
+    type Stream = TlsStream<L::Stream>;
+
+    fn local_port(&self) -> u16 {
+        self.inner.local_port()
+    }
+
+    /// The next connection, its handshake still to come (in its first
+    /// read), so one slow client does not hold up the others.
+    async fn accept(&self) -> Result<(TlsStream<L::Stream>, SocketAddr), NetError> {
+        let (tcp, peer) = self.inner.accept().await?;
+        Ok((TlsStream::new(tcp, self.config.clone()), peer))
+    }
+}
