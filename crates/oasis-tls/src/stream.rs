@@ -253,6 +253,21 @@ impl<S: TcpStream> TlsStream<S> {
         }
     }
 
+    /// [`Self::pass`]; on a TLS error, the alert that says why is sent
+    /// (best effort) before the error is returned.
+    async fn step(&mut self, encrypt: Option<&[u8]>) -> Result<(Pass, usize), NetError> {
+        match self.pass(encrypt) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                if self.out_sent < self.outgoing.len() {
+                    self.want_fin = true;
+                    let _ = self.flush().await;
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Sends every queued record, then FIN if a shutdown asked for it.
     async fn flush(&mut self) -> Result<(), NetError> {
         while self.out_sent < self.outgoing.len() {
@@ -285,7 +300,7 @@ impl<S: TcpStream> TlsStream<S> {
     /// Drives the handshake to its end.
     async fn handshake(&mut self) -> Result<(), NetError> {
         while !self.established {
-            let (pass, _) = self.pass(None)?;
+            let (pass, _) = self.step(None).await?;
             self.flush().await?;
             if self.established {
                 break;
@@ -329,7 +344,7 @@ impl<S: TcpStream> TcpStream for TlsStream<S> {
             if self.peer_closed {
                 return Ok(0);
             }
-            let (pass, _) = self.pass(None)?;
+            let (pass, _) = self.step(None).await?;
             if self.plain_read < self.plain.len() {
                 continue;
             }
@@ -361,7 +376,7 @@ impl<S: TcpStream> TcpStream for TlsStream<S> {
         }
         self.handshake().await?;
         self.flush().await?;
-        let (_, taken) = self.pass(Some(data))?;
+        let (_, taken) = self.step(Some(data)).await?;
         self.flush().await?;
         if taken == 0 {
             return Err(NetError::Closed(self.peer));
