@@ -8,6 +8,18 @@
 //! curl -i http://127.0.0.1:8080/hello/you
 //! ```
 //!
+//! With `--tls-port=PORT` the same routes are served over HTTPS too (TLS
+//! 1.3 and 1.2, oasis-tls): hosted with `--tls-cert=FILE --tls-key=FILE`,
+//! else with the certificate compiled in (`OASIS_TLS_CERT`/`OASIS_TLS_KEY`
+//! at build time, else one made for `localhost` by the build — the boot
+//! log says which):
+//!
+//! ```text
+//! oasis run examples/hello-http --target hosted -- --port=8080 --tls-port=8443
+//! oasis run examples/hello-http --target kvm --net service=user,fwd=tcp:8080:80,fwd=tcp:8443:443 -- --tls-port=443
+//! curl -k https://127.0.0.1:8443/hello/you
+//! ```
+//!
 //! Routes: `/` (a page with an ETag and a date: 304 to a conditional GET),
 //! `/blob` (64 KiB of static bytes: ranges, 206/416), `/hello/:name`,
 //! `POST /echo` (the body back), `/api/sum?a=&b=` and `POST /api/echo`
@@ -32,6 +44,18 @@ use oasis_net::prelude::*;
 oasis::boot_arg! {
     /// The HTTP port.
     static PORT: u16 = Arg::new("port", "TCP port to serve HTTP on").default("80");
+}
+oasis::boot_arg! {
+    /// The HTTPS port.
+    static TLS_PORT: u16 = Arg::new("tls-port", "TCP port to serve HTTPS on (the same routes; none by default)");
+}
+oasis::boot_arg! {
+    /// The certificate chain.
+    static TLS_CERT: String = Arg::new("tls-cert", "PEM certificate chain for HTTPS (hosted; else the one compiled in)").value_name("FILE");
+}
+oasis::boot_arg! {
+    /// Its key.
+    static TLS_KEY: String = Arg::new("tls-key", "PEM private key of --tls-cert (hosted)").value_name("FILE");
 }
 oasis::boot_arg! {
     /// Connections at once at most.
@@ -179,6 +203,22 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
         "hello-http: serving HTTP on port {port} ({} connections at most)",
         limits.tcp.max
     );
+    // HTTPS: the same server (routes, limits, counters, connection table)
+    // on TLS streams.
+    let tls = match TLS_PORT.value() {
+        Some(tls_port) => {
+            let (config, which) =
+                oasis_tls::load(TLS_CERT.value().as_deref(), TLS_KEY.value().as_deref())?;
+            let tls_listener =
+                oasis_tls::TlsListener::new(stack.listen_tcp(tls_port, 128)?, config);
+            info!("hello-http: serving HTTPS on port {tls_port} with {which}");
+            Some(oasis::spawn(server.clone().serve(tls_listener)))
+        }
+        None => None,
+    };
     server.serve(listener).await?;
+    if let Some(tls) = tls {
+        tls.await?;
+    }
     Ok(())
 }
