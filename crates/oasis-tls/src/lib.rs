@@ -21,7 +21,9 @@
 //!   half-way (a timeout) loses nothing.
 //! - [`server_config`]: a certificate chain and its key in PEM, TLS 1.3 and
 //!   1.2, ALPN `http/1.1`, session resumption from a cache of 1,024
-//!   sessions (session IDs for TLS 1.2, stateful tickets for TLS 1.3).
+//!   sessions (session IDs for TLS 1.2, stateful tickets for TLS 1.3;
+//!   rustls's own cache needs std or its `hashbrown` feature and a lock
+//!   factory, this one is a dozen lines over a spin lock).
 //! - [`builtin`]: the certificate compiled into the image by this crate's
 //!   build script — the PEM files `OASIS_TLS_CERT` and `OASIS_TLS_KEY`
 //!   name at build time, else a self-signed certificate for `localhost`,
@@ -52,7 +54,7 @@ extern crate alloc;
 
 pub mod stream;
 
-use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -61,10 +63,9 @@ use alloc::vec::Vec;
 
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
-use rustls::lock::{Lock, MakeMutex, MutexGuard, Poisoned};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use rustls::server::ServerSessionMemoryCache;
+use rustls::server::StoresServerSessions;
 use rustls::time_provider::TimeProvider;
 
 pub use rustls;
@@ -91,27 +92,65 @@ impl TimeProvider for WallClock {
     }
 }
 
-/// rustls's locks without std: a spin lock (a guest has one thread; hosted,
-/// oasis's executor has one too, so it is never contended).
-struct SpinLocks;
+/// The sessions kept for resumption: TLS 1.2 session IDs and TLS 1.3
+/// tickets (stateful: the ticket is a key into this cache, so nothing the
+/// client holds can be decrypted offline), [`SESSION_CACHE`] at most, the
+/// oldest dropped first. A spin lock guards it: a guest has one thread, and
+/// oasis's executor runs on one hosted too, so it is never contended.
+#[derive(Debug)]
+struct SessionCache {
+    max: usize,
+    inner: spin::Mutex<Sessions>,
+}
 
-impl MakeMutex for SpinLocks {
-    fn make_mutex<T: Send + 'static>(value: T) -> Arc<dyn Lock<T>> {
-        Arc::new(SpinLock(spin::Mutex::new(value)))
+#[derive(Debug, Default)]
+struct Sessions {
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Keys in the order they were put.
+    order: VecDeque<Vec<u8>>,
+}
+
+impl SessionCache {
+    fn new(max: usize) -> SessionCache {
+        SessionCache {
+            max: max.max(1),
+            inner: spin::Mutex::new(Sessions::default()),
+        }
     }
 }
 
-struct SpinLock<T>(spin::Mutex<T>);
-
-impl<T> core::fmt::Debug for SpinLock<T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("SpinLock")
+impl StoresServerSessions for SessionCache {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        let mut s = self.inner.lock();
+        if s.map.insert(key.clone(), value).is_none() {
+            s.order.push_back(key);
+        }
+        while s.map.len() > self.max {
+            match s.order.pop_front() {
+                Some(old) => {
+                    s.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        true
     }
-}
 
-impl<T: Send> Lock<T> for SpinLock<T> {
-    fn lock(&self) -> Result<MutexGuard<'_, T>, Poisoned> {
-        Ok(Box::new(self.0.lock()))
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.inner.lock().map.get(key).cloned()
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let mut s = self.inner.lock();
+        let v = s.map.remove(key)?;
+        if let Some(at) = s.order.iter().position(|k| k == key) {
+            s.order.remove(at);
+        }
+        Some(v)
+    }
+
+    fn can_cache(&self) -> bool {
+        true
     }
 }
 
@@ -135,7 +174,7 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> oasis::Result<Arc<Serve
         .with_single_cert(chain, key)
         .map_err(|e| format!("tls: the certificate and key: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config.session_storage = ServerSessionMemoryCache::new::<SpinLocks>(SESSION_CACHE);
+    config.session_storage = Arc::new(SessionCache::new(SESSION_CACHE));
     Ok(Arc::new(config))
 }
 
@@ -200,3 +239,40 @@ fn oasis_getrandom(buf: &mut [u8]) -> Result<(), getrandom::Error> {
 
 #[cfg(target_os = "none")]
 getrandom::register_custom_getrandom!(oasis_getrandom);
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    #[test]
+    fn the_session_cache_keeps_the_newest_and_takes_once() {
+        let c = SessionCache::new(3);
+        for i in 0..5u8 {
+            assert!(c.put(vec![i], vec![i, i]));
+        }
+        assert_eq!(c.get(&[0]), None, "the oldest dropped");
+        assert_eq!(c.get(&[1]), None);
+        assert_eq!(c.get(&[4]), Some(vec![4, 4]));
+        assert_eq!(c.take(&[3]), Some(vec![3, 3]));
+        assert_eq!(c.take(&[3]), None, "a ticket is taken once");
+        // A replaced value keeps its place; the cache stays bounded.
+        c.put(vec![2], vec![9]);
+        c.put(vec![5], vec![5]);
+        c.put(vec![6], vec![6]);
+        let s = c.inner.lock();
+        assert_eq!(s.map.len(), 3);
+        assert_eq!(s.order.len(), 3);
+        assert!(!s.map.contains_key(&[2][..]));
+    }
+
+    #[test]
+    fn the_builtin_certificate_makes_a_configuration() {
+        let b = builtin();
+        assert!(b.self_signed || std::env::var("OASIS_TLS_CERT").is_ok());
+        let config = server_config(b.cert_pem, b.key_pem).expect("a configuration");
+        assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);
+        assert!(server_config(b.cert_pem, b"not a key").is_err());
+        assert!(server_config(b"", b.key_pem).is_err());
+    }
+}
