@@ -447,3 +447,214 @@ impl<L: TcpListener> TcpListener for TlsListener<L> {
         Ok((TlsStream::new(tcp, self.config.clone()), peer))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A [`TlsStream`] over an in-memory connection whose other end is a
+    //! rustls client, pumped synchronously by the connection's reads and
+    //! writes: what a client sends, the server reads, and back.
+    extern crate std;
+    use super::*;
+    use alloc::collections::VecDeque;
+    use alloc::rc::Rc;
+    use core::cell::RefCell;
+    use rustls::{ClientConfig, ClientConnection, RootCertStore};
+    use std::io::{Read, Write};
+
+    struct Wire {
+        client: Option<ClientConnection>,
+        /// TLS bytes on their way to the server.
+        to_server: VecDeque<u8>,
+        /// What the server sent: the plaintext the client read, or the raw
+        /// bytes when there is no client.
+        from_server: Vec<u8>,
+        /// Bytes each server read gets at most.
+        piece: usize,
+        /// Times each server read yields before it returns.
+        yields: usize,
+    }
+
+    #[derive(Clone)]
+    struct Mock(Rc<RefCell<Wire>>);
+
+    impl TcpStream for Mock {
+        fn peer_addr(&self) -> SocketAddr {
+            SocketAddr::from(([192, 0, 2, 1], 4000))
+        }
+
+        async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+            let n = self.0.borrow().yields;
+            yields(n).await;
+            let n = {
+                let mut w = self.0.borrow_mut();
+                let w = &mut *w;
+                if w.to_server.is_empty()
+                    && let Some(c) = w.client.as_mut()
+                {
+                    let mut out = Vec::new();
+                    while c.wants_write() {
+                        c.write_tls(&mut out).unwrap();
+                    }
+                    w.to_server.extend(out);
+                }
+                let n = w.to_server.len().min(w.piece).min(buf.len());
+                for (b, x) in buf.iter_mut().zip(w.to_server.drain(..n)) {
+                    *b = x;
+                }
+                n
+            };
+            if n == 0 {
+                // Nothing more from the client: a silent peer.
+                core::future::pending::<()>().await;
+            }
+            Ok(n)
+        }
+
+        async fn write(&mut self, data: &[u8]) -> Result<usize, NetError> {
+            let mut w = self.0.borrow_mut();
+            let w = &mut *w;
+            match w.client.as_mut() {
+                Some(c) => {
+                    let mut rest = data;
+                    while !rest.is_empty() {
+                        c.read_tls(&mut rest).unwrap();
+                        c.process_new_packets()
+                            .expect("the client takes what the server sent");
+                        let mut got = Vec::new();
+                        if let Err(e) = c.reader().read_to_end(&mut got) {
+                            assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+                        }
+                        w.from_server.extend_from_slice(&got);
+                    }
+                }
+                None => w.from_server.extend_from_slice(data),
+            }
+            Ok(data.len())
+        }
+
+        fn shutdown(&mut self) -> Result<(), NetError> {
+            Ok(())
+        }
+    }
+
+    fn block_on<F: core::future::Future>(f: F) -> F::Output {
+        oasis_rt::platform::install(oasis_hosted::services());
+        let reactor = oasis_hosted::reactor::Reactor::new().unwrap();
+        oasis_rt::exec::block_on(&reactor, async {
+            oasis::timeout(oasis::Duration::from_secs(20), f)
+                .await
+                .expect("in time")
+        })
+    }
+
+    fn client(versions: &[&'static rustls::SupportedProtocolVersion]) -> ClientConnection {
+        let b = crate::builtin();
+        let mut roots = RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(b.cert_pem) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let config = ClientConfig::builder_with_provider(Arc::new(crate::provider()))
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap()
+    }
+
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    fn wire(client: Option<ClientConnection>, input: &[u8], piece: usize) -> Mock {
+        Mock(Rc::new(RefCell::new(Wire {
+            client,
+            to_server: input.iter().copied().collect(),
+            from_server: Vec::new(),
+            piece,
+            yields: 2,
+        })))
+    }
+
+    /// Yields `n` times.
+    async fn yields(n: usize) {
+        for _ in 0..n {
+            oasis::yield_now().await;
+        }
+    }
+
+    /// A client sends 40 KB in 7-byte pieces; the server reads it with each
+    /// read raced against a timer that fires after 0 to 4 yields (so reads
+    /// are dropped at every point they wait), then answers 50 KB, which
+    /// the client reads whole. The handshake is verified by the client
+    /// against the built-in certificate.
+    fn exchange(version: &'static rustls::SupportedProtocolVersion) {
+        let mut c = client(&[version]);
+        let up: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 256) as u8).collect();
+        c.writer().write_all(&up).unwrap();
+        let mock = wire(Some(c), &[], 7);
+        let config =
+            crate::server_config(crate::builtin().cert_pem, crate::builtin().key_pem).unwrap();
+        let mut s = TlsStream::new(mock.clone(), config);
+        block_on(async {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1000];
+            let mut dropped = 0;
+            let mut i = 0;
+            while got.len() < up.len() {
+                i += 1;
+                match oasis::select(s.read(&mut buf), yields(i % 5)).await {
+                    oasis::Either::Left(r) => {
+                        let n = r.expect("a read");
+                        assert!(n > 0);
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                    oasis::Either::Right(()) => dropped += 1,
+                }
+            }
+            assert!(got == up, "the client's bytes, in order, once");
+            assert!(dropped > 10, "reads were dropped half-way ({dropped})");
+            let down: Vec<u8> = (0..50_000u32).map(|i| (i * 11 % 256) as u8).collect();
+            s.write_all(&down).await.unwrap();
+            let w = mock.0.borrow();
+            let back = &w.from_server;
+            assert!(*back == down, "the server's bytes ({} back)", back.len());
+            let c = w.client.as_ref().unwrap();
+            assert_eq!(c.protocol_version(), Some(version.version));
+        });
+        let conn = s.connection().expect("established");
+        assert_eq!(conn.protocol_version(), Some(version.version));
+    }
+
+    #[test]
+    fn tls13_data_both_ways_survives_reads_dropped_half_way() {
+        exchange(&rustls::version::TLS13);
+    }
+
+    #[test]
+    fn tls12_data_both_ways_survives_reads_dropped_half_way() {
+        exchange(&rustls::version::TLS12);
+    }
+
+    #[test]
+    fn garbage_is_an_error_with_an_alert_never_a_panic() {
+        let config =
+            crate::server_config(crate::builtin().cert_pem, crate::builtin().key_pem).unwrap();
+        let cases: [&[u8]; 4] = [
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            &[22, 3, 1, 0, 8, 1, 0, 0, 4, 0xff, 0xff, 0xff, 0xff],
+            &[22, 3, 3, 0xff, 0xff, 0, 0, 0],
+            &[23, 3, 3, 0, 4, 1, 2, 3, 4],
+        ];
+        for input in cases {
+            let mock = wire(None, input, 3);
+            let mut s = TlsStream::new(mock.clone(), config.clone());
+            block_on(async {
+                let mut buf = [0u8; 100];
+                assert!(s.read(&mut buf).await.is_err(), "{input:?}");
+                assert!(s.read(&mut buf).await.is_err(), "and stays failed");
+                assert!(s.write(b"x").await.is_err());
+            });
+            let out = &mock.0.borrow().from_server;
+            assert!(out.is_empty() || out[0] == 21, "an alert at most: {out:?}");
+        }
+    }
+}
