@@ -24,6 +24,8 @@
 //!   sessions (session IDs for TLS 1.2, stateful tickets for TLS 1.3;
 //!   rustls's own cache needs std or its `hashbrown` feature and a lock
 //!   factory, this one is a dozen lines over a spin lock).
+//! - [`from_tar`]: `cert.pem` and `key.pem` from a tar archive on a
+//!   block device (a kvm unikernel's certificate without a rebuild).
 //! - [`builtin`]: the certificate compiled into the image by this crate's
 //!   build script — the PEM files `OASIS_TLS_CERT` and `OASIS_TLS_KEY`
 //!   name at build time, else a self-signed certificate for `localhost`,
@@ -227,6 +229,29 @@ pub fn load(cert: Option<&str>, key: Option<&str>) -> oasis::Result<(Arc<ServerC
         }
         _ => Err("tls: give both the certificate and the key, or neither".into()),
     }
+}
+
+/// The certificate on a block device holding a tar archive (`tar cf
+/// tls.img cert.pem key.pem`): the files named `cert.pem` (the chain) and
+/// `key.pem` (its key), in any directory of the archive; and a line for the
+/// boot log. A kvm unikernel's way to take a certificate without a rebuild.
+pub fn from_tar<B: oasis::Block>(dev: &B) -> oasis::Result<(Arc<ServerConfig>, String)> {
+    let entries = oasis_tar::entries(dev).map_err(|e| format!("tls: the tar: {e}"))?;
+    let file = |want: &str| -> oasis::Result<Vec<u8>> {
+        let e = entries
+            .iter()
+            .find(|e| e.name.rsplit('/').next() == Some(want))
+            .ok_or_else(|| format!("tls: the tar holds no {want}"))?;
+        if e.size > 1 << 20 {
+            return Err(format!("tls: {} is larger than 1 MiB", e.name).into());
+        }
+        Ok(oasis_tar::read(dev, e).map_err(|e| format!("tls: the tar: {e}"))?)
+    };
+    let config = server_config(&file("cert.pem")?, &file("key.pem")?)?;
+    Ok((
+        config,
+        String::from("the certificate on the block device (cert.pem, key.pem)"),
+    ))
 }
 
 /// The random device behind `getrandom` on kvm, where it has no source of

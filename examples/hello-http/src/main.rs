@@ -10,9 +10,10 @@
 //!
 //! With `--tls-port=PORT` the same routes are served over HTTPS too (TLS
 //! 1.3 and 1.2, oasis-tls): hosted with `--tls-cert=FILE --tls-key=FILE`,
-//! else with the certificate compiled in (`OASIS_TLS_CERT`/`OASIS_TLS_KEY`
-//! at build time, else one made for `localhost` by the build — the boot
-//! log says which):
+//! else `cert.pem` and `key.pem` from a tar on the optional block device
+//! `tls`, else with the certificate compiled in (`OASIS_TLS_CERT`/
+//! `OASIS_TLS_KEY` at build time, else one made for `localhost` by the
+//! build — the boot log says which):
 //!
 //! ```text
 //! oasis run examples/hello-http --target hosted -- --port=8080 --tls-port=8443
@@ -178,7 +179,7 @@ fn serde_json_value(a: i64, b: i64, sum: Option<i64>) -> Sum {
     Sum { a, b, sum }
 }
 
-#[oasis::main(net = "service")]
+#[oasis::main(net = "service", optional(block = "tls"))]
 async fn main(mut env: oasis::Env) -> oasis::Result {
     let stack = oasis_net::stack(&mut env, "service")?;
     let port = PORT.value().unwrap_or(80);
@@ -207,8 +208,13 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     // on TLS streams.
     let tls = match TLS_PORT.value() {
         Some(tls_port) => {
-            let (config, which) =
-                oasis_tls::load(TLS_CERT.value().as_deref(), TLS_KEY.value().as_deref())?;
+            let (cert, key) = (TLS_CERT.value(), TLS_KEY.value());
+            // Files (hosted), else a tar on the block device `tls`, else the
+            // certificate compiled in.
+            let (config, which) = match env.optional_block("tls") {
+                Some(disk) if cert.is_none() && key.is_none() => oasis_tls::from_tar(&disk)?,
+                _ => oasis_tls::load(cert.as_deref(), key.as_deref())?,
+            };
             let tls_listener =
                 oasis_tls::TlsListener::new(stack.listen_tcp(tls_port, 128)?, config);
             info!("hello-http: serving HTTPS on port {tls_port} with {which}");

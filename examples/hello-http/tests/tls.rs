@@ -1,7 +1,7 @@
 //! hello-http's HTTPS port (oasis-tls) hosted on 127.0.0.1, driven by
 //! `curl` and `openssl s_client`: TLS 1.3 and 1.2 with the certificate the
-//! build made, a certificate given with `--tls-cert`/`--tls-key` and
-//! verified by curl against it, session resumption in both versions, and
+//! build made, a certificate given with `--tls-cert`/`--tls-key` or as a
+//! tar on the block device `tls`, verified by curl against it, session resumption in both versions, and
 //! hostile openings (plain HTTP, a garbled ClientHello, a silent client)
 //! that end only their own connection while both ports serve on. Needs
 //! curl and openssl (Debian: curl, openssl); says "skipped" without them.
@@ -213,7 +213,7 @@ fn hello_http_resumes_tls13_and_tls12_sessions() {
 }
 
 #[test]
-fn hello_http_serves_a_certificate_given_as_files_which_curl_verifies() {
+fn hello_http_serves_a_certificate_given_as_files_or_a_tar_which_curl_verifies() {
     if !installed("curl", "curl") || !installed("openssl", "openssl") {
         return;
     }
@@ -249,6 +249,34 @@ fn hello_http_serves_a_certificate_given_as_files_which_curl_verifies() {
         &format!("https://127.0.0.1:{tls_port}/hello/verified"),
     ]);
     assert_eq!(body, "hello, verified\n");
+    drop(server);
+
+    // The same pair as a tar on the block device `tls` (a kvm guest's way).
+    let img = dir.join("tls.img");
+    let st = Command::new("tar")
+        .arg("-cf")
+        .arg(&img)
+        .arg("-C")
+        .arg(&dir)
+        .args(["cert.pem", "key.pem"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (mut server, _, tls_port) = start(&[&format!("--block:tls={}", img.display())]);
+    server.wait_for("serving HTTPS on port", Duration::from_secs(20));
+    assert!(
+        server
+            .output()
+            .contains("with the certificate on the block device"),
+        "{}",
+        server.output()
+    );
+    let (body, _) = curl(&[
+        "--cacert",
+        cert.to_str().unwrap(),
+        &format!("https://127.0.0.1:{tls_port}/hello/tar"),
+    ]);
+    assert_eq!(body, "hello, tar\n");
     let _ = std::fs::remove_dir_all(&dir);
     drop(server);
 }
