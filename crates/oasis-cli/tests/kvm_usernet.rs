@@ -710,5 +710,63 @@ fn kvm_hello_http_serves_https_through_a_user_mode_forward() {
         "the VMM is still serving:\n{}",
         guest.output()
     );
+    drop(guest);
+
+    // A certificate of the test's own, as a tar on the block device `tls`:
+    // curl verifies it (no -k).
+    let made = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !made {
+        println!("skipped (the block device part): openssl is not installed (Debian: openssl)");
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let st = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+            .args(["-subj", "/CN=localhost", "-addext"])
+            .arg("subjectAltName=DNS:localhost,IP:127.0.0.1")
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+        let img = dir.path().join("tls.img");
+        let st = std::process::Command::new("tar")
+            .arg("-cf")
+            .arg(&img)
+            .arg("-C")
+            .arg(dir.path())
+            .args(["cert.pem", "key.pem"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let tls_port = unused_port();
+        let block = format!("tls={}", img.display());
+        let mut guest = Guest::run_with(
+            "examples/hello-http",
+            &["--block", &block],
+            &format!("service=user,fwd=tcp:{tls_port}:443"),
+            &["--tls-port=443"],
+        );
+        guest.wait_for("serving HTTPS on port 443");
+        assert!(
+            guest
+                .output()
+                .contains("with the certificate on the block device"),
+            "{}",
+            guest.output()
+        );
+        let (body, _) = curl(&[
+            "--cacert",
+            cert.to_str().unwrap(),
+            &format!("https://127.0.0.1:{tls_port}/hello/tar"),
+        ]);
+        assert_eq!(body, "hello, tar\n");
+    }
     ran("kvm_hello_http_https_over_user_mode_networking");
 }
