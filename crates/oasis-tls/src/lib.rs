@@ -71,7 +71,7 @@ use rustls::server::StoresServerSessions;
 use rustls::time_provider::TimeProvider;
 
 pub use rustls;
-pub use stream::{TlsListener, TlsStream};
+pub use stream::{TlsCounters, TlsListener, TlsStats, TlsStream};
 
 /// Sessions the cache keeps for resumption (the oldest dropped first).
 pub const SESSION_CACHE: usize = 1024;

@@ -15,16 +15,18 @@
 //! record ends that connection with an error (and, best effort, the alert
 //! rustls has for it), never a panic.
 
+use alloc::rc::Rc;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::net::SocketAddr;
 
 use log::debug;
 use oasis_net::{NetError, TcpListener, TcpStream};
-use rustls::ServerConfig;
 use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
+use rustls::{HandshakeKind, ProtocolVersion, ServerConfig};
 
 /// The largest TLS record on the wire: a 5-byte header and at most
 /// 2^14 + 2048 bytes of ciphertext (RFC 5246 §6.2.3; TLS 1.3 allows less).
@@ -41,9 +43,45 @@ const FIRST_INCOMING: usize = 4096;
 /// The most the buffer of received records grows to.
 const MAX_INCOMING: usize = 4 * MAX_RECORD;
 
+/// What TLS connections counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TlsStats {
+    /// Handshakes completed.
+    pub handshakes: u64,
+    /// Of those, sessions resumed (from the session cache).
+    pub resumed: u64,
+    /// Of those, in TLS 1.3 (the rest in TLS 1.2).
+    pub tls13: u64,
+    /// Connections ended by a TLS error (a bad handshake, a bad record).
+    pub failed: u64,
+}
+
+/// Counters shared by the connections of a listener.
+#[derive(Debug, Default)]
+pub struct TlsCounters(Cell<TlsStats>);
+
+impl TlsCounters {
+    /// New counters, all zero.
+    pub fn new() -> Rc<TlsCounters> {
+        Rc::new(TlsCounters::default())
+    }
+
+    /// What was counted so far.
+    pub fn get(&self) -> TlsStats {
+        self.0.get()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut TlsStats)) {
+        let mut s = self.0.get();
+        f(&mut s);
+        self.0.set(s);
+    }
+}
+
 /// A TLS server connection over `S`.
 pub struct TlsStream<S> {
     tcp: S,
+    counters: Option<Rc<TlsCounters>>,
     peer: SocketAddr,
     conn: Option<UnbufferedServerConnection>,
     /// TLS records received, `incoming[..in_len]`, not yet processed.
@@ -88,6 +126,7 @@ impl<S: TcpStream> TlsStream<S> {
         };
         TlsStream {
             tcp,
+            counters: None,
             peer,
             failed: conn.is_none(),
             conn,
@@ -102,6 +141,12 @@ impl<S: TcpStream> TlsStream<S> {
             want_fin: false,
             fin_sent: false,
         }
+    }
+
+    /// Counting into `counters`.
+    pub fn with_counters(mut self, counters: Rc<TlsCounters>) -> TlsStream<S> {
+        self.counters = Some(counters);
+        self
     }
 
     /// The handshake is done.
@@ -124,6 +169,9 @@ impl<S: TcpStream> TlsStream<S> {
     fn fail(&mut self, what: &dyn core::fmt::Display) -> NetError {
         if !self.failed {
             debug!("tls: {}: {what}", self.peer);
+            if let Some(c) = &self.counters {
+                c.count(|s| s.failed += 1);
+            }
         }
         self.failed = true;
         NetError::ConnectionReset(self.peer)
@@ -145,6 +193,7 @@ impl<S: TcpStream> TlsStream<S> {
                 conn.process_tls_records(&mut self.incoming[..self.in_len]);
             let mut error = None;
             let mut out = None;
+            let mut newly = false;
             match state {
                 Err(e) => error = Some(e),
                 Ok(ConnectionState::ReadTraffic(mut r)) => {
@@ -199,6 +248,7 @@ impl<S: TcpStream> TlsStream<S> {
                 Ok(ConnectionState::WriteTraffic(mut w)) => {
                     if !self.established {
                         self.established = true;
+                        newly = true;
                     }
                     let mut taken = 0;
                     if let Some(data) = encrypt {
@@ -231,6 +281,15 @@ impl<S: TcpStream> TlsStream<S> {
             if discard > 0 {
                 self.incoming.copy_within(discard..self.in_len, 0);
                 self.in_len -= discard;
+            }
+            if newly && let Some(c) = &self.counters {
+                let resumed = conn.handshake_kind() == Some(HandshakeKind::Resumed);
+                let tls13 = conn.protocol_version() == Some(ProtocolVersion::TLSv1_3);
+                c.count(|s| {
+                    s.handshakes += 1;
+                    s.resumed += u64::from(resumed);
+                    s.tls13 += u64::from(tls13);
+                });
             }
             if let Some(e) = error {
                 // rustls queues the alert that says why; it is the next
@@ -424,12 +483,29 @@ impl<S: TcpStream> TcpStream for TlsStream<S> {
 pub struct TlsListener<L> {
     inner: L,
     config: Arc<ServerConfig>,
+    counters: Rc<TlsCounters>,
 }
 
 impl<L: TcpListener> TlsListener<L> {
     /// TLS with `config` on the connections `inner` accepts.
     pub fn new(inner: L, config: Arc<ServerConfig>) -> TlsListener<L> {
-        TlsListener { inner, config }
+        TlsListener {
+            inner,
+            config,
+            counters: TlsCounters::new(),
+        }
+    }
+
+    /// Counting into `counters` (made before, for a route that reports
+    /// them).
+    pub fn with_counters(mut self, counters: Rc<TlsCounters>) -> TlsListener<L> {
+        self.counters = counters;
+        self
+    }
+
+    /// What its connections counted so far.
+    pub fn stats(&self) -> TlsStats {
+        self.counters.get()
     }
 }
 
@@ -444,7 +520,8 @@ impl<L: TcpListener> TcpListener for TlsListener<L> {
     /// read), so one slow client does not hold up the others.
     async fn accept(&self) -> Result<(TlsStream<L::Stream>, SocketAddr), NetError> {
         let (tcp, peer) = self.inner.accept().await?;
-        Ok((TlsStream::new(tcp, self.config.clone()), peer))
+        let stream = TlsStream::new(tcp, self.config.clone()).with_counters(self.counters.clone());
+        Ok((stream, peer))
     }
 }
 
@@ -456,7 +533,6 @@ mod tests {
     extern crate std;
     use super::*;
     use alloc::collections::VecDeque;
-    use alloc::rc::Rc;
     use core::cell::RefCell;
     use rustls::{ClientConfig, ClientConnection, RootCertStore};
     use std::io::{Read, Write};
@@ -593,7 +669,8 @@ mod tests {
         let mock = wire(Some(c), &[], 7);
         let config =
             crate::server_config(crate::builtin().cert_pem, crate::builtin().key_pem).unwrap();
-        let mut s = TlsStream::new(mock.clone(), config);
+        let counters = TlsCounters::new();
+        let mut s = TlsStream::new(mock.clone(), config).with_counters(counters.clone());
         block_on(async {
             let mut got = Vec::new();
             let mut buf = [0u8; 1000];
@@ -622,6 +699,14 @@ mod tests {
         });
         let conn = s.connection().expect("established");
         assert_eq!(conn.protocol_version(), Some(version.version));
+        let tls13 = u64::from(version.version == ProtocolVersion::TLSv1_3);
+        let want = TlsStats {
+            handshakes: 1,
+            resumed: 0,
+            tls13,
+            failed: 0,
+        };
+        assert_eq!(counters.get(), want, "one handshake, counted once");
     }
 
     #[test]
@@ -644,9 +729,11 @@ mod tests {
             &[22, 3, 3, 0xff, 0xff, 0, 0, 0],
             &[23, 3, 3, 0, 4, 1, 2, 3, 4],
         ];
+        let counters = TlsCounters::new();
         for input in cases {
             let mock = wire(None, input, 3);
-            let mut s = TlsStream::new(mock.clone(), config.clone());
+            let mut s =
+                TlsStream::new(mock.clone(), config.clone()).with_counters(counters.clone());
             block_on(async {
                 let mut buf = [0u8; 100];
                 assert!(s.read(&mut buf).await.is_err(), "{input:?}");
@@ -656,5 +743,11 @@ mod tests {
             let out = &mock.0.borrow().from_server;
             assert!(out.is_empty() || out[0] == 21, "an alert at most: {out:?}");
         }
+        let c = counters.get();
+        assert_eq!(
+            (c.failed, c.handshakes),
+            (4, 0),
+            "each failure counted once"
+        );
     }
 }

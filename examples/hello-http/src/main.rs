@@ -26,7 +26,8 @@
 //! `POST /echo` (the body back), `/api/sum?a=&b=` and `POST /api/echo`
 //! (JSON), `POST /form` (a urlencoded form, as JSON), `/stream/:kib` (a
 //! streamed, chunked body), `/delay/:ms` (an answer after a while: busy
-//! connections), `/stats` (the server's counters as JSON).
+//! connections), `/stats` (the server's counters as JSON), `/stats/tls`
+//! (handshakes, resumed, in TLS 1.3, failed).
 #![no_std]
 #![no_main]
 
@@ -93,7 +94,7 @@ struct Note {
     message: String,
 }
 
-fn router(counters: Rc<Counters>, booted: Option<u64>) -> Router {
+fn router(counters: Rc<Counters>, tls: Rc<oasis_tls::TlsCounters>, booted: Option<u64>) -> Router {
     let index = Rc::new(match booted {
         Some(t) => Asset::new("text/plain; charset=utf-8", INDEX).last_modified(t),
         None => Asset::new("text/plain; charset=utf-8", INDEX),
@@ -166,6 +167,14 @@ fn router(counters: Rc<Counters>, booted: Option<u64>) -> Router {
             let stats = counters.get();
             async move { Response::json(200, &stats) }
         })
+        .get("/stats/tls", move |_| {
+            let t = tls.get();
+            let body = format!(
+                "{{\"handshakes\":{},\"resumed\":{},\"tls13\":{},\"failed\":{}}}",
+                t.handshakes, t.resumed, t.tls13, t.failed
+            );
+            async move { Response::bytes(200, "application/json", body.into_bytes()) }
+        })
 }
 
 #[derive(serde::Serialize)]
@@ -194,8 +203,9 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     let wall = oasis::wall_clock_ns() / 1_000_000_000;
     let booted = (wall > 946_684_800).then_some(wall);
     let counters = Counters::new();
+    let tls_counters = oasis_tls::TlsCounters::new();
     let server = Rc::new(
-        Server::new(router(counters.clone(), booted))
+        Server::new(router(counters.clone(), tls_counters.clone(), booted))
             .with_limits(limits)
             .with_counters(counters),
     );
@@ -216,7 +226,8 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
                 _ => oasis_tls::load(cert.as_deref(), key.as_deref())?,
             };
             let tls_listener =
-                oasis_tls::TlsListener::new(stack.listen_tcp(tls_port, 128)?, config);
+                oasis_tls::TlsListener::new(stack.listen_tcp(tls_port, 128)?, config)
+                    .with_counters(tls_counters);
             info!("hello-http: serving HTTPS on port {tls_port} with {which}");
             Some(oasis::spawn(server.clone().serve(tls_listener)))
         }

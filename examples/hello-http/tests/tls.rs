@@ -190,7 +190,7 @@ fn hello_http_resumes_tls13_and_tls12_sessions() {
     if !installed("openssl", "openssl") {
         return;
     }
-    let (mut server, _, tls_port) = start(&[]);
+    let (mut server, server_port, tls_port) = start(&[]);
     server.wait_for("serving HTTPS on port", Duration::from_secs(20));
     let dir = std::env::temp_dir().join(format!("hello-http-tls-sess-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -208,6 +208,19 @@ fn hello_http_resumes_tls13_and_tls12_sessions() {
         assert!(again.contains("hello, again"), "{again}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+    // The server counted four handshakes, two of them resumed, two in TLS
+    // 1.3 (and the count's own request over plain HTTP adds none).
+    let port = server_port;
+    let stats = Command::new("curl")
+        .args(["--silent", "--max-time", "20"])
+        .arg(format!("http://127.0.0.1:{port}/stats/tls"))
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(
+        String::from_utf8_lossy(&stats),
+        r#"{"handshakes":4,"resumed":2,"tls13":2,"failed":0}"#
+    );
     assert!(server.alive(), "{}", server.output());
     drop(server);
 }
@@ -316,15 +329,28 @@ fn a_hostile_opening_ends_only_its_own_connection() {
     silent
         .read_to_end(&mut buf)
         .expect("the silent client is closed in time");
-    // Half a ClientHello, then the close: that connection ends.
+    // Half a ClientHello, then the client's FIN: the server ends that
+    // connection (read to its close, so it is counted before the stats).
     let mut half = TcpStream::connect(to).unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     half.write_all(&[22, 3, 1, 2, 0, 1, 0, 1, 252, 3, 3])
         .unwrap();
-    drop(half);
+    half.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    half.read_to_end(&mut rest)
+        .expect("the server closes the half handshake in time");
 
     // Both ports serve on.
     let (body, _) = curl(&["-k", &format!("https://127.0.0.1:{tls_port}/hello/after")]);
     assert_eq!(body, "hello, after\n");
+    // The three bad openings and the half ClientHello each failed alone;
+    // the silent client never handshook; curl's handshake is the one done.
+    let (stats, _) = curl(&[&format!("http://127.0.0.1:{port}/stats/tls")]);
+    assert_eq!(
+        stats,
+        r#"{"handshakes":1,"resumed":0,"tls13":1,"failed":4}"#
+    );
     let (body, _) = curl(&[&format!("http://127.0.0.1:{port}/hello/after")]);
     assert_eq!(body, "hello, after\n");
     assert!(server.alive(), "{}", server.output());
