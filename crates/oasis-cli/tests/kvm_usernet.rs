@@ -705,6 +705,15 @@ fn kvm_hello_http_serves_https_through_a_user_mode_forward() {
         "GET /hello/plain HTTP/1.0\r\n\r\n",
     );
     assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
+    // Four handshakes (three in TLS 1.3), the two hostile openings failed.
+    let (_, stats) = http10(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        "GET /stats/tls HTTP/1.0\r\n\r\n",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&stats),
+        r#"{"handshakes":4,"resumed":0,"tls13":3,"failed":2}"#
+    );
     assert!(
         guest.alive(),
         "the VMM is still serving:\n{}",
