@@ -293,11 +293,13 @@ impl<S: TcpStream> TlsStream<S> {
             }
             if let Some(e) = error {
                 // rustls queues the alert that says why; it is the next
-                // thing a pass would hand over.
+                // thing a pass hands over. (A pass is always given the
+                // buffer it was given before, less what it said to discard:
+                // rustls keeps offsets into it.)
                 if let UnbufferedStatus {
                     state: Ok(ConnectionState::EncodeTlsData(mut a)),
                     ..
-                } = conn.process_tls_records(&mut [])
+                } = conn.process_tls_records(&mut self.incoming[..self.in_len])
                 {
                     let mut buf = [0u8; 64];
                     if let Ok(n) = a.encode(&mut buf) {
@@ -454,14 +456,20 @@ impl<S: TcpStream> TcpStream for TlsStream<S> {
         if self.established
             && !self.failed
             && let Some(conn) = self.conn.as_mut()
-            && let UnbufferedStatus {
-                state: Ok(ConnectionState::WriteTraffic(mut w)),
-                ..
-            } = conn.process_tls_records(&mut [])
         {
-            let mut buf = [0u8; 64];
-            if let Ok(n) = w.queue_close_notify(&mut buf) {
-                self.outgoing.extend_from_slice(&buf[..n]);
+            // The buffer rustls was given before (it keeps offsets into
+            // it); records it decrypts now stay with it for the next read.
+            let UnbufferedStatus { discard, state } =
+                conn.process_tls_records(&mut self.incoming[..self.in_len]);
+            if let Ok(ConnectionState::WriteTraffic(mut w)) = state {
+                let mut buf = [0u8; 64];
+                if let Ok(n) = w.queue_close_notify(&mut buf) {
+                    self.outgoing.extend_from_slice(&buf[..n]);
+                }
+            }
+            if discard > 0 {
+                self.incoming.copy_within(discard..self.in_len, 0);
+                self.in_len -= discard;
             }
         }
         if self.out_sent == self.outgoing.len() {
@@ -548,6 +556,9 @@ mod tests {
         piece: usize,
         /// Times each server read yields before it returns.
         yields: usize,
+        /// With nothing left to give, the client has closed (else it is
+        /// silent).
+        eof: bool,
     }
 
     #[derive(Clone)]
@@ -579,7 +590,7 @@ mod tests {
                 }
                 n
             };
-            if n == 0 {
+            if n == 0 && !self.0.borrow().eof {
                 // Nothing more from the client: a silent peer.
                 core::future::pending::<()>().await;
             }
@@ -647,6 +658,7 @@ mod tests {
             from_server: Vec::new(),
             piece,
             yields: 2,
+            eof: false,
         })))
     }
 
@@ -717,6 +729,67 @@ mod tests {
     #[test]
     fn tls12_data_both_ways_survives_reads_dropped_half_way() {
         exchange(&rustls::version::TLS12);
+    }
+
+    /// A real ClientHello (TLS 1.3 and 1.2 offered), as the client sends it.
+    fn client_hello() -> Vec<u8> {
+        let mut c = client(&[&rustls::version::TLS13, &rustls::version::TLS12]);
+        let mut out = Vec::new();
+        while c.wants_write() {
+            c.write_tls(&mut out).unwrap();
+        }
+        out
+    }
+
+    /// Feeds `input` (then the client's close) to a server connection: it
+    /// ends in an error, whatever the input — never a panic, never a wait.
+    fn hostile(config: &Arc<ServerConfig>, input: &[u8], piece: usize) {
+        let mock = wire(None, input, piece);
+        mock.0.borrow_mut().eof = true;
+        let mut s = TlsStream::new(mock, config.clone());
+        block_on(async {
+            let mut buf = [0u8; 100];
+            assert!(s.read(&mut buf).await.is_err());
+        });
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// A real ClientHello with bytes changed, cut short, or both.
+        #[test]
+        fn a_mangled_client_hello_is_an_error(
+            flips in proptest::collection::vec((0usize..4096, 0u8..=255), 1..8),
+            cut in 0usize..4096,
+            piece in 1usize..600,
+        ) {
+            let config = crate::server_config(crate::builtin().cert_pem, crate::builtin().key_pem)
+                .unwrap();
+            let mut hello = client_hello();
+            for (at, x) in flips {
+                let n = hello.len();
+                hello[at % n] ^= x.max(1);
+            }
+            hello.truncate(cut.max(1));
+            hostile(&config, &hello, piece);
+        }
+
+        /// Random bytes, behind a handshake record header or not.
+        #[test]
+        fn random_bytes_are_an_error(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000),
+            header in proptest::prelude::any::<bool>(),
+        ) {
+            let config = crate::server_config(crate::builtin().cert_pem, crate::builtin().key_pem)
+                .unwrap();
+            let mut input = Vec::new();
+            if header {
+                input.extend_from_slice(&[22, 3, 1]);
+                input.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            }
+            input.extend_from_slice(&body);
+            hostile(&config, &input, 1000);
+        }
     }
 
     #[test]
