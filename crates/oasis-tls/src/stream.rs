@@ -774,6 +774,47 @@ mod tests {
             hostile(&config, &hello, piece);
         }
 
+        /// After a good handshake and a first message, random bytes (an
+        /// application data record header in front or not): the stream
+        /// ends — an error, or the end of stream — and writing and shutting
+        /// down after it do not panic either.
+        #[test]
+        fn garbage_after_the_handshake_ends_the_stream(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            typ in proptest::option::of(20u8..=24),
+            version in proptest::prelude::any::<bool>(),
+        ) {
+            let config = crate::server_config(crate::builtin().cert_pem, crate::builtin().key_pem)
+                .unwrap();
+            let v = if version { &rustls::version::TLS13 } else { &rustls::version::TLS12 };
+            let mut c = client(&[v]);
+            c.writer().write_all(b"hi").unwrap();
+            let mock = wire(Some(c), &[], 1000);
+            let mut s = TlsStream::new(mock.clone(), config);
+            block_on(async {
+                let mut buf = [0u8; 100];
+                let n = s.read(&mut buf).await.unwrap();
+                assert_eq!(&buf[..n], b"hi");
+                {
+                    let mut w = mock.0.borrow_mut();
+                    w.client = None;
+                    w.eof = true;
+                    if let Some(t) = typ {
+                        w.to_server.extend([t, 3, 3]);
+                        w.to_server.extend((body.len() as u16).to_be_bytes());
+                    }
+                    w.to_server.extend(body.iter().copied());
+                }
+                match s.read(&mut buf).await {
+                    Err(_) | Ok(0) => {}
+                    Ok(n) => panic!("{n} bytes of plaintext from garbage"),
+                }
+                let _ = s.write(b"after").await;
+                let _ = s.shutdown();
+                let _ = s.read(&mut buf).await;
+            });
+        }
+
         /// Random bytes, behind a handshake record header or not.
         #[test]
         fn random_bytes_are_an_error(
