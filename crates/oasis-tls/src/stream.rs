@@ -5,9 +5,11 @@
 //! rustls runs without std here through its unbuffered API: the stream
 //! owns the bytes in both directions (TLS records received and not yet
 //! processed, records to send, plaintext decrypted and not yet read), so a
-//! read or a write dropped half-way — oasis-http races every read against
-//! its timers — loses nothing: the next call goes on from where the bytes
-//! lie. The handshake runs inside the first read (or write), under the
+//! read dropped half-way — oasis-http races every read against its timers —
+//! loses nothing: the next call goes on from where the bytes lie. A write
+//! dropped half-way may have encrypted its data already (the records go
+//! out with the next call): after a write that timed out, close the
+//! connection rather than write the same bytes again, as oasis-http does. The handshake runs inside the first read (or write), under the
 //! caller's own deadline: a client that stalls in the handshake is closed
 //! by the server's head timeout like one that stalls in a request.
 //!
