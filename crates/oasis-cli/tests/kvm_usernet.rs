@@ -603,3 +603,179 @@ fn kvm_hello_http_serves_pages_through_a_user_mode_forward() {
     );
     ran("kvm_hello_http_over_user_mode_networking");
 }
+
+/// curl (bounded in time) with `args`; its stdout and `-v` output, or the
+/// failure.
+fn curl(args: &[&str]) -> (String, String) {
+    let out = std::process::Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "30"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn kvm_hello_http_serves_https_through_a_user_mode_forward() {
+    if !kvm_usable() {
+        return;
+    }
+    let has_curl = std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_curl {
+        println!("skipped: curl is not installed (Debian: curl)");
+        return;
+    }
+    let port = unused_port();
+    let tls_port = unused_port();
+    let mut guest = Guest::run(
+        "examples/hello-http",
+        &format!("service=user,fwd=tcp:{port}:80,fwd=tcp:{tls_port}:443"),
+        &["--tls-port=443", "--head-timeout-ms=2000"],
+    );
+    guest.wait_for("serving HTTPS on port 443");
+    assert!(
+        guest
+            .output()
+            .contains("the built-in self-signed certificate for localhost"),
+        "{}",
+        guest.output()
+    );
+    let url = |p: &str| format!("https://127.0.0.1:{tls_port}{p}");
+
+    // TLS 1.3 and TLS 1.2, keys drawn from the guest's random device.
+    let (body, verbose) = curl(&["-k", "-v", &url("/hello/kvm")]);
+    assert_eq!(body, "hello, kvm\n");
+    assert!(
+        verbose.contains("SSL connection using TLSv1.3"),
+        "{verbose}"
+    );
+    let (body, verbose) = curl(&[
+        "-k",
+        "-v",
+        "--tlsv1.2",
+        "--tls-max",
+        "1.2",
+        &url("/hello/12"),
+    ]);
+    assert_eq!(body, "hello, 12\n");
+    assert!(
+        verbose.contains("SSL connection using TLSv1.2"),
+        "{verbose}"
+    );
+
+    // 1 MiB streamed through TLS records and the guest's TCP.
+    let (streamed, _) = curl(&["-k", &url("/stream/1024")]);
+    assert_eq!(streamed.len(), 1 << 20);
+    assert!(
+        streamed
+            .as_bytes()
+            .chunks(1024)
+            .enumerate()
+            .all(|(i, line)| line.starts_with(format!("{i:08}").as_bytes()))
+    );
+
+    // Plain HTTP to the TLS port, and a garbled ClientHello: each gets an
+    // alert at most and is closed; the guest serves on, both ports.
+    let to: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    for hostile in [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        [&[22u8, 3, 1, 0, 12, 1, 0, 0, 8][..], &[0xAB; 8]].concat(),
+    ] {
+        let mut c = usernet::connect(to);
+        c.write_all(&hostile).unwrap();
+        let mut out = Vec::new();
+        c.read_to_end(&mut out).expect("the guest closes in time");
+        assert!(out.is_empty() || out[0] == 21, "{out:?}");
+    }
+    let (body, _) = curl(&["-k", &url("/hello/after")]);
+    assert_eq!(body, "hello, after\n");
+    let (head, _) = http10(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        "GET /hello/plain HTTP/1.0\r\n\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
+    // Four handshakes (three in TLS 1.3), the two hostile openings failed.
+    let (_, stats) = http10(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        "GET /stats/tls HTTP/1.0\r\n\r\n",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&stats),
+        r#"{"handshakes":4,"resumed":0,"tls13":3,"failed":2}"#
+    );
+    assert!(
+        guest.alive(),
+        "the VMM is still serving:\n{}",
+        guest.output()
+    );
+    drop(guest);
+
+    // A certificate of the test's own, as a tar on the block device `tls`:
+    // curl verifies it (no -k).
+    let made = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !made {
+        println!("skipped (the block device part): openssl is not installed (Debian: openssl)");
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let st = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+            .args(["-subj", "/CN=localhost", "-addext"])
+            .arg("subjectAltName=DNS:localhost,IP:127.0.0.1")
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+        let img = dir.path().join("tls.img");
+        let st = std::process::Command::new("tar")
+            .arg("-cf")
+            .arg(&img)
+            .arg("-C")
+            .arg(dir.path())
+            .args(["cert.pem", "key.pem"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let tls_port = unused_port();
+        let block = format!("tls={}", img.display());
+        let mut guest = Guest::run_with(
+            "examples/hello-http",
+            &["--block", &block],
+            &format!("service=user,fwd=tcp:{tls_port}:443"),
+            &["--tls-port=443"],
+        );
+        guest.wait_for("serving HTTPS on port 443");
+        assert!(
+            guest
+                .output()
+                .contains("with the certificate on the block device"),
+            "{}",
+            guest.output()
+        );
+        let (body, _) = curl(&[
+            "--cacert",
+            cert.to_str().unwrap(),
+            &format!("https://127.0.0.1:{tls_port}/hello/tar"),
+        ]);
+        assert_eq!(body, "hello, tar\n");
+    }
+    ran("kvm_hello_http_https_over_user_mode_networking");
+}

@@ -8,12 +8,26 @@
 //! curl -i http://127.0.0.1:8080/hello/you
 //! ```
 //!
+//! With `--tls-port=PORT` the same routes are served over HTTPS too (TLS
+//! 1.3 and 1.2, oasis-tls): hosted with `--tls-cert=FILE --tls-key=FILE`,
+//! else `cert.pem` and `key.pem` from a tar on the optional block device
+//! `tls`, else with the certificate compiled in (`OASIS_TLS_CERT`/
+//! `OASIS_TLS_KEY` at build time, else one made for `localhost` by the
+//! build — the boot log says which):
+//!
+//! ```text
+//! oasis run examples/hello-http --target hosted -- --port=8080 --tls-port=8443
+//! oasis run examples/hello-http --target kvm --net service=user,fwd=tcp:8080:80,fwd=tcp:8443:443 -- --tls-port=443
+//! curl -k https://127.0.0.1:8443/hello/you
+//! ```
+//!
 //! Routes: `/` (a page with an ETag and a date: 304 to a conditional GET),
 //! `/blob` (64 KiB of static bytes: ranges, 206/416), `/hello/:name`,
 //! `POST /echo` (the body back), `/api/sum?a=&b=` and `POST /api/echo`
 //! (JSON), `POST /form` (a urlencoded form, as JSON), `/stream/:kib` (a
 //! streamed, chunked body), `/delay/:ms` (an answer after a while: busy
-//! connections), `/stats` (the server's counters as JSON).
+//! connections), `/stats` (the server's counters as JSON), `/stats/tls`
+//! (handshakes, resumed, in TLS 1.3, failed).
 #![no_std]
 #![no_main]
 
@@ -32,6 +46,18 @@ use oasis_net::prelude::*;
 oasis::boot_arg! {
     /// The HTTP port.
     static PORT: u16 = Arg::new("port", "TCP port to serve HTTP on").default("80");
+}
+oasis::boot_arg! {
+    /// The HTTPS port.
+    static TLS_PORT: u16 = Arg::new("tls-port", "TCP port to serve HTTPS on (the same routes; none by default)");
+}
+oasis::boot_arg! {
+    /// The certificate chain.
+    static TLS_CERT: String = Arg::new("tls-cert", "PEM certificate chain for HTTPS (hosted; else the one compiled in)").value_name("FILE");
+}
+oasis::boot_arg! {
+    /// Its key.
+    static TLS_KEY: String = Arg::new("tls-key", "PEM private key of --tls-cert (hosted)").value_name("FILE");
 }
 oasis::boot_arg! {
     /// Connections at once at most.
@@ -68,7 +94,7 @@ struct Note {
     message: String,
 }
 
-fn router(counters: Rc<Counters>, booted: Option<u64>) -> Router {
+fn router(counters: Rc<Counters>, tls: Rc<oasis_tls::TlsCounters>, booted: Option<u64>) -> Router {
     let index = Rc::new(match booted {
         Some(t) => Asset::new("text/plain; charset=utf-8", INDEX).last_modified(t),
         None => Asset::new("text/plain; charset=utf-8", INDEX),
@@ -141,6 +167,14 @@ fn router(counters: Rc<Counters>, booted: Option<u64>) -> Router {
             let stats = counters.get();
             async move { Response::json(200, &stats) }
         })
+        .get("/stats/tls", move |_| {
+            let t = tls.get();
+            let body = format!(
+                "{{\"handshakes\":{},\"resumed\":{},\"tls13\":{},\"failed\":{}}}",
+                t.handshakes, t.resumed, t.tls13, t.failed
+            );
+            async move { Response::bytes(200, "application/json", body.into_bytes()) }
+        })
 }
 
 #[derive(serde::Serialize)]
@@ -154,7 +188,7 @@ fn serde_json_value(a: i64, b: i64, sum: Option<i64>) -> Sum {
     Sum { a, b, sum }
 }
 
-#[oasis::main(net = "service")]
+#[oasis::main(net = "service", optional(block = "tls"))]
 async fn main(mut env: oasis::Env) -> oasis::Result {
     let stack = oasis_net::stack(&mut env, "service")?;
     let port = PORT.value().unwrap_or(80);
@@ -169,8 +203,9 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     let wall = oasis::wall_clock_ns() / 1_000_000_000;
     let booted = (wall > 946_684_800).then_some(wall);
     let counters = Counters::new();
+    let tls_counters = oasis_tls::TlsCounters::new();
     let server = Rc::new(
-        Server::new(router(counters.clone(), booted))
+        Server::new(router(counters.clone(), tls_counters.clone(), booted))
             .with_limits(limits)
             .with_counters(counters),
     );
@@ -179,6 +214,28 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
         "hello-http: serving HTTP on port {port} ({} connections at most)",
         limits.tcp.max
     );
+    // HTTPS: the same server (routes, limits, counters, connection table)
+    // on TLS streams.
+    let tls = match TLS_PORT.value() {
+        Some(tls_port) => {
+            let (cert, key) = (TLS_CERT.value(), TLS_KEY.value());
+            // Files (hosted), else a tar on the block device `tls`, else the
+            // certificate compiled in.
+            let (config, which) = match env.optional_block("tls") {
+                Some(disk) if cert.is_none() && key.is_none() => oasis_tls::from_tar(&disk)?,
+                _ => oasis_tls::load(cert.as_deref(), key.as_deref())?,
+            };
+            let tls_listener =
+                oasis_tls::TlsListener::new(stack.listen_tcp(tls_port, 128)?, config)
+                    .with_counters(tls_counters);
+            info!("hello-http: serving HTTPS on port {tls_port} with {which}");
+            Some(oasis::spawn(server.clone().serve(tls_listener)))
+        }
+        None => None,
+    };
     server.serve(listener).await?;
+    if let Some(tls) = tls {
+        tls.await?;
+    }
     Ok(())
 }
