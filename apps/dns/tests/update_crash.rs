@@ -12,16 +12,14 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::query_bytes;
-use common::xfr::{SECRET, a_of, tool, udp};
-use oasis_dns::wire::{Message, RData};
+use common::crash::{Rng, up, writer};
+use common::xfr::{SECRET, a_of, tool};
 
 const KEY: &str = "update-key";
 const ZONE: &str = "$ORIGIN example.org.
@@ -49,108 +47,6 @@ fn start(zone: &Path, disk: &Path, port: u16, log: &Path) -> Child {
         .unwrap()
 }
 
-/// The zone's serial, if the server answers within `wait_ms`.
-fn serial(port: u16, wait_ms: u64) -> Option<u32> {
-    let r = udp(port, &query_bytes("example.org", 6), wait_ms)?;
-    Message::parse(&r)
-        .ok()?
-        .answers
-        .iter()
-        .find_map(|r| match &r.rdata {
-            RData::Soa(s) => Some(s.serial),
-            _ => None,
-        })
-}
-
-fn wait_up(child: &mut Child, port: u16) -> Result<u32, String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        // Briefly: a query sent before the socket is bound is lost.
-        if let Some(s) = serial(port, 20) {
-            return Ok(s);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("dns exited ({status}) before it answered"));
-        }
-        assert!(Instant::now() < deadline, "dns did not answer on {port}");
-    }
-}
-
-/// Starts the server on `disk` and waits until it answers: its process,
-/// port and serial. A port taken meanwhile by another process (the ports
-/// are picked free, then bound by the server) is tried again with another;
-/// any other failure to start is the test's.
-fn up(start: &dyn Fn(u16, &Path) -> Child, log: &Path) -> (Child, u16, u32) {
-    for _ in 0..5 {
-        let port = common::free_port();
-        let mut child = start(port, log);
-        match wait_up(&mut child, port) {
-            Ok(s) => return (child, port, s),
-            Err(e) => {
-                let text = std::fs::read_to_string(log).unwrap_or_default();
-                assert!(text.contains("in use"), "{e}:\n{text}");
-            }
-        }
-    }
-    panic!("no free port in five tries");
-}
-
-/// A small deterministic generator (xorshift64*), so a failing trial can be
-/// run again.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
-
-/// Sends one update after another with nsupdate until `stop`, adding
-/// `hI.example.org` in update I; pushes I to `acked` once nsupdate says
-/// it was acknowledged. The nsupdate in flight when `stop` is set is
-/// killed (by its pid).
-fn writer(port: u16, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<u32>>>) {
-    let key = format!("hmac-sha256:{KEY}:{SECRET}");
-    for i in 0u32.. {
-        let script = format!(
-            "server 127.0.0.1 {port}\nzone example.org\n\
-             update add h{i}.example.org 60 A 198.51.100.{}\nsend\n",
-            i % 250
-        );
-        let mut child = Command::new("nsupdate")
-            .args(["-y", &key, "-t", "2", "-u", "1"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let status = loop {
-            if let Ok(Some(s)) = child.try_wait() {
-                break Some(s);
-            }
-            if stop.load(Ordering::Relaxed) {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        match status {
-            Some(s) if s.success() => acked.lock().unwrap().push(i),
-            _ => return,
-        }
-    }
-}
-
 #[test]
 fn acknowledged_updates_survive_sigkill_at_random_moments() {
     if tool("nsupdate", &["/usr/bin/nsupdate"], "bind9-dnsutils").is_none() {
@@ -174,13 +70,21 @@ fn acknowledged_updates_survive_sigkill_at_random_moments() {
             .unwrap();
         let log = dir.path().join(format!("dns-{trial}.log"));
         let start = |port: u16, log: &Path| start(&zone, &disk, port, log);
-        let (mut server, port, first) = up(&start, &log);
+        let (mut server, port, first) = up(&start, &log, "example.org", "dns");
         assert_eq!(first, 1);
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
         let w = {
             let (stop, acked) = (stop.clone(), acked.clone());
-            std::thread::spawn(move || writer(port, stop, acked))
+            std::thread::spawn(move || {
+                writer(
+                    port,
+                    "example.org",
+                    &format!("hmac-sha256:{KEY}:{SECRET}"),
+                    stop,
+                    acked,
+                )
+            })
         };
         std::thread::sleep(Duration::from_millis(rng.below(250)));
         server.kill().unwrap();
@@ -190,7 +94,7 @@ fn acknowledged_updates_survive_sigkill_at_random_moments() {
         let acked = acked.lock().unwrap().clone();
 
         // Again on the same disk: every acknowledged name is there.
-        let (mut again, port, s) = up(&start, &log);
+        let (mut again, port, s) = up(&start, &log, "example.org", "dns");
         let n = acked.len() as u32;
         let missing: Vec<u32> = acked
             .iter()

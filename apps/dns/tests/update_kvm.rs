@@ -19,16 +19,14 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::query_bytes;
-use common::xfr::{SECRET, a_of, tool, udp};
-use oasis_dns::wire::{Message, RData};
+use common::crash::{Rng, up, writer};
+use common::xfr::{SECRET, a_of, tool};
 
 const KEY: &str = "update-key";
 
@@ -94,108 +92,6 @@ fn boot(image: &Path, disk: &Path, port: u16, log: &Path) -> Child {
         .expect("start the VMM")
 }
 
-fn serial(port: u16, wait_ms: u64) -> Option<u32> {
-    let r = udp(port, &query_bytes("example.com", 6), wait_ms)?;
-    Message::parse(&r)
-        .ok()?
-        .answers
-        .iter()
-        .find_map(|r| match &r.rdata {
-            RData::Soa(s) => Some(s.serial),
-            _ => None,
-        })
-}
-
-fn wait_up(child: &mut Child, port: u16) -> Result<u32, String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        // Briefly: a query sent before the socket is bound is lost.
-        if let Some(s) = serial(port, 20) {
-            return Ok(s);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("the VMM exited ({status}) before it answered"));
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the VMM did not answer on {port}"
-        );
-    }
-}
-
-/// Starts the server on `disk` and waits until it answers: its process,
-/// port and serial. A port taken meanwhile by another process (the ports
-/// are picked free, then bound by the server) is tried again with another;
-/// any other failure to start is the test's.
-fn up(start: &dyn Fn(u16, &Path) -> Child, log: &Path) -> (Child, u16, u32) {
-    for _ in 0..5 {
-        let port = common::free_port();
-        let mut child = start(port, log);
-        match wait_up(&mut child, port) {
-            Ok(s) => return (child, port, s),
-            Err(e) => {
-                let text = std::fs::read_to_string(log).unwrap_or_default();
-                assert!(text.contains("in use"), "{e}:\n{text}");
-            }
-        }
-    }
-    panic!("no free port in five tries");
-}
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
-
-/// As in update_crash.rs: nsupdate after nsupdate, `hI.example.com` added
-/// by update I, I pushed to `acked` once acknowledged; the one in flight
-/// at `stop` is killed by its pid.
-fn writer(port: u16, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<u32>>>) {
-    let key = format!("hmac-sha256:{KEY}:{SECRET}");
-    for i in 0u32.. {
-        let script = format!(
-            "server 127.0.0.1 {port}\nzone example.com\n\
-             update add h{i}.example.com 60 A 198.51.100.{}\nsend\n",
-            i % 250
-        );
-        let mut child = Command::new("nsupdate")
-            .args(["-y", &key, "-t", "2", "-u", "1"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let status = loop {
-            if let Ok(Some(s)) = child.try_wait() {
-                break Some(s);
-            }
-            if stop.load(Ordering::Relaxed) {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        match status {
-            Some(s) if s.success() => acked.lock().unwrap().push(i),
-            _ => return,
-        }
-    }
-}
-
 fn trials_on_kvm(image: &Path, trials: u64) {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(0x5eed_2137 + trials);
@@ -210,13 +106,21 @@ fn trials_on_kvm(image: &Path, trials: u64) {
             .unwrap();
         let log = dir.path().join(format!("vmm-{trial}.log"));
         let boot = |port: u16, log: &Path| boot(image, &disk, port, log);
-        let (mut vmm, port, base) = up(&boot, &log);
+        let (mut vmm, port, base) = up(&boot, &log, "example.com", "the VMM");
         first.get_or_insert(base);
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
         let w = {
             let (stop, acked) = (stop.clone(), acked.clone());
-            std::thread::spawn(move || writer(port, stop, acked))
+            std::thread::spawn(move || {
+                writer(
+                    port,
+                    "example.com",
+                    &format!("hmac-sha256:{KEY}:{SECRET}"),
+                    stop,
+                    acked,
+                )
+            })
         };
         std::thread::sleep(Duration::from_millis(rng.below(250)));
         vmm.kill().unwrap();
@@ -225,7 +129,7 @@ fn trials_on_kvm(image: &Path, trials: u64) {
         w.join().unwrap();
         let acked = acked.lock().unwrap().clone();
 
-        let (mut again, port, s) = up(&boot, &log);
+        let (mut again, port, s) = up(&boot, &log, "example.com", "the VMM");
         let n = acked.len() as u32;
         let missing: Vec<u32> = acked
             .iter()

@@ -2,6 +2,7 @@
 //! pid when dropped, a free port, and DNS queries as raw bytes.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod crash;
 pub mod xfr;
 
 use std::net::UdpSocket;
