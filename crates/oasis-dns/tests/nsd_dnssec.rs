@@ -12,6 +12,13 @@
 //!   by RFC 5155 §7.2.5 (both validate).
 //! - a name reached through a DNAME that does not exist, under NSEC: NSD
 //!   sends one NSEC, oasis the two that RFC 4035 §3.1.3.2 asks for.
+//! - a question of type NSEC3 for a name a wildcard CNAME answers: NSD
+//!   gives NODATA (it does not follow wildcard CNAMEs for that type),
+//!   oasis the CNAME, as for any other type (seen with 1 seed in 5).
+//! - the same records, but NSD's response truncated (TC) where oasis's
+//!   fits: NSD compresses fewer names in answers it synthesises (a CNAME
+//!   chain through a wildcard or a DNAME), so its bytes run out first; the
+//!   TCP answers, compared too, are the same.
 //!
 //! Prints "skipped: …" when `nsd` or `ldns-signzone` is missing, unless
 //! CI=true. `OASIS_DNS_DIFF_SEED=<u64>` runs another seed.
@@ -74,6 +81,29 @@ fn known_difference(nsd: &Message, ours: &Message) -> Option<&'static str> {
         && compare(&proofs(nsd, Type::NSEC3), &proofs(ours, Type::NSEC3)).is_empty()
     {
         return Some("NSEC3 proof of a DS question under a wildcard");
+    }
+    if qtype == Type::NSEC3
+        && nsd.answers.is_empty()
+        && !ours.answers.is_empty()
+        && ours
+            .answers
+            .iter()
+            .all(|r| r.rtype == Type::CNAME || covered(r) == Some(Type::CNAME))
+    {
+        return Some("an NSEC3 question a wildcard CNAME answers");
+    }
+    if (nsd.flags ^ ours.flags) == flag::TC
+        && nsd.flags & flag::TC != 0
+        && compare(
+            &Message {
+                flags: ours.flags,
+                ..nsd.clone()
+            },
+            ours,
+        )
+        .is_empty()
+    {
+        return Some("TC where NSD's encoding is larger");
     }
     if ours.answers.iter().any(|r| r.rtype == Type::DNAME)
         && compare(&proofs(nsd, Type::NSEC), &proofs(ours, Type::NSEC)).is_empty()

@@ -262,6 +262,19 @@ impl Signed {
     /// the closest provable encloser proof. `ds` for a DS question, whose
     /// opt-out proof also covers the delegation itself.
     pub fn nodata(&self, zone: &Zone, out: &mut Vec<Record>, name: &Name, ds: bool) {
+        self.nodata_for(zone, out, name, ds, false);
+    }
+
+    /// [`Signed::nodata`]; `referral` when the proof goes with a referral
+    /// (no DS at the cut) rather than answering a question.
+    fn nodata_for(
+        &self,
+        zone: &Zone,
+        out: &mut Vec<Record>,
+        name: &Name,
+        ds: bool,
+        referral: bool,
+    ) {
         match &self.denial {
             Denial::None => {}
             Denial::Nsec(chain) => {
@@ -273,7 +286,7 @@ impl Signed {
                 Some(owner) => {
                     // A wildcard asked for by its own name is proven as
                     // one that matched: with its encloser's NSEC3 (NSD).
-                    if !ds
+                    if !referral
                         && name.labels().next() == Some(b"*".as_slice())
                         && let Some(p) = name.parent().and_then(|p| Self::nsec3_match(ring, &p))
                     {
@@ -390,7 +403,7 @@ impl Signed {
     /// NSEC3, or under opt-out the closest provable encloser proof (RFC
     /// 5155 §7.2.7).
     pub fn no_ds(&self, zone: &Zone, out: &mut Vec<Record>, cut: &Name) {
-        self.nodata(zone, out, cut, true);
+        self.nodata_for(zone, out, cut, true, true);
     }
 }
 
