@@ -233,17 +233,17 @@ impl Signed {
         name: &Name,
         ds: bool,
     ) {
+        // `below` ends one label under the closest provable encloser.
         let mut below = name.clone();
-        let (encloser, owner) = loop {
+        let owner = loop {
             let Some(p) = below.parent().filter(|p| p.is_subdomain_of(&zone.apex)) else {
                 return;
             };
             if let Some(owner) = Self::nsec3_match(ring, &p) {
-                break (p, owner);
+                break owner;
             }
             below = p;
         };
-        let _ = encloser;
         if let Some(cover) = Self::nsec3_cover(ring, &below) {
             Self::add_at(zone, out, &cover, Type::NSEC3);
         }
