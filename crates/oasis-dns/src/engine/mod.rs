@@ -180,10 +180,12 @@ impl Catalog {
             answers.len(),
             table.iter().map(|(k, s)| (&**k, *s)),
         );
-        Ok(
-            Catalog::serve(image::Bytes::Owned(bytes.into()), Some(zones))
-                .expect("an image just written is well formed"),
-        )
+        let catalog = Catalog::serve(image::Bytes::Owned(bytes.into()), Some(zones))
+            .expect("an image just written is well formed");
+        // The chains were indexed to compile the answers: kept for the
+        // proofs worked out per query, not indexed again.
+        let _ = catalog.proofs.set(Box::new(signed));
+        Ok(catalog)
     }
 
     /// The zones served, their records parsed from the image the first

@@ -536,7 +536,8 @@ impl Catalog {
         let Lookup::Ready(t) = self.lookup(&q.lower[..q.qname_len], Type::SOA, false) else {
             return None;
         };
-        let mut out = alloc::vec![0u8; 65535];
+        // An SOA answer: its record, the authority's NS at most.
+        let mut out = alloc::vec![0u8; 4096];
         let n = self.write(&q, &query, &t, out.len(), &mut out, &())?;
         let m = crate::wire::Message::parse(&out[..n]).ok()?;
         m.answers.iter().find_map(|r| match &r.rdata {
