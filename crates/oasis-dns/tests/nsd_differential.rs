@@ -33,7 +33,7 @@ mod generate;
 #[path = "nsd/server.rs"]
 mod server;
 
-use compare::{build_query, compare, describe};
+use compare::{build_query, compare, describe, tcp_both, udp_both};
 use generate::{GenZone, Rng, child_zone, main_zone, random_zone, second_zone};
 use oasis_dns::wire::{Message, flag};
 use std::collections::BTreeMap;
@@ -213,14 +213,7 @@ fn oasis_dns_agrees_with_nsd() {
     let mut oasis_tcp = server::TcpClient::connect(oasis.port).expect("TCP to oasis-dns");
     for i in 0..QUERIES {
         let q = build_query(&mut rng, &zones, i as u16);
-        let a = server::udp_exchange(nsd.port, &q)
-            .unwrap_or_else(|e| panic!("NSD did not answer {}: {e}", describe(&q)));
-        let b = server::udp_exchange(oasis.port, &q)
-            .unwrap_or_else(|e| panic!("oasis-dns did not answer {}: {e}", describe(&q)));
-        let (ma, mb) = (
-            Message::parse(&a).expect("NSD response parses"),
-            Message::parse(&b).expect("oasis response parses"),
-        );
+        let (ma, mb) = udp_both(nsd.port, oasis.port, &q);
         let mut known = None;
         let mut diff = compare(&ma, &mb);
         if !diff.is_empty()
@@ -233,12 +226,7 @@ fn oasis_dns_agrees_with_nsd() {
         // Truncated over UDP: ask again over TCP, several queries per connection.
         // And every tenth query over TCP as well.
         if ma.flags & flag::TC != 0 || mb.flags & flag::TC != 0 || i % 10 == 0 {
-            let ta = nsd_tcp.exchange(&q).expect("NSD TCP answer");
-            let tb = oasis_tcp.exchange(&q).expect("oasis TCP answer");
-            let (ta, tb) = (
-                Message::parse(&ta).expect("parses"),
-                Message::parse(&tb).expect("parses"),
-            );
+            let (ta, tb) = tcp_both(&mut nsd_tcp, &mut oasis_tcp, &q);
             let tcp_diff = compare(&ta, &tb);
             match known_difference(&ta, &tb) {
                 Some(k) if !tcp_diff.is_empty() => known = Some(k),

@@ -32,7 +32,7 @@ mod server;
 #[path = "nsd/sign.rs"]
 mod sign;
 
-use compare::{build_query, compare, describe};
+use compare::{build_query, compare, describe, tcp_both, udp_both};
 use generate::{GenZone, Rng, child_zone, main_zone, random_zone, second_zone};
 use oasis_dns::wire::{Edns, Message, Record, Type, flag};
 use sign::Denial;
@@ -197,14 +197,7 @@ fn differences(denial: Denial, nsd_bin: &std::path::Path, seed: u64) -> Outcome 
             _ => build_query(&mut rng, &zones, i as u16),
         };
         let q = with_do(&mut rng, q);
-        let a = server::udp_exchange(nsd.port, &q)
-            .unwrap_or_else(|e| panic!("NSD did not answer {}: {e}", describe(&q)));
-        let b = server::udp_exchange(oasis.port, &q)
-            .unwrap_or_else(|e| panic!("oasis-dns did not answer {}: {e}", describe(&q)));
-        let (ma, mb) = (
-            Message::parse(&a).expect("NSD response parses"),
-            Message::parse(&b).expect("oasis response parses"),
-        );
+        let (ma, mb) = udp_both(nsd.port, oasis.port, &q);
         let mut diff = compare(&ma, &mb);
         let mut seen = None;
         if !diff.is_empty()
@@ -215,12 +208,7 @@ fn differences(denial: Denial, nsd_bin: &std::path::Path, seed: u64) -> Outcome 
         }
         checked += 1;
         if ma.flags & flag::TC != 0 || mb.flags & flag::TC != 0 || i % 10 == 0 {
-            let ta = nsd_tcp.exchange(&q).expect("NSD TCP answer");
-            let tb = oasis_tcp.exchange(&q).expect("oasis TCP answer");
-            let (ta, tb) = (
-                Message::parse(&ta).expect("parses"),
-                Message::parse(&tb).expect("parses"),
-            );
+            let (ta, tb) = tcp_both(&mut nsd_tcp, &mut oasis_tcp, &q);
             let tcp_diff = compare(&ta, &tb);
             match known_difference(&ta, &tb) {
                 Some(k) if !tcp_diff.is_empty() => {

@@ -147,3 +147,29 @@ pub fn describe(q: &[u8]) -> String {
         Err(e) => format!("unparseable query: {e}"),
     }
 }
+
+/// `q` asked of NSD and of oasis-dns over UDP: both responses, parsed.
+pub fn udp_both(nsd: u16, oasis: u16, q: &[u8]) -> (Message, Message) {
+    let a = super::server::udp_exchange(nsd, q)
+        .unwrap_or_else(|e| panic!("NSD did not answer {}: {e}", describe(q)));
+    let b = super::server::udp_exchange(oasis, q)
+        .unwrap_or_else(|e| panic!("oasis-dns did not answer {}: {e}", describe(q)));
+    (
+        Message::parse(&a).expect("NSD response parses"),
+        Message::parse(&b).expect("oasis response parses"),
+    )
+}
+
+/// `q` asked again over the TCP connections to NSD and to oasis-dns.
+pub fn tcp_both(
+    nsd: &mut super::server::TcpClient,
+    oasis: &mut super::server::TcpClient,
+    q: &[u8],
+) -> (Message, Message) {
+    let ta = nsd.exchange(q).expect("NSD TCP answer");
+    let tb = oasis.exchange(q).expect("oasis TCP answer");
+    (
+        Message::parse(&ta).expect("parses"),
+        Message::parse(&tb).expect("parses"),
+    )
+}
