@@ -39,6 +39,10 @@
 //! - **Applications**: a [`Router`] (literal segments, `:param`, `*rest`;
 //!   404, 405 with `Allow`), query and form decoding ([`form`]), JSON in and
 //!   out ([`json`]).
+//! - **Static files compiled in** ([`assets`]): a directory embedded at
+//!   build time by `oasis-assets-build` with its gzip and brotli forms and
+//!   their ETags, served by `Accept-Encoding` with a lookup and a copy
+//!   ([`Router::assets`]).
 //!
 //! Dependencies, each `no_std`: `httparse` (the request-head parser hyper
 //! uses, fuzzed upstream, no allocation), `serde` and `serde_json` with
@@ -49,6 +53,7 @@
 
 extern crate alloc;
 
+pub mod assets;
 pub mod chunked;
 pub mod date;
 pub mod form;
@@ -58,6 +63,7 @@ pub mod response;
 pub mod router;
 pub mod server;
 
+pub use assets::Assets;
 pub use form::Pairs;
 pub use request::{Request, Version};
 pub use response::{Asset, Body, BodyWriter, Bytes, Closed, Response};

@@ -70,9 +70,9 @@ impl core::fmt::Debug for Body {
 #[derive(Debug)]
 pub struct Response {
     status: u16,
-    headers: Vec<(Cow<'static, str>, String)>,
+    headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     body: Body,
-    etag: Option<String>,
+    etag: Option<Cow<'static, str>>,
     last_modified: Option<u64>,
     ranges: bool,
     close: bool,
@@ -166,7 +166,17 @@ impl Response {
     ) -> Response {
         let name = name.into();
         if !is_framing(&name) {
-            self.headers.push((name, value.into()));
+            self.headers.push((name, Cow::Owned(value.into())));
+        }
+        self
+    }
+
+    /// [`Response::header`] with a value of the image's: nothing copied
+    /// (compiled-in assets answer with these).
+    pub fn static_header(mut self, name: &'static str, value: &'static str) -> Response {
+        if !is_framing(name) {
+            self.headers
+                .push((Cow::Borrowed(name), Cow::Borrowed(value)));
         }
         self
     }
@@ -174,11 +184,18 @@ impl Response {
     /// With an entity tag: `tag` quoted if it is not already (`"…"` or
     /// `W/"…"`). A GET with a matching `If-None-Match` gets 304.
     pub fn etag(mut self, tag: &str) -> Response {
-        self.etag = Some(if tag.ends_with('"') {
+        self.etag = Some(Cow::Owned(if tag.ends_with('"') {
             tag.to_string()
         } else {
             alloc::format!("\"{tag}\"")
-        });
+        }));
+        self
+    }
+
+    /// [`Response::etag`] with a tag of the image's, already quoted
+    /// (`"…"`): nothing copied.
+    pub fn static_etag(mut self, tag: &'static str) -> Response {
+        self.etag = Some(Cow::Borrowed(tag));
         self
     }
 
@@ -216,7 +233,7 @@ impl Response {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 }
 
@@ -304,6 +321,7 @@ pub fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
         408 => "Request Timeout",
         409 => "Conflict",
         411 => "Length Required",

@@ -18,6 +18,7 @@ use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
 
+use crate::assets::Assets;
 use crate::form::percent_decode;
 use crate::request::Request;
 use crate::response::Response;
@@ -128,6 +129,19 @@ impl Router {
         Fut: Future<Output = Response> + 'static,
     {
         self.route("POST", pattern, handler)
+    }
+
+    /// Serves the compiled-in files of `assets` under `prefix` (GET and
+    /// so HEAD): `{prefix}/css/site.css` is the table's `css/site.css`,
+    /// `{prefix}/` its `index.html` (see [`crate::assets`]). `prefix` is
+    /// literal segments (`/static`, or `/` for the whole site, added last
+    /// so the other routes come first).
+    pub fn assets(self, prefix: &str, assets: &'static Assets) -> Router {
+        let pattern = alloc::format!("{}/*asset", prefix.trim_end_matches('/'));
+        self.get(&pattern, move |r: Request| {
+            let response = assets.respond(&r, r.param("asset").unwrap_or(""));
+            async move { response }
+        })
     }
 
     /// The methods routes have for `path`, as an `Allow` value.

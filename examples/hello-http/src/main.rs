@@ -27,7 +27,12 @@
 //! (JSON), `POST /form` (a urlencoded form, as JSON), `/stream/:kib` (a
 //! streamed, chunked body), `/delay/:ms` (an answer after a while: busy
 //! connections), `/stats` (the server's counters as JSON), `/stats/tls`
-//! (handshakes, resumed, in TLS 1.3, failed).
+//! (handshakes, resumed, in TLS 1.3, failed), and `/static/` (the files of
+//! `static/`, compiled into the image by the build with their gzip and
+//! brotli forms: `curl --compressed http://127.0.0.1:8080/static/`).
+//!
+//! `OASIS_ASSETS=DIR` at build time serves DIR's files under `/static/`
+//! instead.
 #![no_std]
 #![no_main]
 
@@ -81,6 +86,9 @@ oasis::boot_arg! {
 }
 
 const INDEX: &[u8] = b"hello from oasis\n";
+
+/// `static/`, compiled in by `build.rs`.
+static ASSETS: oasis_http::Assets = include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
 /// 64 KiB of bytes whose every offset can be checked: byte i is i mod 251.
 fn blob() -> &'static [u8] {
@@ -175,6 +183,7 @@ fn router(counters: Rc<Counters>, tls: Rc<oasis_tls::TlsCounters>, booted: Optio
             );
             async move { Response::bytes(200, "application/json", body.into_bytes()) }
         })
+        .assets("/static", &ASSETS)
 }
 
 #[derive(serde::Serialize)]
