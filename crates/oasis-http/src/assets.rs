@@ -701,6 +701,17 @@ mod tests {
         }
 
         #[test]
+        fn any_path_finds_a_file_of_its_name_or_nothing(path in "[a-z./ ]{0,24}") {
+            match ASSETS.find(&path) {
+                Found::File(f) => prop_assert_eq!(f.path(), path.trim_matches('/')),
+                Found::Index(f) => prop_assert!(f.path().ends_with("index.html")),
+                Found::Nothing => {}
+            }
+            let r = Request::new("GET", "/").with_header("Accept-Encoding", &path);
+            let _ = ASSETS.respond(&r, &path);
+        }
+
+        #[test]
         fn the_choice_is_acceptable_and_best(
             elems in proptest::collection::vec(
                 (prop_oneof![Just("br"), Just("gzip"), Just("identity"), Just("*"), Just("zstd")],

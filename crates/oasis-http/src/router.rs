@@ -238,6 +238,48 @@ mod tests {
             })
     }
 
+    static FILES: [crate::assets::File; 2] = [
+        crate::assets::File::new(
+            "a b.txt",
+            "text/plain",
+            crate::assets::Variant::new(b"ab", "\"ab\""),
+            None,
+            None,
+        ),
+        crate::assets::File::new(
+            "index.html",
+            "text/html",
+            crate::assets::Variant::new(b"<p>", "\"i\""),
+            None,
+            None,
+        ),
+    ];
+    static ASSETS: Assets = Assets::new(&FILES);
+
+    #[test]
+    fn assets_are_served_under_their_prefix() {
+        for prefix in ["/s", "/s/"] {
+            let r = router().assets(prefix, &ASSETS);
+            let go = |p: &str| block_on(r.handle(Request::new("GET", p)));
+            assert_eq!(text(&go("/s/a%20b.txt")), "ab");
+            assert_eq!(text(&go("/s/")), "<p>");
+            let moved = go("/s");
+            assert_eq!(
+                (moved.status(), moved.header_value("location")),
+                (301, Some("/s/"))
+            );
+            assert_eq!(go("/s/x").status(), 404);
+            assert_eq!(text(&go("/users/7")), "user 7");
+            let head = block_on(r.handle(Request::new("HEAD", "/s/a%20b.txt")));
+            assert_eq!(head.status(), 200);
+        }
+        let root = Router::new().assets("/", &ASSETS);
+        assert_eq!(
+            text(&block_on(root.handle(Request::new("GET", "/")))),
+            "<p>"
+        );
+    }
+
     #[test]
     fn routes_by_method_and_pattern_with_decoded_captures() {
         let r = router();
