@@ -580,6 +580,40 @@ fn kvm_hello_http_serves_pages_through_a_user_mode_forward() {
         "{head}"
     );
 
+    // The static files compiled into the image (its rodata): the page as
+    // it is, its brotli form by Accept-Encoding with its own tag, 304 for
+    // that tag.
+    let page = std::fs::read(common::root().join("examples/hello-http/static/index.html")).unwrap();
+    let (head, body) = http10(to, "GET /static/ HTTP/1.0\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.0 200 OK\r\n") && body == page,
+        "{head}"
+    );
+    let (head, br) = http10(
+        to,
+        "GET /static/index.html HTTP/1.0\r\nAccept-Encoding: gzip, br\r\n\r\n",
+    );
+    assert!(
+        head.contains("Content-Encoding: br\r\nVary: Accept-Encoding\r\n"),
+        "{head}"
+    );
+    assert!(!br.is_empty() && br.len() < page.len(), "{head}");
+    let tag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("ETag: "))
+        .expect("an ETag");
+    assert!(tag.ends_with("-br\""), "{head}");
+    let (head, body) = http10(
+        to,
+        &format!(
+            "GET /static/index.html HTTP/1.0\r\nAccept-Encoding: br\r\nIf-None-Match: {tag}\r\n\r\n"
+        ),
+    );
+    assert!(
+        head.starts_with("HTTP/1.0 304 Not Modified\r\n") && body.is_empty(),
+        "{head}"
+    );
+
     // 4 MiB streamed to an HTTP/1.0 client, up to the close.
     let (head, body) = http10(to, "GET /stream/4096 HTTP/1.0\r\n\r\n");
     assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");

@@ -402,11 +402,15 @@ impl Assets {
     /// The response to `request` for `path` (decoded, relative to the
     /// table's root): the file, the directory's `index.html`, a 301 to
     /// the directory with its slash, or 404. `request.path()` says
-    /// whether the client's path ended with a slash.
+    /// whether the client's path ended with a slash (a file's name with
+    /// one is 404).
     pub fn respond(&self, request: &Request, path: &str) -> Response {
+        let slash = request.path().ends_with('/');
         match self.find(path) {
+            // `file.css/` is not a directory.
+            Found::File(_) if slash => Response::text(404, "404 Not Found\n"),
             Found::File(f) => f.response(&AcceptEncoding::of(request), self.cache_control),
-            Found::Index(f) if request.path().ends_with('/') => {
+            Found::Index(f) if slash => {
                 f.response(&AcceptEncoding::of(request), self.cache_control)
             }
             Found::Index(_) => {
@@ -660,6 +664,12 @@ mod tests {
             );
         }
         assert!(matches!(ASSETS.find("docs/x.txt"), Found::File(f) if f.path() == "docs/x.txt"));
+        assert_eq!(
+            prepared(&Request::new("GET", "/s/a.css/"), "a.css")
+                .0
+                .status,
+            404
+        );
         let empty = Assets::new(&[]);
         assert!(matches!(empty.find(""), Found::Nothing));
     }

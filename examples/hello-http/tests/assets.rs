@@ -283,6 +283,7 @@ fn hello_http_serves_its_static_files_by_accept_encoding() {
         "/static/../Cargo.toml",
         "/static/%2e%2e/Cargo.toml",
         "/static/INDEX.HTML",
+        "/static/robots.txt/",
     ] {
         assert_eq!(request(port, "GET", path, &[]).status, 404, "{path}");
     }
