@@ -251,6 +251,8 @@ fn is_framing(name: &str) -> bool {
 
 /// A static body with its type and entity tag worked out once: each
 /// response to it is a lookup and a copy.
+/// (A directory of files compiled in by the build, each with its gzip and
+/// brotli forms and their tags, is [`crate::assets`].)
 #[derive(Clone, Debug)]
 pub struct Asset {
     content_type: String,
