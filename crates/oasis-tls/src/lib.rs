@@ -43,7 +43,9 @@
 //! crate that maps them onto rustls's traits is young (an alpha), and is
 //! pinned. Keys are best ECDSA P-256 (what the built-in certificate uses):
 //! the `rsa` crate it would sign RSA keys with has a known timing
-//! side-channel (RUSTSEC-2023-0071).
+//! side-channel (RUSTSEC-2023-0071). On kvm the server prefers
+//! ChaCha20-Poly1305 over the client's order ([`PREFER_CHACHA20`]): AES-GCM
+//! has no AES-NI there and costs several times more per byte.
 //!
 //! **Randomness** comes from oasis's random device ([`oasis::random`]):
 //! the provider draws through `getrandom`, whose custom hook this crate
@@ -63,12 +65,12 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::StoresServerSessions;
 use rustls::time_provider::TimeProvider;
+use rustls::{CipherSuite, ServerConfig};
 
 pub use rustls;
 pub use stream::{TlsCounters, TlsListener, TlsStats, TlsStream};
@@ -79,8 +81,34 @@ pub const SESSION_CACHE: usize = 1024;
 /// The crypto provider: RustCrypto's algorithms (see the crate docs for
 /// why), its randomness oasis's random device.
 pub fn provider() -> CryptoProvider {
-    rustls_rustcrypto::provider()
+    let mut p = rustls_rustcrypto::provider();
+    if PREFER_CHACHA20 {
+        chacha20_first(&mut p);
+    }
+    p
 }
+
+/// Puts the ChaCha20-Poly1305 suites of `p` first (TLS 1.3 and 1.2), the
+/// others after them in their order.
+pub fn chacha20_first(p: &mut CryptoProvider) {
+    const CHACHA20: [CipherSuite; 3] = [
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    p.cipher_suites
+        .sort_by_key(|s| !CHACHA20.contains(&s.suite()));
+}
+
+/// Whether the server picks ChaCha20-Poly1305 whenever the client offers
+/// it, before AES-GCM: on the kvm target. There the code is soft-float and
+/// cannot use AES-NI or PCLMULQDQ (a freestanding target detects no CPU
+/// features at run time, and LLVM cannot mix vector code into a soft-float
+/// image), so AES-GCM runs in portable bitsliced software, several times
+/// slower than ChaCha20-Poly1305, which is fast in plain integer code.
+/// Hosted, AES-GCM has the hardware and the client's order stands.
+/// (bench/README.md, "lamp", has the figures.)
+pub const PREFER_CHACHA20: bool = cfg!(target_os = "none");
 
 /// Wall time for rustls: oasis's wall clock (kvm: the TSC over the wall
 /// time at entry; hosted: the host's clock).
@@ -176,6 +204,7 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> oasis::Result<Arc<Serve
         .with_single_cert(chain, key)
         .map_err(|e| format!("tls: the certificate and key: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.ignore_client_order = PREFER_CHACHA20;
     config.session_storage = Arc::new(SessionCache::new(SESSION_CACHE));
     Ok(Arc::new(config))
 }
@@ -289,6 +318,28 @@ mod tests {
         assert_eq!(s.map.len(), 3);
         assert_eq!(s.order.len(), 3);
         assert!(!s.map.contains_key(&[2][..]));
+    }
+
+    #[test]
+    fn chacha20_goes_first_and_the_rest_keep_their_order() {
+        let mut p = rustls_rustcrypto::provider();
+        let before: alloc::vec::Vec<_> = p.cipher_suites.iter().map(|s| s.suite()).collect();
+        chacha20_first(&mut p);
+        let after: alloc::vec::Vec<_> = p.cipher_suites.iter().map(|s| s.suite()).collect();
+        assert_eq!(after.len(), before.len());
+        let is_chacha = |s: &CipherSuite| alloc::format!("{s:?}").contains("CHACHA20");
+        let n = after.iter().filter(|s| is_chacha(s)).count();
+        assert!(n >= 2, "TLS 1.3 and 1.2 ChaCha20 suites: {after:?}");
+        assert!(after[..n].iter().all(is_chacha), "{after:?}");
+        let rest: alloc::vec::Vec<_> = before.into_iter().filter(|s| !is_chacha(s)).collect();
+        assert_eq!(after[n..], rest[..]);
+        // Hosted the client's order stands (AES-GCM has the hardware there).
+        assert!(!PREFER_CHACHA20);
+        assert!(
+            !server_config(builtin().cert_pem, builtin().key_pem)
+                .unwrap()
+                .ignore_client_order
+        );
     }
 
     #[test]
