@@ -76,8 +76,8 @@ fn find(tool: &str) -> Option<PathBuf> {
 
 fn run(cmd: &mut Command) -> Result<String, String> {
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         return Err(format!("{cmd:?} failed: {text}"));
     }
@@ -103,7 +103,10 @@ fn keys(keygen: &Path, algorithm: &str, apex: &str, dir: &Path) -> (Vec<Key>, St
         let base = base.trim();
         let read = |ext: &str| {
             let f = dir.join(format!("{base}.{ext}"));
-            (f.display().to_string(), std::fs::read_to_string(&f).unwrap())
+            (
+                f.display().to_string(),
+                std::fs::read_to_string(&f).unwrap(),
+            )
         };
         let (private, public) = (read("private"), read("key"));
         let key = Key::from_files(
@@ -208,7 +211,11 @@ fn ldns_verify_zone_accepts_zones_signed_here() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(failures.is_empty(), "not verified:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "not verified:\n{}",
+        failures.join("\n")
+    );
     assert_eq!(checked, 2 * zones.len() * 3);
 }
 

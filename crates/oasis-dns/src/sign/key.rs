@@ -300,6 +300,32 @@ impl Key {
         Ok(key)
     }
 
+    /// Reads the key of zone `apex` whose private key file is `file`,
+    /// `read` giving a file's text (`None`: no such file). Its DNSKEY is
+    /// taken from the `.key` file beside it (`K…+013+12345.private` →
+    /// `K…+013+12345.key`) when there is one; without, the key is a
+    /// combined signing key (flags 257) that signs everything.
+    pub fn read(
+        apex: &Name,
+        file: &str,
+        read: &mut dyn FnMut(&str) -> Option<Result<String, String>>,
+    ) -> Result<Key, String> {
+        let private = read(file)
+            .ok_or_else(|| format!("{file}: no such file"))?
+            .map_err(|e| format!("{file}: {e}"))?;
+        let public = file
+            .strip_suffix(".private")
+            .map(|stem| format!("{stem}.key"))
+            .and_then(|f| read(&f).map(|t| (f, t)));
+        match public {
+            Some((pf, text)) => {
+                let text = text.map_err(|e| format!("{pf}: {e}"))?;
+                Key::from_files((file, &private), (&pf, &text), apex).map_err(|e| format!("{e}"))
+            }
+            None => Key::from_private(file, &private, KSK_FLAGS).map_err(|e| format!("{e}")),
+        }
+    }
+
     /// The DNSKEY flags.
     pub fn flags(&self) -> u16 {
         self.flags

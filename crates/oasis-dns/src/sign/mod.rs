@@ -69,6 +69,68 @@ impl Denial {
     }
 }
 
+impl Denial {
+    /// Reads NSEC3 parameters as given on a command line: `on` (RFC 9276:
+    /// no salt, no extra iterations), `opt-out` (the same with opt-out),
+    /// or `ITERATIONS:SALT[:opt-out]` with the salt in hexadecimal or `-`
+    /// for none (`0:-`, `5:c0ffee:opt-out`); `off` is NSEC.
+    pub fn from_nsec3_arg(s: &str) -> Result<Denial, String> {
+        match s {
+            "off" => return Ok(Denial::Nsec),
+            "on" => return Ok(Denial::nsec3()),
+            "opt-out" => {
+                return Ok(Denial::Nsec3 {
+                    iterations: 0,
+                    salt: Vec::new(),
+                    opt_out: true,
+                });
+            }
+            _ => {}
+        }
+        let want = "expected on, opt-out, off or ITERATIONS:SALT[:opt-out] (SALT in hex or -)";
+        let mut parts = s.split(':');
+        let (Some(it), Some(salt)) = (parts.next(), parts.next()) else {
+            return Err(format!("{want}, found `{s}`"));
+        };
+        let opt_out = match parts.next() {
+            None => false,
+            Some("opt-out") => true,
+            Some(other) => return Err(format!("{want}: `{other}` is not opt-out")),
+        };
+        if parts.next().is_some() {
+            return Err(format!("{want}, found `{s}`"));
+        }
+        let iterations: u16 = it
+            .parse()
+            .map_err(|_| format!("{want}: `{it}` is not a number of iterations"))?;
+        if iterations > crate::engine::dnssec::MAX_NSEC3_ITERATIONS {
+            return Err(format!(
+                "at most {} NSEC3 iterations (RFC 9276 asks for 0)",
+                crate::engine::dnssec::MAX_NSEC3_ITERATIONS
+            ));
+        }
+        let salt = if salt == "-" {
+            Vec::new()
+        } else {
+            let b = salt.as_bytes();
+            if b.len() % 2 != 0 || b.len() > 510 || !b.iter().all(u8::is_ascii_hexdigit) {
+                return Err(format!(
+                    "{want}: the salt `{salt}` is not up to 255 bytes in hexadecimal"
+                ));
+            }
+            (0..b.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&salt[i..i + 2], 16).unwrap_or(0))
+                .collect()
+        };
+        Ok(Denial::Nsec3 {
+            iterations,
+            salt,
+            opt_out,
+        })
+    }
+}
+
 /// How to sign.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
