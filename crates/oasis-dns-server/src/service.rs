@@ -22,7 +22,7 @@ use oasis_dns::xfr::{Diff, IxfrKind, Journal, Transfer, XfrError, serial_of};
 use crate::ident::Identity;
 use crate::signing::Signing;
 use crate::update::{Policy, UpdateCounts, UpdateLog, Updates};
-use oasis_dns::sign::{Options, sign, unsigned};
+use oasis_dns::sign::{Options, diff_at, sign_changes, unsigned};
 
 /// One zone served as a secondary: its current copy, and whether a NOTIFY
 /// asked for a check.
@@ -77,11 +77,14 @@ pub struct Service {
     primary_journals: RefCell<Vec<(Name, Journal)>>,
     updates: Option<Updates>,
     /// The zones signed here, and the options each was last signed with.
-    signing: Option<(Signing, RefCell<Vec<(Name, Options)>>)>,
+    signing: Option<(Signing, RefCell<SignedWith>)>,
     /// Primary zones updated since their secondaries were last NOTIFYed.
     changed: RefCell<Vec<Name>>,
     changed_waiter: RefCell<Option<Waker>>,
 }
+
+/// The options each zone signed here was last signed with.
+type SignedWith = Vec<(Name, Options)>;
 
 /// What the server counted of DNS cookies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -654,9 +657,23 @@ impl Service {
                             .map(|(_, o)| o.clone());
                         let opts = signing.options_again(last_opts.as_ref(), now);
                         let previous = (last_opts.as_ref() == Some(&opts)).then_some(&current);
-                        match sign(&a.zone, keys, &opts, previous) {
-                            Ok(signed) => {
-                                let diff = oasis_dns::xfr::diff(&current, &signed);
+                        match sign_changes(&a.zone, keys, &opts, previous) {
+                            Ok((signed, mut names)) => {
+                                // Where the signed zones differ: the names
+                                // the update changed, those signed anew or
+                                // gone, the apex (its SOA).
+                                names.extend(
+                                    a.diff
+                                        .deleted
+                                        .iter()
+                                        .chain(&a.diff.added)
+                                        .map(|r| r.name.to_lowercase()),
+                                );
+                                names.insert(apex.clone());
+                                let diff = match previous {
+                                    Some(_) => diff_at(&current, &signed, &names),
+                                    None => oasis_dns::xfr::diff(&current, &signed),
+                                };
                                 debug!(
                                     "dns: UPDATE of {apex}: signed again in {} ms",
                                     started.elapsed().as_millis()

@@ -233,6 +233,19 @@ pub fn sign(
     opts: &Options,
     previous: Option<&Zone>,
 ) -> Result<Zone, SignError> {
+    sign_changes(zone, keys, opts, previous).map(|(z, _)| z)
+}
+
+/// [`sign`], also giving the owners whose signer-made records (RRSIG,
+/// NSEC, NSEC3) differ from `previous`'s: those signed anew, and those
+/// `previous` had that are gone. With the names whose data changed, they
+/// are where the two signed zones differ ([`diff_at`]).
+pub fn sign_changes(
+    zone: &Zone,
+    keys: &[Key],
+    opts: &Options,
+    previous: Option<&Zone>,
+) -> Result<(Zone, BTreeSet<Name>), SignError> {
     if keys.is_empty() {
         return Err(SignError(format!(
             "zone {}: no key to sign with",
@@ -344,6 +357,7 @@ pub fn sign(
         opts,
         previous,
         out: Vec::new(),
+        fresh: BTreeSet::new(),
     };
     // Data and signatures.
     for (name, node) in &nodes {
@@ -427,7 +441,7 @@ pub fn sign(
                 }
                 ring.push((nsec3_hash(name, *iterations, salt), types));
             }
-            ring.sort_by(|a, b| a.0.cmp(&b.0));
+            ring.sort_by_key(|e| e.0);
             for w in ring.windows(2) {
                 if w[0].0 == w[1].0 {
                     return Err(SignError(format!(
@@ -461,7 +475,54 @@ pub fn sign(
         }
     }
     out.extend(signer.out);
-    Zone::new(&apex, out).map_err(|e| SignError(format!("{e}")))
+    let signed = Zone::new(&apex, out).map_err(|e| SignError(format!("{e}")))?;
+    let mut changed = signer.fresh;
+    if let Some(p) = previous {
+        changed.extend(
+            p.nodes
+                .keys()
+                .filter(|n| !signed.nodes.contains_key(*n))
+                .cloned(),
+        );
+    }
+    Ok((signed, changed))
+}
+
+/// The IXFR step from `old` to `new`, looking only at the records owned by
+/// `names` (lower-cased) — the same as [`crate::xfr::diff`] when the zones
+/// differ nowhere else, without comparing every record.
+pub fn diff_at(old: &Zone, new: &Zone, names: &BTreeSet<Name>) -> crate::xfr::Diff {
+    fn by_key(node: Option<&Node>) -> BTreeMap<(u16, Vec<u8>), &Record> {
+        node.into_iter()
+            .flat_map(|n| n.rrsets.iter())
+            .filter(|s| s.rtype != Type::SOA)
+            .flat_map(|s| s.records.iter())
+            .map(|r| ((r.rtype.0, r.rdata.to_wire()), r))
+            .collect()
+    }
+    let (mut deleted, mut added) = (Vec::new(), Vec::new());
+    for name in names {
+        let (a, b) = (by_key(old.nodes.get(name)), by_key(new.nodes.get(name)));
+        let same = |x: &Record, y: Option<&&Record>| {
+            y.is_some_and(|y| y.ttl == x.ttl && y.class == x.class)
+        };
+        deleted.extend(
+            a.iter()
+                .filter(|(k, r)| !same(r, b.get(*k)))
+                .map(|(_, r)| (*r).clone()),
+        );
+        added.extend(
+            b.iter()
+                .filter(|(k, r)| !same(r, a.get(*k)))
+                .map(|(_, r)| (*r).clone()),
+        );
+    }
+    crate::xfr::Diff {
+        old_soa: old.soa().clone(),
+        deleted,
+        new_soa: new.soa().clone(),
+        added,
+    }
 }
 
 struct Signer<'a> {
@@ -469,6 +530,8 @@ struct Signer<'a> {
     opts: &'a Options,
     previous: Option<&'a Zone>,
     out: Vec<Record>,
+    /// Owners with a signature made anew (not kept from `previous`).
+    fresh: BTreeSet<Name>,
 }
 
 impl Signer<'_> {
@@ -502,6 +565,7 @@ impl Signer<'_> {
                     .then(|| old.clone())
             });
             let sig = reused.unwrap_or_else(|| {
+                self.fresh.insert(owner.clone());
                 let mut w = header.clone();
                 w.extend(key.sign(&data));
                 Record {

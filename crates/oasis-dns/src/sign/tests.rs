@@ -321,8 +321,25 @@ fn unchanged_rrsets_keep_their_signatures() {
     let opts = Options::at(1_800_000_000, 86400, Denial::nsec3());
     let before = sign(&zone_of(ZONE), &keys, &opts, None).unwrap();
     let changed = zone_of(&format!("{ZONE}new A 192.0.2.9\n"));
-    let after = sign(&changed, &keys, &opts, Some(&before)).unwrap();
+    let (after, fresh) = sign_changes(&changed, &keys, &opts, Some(&before)).unwrap();
     let diff = crate::xfr::diff(&before, &after);
+    // The step worked out at the names that changed is the same.
+    let mut names = fresh.clone();
+    names.insert(name("new.t.test."));
+    let at = diff_at(&before, &after, &names);
+    let sorted = |mut v: Vec<Record>| {
+        v.sort_by_key(|r| (r.name.clone(), r.rtype.0, r.rdata.to_wire()));
+        v
+    };
+    assert_eq!(sorted(at.added.clone()), sorted(diff.added.clone()));
+    assert_eq!(sorted(at.deleted.clone()), sorted(diff.deleted.clone()));
+    // Removing the name again: its NSEC3 owner is gone, and said so.
+    let (back, fresh) = sign_changes(&zone_of(ZONE), &keys, &opts, Some(&after)).unwrap();
+    let diff_back = crate::xfr::diff(&after, &back);
+    let at = diff_at(&after, &back, &fresh);
+    assert_eq!(sorted(at.deleted), sorted(diff_back.deleted.clone()));
+    assert_eq!(sorted(at.added), sorted(diff_back.added));
+    assert!(diff_back.deleted.iter().any(|r| r.rtype == Type::A));
     // The new name's A and its signature, and the NSEC3 it splits: one
     // deleted with its signature, two added with theirs.
     let count = |rs: &[Record], t: Type| rs.iter().filter(|r| r.rtype == t).count();
