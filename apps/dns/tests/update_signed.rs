@@ -229,3 +229,33 @@ fn nsupdate_on_a_zone_signed_here_validates() {
         println!("nsec3={nsec3}: validated after UPDATE and after restart");
     }
 }
+
+#[test]
+fn a_bad_key_file_stops_the_start_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("example.org.zone"), ZONE).unwrap();
+    let key = dir.path().join("Kexample.org.+013+00001.private");
+    std::fs::write(
+        &key,
+        "Private-key-format: v1.2\nAlgorithm: 8 (RSASHA256)\nPrivateKey: AAAA\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dns"))
+        .arg("--")
+        .arg(format!(
+            "--zone-file={}",
+            dir.path().join("example.org.zone").display()
+        ))
+        .arg(format!("--port={}", free_port()))
+        .arg(format!("--sign-key=example.org/{}", key.display()))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    let want = format!(
+        "{}:2: algorithm 13 (ECDSAP256SHA256) or 15 (ED25519)",
+        key.display()
+    );
+    assert!(text.contains(&want), "{text}");
+}

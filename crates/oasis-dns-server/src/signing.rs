@@ -131,3 +131,108 @@ pub fn strip_signatures(signing: &Signing, steps: Vec<(Name, Diff)>) -> Vec<(Nam
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SignKey;
+    use oasis::rt::args::FromArg;
+    use oasis_dns::sign::{Algorithm, KSK_FLAGS};
+    use oasis_dns::wire::{Class, RData, Record, Type};
+
+    fn name(s: &str) -> Name {
+        oasis_dns::zone::text::name(s.as_bytes(), &Name::root()).unwrap()
+    }
+
+    #[test]
+    fn signatures_are_renewed_after_half_their_validity() {
+        let s = Signing::default();
+        let first = s.options(1_000_000);
+        assert_eq!(first.inception, 1_000_000 - 3600);
+        assert_eq!(first.expiration, 1_000_000 + DEFAULT_VALIDITY);
+        // Soon after: the same times, so unchanged signatures are kept.
+        assert_eq!(s.options_again(Some(&first), 1_000_000 + 86400), first);
+        // Past half the validity, or another chain: new times.
+        let late = 1_000_000 + DEFAULT_VALIDITY / 2;
+        assert_eq!(s.options_again(Some(&first), late), s.options(late));
+        let nsec3 = Signing {
+            denial: Denial::nsec3(),
+            ..Signing::default()
+        };
+        assert_eq!(
+            nsec3.options_again(Some(&first), 1_000_001).denial,
+            Denial::nsec3()
+        );
+        assert_eq!(s.options_again(None, 5_000_000), s.options(5_000_000));
+    }
+
+    #[test]
+    fn replayed_steps_lose_signatures_only_for_zones_signed_here() {
+        let mut s = Signing::default();
+        let key = Key::from_secret(Algorithm::Ed25519, &[1; 32], KSK_FLAGS).unwrap();
+        s.add(name("Example.ORG."), key);
+        assert!(s.keys(&name("example.org.")).is_some());
+        let rec = |apex: &str, t: Type| Record {
+            name: name(apex),
+            rtype: t,
+            class: Class::IN,
+            ttl: 60,
+            rdata: RData::Other(alloc::vec![0; 4]),
+        };
+        let step = |apex: &str| Diff {
+            old_soa: rec(apex, Type::SOA),
+            deleted: alloc::vec![rec(apex, Type::RRSIG), rec(apex, Type::A)],
+            new_soa: rec(apex, Type::SOA),
+            added: alloc::vec![rec(apex, Type::NSEC), rec(apex, Type::TXT)],
+        };
+        let out = strip_signatures(
+            &s,
+            alloc::vec![
+                (name("example.org."), step("example.org.")),
+                (name("example.com."), step("example.com.")),
+            ],
+        );
+        assert_eq!(out[0].1.deleted.len(), 1);
+        assert_eq!(out[0].1.added[0].rtype, Type::TXT);
+        assert_eq!(out[1].1, step("example.com."));
+    }
+
+    #[test]
+    fn boot_argument_values() {
+        let k = SignKey::from_arg("example.org/keys/Kexample.org.+013+00001.private").unwrap();
+        assert_eq!(k.zone, name("example.org."));
+        assert_eq!(k.file, "keys/Kexample.org.+013+00001.private");
+        assert!(SignKey::from_arg("example.org").is_err());
+        assert!(SignKey::from_arg("example.org/").is_err());
+        use crate::config::Nsec3;
+        assert_eq!(Nsec3::from_arg("off").unwrap().0, Denial::Nsec);
+        assert_eq!(Nsec3::from_arg("on").unwrap().0, Denial::nsec3());
+        assert_eq!(
+            Nsec3::from_arg("5:c0ffee:opt-out").unwrap().0,
+            Denial::Nsec3 {
+                iterations: 5,
+                salt: alloc::vec![0xc0, 0xff, 0xee],
+                opt_out: true
+            }
+        );
+        assert_eq!(
+            Nsec3::from_arg("0:-").unwrap().0,
+            Denial::Nsec3 {
+                iterations: 0,
+                salt: alloc::vec![],
+                opt_out: false
+            }
+        );
+        for bad in [
+            "yes",
+            "1",
+            "x:-",
+            "1:abc",
+            "1:-:maybe",
+            "3000:-",
+            "1:-:opt-out:x",
+        ] {
+            assert!(Nsec3::from_arg(bad).is_err(), "{bad}");
+        }
+    }
+}
