@@ -5,8 +5,8 @@
 //! offline. The engine serves both alike: this module only makes records.
 //!
 //! What is signed: every RRset the zone is authoritative for, that is all
-//! but the NS RRset of a delegation and the glue below it; the DS RRset of
-//! a delegation is signed. Keys with the SEP flag (257, key-signing keys)
+//! but the NS RRset of a delegation and the glue below it (and names a
+//! DNAME occludes, RFC 6672 §2.4); the DS RRset of a delegation is signed. Keys with the SEP flag (257, key-signing keys)
 //! sign the DNSKEY RRset, the others (256) the rest; a zone with only
 //! key-signing keys (a combined signing key) signs everything with them.
 //!
@@ -204,23 +204,27 @@ enum Standing {
 }
 
 fn standing(zone: &Zone, name: &Name) -> Standing {
-    let mut n = name.clone();
-    let mut own = true;
-    while n != zone.apex {
+    // Below a delegation or a DNAME (strictly): occluded.
+    let mut n = name.parent();
+    while let Some(a) = n {
+        if a == zone.apex || !a.is_subdomain_of(&zone.apex) {
+            break;
+        }
         if zone
             .nodes
-            .get(&n)
-            .is_some_and(|node| node.get(Type::NS).is_some())
+            .get(&a)
+            .is_some_and(|node| node.get(Type::NS).is_some() || node.get(Type::DNAME).is_some())
         {
-            return if own { Standing::Cut } else { Standing::Below };
+            return Standing::Below;
         }
-        own = false;
-        match n.parent() {
-            Some(p) => n = p,
-            None => break,
-        }
+        n = a.parent();
     }
-    Standing::Auth
+    let cut = *name != zone.apex
+        && zone
+            .nodes
+            .get(name)
+            .is_some_and(|node| node.get(Type::NS).is_some());
+    if cut { Standing::Cut } else { Standing::Auth }
 }
 
 /// Signs `zone` with `keys` as `opts` say (see the module docs). With

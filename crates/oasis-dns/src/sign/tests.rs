@@ -537,3 +537,31 @@ fn covers((o, x): (Vec<u8>, Vec<u8>), h: &[u8]) -> bool {
         h > o || h < x
     }
 }
+
+#[test]
+fn names_below_a_cut_or_a_dname_are_neither_signed_nor_chained() {
+    let (zsk, ksk) = keys();
+    let text = "$ORIGIN t.test.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.1\n\
+d DNAME x.example.\na.d A 192.0.2.2\nsub NS ns.sub\n*.sub NS ns.sub\nns.sub A 192.0.2.3\n";
+    for denial in [Denial::Nsec, Denial::nsec3()] {
+        let opts = Options::at(1_800_000_000, 86400, denial.clone());
+        let signed = sign(&zone_of(text), &[zsk.clone(), ksk.clone()], &opts, None).unwrap();
+        for below in ["a.d.t.test.", "*.sub.t.test.", "ns.sub.t.test."] {
+            let node = &signed.nodes[&name(below)];
+            assert!(
+                node.get(Type::RRSIG).is_none() && node.get(Type::NSEC).is_none(),
+                "{below} ({denial:?})"
+            );
+        }
+        let d = &signed.nodes[&name("d.t.test.")];
+        assert!(crate::engine::dnssec::sigs(d, Type::DNAME).next().is_some());
+        if denial != Denial::Nsec {
+            // apex, ns1, d, sub: no NSEC3 for a.d, *.sub, ns.sub.
+            let n3 = crate::xfr::zone_records(&signed)
+                .iter()
+                .filter(|r| r.rtype == Type::NSEC3)
+                .count();
+            assert_eq!(n3, 4);
+        }
+    }
+}
