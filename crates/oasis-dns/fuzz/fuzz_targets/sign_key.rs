@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         };
         assert_eq!(key.tag(), key_tag(&key.dnskey_rdata()));
         let records = oasis_dns::zone::parse_str(
-            "$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n*.w TXT x\n",
+            "$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n*.w TXT x\nsub NS ns.sub\nns.sub A 192.0.2.2\nd DNAME x.\na.d A 192.0.2.3\n",
             "fuzz.zone",
             &apex,
         )
