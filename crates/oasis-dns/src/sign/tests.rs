@@ -396,7 +396,7 @@ fn name_below() -> impl Strategy<Value = Name> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(32))]
 
     /// A zone signed here and served by the engine: every answer's
     /// RRsets carry signatures that verify (all but referral NS and glue),
