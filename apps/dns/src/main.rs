@@ -9,7 +9,10 @@
 //! NOTIFY and dynamic UPDATE — is the `oasis-dns-server` library; this
 //! application is its configuration: boot arguments, where the zones come
 //! from, and where acknowledged updates are kept (the optional block device
-//! `storage`, replayed onto the zones at every start).
+//! `storage`, replayed onto the zones at every start), and the DNSSEC keys
+//! of the zones it signs itself (`--sign-key`: read from the host, or from
+//! the `zones` archive; such a zone is signed at load and again after each
+//! UPDATE).
 #![no_std]
 #![no_main]
 
@@ -22,9 +25,10 @@ use alloc::vec::Vec;
 use oasis_dns::engine::Catalog;
 use oasis_dns::zone::file::load_all;
 use oasis_dns_server::config::{
-    Addr, Config, CookieConfig, CookieSecret, Cookies, Identity, KeyName, NotifyTarget, Nsid,
-    SecondaryZone, TsigKey, UpdateAllow, UpdateKey,
+    Addr, Config, CookieConfig, CookieSecret, Cookies, Identity, KeyName, NotifyTarget, Nsec3,
+    Nsid, SecondaryZone, SignKey, TsigKey, UpdateAllow, UpdateKey,
 };
+use oasis_dns_server::signing::{Signing, strip_signatures};
 use oasis_dns_server::update::{Policy, StoredLog, replay};
 use oasis_dns_server::{RrlConfig, Server, Service, TcpLimits};
 
@@ -82,6 +86,19 @@ oasis::boot_arg! {
 oasis::boot_arg! {
     /// Addresses that may update a zone.
     static UPDATE_ALLOW: UpdateAllow = Arg::new("update-allow", "answer dynamic UPDATE from this address, for ZONE or, without ZONE/, for every zone loaded here, signed or not (repeatable)").repeat();
+}
+
+oasis::boot_arg! {
+    /// Keys of the zones signed here.
+    static SIGN_KEY: SignKey = Arg::new("sign-key", "sign ZONE here with this DNSSEC private key file (BIND/ldns `K…+013+….private`, ECDSAP256SHA256 or ED25519; the `.key` file beside it gives its flags, else it signs everything): at load and after each dynamic UPDATE; read from the host, or from the `zones` archive on kvm (repeatable)").repeat();
+}
+oasis::boot_arg! {
+    /// NSEC3 for signed zones.
+    static NSEC3: Nsec3 = Arg::new("nsec3", "prove non-existence in zones signed here with NSEC3: on (no salt, 0 iterations, RFC 9276), opt-out, or ITERATIONS:SALT[:opt-out] (SALT in hex or -); off: NSEC").default("off");
+}
+oasis::boot_arg! {
+    /// Signature validity.
+    static SIG_VALIDITY: u32 = Arg::new("sig-validity", "signatures made here are valid from an hour before signing for this many days (renewed by the first UPDATE after half of it)").default("14").value_name("DAYS");
 }
 
 oasis::boot_arg! {
@@ -155,13 +172,40 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     let files = ZONE_FILE.values();
     let secondaries = SECONDARY.values();
     // Zone texts from the host's files or a tar on the `zones` disk, if given.
-    let texts: Option<Vec<(String, String)>> = if !files.is_empty() {
-        Some(read_zone_files(&files)?)
-    } else if let Some(disk) = env.optional_block("zones") {
-        Some(zones::from_tar(&disk)?)
+    let disk = if files.is_empty() {
+        env.optional_block("zones")
     } else {
         None
     };
+    let texts: Option<Vec<(String, String)>> = if !files.is_empty() {
+        Some(read_zone_files(&files)?)
+    } else if let Some(disk) = &disk {
+        Some(zones::from_tar(disk)?)
+    } else {
+        None
+    };
+    // Keys from the `zones` archive when there is one, else the host.
+    let mut signing = Signing {
+        denial: NSEC3
+            .value()
+            .map(|n| n.0)
+            .unwrap_or(oasis_dns::sign::Denial::Nsec),
+        validity: SIG_VALIDITY.value().unwrap_or(14).saturating_mul(86400),
+        ..Signing::default()
+    };
+    for k in SIGN_KEY.values() {
+        let mut read = |f: &str| match &disk {
+            Some(d) => zones::tar_file(d, f),
+            None => match oasis::read_host_file(f) {
+                Ok(b) => Some(String::from_utf8(b).map_err(|_| "not UTF-8 text".into())),
+                Err(_) if f.ends_with(".key") => None,
+                Err(e) => Some(Err(alloc::format!("{e}"))),
+            },
+        };
+        let key = oasis_dns::sign::Key::read(&k.zone, &k.file, &mut read)
+            .map_err(|e| alloc::format!("--sign-key={}/{}: {e}", k.zone, k.file))?;
+        signing.add(k.zone, key);
+    }
     let mut initial = match texts {
         Some(texts) => Catalog::new(load_all(
             texts.iter().map(|(f, t)| (f.as_str(), t.as_str())),
@@ -183,9 +227,12 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
                 let steps = stored
                     .steps()
                     .map_err(|e| alloc::format!("block device `storage`: {e}"))?;
+                // Zones signed here are signed below, after the replay.
+                let steps = strip_signatures(&signing, steps);
                 if !steps.is_empty() {
                     let mut zones = initial.zones().to_vec();
                     replayed = replay(&mut zones, steps);
+                    replayed.retain(|(apex, _)| signing.keys(apex).is_none());
                     initial = Catalog::new(zones)?;
                 }
                 oasis::log::info!(
@@ -200,6 +247,18 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
                  and lost at restart"
             ),
         }
+    }
+    let mut signed = Vec::new();
+    if !signing.is_empty() {
+        let started = oasis::Instant::now();
+        let mut zones = initial.zones().to_vec();
+        signed = signing.sign_all(&mut zones, oasis_dns_server::signing::now())?;
+        initial = Catalog::new(zones)?;
+        oasis::log::info!(
+            "signed {} zone(s) in {} ms",
+            signed.len(),
+            started.elapsed().as_millis()
+        );
     }
     let config = Config {
         port: PORT.value().unwrap_or(53),
@@ -250,8 +309,11 @@ async fn main(mut env: oasis::Env) -> oasis::Result {
     if let Some(log) = log {
         server = server.with_update_log(alloc::boxed::Box::new(log), replayed);
     }
+    if !signing.is_empty() {
+        server = server.with_signing(signing.clone(), signed);
+    }
     if !files.is_empty() {
-        oasis::spawn(reload_on_request(files, server.service().clone()));
+        oasis::spawn(reload_on_request(files, server.service().clone(), signing));
     }
     let stack = oasis_net::stack(&mut env, "service")?;
     server.run(stack).await
@@ -271,7 +333,7 @@ fn read_zone_files(files: &[String]) -> oasis::Result<Vec<(String, String)>> {
 /// Reads the zone files again each time the operator asks (SIGHUP on
 /// hosted) and serves what changed, answering all the while: a file that
 /// does not load leaves every zone as it was, and says why.
-async fn reload_on_request(files: Vec<String>, service: alloc::rc::Rc<Service>) {
+async fn reload_on_request(files: Vec<String>, service: alloc::rc::Rc<Service>, signing: Signing) {
     loop {
         if let Err(e) = oasis::reload_requested().await {
             oasis::log::warn!("zone reloads: {e}");
@@ -279,7 +341,11 @@ async fn reload_on_request(files: Vec<String>, service: alloc::rc::Rc<Service>) 
         }
         oasis::log::info!("reload: reading {} zone file(s)", files.len());
         let zones = read_zone_files(&files).and_then(|texts| {
-            load_all(texts.iter().map(|(f, t)| (f.as_str(), t.as_str()))).map_err(Into::into)
+            let mut zones = load_all(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())))?;
+            // Zones signed here are served signed (those that take
+            // updates are not reloaded).
+            signing.sign_all(&mut zones, oasis_dns_server::signing::now())?;
+            Ok(zones)
         });
         let done = zones.and_then(|zones| service.reload(zones));
         match done {

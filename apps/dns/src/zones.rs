@@ -35,3 +35,19 @@ pub fn from_tar<B: oasis::Block>(disk: &B) -> Result<Vec<(String, String)>, Stri
     }
     Ok(out)
 }
+
+/// The text of the file `name` in the tar archive on `disk`, if there.
+pub fn tar_file<B: oasis::Block>(disk: &B, name: &str) -> Option<Result<String, String>> {
+    let entries = match oasis_tar::entries(disk) {
+        Ok(e) => e,
+        Err(e) => return Some(Err(format!("block device `zones`: {e}"))),
+    };
+    let entry = entries.into_iter().find(|e| e.name == name)?;
+    Some(
+        oasis_tar::read(disk, &entry)
+            .map_err(|e| format!("block device `zones`: {e}"))
+            .and_then(|b| {
+                String::from_utf8(b).map_err(|_| format!("block device `zones`: {name}: not UTF-8"))
+            }),
+    )
+}

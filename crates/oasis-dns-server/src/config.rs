@@ -384,6 +384,47 @@ impl crate::update::Policy {
     }
 }
 
+/// A DNSSEC key a zone is signed with here ([`crate::signing`]); as a
+/// boot-argument value, `ZONE/FILE`: the zone, and its private key file
+/// as BIND's `dnssec-keygen` or `ldns-keygen` writes it
+/// (`example.org/Kexample.org.+013+12345.private`; the `.key` file beside
+/// it, if any, gives its flags).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignKey {
+    /// The zone's apex, absolute and lower-case.
+    pub zone: Name,
+    /// The private key file.
+    pub file: String,
+}
+
+impl FromArg for SignKey {
+    const VALUE_NAME: &'static str = "ZONE/FILE";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        let (zone, file) = s
+            .split_once('/')
+            .ok_or("expected ZONE/FILE, e.g. example.org/Kexample.org.+013+12345.private")?;
+        if file.is_empty() {
+            return Err("expected a private key file after ZONE/".into());
+        }
+        Ok(SignKey {
+            zone: zone_name(zone)?,
+            file: file.into(),
+        })
+    }
+}
+
+/// How signed zones prove non-existence, as a boot-argument value: see
+/// [`oasis_dns::sign::Denial::from_nsec3_arg`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nsec3(pub oasis_dns::sign::Denial);
+
+impl FromArg for Nsec3 {
+    const VALUE_NAME: &'static str = "on|opt-out|off|ITERATIONS:SALT[:opt-out]";
+    fn from_arg(s: &str) -> Result<Self, String> {
+        oasis_dns::sign::Denial::from_nsec3_arg(s).map(Nsec3)
+    }
+}
+
 /// A name server identifier as a boot-argument value: text, or
 /// `hex:` and its bytes in hexadecimal (`hex:6e7331`).
 #[derive(Clone, Debug, PartialEq, Eq)]

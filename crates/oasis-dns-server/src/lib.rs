@@ -19,7 +19,9 @@
 //! [`oasis_dns::tsig`]). It answers dynamic UPDATE (RFC 2136) for the zones
 //! loaded here as [`Config::update`] allows, each acknowledged update made
 //! durable first in an [`update::UpdateLog`] ([`Server::with_update_log`]:
-//! oasis-store on a block device, replayed at the next start). The application chooses the
+//! oasis-store on a block device, replayed at the next start), also for
+//! zones it signs itself ([`signing`]: keys online, the zone signed at load
+//! and again after each update). The application chooses the
 //! zones and the [`Config`]; [`config`] also has the boot-argument value
 //! types for it, so a server configured by boot arguments writes them as
 //! `apps/dns` does.
@@ -64,6 +66,7 @@ pub mod metrics;
 pub mod rrl;
 pub mod serve;
 pub mod service;
+pub mod signing;
 pub mod update;
 pub mod xfr;
 
@@ -238,6 +241,34 @@ impl Server {
         {
             let policy = s.update_policy();
             s.set_updates(policy, Some(log), replayed);
+        }
+        self
+    }
+
+    /// Signs the zones of `signing` again after each dynamic UPDATE
+    /// ([`signing`]); `signed` are the options each was signed with when
+    /// loaded ([`signing::Signing::sign_all`]).
+    pub fn with_signing(
+        mut self,
+        signing: signing::Signing,
+        signed: alloc::vec::Vec<(oasis_dns::wire::Name, oasis_dns::sign::Options)>,
+    ) -> Server {
+        for (apex, keys) in &signing.zones {
+            let tags: alloc::vec::Vec<_> = keys
+                .iter()
+                .map(|k| {
+                    alloc::format!(
+                        "{} {} ({})",
+                        if k.is_ksk() { "KSK" } else { "ZSK" },
+                        k.tag(),
+                        k.algorithm()
+                    )
+                })
+                .collect();
+            info!("zone {apex} signed here with {}", tags.join(", "));
+        }
+        if let Some(s) = Rc::get_mut(&mut self.service) {
+            s.set_signing(signing, signed);
         }
         self
     }

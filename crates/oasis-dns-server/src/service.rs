@@ -20,7 +20,9 @@ use oasis_dns::wire::{Rcode, Type};
 use oasis_dns::xfr::{Diff, IxfrKind, Journal, Transfer, XfrError, serial_of};
 
 use crate::ident::Identity;
+use crate::signing::Signing;
 use crate::update::{Policy, UpdateCounts, UpdateLog, Updates};
+use oasis_dns::sign::{Options, diff_at, sign_changes, unsigned};
 
 /// One zone served as a secondary: its current copy, and whether a NOTIFY
 /// asked for a check.
@@ -74,10 +76,15 @@ pub struct Service {
     /// The journal of each primary zone that was updated.
     primary_journals: RefCell<Vec<(Name, Journal)>>,
     updates: Option<Updates>,
+    /// The zones signed here, and the options each was last signed with.
+    signing: Option<(Signing, RefCell<SignedWith>)>,
     /// Primary zones updated since their secondaries were last NOTIFYed.
     changed: RefCell<Vec<Name>>,
     changed_waiter: RefCell<Option<Waker>>,
 }
+
+/// The options each zone signed here was last signed with.
+type SignedWith = Vec<(Name, Options)>;
 
 /// What the server counted of DNS cookies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -169,6 +176,7 @@ impl Service {
             journal_limits: JOURNAL_DEFAULT,
             primary_journals: RefCell::new(Vec::new()),
             updates: None,
+            signing: None,
             changed: RefCell::new(Vec::new()),
             changed_waiter: RefCell::new(None),
         }
@@ -247,6 +255,18 @@ impl Service {
             log,
             counts: Cell::new(UpdateCounts::default()),
         });
+    }
+
+    /// Signs the zones of `signing` again after each UPDATE; `signed` are
+    /// the options each was signed with at load ([`Signing::sign_all`]).
+    /// Without it, an UPDATE of a signed zone is REFUSED.
+    pub fn set_signing(&mut self, signing: Signing, signed: Vec<(Name, Options)>) {
+        self.signing = (!signing.is_empty()).then(|| (signing, RefCell::new(signed)));
+    }
+
+    /// The zones signed here ([`Service::set_signing`]), if any.
+    pub fn signing(&self) -> Option<&Signing> {
+        self.signing.as_ref().map(|(s, _)| s)
     }
 
     /// Adds a step to the journal of the primary zone at `apex`.
@@ -615,19 +635,83 @@ impl Service {
             };
             return refuse(Rcode::REFUSED, why);
         }
-        // A signed zone's signatures (and NSEC chain) would not cover the
-        // change: without online signing, it is left as it was signed.
-        if self.local.borrow()[index]
-            .nodes
-            .get(&apex)
-            .is_some_and(|n| n.get(Type::DNSKEY).is_some() || n.get(Type::RRSIG).is_some())
-        {
-            return refuse(
-                Rcode::REFUSED,
-                "a signed zone (DNSKEY or RRSIG at its apex): changes would not be signed",
-            );
-        }
-        let result = u.apply(&self.local.borrow()[index]);
+        let keys = self
+            .signing
+            .as_ref()
+            .and_then(|(s, _)| s.keys(&apex).map(|k| (s, k)));
+        let current = self.local.borrow()[index].clone();
+        let result = match keys {
+            // Signed here: the change is made to the zone's data, which is
+            // signed again (see crate::signing).
+            Some((signing, keys)) => {
+                let started = oasis::Instant::now();
+                let result = u.apply(&unsigned(&current));
+                match result {
+                    Ok(Some(a)) => {
+                        let now = crate::signing::now();
+                        let (_, last) = self.signing.as_ref().expect("keys came from it");
+                        let last_opts = last
+                            .borrow()
+                            .iter()
+                            .find(|(z, _)| *z == apex)
+                            .map(|(_, o)| o.clone());
+                        let opts = signing.options_again(last_opts.as_ref(), now);
+                        let previous = (last_opts.as_ref() == Some(&opts)).then_some(&current);
+                        match sign_changes(&a.zone, keys, &opts, previous) {
+                            Ok((signed, mut names)) => {
+                                // Where the signed zones differ: the names
+                                // the update changed, those signed anew or
+                                // gone, the apex (its SOA).
+                                names.extend(
+                                    a.diff
+                                        .deleted
+                                        .iter()
+                                        .chain(&a.diff.added)
+                                        .map(|r| r.name.to_lowercase()),
+                                );
+                                names.insert(apex.clone());
+                                let diff = match previous {
+                                    Some(_) => diff_at(&current, &signed, &names),
+                                    None => oasis_dns::xfr::diff(&current, &signed),
+                                };
+                                debug!(
+                                    "dns: UPDATE of {apex}: signed again in {} ms",
+                                    started.elapsed().as_millis()
+                                );
+                                let mut last = last.borrow_mut();
+                                last.retain(|(z, _)| *z != apex);
+                                last.push((apex.clone(), opts));
+                                Ok(Some(oasis_dns::update::Applied { zone: signed, diff }))
+                            }
+                            Err(e) => {
+                                warn!("dns: UPDATE of {apex} from {by}: cannot sign: {e}");
+                                updates.count(|c| c.errors += 1);
+                                return Rcode::SERVFAIL;
+                            }
+                        }
+                    }
+                    other => other,
+                }
+            }
+            None => {
+                // A signed zone's signatures (and NSEC chain) would not
+                // cover the change: without its keys, it is left as it
+                // was signed.
+                if oasis_dns::sign::is_signed(&current)
+                    || current
+                        .nodes
+                        .get(&apex)
+                        .is_some_and(|n| n.get(Type::DNSKEY).is_some())
+                {
+                    return refuse(
+                        Rcode::REFUSED,
+                        "a signed zone (DNSKEY or RRSIG at its apex) without its keys here: \
+                         changes would not be signed",
+                    );
+                }
+                u.apply(&current)
+            }
+        };
         let applied = match result {
             Ok(Some(a)) => a,
             Ok(None) => {

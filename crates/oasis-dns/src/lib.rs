@@ -14,6 +14,8 @@
 //!   for IXFR), and NOTIFY messages.
 //! - [`cookie`]: DNS cookies (RFC 7873) with interoperable server cookies
 //!   (RFC 9018), as an [`engine::EdnsExtension`] of the catalog.
+//! - [`sign`]: online DNSSEC signing — an unsigned zone and its keys (BIND
+//!   and ldns key files) in, the signed zone (RRSIGs, NSEC or NSEC3) out.
 //! - [`tsig`]: transaction signatures (RFC 8945) on transfers, NOTIFY and
 //!   UPDATE.
 //! - [`update`]: dynamic UPDATE (RFC 2136): requests read, prerequisites
@@ -46,6 +48,7 @@ extern crate std;
 
 pub mod cookie;
 pub mod engine;
+pub mod sign;
 pub mod tsig;
 pub mod update;
 pub mod wire;
