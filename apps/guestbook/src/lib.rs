@@ -18,6 +18,15 @@
 //!   HTML-escaping every value), the JSON bodies, dates;
 //! - [`params`]: the query and form parameters, read strictly.
 //!
+//! Where the specification leaves room, this version does the following
+//! (the PHP twin should do the same): trimming removes PHP `trim`'s set
+//! (space, tab, newline, carriage return, NUL, vertical tab); an empty
+//! `?name=` is no filter; a page past the last is empty (200); `page` is
+//! at most 100,000,000; an id that is not a number is 404 like a missing
+//! one; the content type of a JSON post is not checked; a refused form
+//! shows the page with the error above the form, what was typed kept.
+//! askama writes the escapes as `&#38; &#60; &#62; &#34; &#39;`.
+//!
 //! Dependencies: `askama` (Jinja-like templates turned into Rust code by a
 //! derive, so nothing is parsed at run time; `no_std` with `alloc`),
 //! `serde_json` (the JSON API, as oasis-http's own `json`).

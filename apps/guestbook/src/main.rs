@@ -98,7 +98,11 @@ fn failed(why: &str, json: bool) -> Response {
 /// The page after a refused post: the latest entries, the error, and what
 /// was typed, as a 400.
 fn refused_page(book: &Book, error: &str, name: &str, message: &str) -> Response {
-    let listing = params::listing(None, false).unwrap_or_else(|_| unreachable!());
+    let listing = params::Listing {
+        name: None,
+        page: 1,
+        limit: params::PER_PAGE,
+    };
     let (entries, more) = book.list(&listing).unwrap_or_default();
     let mut page = render::Page::of(&listing, &entries, more);
     page.error = Some(error);
