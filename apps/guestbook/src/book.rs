@@ -314,3 +314,101 @@ impl Reply {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::listing;
+    use alloc::{format, vec};
+    use oasis_store::mem::MemBlock;
+
+    fn block_on<F: core::future::Future>(f: F) -> F::Output {
+        oasis_rt::platform::install(oasis_hosted::services());
+        oasis_rt::exec::block_on(&oasis_hosted::reactor::Reactor::new().unwrap(), f)
+    }
+
+    fn ids(entries: &[Entry]) -> Vec<u64> {
+        entries.iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn posts_waiting_together_share_one_commit_and_get_ids_in_order() {
+        let disk = MemBlock::new(512, 64 * 2048);
+        let book = Rc::new(Book::open(disk.clone()).unwrap());
+        block_on(async {
+            oasis::spawn(book.clone().write_forever());
+            // 30 posts queued before the writer runs: one commit.
+            let posts: Vec<_> = (1..=30)
+                .map(|i| {
+                    let book = book.clone();
+                    let name = if i % 2 == 0 { "even" } else { "odd" };
+                    oasis::spawn(async move { book.post(name.into(), format!("m{i}")).await })
+                })
+                .collect();
+            for (i, p) in posts.into_iter().enumerate() {
+                let e = p.await.unwrap();
+                assert_eq!((e.id, e.message), (i as u64 + 1, format!("m{}", i + 1)));
+            }
+            assert_eq!(
+                book.stats(),
+                WriteStats {
+                    commits: 1,
+                    entries: 30,
+                    largest: 30
+                }
+            );
+            // One more, alone: its own commit.
+            let e = book.post("late".into(), "m31".into()).await.unwrap();
+            assert_eq!(e.id, 31);
+            assert_eq!(book.stats().commits, 2);
+        });
+        let l = |q: &str| listing(Some(q), true).unwrap();
+        let (page, more) = book.list(&l("limit=10&page=2")).unwrap();
+        assert_eq!((ids(&page), more), ((12..=21).rev().collect(), true));
+        let (page, more) = book.list(&l("limit=10&page=4")).unwrap();
+        assert_eq!((ids(&page), more), (vec![1], false));
+        assert!(book.list(&l("page=9")).unwrap().0.is_empty());
+        let (page, more) = book.list(&l("name=even&limit=4&page=2")).unwrap();
+        assert_eq!((ids(&page), more), (vec![22, 20, 18, 16], true));
+        let (page, more) = book.list(&l("name=odd&limit=5&page=3")).unwrap();
+        assert_eq!((ids(&page), more), (vec![9, 7, 5, 3, 1], false));
+        assert_eq!(book.get(31).unwrap().unwrap().name, "late");
+        assert_eq!(book.get(32).unwrap(), None);
+        assert_eq!(book.get(0).unwrap(), None);
+
+        // Reopened: the next id follows the largest stored.
+        drop(book);
+        let book = Rc::new(Book::open(disk).unwrap());
+        assert_eq!(book.len(), 31);
+        block_on(async {
+            oasis::spawn(book.clone().write_forever());
+            assert_eq!(book.post("again".into(), "m".into()).await.unwrap().id, 32);
+        });
+    }
+
+    #[test]
+    fn the_default_listing_is_cached_until_the_next_commit() {
+        let book = Rc::new(Book::open(MemBlock::new(512, 64 * 2048)).unwrap());
+        let default = listing(None, false).unwrap();
+        let first = book.json(&default).unwrap();
+        assert_eq!(&first[..], br#"{"entries":[]}"#);
+        assert!(
+            Rc::ptr_eq(&first, &book.json(&default).unwrap()),
+            "served from the cache"
+        );
+        let page = book.page(&default).unwrap();
+        assert!(Rc::ptr_eq(&page, &book.page(&default).unwrap()));
+        let other = listing(Some("page=2"), false).unwrap();
+        assert!(!Rc::ptr_eq(
+            &book.page(&other).unwrap(),
+            &book.page(&other).unwrap()
+        ));
+        block_on(async {
+            oasis::spawn(book.clone().write_forever());
+            book.post("a".into(), "b".into()).await.unwrap();
+        });
+        let after = book.json(&default).unwrap();
+        assert!(after.starts_with(br#"{"entries":[{"id":1,"name":"a","message":"b","#));
+        assert!(String::from_utf8_lossy(&book.page(&default).unwrap()).contains(r#"id="entry-1""#));
+    }
+}
