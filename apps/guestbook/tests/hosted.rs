@@ -9,7 +9,9 @@ mod common;
 
 use std::process::Command;
 
-use common::{blank_disk, connect, post_json, start_hosted};
+use std::time::{Duration, Instant};
+
+use common::{blank_disk, connect, post_json, start_hosted, start_hosted_with};
 
 fn curl_installed() -> bool {
     let ok = Command::new("curl")
@@ -479,4 +481,65 @@ fn the_guestbook_serves_its_pages_api_and_files_and_keeps_entries_across_a_resta
     );
     assert_eq!(r.field("location").as_deref(), Some("/api/entries/47"));
     assert_eq!(page_ids(&curl(&at("/?name=Fay"), &[]).body), [47]);
+}
+
+/// Posts arriving together on many connections share commits: 16
+/// connections post 25 entries each at once; the writer's counts
+/// (`--write-stats`) show fewer commits than entries, and every entry got
+/// its own id.
+#[test]
+fn posts_on_many_connections_share_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("storage.img");
+    blank_disk(&disk);
+    let (server, port, _) = start_hosted_with(&disk, false, &["--write-stats=1"]);
+    let start = std::sync::Arc::new(std::sync::Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let start = start.clone();
+            std::thread::spawn(move || {
+                let mut c = connect(port);
+                start.wait();
+                (0..25)
+                    .map(|i| {
+                        let r =
+                            post_json(&mut c, &format!("conn {t}"), &format!("post {i}")).unwrap();
+                        assert_eq!(r.status, 201, "{}", r.text());
+                        r.header("location").unwrap().to_string()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .map(|l| l.rsplit('/').next().unwrap().parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=400).collect::<Vec<_>>());
+    let limit = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        if let Some(l) = server
+            .last_line("entries stored")
+            .filter(|l| l.contains(" 400 entries"))
+        {
+            break l;
+        }
+        assert!(
+            Instant::now() < limit,
+            "no stats line:\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // "guestbook: C commits, 400 entries stored (largest batch B)"
+    let commits: u64 = line
+        .split("guestbook: ")
+        .last()
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    println!("400 posts on 16 connections: {commits} commits ({line})");
+    assert!(commits < 400, "no commit was shared: {line}");
 }

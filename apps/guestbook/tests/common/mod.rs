@@ -31,6 +31,11 @@ pub fn blank_disk(path: &Path) {
 /// HTTPS port (0 without). A port taken meanwhile by another process is
 /// tried again with another.
 pub fn start_hosted(disk: &Path, tls: bool) -> (Logged, u16, u16) {
+    start_hosted_with(disk, tls, &[])
+}
+
+/// [`start_hosted`] with more boot arguments.
+pub fn start_hosted_with(disk: &Path, tls: bool, more: &[&str]) -> (Logged, u16, u16) {
     for _ in 0..5 {
         let port = free_port();
         let tls_port = if tls { free_port() } else { 0 };
@@ -41,7 +46,8 @@ pub fn start_hosted(disk: &Path, tls: bool) -> (Logged, u16, u16) {
                 "--ipv4=127.0.0.1/8".to_string(),
                 format!("--port={port}"),
                 format!("--tls-port={tls_port}"),
-            ]);
+            ])
+            .args(more);
         let mut server = Logged::start(cmd, "guestbook");
         let limit = Instant::now() + Duration::from_secs(30);
         let want = if tls { "serving HTTPS" } else { "no HTTPS" };
