@@ -244,21 +244,18 @@ impl Book {
             }
             // The name index holds name ++ id: read backwards, the newest
             // of a name come first.
-            Some(name) => {
-                let skip = usize::try_from(listing.skip()).unwrap_or(usize::MAX);
-                let mut all = self
-                    .store
-                    .query::<Entry>()
-                    .name()
-                    .eq(name.as_str())
-                    .name()
-                    .desc()
-                    .limit(skip.saturating_add(want))
-                    .fetch()
-                    .map_err(text)?;
-                all.drain(..skip.min(all.len()));
-                all
-            }
+            // (The entries skipped are read, not kept.)
+            Some(name) => self
+                .store
+                .query::<Entry>()
+                .name()
+                .eq(name.as_str())
+                .name()
+                .desc()
+                .skip(usize::try_from(listing.skip()).unwrap_or(usize::MAX))
+                .limit(want)
+                .fetch()
+                .map_err(text)?,
         };
         let more = found.len() > listing.limit;
         found.truncate(listing.limit);
