@@ -27,6 +27,9 @@
 //! shows the page with the error above the form, what was typed kept.
 //! askama writes the escapes as `&#38; &#60; &#62; &#34; &#39;`.
 //!
+//! The static files (`static/`) are compiled into the image by `build.rs`
+//! (oasis-assets-build: each with its gzip and brotli forms and ETags).
+//!
 //! Dependencies: `askama` (Jinja-like templates turned into Rust code by a
 //! derive, so nothing is parsed at run time; `no_std` with `alloc`),
 //! `serde_json` (the JSON API, as oasis-http's own `json`).

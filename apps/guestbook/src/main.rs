@@ -26,7 +26,7 @@ use alloc::string::String;
 
 use guestbook::{Book, entry, params, render};
 use oasis::log::info;
-use oasis_http::{Asset, Body, Bytes, Limits, Request, Response, Router, Server};
+use oasis_http::{Body, Bytes, Limits, Request, Response, Router, Server};
 use oasis_net::prelude::*;
 
 oasis::boot_arg! {
@@ -111,26 +111,14 @@ fn refused_page(book: &Book, error: &str, name: &str, message: &str) -> Response
     Response::bytes(400, HTML, page.bytes())
 }
 
-/// The static files of `apps/guestbook/static/`, compiled into the image
-/// (one place, so that serving them another way changes only this).
+/// `static/` (style.css, app.js), compiled in by `build.rs` with their
+/// gzip and brotli forms.
+static ASSETS: oasis_http::Assets = include!(concat!(env!("OUT_DIR"), "/assets.rs"));
+
+/// The static files of `apps/guestbook/static/` under `/static/`, from the
+/// image (each form's ETag, 304, the form `Accept-Encoding` asks for).
 fn static_files(router: Router) -> Router {
-    let css = Rc::new(Asset::new(
-        "text/css; charset=utf-8",
-        include_bytes!("../static/style.css"),
-    ));
-    let js = Rc::new(Asset::new(
-        "text/javascript; charset=utf-8",
-        include_bytes!("../static/app.js"),
-    ));
-    router
-        .get("/static/style.css", move |_| {
-            let r = css.response();
-            async move { r }
-        })
-        .get("/static/app.js", move |_| {
-            let r = js.response();
-            async move { r }
-        })
+    router.assets("/static", &ASSETS)
 }
 
 /// A JSON body `{"name":…,"message":…}` (other fields ignored).

@@ -430,6 +430,19 @@ fn the_guestbook_serves_its_pages_api_and_files_and_keeps_entries_across_a_resta
     );
     assert_eq!(r.body.as_bytes(), include_bytes!("../static/app.js"));
     assert_eq!(curl(&at("/static/none.css"), &[]).status, 404);
+    // Compiled in with their compressed forms, each with its tag.
+    let r = curl(&at("/static/style.css"), &["-H", "Accept-Encoding: gzip"]);
+    assert_eq!(r.field("content-encoding").as_deref(), Some("gzip"));
+    let gz: usize = r.field("content-length").unwrap().parse().unwrap();
+    assert!(gz < 5_000, "gzip: {gz} bytes");
+    let tag = curl(&at("/static/style.css"), &[])
+        .field("etag")
+        .expect("an ETag");
+    let r = curl(
+        &at("/static/style.css"),
+        &["-H", &format!("If-None-Match: {tag}")],
+    );
+    assert_eq!(r.status, 304);
     let r = curl(&at("/api/entries"), &["-X", "DELETE"]);
     assert_eq!(r.status, 405);
 
