@@ -276,7 +276,42 @@ fn dispatch(argv: &[String]) -> Result<i32, Error> {
     }
 }
 
+/// Size of the disk `oasis run` makes for a `--block NAME=FILE` whose FILE
+/// is missing or empty (sparse: it takes space only as it is written).
+pub const NEW_DISK_BYTES: u64 = 64 << 20;
+
+/// Makes `file` a blank disk of [`NEW_DISK_BYTES`] if it does not exist or
+/// is empty, so an application's first run needs no `truncate`; whether it
+/// did. A file of any other size is left as it is (the monitor checks it).
+pub fn blank_disk_if_missing(file: &std::path::Path) -> Result<bool, Error> {
+    let len = match std::fs::metadata(file) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(Error::Run(format!("{}: {e}", file.display()))),
+    };
+    if len != 0 {
+        return Ok(false);
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(file)
+        .and_then(|f| f.set_len(NEW_DISK_BYTES))
+        .map_err(|e| Error::Run(format!("cannot make {}: {e}", file.display())))?;
+    Ok(true)
+}
+
 fn run(spec: Spec) -> Result<i32, Error> {
+    for (name, file) in &spec.blocks {
+        if blank_disk_if_missing(file)? {
+            eprintln!(
+                "oasis: made {} a blank {} MiB disk (sparse) for block device `{name}`",
+                file.display(),
+                NEW_DISK_BYTES >> 20
+            );
+        }
+    }
     if spec.request.target == Target::Hosted
         && (spec.mem_mib.is_some()
             || spec.ring_slots.is_some()
@@ -380,6 +415,24 @@ mod tests {
         }
         let s = parse_spec(&args("apps/dns --target kvm --debug-info"), false).unwrap();
         assert!(s.request.debug_info);
+    }
+
+    #[test]
+    fn a_missing_or_empty_disk_file_is_made_blank_and_others_are_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("new.img");
+        assert!(blank_disk_if_missing(&missing).unwrap());
+        assert_eq!(std::fs::metadata(&missing).unwrap().len(), NEW_DISK_BYTES);
+        assert!(!blank_disk_if_missing(&missing).unwrap());
+        let empty = dir.path().join("empty.img");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(blank_disk_if_missing(&empty).unwrap());
+        assert_eq!(std::fs::metadata(&empty).unwrap().len(), NEW_DISK_BYTES);
+        let data = dir.path().join("data.img");
+        std::fs::write(&data, [7u8; 1024]).unwrap();
+        assert!(!blank_disk_if_missing(&data).unwrap());
+        assert_eq!(std::fs::read(&data).unwrap(), [7u8; 1024]);
+        assert!(blank_disk_if_missing(&dir.path().join("no/such/dir.img")).is_err());
     }
 
     #[test]

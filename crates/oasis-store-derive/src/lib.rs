@@ -282,6 +282,11 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 #query_ident(self.0.limit(n))
             }
 
+            /// Leaves out the first `n` matches (read, not kept).
+            pub fn skip(self, n: usize) -> Self {
+                #query_ident(self.0.skip(n))
+            }
+
             /// The matching records.
             pub fn fetch(self) -> #st::Result<#st::__private::Vec<#ident>> {
                 self.0.fetch()

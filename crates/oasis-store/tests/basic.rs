@@ -97,6 +97,22 @@ fn save_get_query_delete_and_reopen() {
     assert_eq!(names(q), ["anna", "carol"]);
     let q = db.query::<Person>().city().asc().limit(3).fetch().unwrap();
     assert_eq!(names(q), ["anna", "bob", "alice"], "ties by key");
+    // Pages: skip, then limit; streamed (by an index) and sorted alike.
+    let q = db.query::<Person>().age().desc().skip(1).limit(2).fetch();
+    assert_eq!(names(q.unwrap()), ["carol", "alice"]);
+    let q = db
+        .query::<Person>()
+        .age()
+        .gt(26)
+        .age()
+        .asc()
+        .skip(2)
+        .fetch();
+    assert_eq!(names(q.unwrap()), ["carol", "anna"]);
+    let q = db.query::<Person>().city().asc().skip(3).limit(1).fetch();
+    assert_eq!(names(q.unwrap()), ["carol"], "after the sort");
+    assert!(db.query::<Person>().skip(5).fetch().unwrap().is_empty());
+    assert_eq!(db.query::<Person>().skip(1).limit(9).count().unwrap(), 4);
 
     // update moves the index entry
     db.save(&person("alice", 20, "paris")).unwrap();

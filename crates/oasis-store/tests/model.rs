@@ -1,5 +1,5 @@
 //! Model-based test: random sequences of saves, deletes, gets, queries (every
-//! condition form, orders, limits), transactions and reopenings, checked
+//! condition form, orders, skips, limits), transactions and reopenings, checked
 //! against an in-memory model.
 
 use std::collections::BTreeMap;
@@ -82,6 +82,7 @@ impl Cond {
 struct QuerySpec {
     conds: Vec<Cond>,
     order: Option<(Field, bool)>,
+    skip: usize,
     limit: Option<usize>,
 }
 
@@ -155,11 +156,13 @@ fn query() -> impl Strategy<Value = QuerySpec> {
     (
         proptest::collection::vec(cond(), 0..3),
         proptest::option::of((field(), any::<bool>())),
+        0usize..4,
         proptest::option::of(0usize..5),
     )
-        .prop_map(|(conds, order, limit)| QuerySpec {
+        .prop_map(|(conds, order, skip, limit)| QuerySpec {
             conds,
             order,
+            skip,
             limit,
         })
 }
@@ -242,6 +245,9 @@ fn build<'q>(mut q: ItemQuery<'q>, spec: &QuerySpec) -> ItemQuery<'q> {
             (Field::Level, false) => q.level().desc(),
         };
     }
+    if spec.skip > 0 {
+        q = q.skip(spec.skip);
+    }
     if let Some(n) = spec.limit {
         q = q.limit(n);
     }
@@ -261,11 +267,18 @@ fn check_query(got: Vec<Item>, model: &BTreeMap<u16, Item>, spec: &QuerySpec) {
                 let o = a.val(f).cmp(&b.val(f)).then(a.id.cmp(&b.id));
                 if asc { o } else { o.reverse() }
             });
-            matches.truncate(spec.limit.unwrap_or(usize::MAX));
-            assert_eq!(got, matches, "{spec:?}");
+            let page: Vec<Item> = matches
+                .into_iter()
+                .skip(spec.skip)
+                .take(spec.limit.unwrap_or(usize::MAX))
+                .collect();
+            assert_eq!(got, page, "{spec:?}");
         }
         None => {
-            let want = matches.len().min(spec.limit.unwrap_or(usize::MAX));
+            let want = matches
+                .len()
+                .saturating_sub(spec.skip)
+                .min(spec.limit.unwrap_or(usize::MAX));
             assert_eq!(got.len(), want, "{spec:?}");
             for g in &got {
                 assert!(matches.contains(g), "{g:?} does not match {spec:?}");

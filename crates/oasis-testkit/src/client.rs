@@ -1,5 +1,5 @@
 //! The client side of end-to-end tests: free loopback ports, connecting
-//! while a server starts, and reproducible payloads.
+//! while a server starts, reproducible payloads and random moments.
 
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
@@ -41,6 +41,20 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// A small deterministic generator (xorshift64*) for random moments and
+/// choices in tests, so that a failing trial can be run again.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number below `n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! What oasis's end-to-end tests share, so that a kvm test that cannot run
 //! says why, fails under CI where it should run, and is counted when it ran;
 //! network namespaces ([`netns`]) and logged processes ([`process`]) that
-//! clean up after themselves, and the clients' common ground ([`client`]).
+//! clean up after themselves, the clients' common ground ([`client`]), and
+//! a small HTTP/1.1 client for loads on kept-alive connections ([`http`]).
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod http;
 pub mod netns;
 pub mod process;
 

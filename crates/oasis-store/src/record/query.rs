@@ -1,4 +1,4 @@
-//! Typed queries: conditions on fields, an order, a limit.
+//! Typed queries: conditions on fields, an order, a skip and a limit.
 //!
 //! A query runs through an index when one of its conditions is on the key or
 //! on an `#[index]` field (a key or index range), otherwise by scanning the
@@ -74,6 +74,7 @@ pub struct Query<'q, R> {
     tx: Option<&'q Held>,
     conds: Vec<Cond>,
     order: Option<(usize, Order)>,
+    skip: usize,
     limit: Option<usize>,
     _record: PhantomData<fn() -> R>,
 }
@@ -92,6 +93,7 @@ impl<'q, R: Record> Query<'q, R> {
             tx,
             conds: Vec::new(),
             order: None,
+            skip: 0,
             limit: None,
             _record: PhantomData,
         }
@@ -100,6 +102,14 @@ impl<'q, R: Record> Query<'q, R> {
     /// At most `n` results.
     pub fn limit(mut self, n: usize) -> Self {
         self.limit = Some(n);
+        self
+    }
+
+    /// Leaves out the first `n` matches (a page further on: `skip(40)
+    /// .limit(20)`). Skipped matches are read and checked, not kept: a
+    /// streamed query holds only the results it returns.
+    pub fn skip(mut self, n: usize) -> Self {
+        self.skip = n;
         self
     }
 
@@ -188,6 +198,7 @@ impl<'q, R: Record> Query<'q, R> {
         let limit = self.limit.unwrap_or(usize::MAX);
         let mut matched: Vec<(Vec<u8>, Vec<u8>, R)> = Vec::new();
         let mut sent = 0usize;
+        let mut skipped = 0usize;
         let mut field_key = Vec::new();
         let mut consider = |kb: &[u8], v: &[u8], matched: &mut Vec<_>| -> Result<bool> {
             if sent >= limit {
@@ -202,6 +213,10 @@ impl<'q, R: Record> Query<'q, R> {
                 }
             }
             if streamed {
+                if skipped < self.skip {
+                    skipped += 1;
+                    return Ok(true);
+                }
                 sent += 1;
                 Ok(emit(r) && sent < limit)
             } else {
@@ -262,7 +277,7 @@ impl<'q, R: Record> Query<'q, R> {
                 let asc = a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1));
                 if desc { asc.reverse() } else { asc }
             });
-            for (_, _, r) in matched.into_iter().take(limit) {
+            for (_, _, r) in matched.into_iter().skip(self.skip).take(limit) {
                 if !emit(r) {
                     break;
                 }
