@@ -71,6 +71,8 @@ pub struct Book {
     page: RefCell<Option<Rc<[u8]>>>,
     json: RefCell<Option<Rc<[u8]>>>,
     stats: Cell<WriteStats>,
+    /// Commits since the last checkpoint (in the store's log only).
+    unchecked: Cell<u64>,
 }
 
 /// The store's error, as text.
@@ -100,6 +102,7 @@ impl Book {
             page: RefCell::new(None),
             json: RefCell::new(None),
             stats: Cell::new(WriteStats::default()),
+            unchecked: Cell::new(0),
         })
     }
 
@@ -138,6 +141,28 @@ impl Book {
             }
         })
         .await
+    }
+
+    /// Checkpoints the store when commits were made since the last one
+    /// and none in the last `quiet`, forever (one task per book). A commit
+    /// is durable in the store's log; a checkpoint moves the log into the
+    /// tables, so a boot after a crash replays only what came since the
+    /// last quiet moment rather than the whole log (a log of 300,000 posts
+    /// took 1.8 s to replay at boot on kvm). Each costs one engine commit,
+    /// at most once per `quiet`, only after posts.
+    pub async fn checkpoint_when_quiet(self: Rc<Self>, quiet: oasis::Duration) {
+        let mut seen = self.stats.get().commits;
+        loop {
+            oasis::sleep(quiet).await;
+            let now = self.stats.get().commits;
+            if now == seen && self.unchecked.get() > 0 && self.queue.borrow().is_empty() {
+                match self.store.checkpoint() {
+                    Ok(()) => self.unchecked.set(0),
+                    Err(e) => oasis::log::warn!("guestbook: checkpoint: {e}"),
+                }
+            }
+            seen = now;
+        }
     }
 
     /// The writer: commits whatever is queued, batch after batch, forever
@@ -201,6 +226,7 @@ impl Book {
                 s.entries += n;
                 s.largest = s.largest.max(n);
                 self.stats.set(s);
+                self.unchecked.set(self.unchecked.get() + 1);
                 for (e, r) in entries.into_iter().zip(replies) {
                     r.settle(Ok(e));
                 }
