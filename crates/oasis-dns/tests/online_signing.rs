@@ -17,6 +17,9 @@
 //! Prints "skipped: …" when `delv` or the ldns tools are missing, unless
 //! CI=true.
 
+#[path = "nsd/delv.rs"]
+#[allow(dead_code)]
+mod delv;
 #[path = "nsd/gen.rs"]
 #[allow(dead_code)]
 mod generate;
@@ -31,40 +34,7 @@ use oasis_dns::wire::Name;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const ZONE: &str = "\
-$ORIGIN val.test.
-$TTL 300
-@ SOA ns1 hostmaster 2026120701 7200 3600 1209600 300
-@ NS ns1
-ns1 A 127.0.0.1
-www A 192.0.2.1
-www AAAA 2001:db8::1
-alias CNAME www
-*.wild TXT \"from the wildcard\"
-a.b.ent A 192.0.2.2
-insecure NS ns.insecure
-ns.insecure A 127.0.0.1
-secure NS ns.secure
-ns.secure A 127.0.0.1
-secure DS 12345 13 2 3e3c6e3e3c6e3e3c6e3e3c6e3e3c6e3e3c6e3e3c6e3e3c6e3e3c6e3e3c6e3e3c
-";
-
-const QUESTIONS: &[(&str, &str, &str)] = &[
-    ("an existing name", "www.val.test", "A"),
-    ("the zone's keys", "val.test", "DNSKEY"),
-    ("a CNAME", "alias.val.test", "AAAA"),
-    ("a name that does not exist", "nope.val.test", "A"),
-    ("a type the name lacks", "www.val.test", "MX"),
-    ("an empty non-terminal", "b.ent.val.test", "A"),
-    ("a wildcard answer", "anything.wild.val.test", "TXT"),
-    ("a wildcard without the type", "anything.wild.val.test", "A"),
-    ("the DS of a signed delegation", "secure.val.test", "DS"),
-    (
-        "the DS of an unsigned delegation",
-        "insecure.val.test",
-        "DS",
-    ),
-];
+use delv::{QUESTIONS, ZONE, anchor};
 
 fn find(tool: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
@@ -234,20 +204,8 @@ fn delv_validates_answers_from_zones_signed_here() {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let (keys, ksk) = keys(&keygen, algorithm, "val.test.", &dir);
-        let f: Vec<&str> = ksk.split_whitespace().collect();
-        let at = f.iter().position(|w| *w == "DNSKEY").unwrap();
-        let anchor = dir.join("anchor.conf");
-        std::fs::write(
-            &anchor,
-            format!(
-                "trust-anchors {{ \"val.test.\" static-key {} {} {} \"{}\"; }};\n",
-                f[at + 1],
-                f[at + 2],
-                f[at + 3],
-                f[at + 4]
-            ),
-        )
-        .unwrap();
+        let anchor_file = dir.join("anchor.conf");
+        std::fs::write(&anchor_file, anchor(&ksk)).unwrap();
         let zone = load(&GenZone {
             apex: "val.test.".into(),
             text: ZONE.into(),
@@ -265,7 +223,7 @@ fn delv_validates_answers_from_zones_signed_here() {
             for (what, qname, rtype) in QUESTIONS {
                 let out = Command::new(&delv)
                     .args(["@127.0.0.1", "-p", &oasis.port.to_string(), "-a"])
-                    .arg(&anchor)
+                    .arg(&anchor_file)
                     .args(["+root=val.test", qname, rtype])
                     .output()
                     .expect("delv runs");
