@@ -314,8 +314,19 @@ impl Server {
                 notify.clone(),
             ));
         }
+        if service.signing().is_some() {
+            let service = service.clone();
+            oasis::spawn(async move {
+                loop {
+                    oasis::sleep(service::RENEW_CHECK).await;
+                    for apex in service.renew_signatures(signing::now()) {
+                        info!("zone {apex}: signatures renewed (the serial one up)");
+                    }
+                }
+            });
+        }
         if !notify.is_empty() {
-            if service.takes_updates() {
+            if service.takes_updates() || service.signing().is_some() {
                 oasis::spawn(xfr::notify_updates(
                     stack.clone(),
                     service.clone(),

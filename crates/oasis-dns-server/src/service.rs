@@ -24,6 +24,11 @@ use crate::signing::Signing;
 use crate::update::{Policy, UpdateCounts, UpdateLog, Updates};
 use oasis_dns::sign::{Options, diff_at, sign_changes, unsigned};
 
+/// How often a server checks whether the signatures of the zones it signs
+/// are due for renewal ([`Service::renew_signatures`]): hourly, against a
+/// validity of days (two weeks by default, renewed past half of it).
+pub const RENEW_CHECK: oasis::Duration = oasis::Duration::from_secs(3600);
+
 /// One zone served as a secondary: its current copy, and whether a NOTIFY
 /// asked for a check.
 pub struct Secondary {
@@ -261,6 +266,10 @@ impl Service {
     /// the options each was signed with at load ([`Signing::sign_all`]).
     /// Without it, an UPDATE of a signed zone is REFUSED.
     pub fn set_signing(&mut self, signing: Signing, signed: Vec<(Name, Options)>) {
+        // Renewal makes new versions of the local zones, as UPDATE does.
+        if self.local.get_mut().is_empty() && !signing.is_empty() {
+            *self.local.get_mut() = self.catalog.get_mut().zones().to_vec();
+        }
         self.signing = (!signing.is_empty()).then(|| (signing, RefCell::new(signed)));
     }
 
@@ -635,6 +644,29 @@ impl Service {
             };
             return refuse(Rcode::REFUSED, why);
         }
+        self.change(Some(updates), &u, apex, index, &by, None)
+    }
+
+    /// Makes `u` (authorised) to the local zone `index`, at `apex`: signed
+    /// again when its keys are here, compiled, made durable in the update
+    /// log when there is one, served, journaled for IXFR, NOTIFY queued.
+    /// `by` says who asked, for the log; `updates` counts the outcome;
+    /// `now` dates new signatures (seconds since 1970; the wall clock's
+    /// when `None`).
+    fn change(
+        &self,
+        updates: Option<&Updates>,
+        u: &Update,
+        apex: Name,
+        index: usize,
+        by: &str,
+        now: Option<u32>,
+    ) -> Rcode {
+        let count = |f: fn(&mut UpdateCounts)| {
+            if let Some(up) = updates {
+                up.count(f);
+            }
+        };
         let keys = self
             .signing
             .as_ref()
@@ -644,11 +676,12 @@ impl Service {
             // Signed here: the change is made to the zone's data, which is
             // signed again (see crate::signing).
             Some((signing, keys)) => {
-                let started = oasis::Instant::now();
+                // Timed where a platform has booted (not in unit tests).
+                let started = oasis::rt::platform::services().map(|_| oasis::Instant::now());
                 let result = u.apply(&unsigned(&current));
                 match result {
                     Ok(Some(a)) => {
-                        let now = crate::signing::now();
+                        let now = now.unwrap_or_else(crate::signing::now);
                         let (_, last) = self.signing.as_ref().expect("keys came from it");
                         let last_opts = last
                             .borrow()
@@ -674,10 +707,12 @@ impl Service {
                                     Some(_) => diff_at(&current, &signed, &names),
                                     None => oasis_dns::xfr::diff(&current, &signed),
                                 };
-                                debug!(
-                                    "dns: UPDATE of {apex}: signed again in {} ms",
-                                    started.elapsed().as_millis()
-                                );
+                                if let Some(t) = started {
+                                    debug!(
+                                        "dns: UPDATE of {apex}: signed again in {} ms",
+                                        t.elapsed().as_millis()
+                                    );
+                                }
                                 let mut last = last.borrow_mut();
                                 last.retain(|(z, _)| *z != apex);
                                 last.push((apex.clone(), opts));
@@ -685,7 +720,7 @@ impl Service {
                             }
                             Err(e) => {
                                 warn!("dns: UPDATE of {apex} from {by}: cannot sign: {e}");
-                                updates.count(|c| c.errors += 1);
+                                count(|c| c.errors += 1);
                                 return Rcode::SERVFAIL;
                             }
                         }
@@ -703,11 +738,12 @@ impl Service {
                         .get(&apex)
                         .is_some_and(|n| n.get(Type::DNSKEY).is_some())
                 {
-                    return refuse(
-                        Rcode::REFUSED,
-                        "a signed zone (DNSKEY or RRSIG at its apex) without its keys here: \
-                         changes would not be signed",
+                    debug!(
+                        "dns: UPDATE of {apex} from {by} refused: a signed zone (DNSKEY or \
+                         RRSIG at its apex) without its keys here: changes would not be signed"
                     );
+                    count(|c| c.refused += 1);
+                    return Rcode::REFUSED;
                 }
                 u.apply(&current)
             }
@@ -716,12 +752,12 @@ impl Service {
             Ok(Some(a)) => a,
             Ok(None) => {
                 info!("dns: UPDATE of {apex} from {by}: nothing to change");
-                updates.count(|c| c.unchanged += 1);
+                count(|c| c.unchanged += 1);
                 return Rcode::NOERROR;
             }
             Err(e) => {
                 info!("dns: UPDATE of {apex} from {by}: rcode {}: {e}", e.rcode.0);
-                updates.count(|c| c.failed += 1);
+                count(|c| c.failed += 1);
                 return e.rcode;
             }
         };
@@ -738,15 +774,15 @@ impl Service {
             Ok(c) => c,
             Err(e) => {
                 warn!("dns: UPDATE of {apex} from {by}: the new zone does not compile: {e}");
-                updates.count(|c| c.errors += 1);
+                count(|c| c.errors += 1);
                 return Rcode::SERVFAIL;
             }
         };
-        if let Some(log) = &updates.log
+        if let Some(log) = updates.and_then(|u| u.log.as_ref())
             && let Err(e) = log.append(&apex, &applied.diff)
         {
             warn!("dns: UPDATE of {apex} from {by} not applied: the update log failed: {e}");
-            updates.count(|c| c.errors += 1);
+            count(|c| c.errors += 1);
             return Rcode::SERVFAIL;
         }
         let step = applied.diff;
@@ -760,12 +796,53 @@ impl Service {
         self.local.borrow_mut()[index] = applied.zone;
         self.swap(catalog);
         self.push_step(&apex, step);
-        updates.count(|c| c.applied += 1);
+        count(|c| c.applied += 1);
         self.changed.borrow_mut().push(apex);
         if let Some(w) = self.changed_waiter.borrow_mut().take() {
             w.wake();
         }
         Rcode::NOERROR
+    }
+
+    /// Renews the signatures of the zones signed here that are past half
+    /// their validity at `now` (seconds since 1970): the zone's serial goes
+    /// one up and the whole zone is signed with new times, made durable,
+    /// served and journaled like an UPDATE (so secondaries transfer the new
+    /// signatures). A server calls it now and then ([`crate::Server::run`]:
+    /// every [`RENEW_CHECK`]), so that a zone nobody updates does not go
+    /// bogus when its signatures expire. Gives the zones renewed.
+    pub fn renew_signatures(&self, now: u32) -> Vec<Name> {
+        let Some((signing, last)) = self.signing.as_ref() else {
+            return Vec::new();
+        };
+        let mut renewed = Vec::new();
+        for (apex, _) in &signing.zones {
+            let before = last
+                .borrow()
+                .iter()
+                .find(|(z, _)| z == apex)
+                .map(|(_, o)| o.clone());
+            if before.as_ref() == Some(&signing.options_again(before.as_ref(), now)) {
+                continue;
+            }
+            let Some(index) = self.local.borrow().iter().position(|z| z.apex == *apex) else {
+                continue;
+            };
+            let u = Update::next_serial(&self.local.borrow()[index]);
+            let by = "signature renewal";
+            if self.change(
+                self.updates.as_ref(),
+                &u,
+                apex.clone(),
+                index,
+                by,
+                Some(now),
+            ) == Rcode::NOERROR
+            {
+                renewed.push(apex.clone());
+            }
+        }
+        renewed
     }
 
     /// The serial of the primary zone at `apex` now, if it is one.
@@ -997,6 +1074,46 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn signatures_past_half_their_validity_are_renewed_with_the_serial_one_up() {
+        use oasis_dns::sign::{Algorithm, KSK_FLAGS};
+        let org = name("example.org.");
+        let mut signing = Signing::default();
+        let key = oasis_dns::sign::Key::from_secret(Algorithm::Ed25519, &[7; 32], KSK_FLAGS);
+        signing.add(org.clone(), key.unwrap());
+        let t0 = 1_800_000_000;
+        let mut zones = vec![zone("example.org")];
+        let signed = signing.sign_all(&mut zones, t0).unwrap();
+        let mut service = Service::new(Catalog::new(zones).unwrap(), Vec::new(), Vec::new());
+        service.set_signing(signing, signed);
+        let sigs = |s: &Service| -> Vec<Vec<u8>> {
+            let zone = &s.local.borrow()[0];
+            let set = zone.nodes.get(&org).unwrap().get(Type::RRSIG).unwrap();
+            set.records.iter().map(|r| r.rdata.to_wire()).collect()
+        };
+        let (serial0, sigs0) = (service.primary_serial(&org).unwrap(), sigs(&service));
+        // A day on: nothing to do.
+        assert!(service.renew_signatures(t0 + 86400).is_empty());
+        assert_eq!(service.primary_serial(&org), Some(serial0));
+        assert_eq!(sigs(&service), sigs0);
+        // Past half the two weeks: new signatures, a new serial, served and
+        // journaled (a secondary's IXFR from the old serial finds the step).
+        let late = t0 + crate::signing::DEFAULT_VALIDITY / 2 + 1;
+        assert_eq!(service.renew_signatures(late), vec![org.clone()]);
+        assert_eq!(service.primary_serial(&org), Some(serial0 + 1));
+        assert_ne!(sigs(&service), sigs0);
+        assert_eq!(
+            serial_of(service.catalog().zones()[0].soa()),
+            serial0 + 1,
+            "the catalog answers from the renewed zone"
+        );
+        let steps = service.journal_steps(&org, serial0, serial0 + 1).unwrap();
+        assert_eq!(steps.len(), 1);
+        assert!(steps[0].added.iter().any(|r| r.rtype == Type::RRSIG));
+        // Renewed: not again until half the new validity has passed.
+        assert!(service.renew_signatures(late + 86400).is_empty());
     }
 
     #[test]

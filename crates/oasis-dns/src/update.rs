@@ -553,6 +553,25 @@ fn by_key(node: Option<&Node>) -> BTreeMap<(u16, Vec<u8>), &Record> {
         .collect()
 }
 
+impl Update {
+    /// The update that changes nothing of `zone` but its SOA serial (one
+    /// more, RFC 1982): how a server makes a new version of a zone whose
+    /// content it changes itself — renewing its signatures — so that
+    /// secondaries transfer it.
+    pub fn next_serial(zone: &Zone) -> Update {
+        let mut soa = zone.soa().clone();
+        if let RData::Soa(s) = &mut soa.rdata {
+            s.serial = s.serial.wrapping_add(1);
+        }
+        Update {
+            id: 0,
+            zone: zone.apex.clone(),
+            prerequisites: Vec::new(),
+            changes: alloc::vec![Change::Add(soa)],
+        }
+    }
+}
+
 /// Sets the serial of `zone`'s SOA.
 fn bump_serial(zone: &mut Zone, serial: u32) {
     let apex = zone.apex.clone();

@@ -809,3 +809,30 @@ proptest! {
         prop_assert!(Update::parse(&msg[..at]).is_err());
     }
 }
+
+#[test]
+fn next_serial_changes_the_serial_alone() {
+    let z = zone();
+    let a = Update::next_serial(&z)
+        .apply(&z)
+        .unwrap()
+        .expect("a new version");
+    assert_eq!(serial(&a.zone), serial(&z) + 1);
+    assert_eq!(
+        lines(&a.zone)
+            .into_iter()
+            .filter(|l| !l.contains("SOA"))
+            .collect::<Vec<_>>(),
+        lines(&z)
+            .into_iter()
+            .filter(|l| !l.contains("SOA"))
+            .collect::<Vec<_>>()
+    );
+    assert!(a.diff.added.is_empty() && a.diff.deleted.is_empty());
+    assert_eq!(serial_of(&a.diff.new_soa), serial(&z) + 1);
+    // RFC 1982: past 2^32 - 1 the serial wraps and is still newer.
+    let mut top = z.clone();
+    bump_serial(&mut top, u32::MAX);
+    let a = Update::next_serial(&top).apply(&top).unwrap().unwrap();
+    assert_eq!(serial(&a.zone), 0);
+}
