@@ -493,23 +493,7 @@ impl Update {
             .iter()
             .map(|c| c.name().to_lowercase())
             .collect();
-        let (mut deleted, mut added) = (Vec::new(), Vec::new());
-        for name in &touched {
-            let (a, b) = (by_key(zone.nodes.get(name)), by_key(nodes.get(name)));
-            let same = |x: &Record, y: Option<&&Record>| {
-                y.is_some_and(|y| y.ttl == x.ttl && y.class == x.class)
-            };
-            deleted.extend(
-                a.iter()
-                    .filter(|(k, r)| !same(r, b.get(*k)))
-                    .map(|(_, r)| (*r).clone()),
-            );
-            added.extend(
-                b.iter()
-                    .filter(|(k, r)| !same(r, a.get(*k)))
-                    .map(|(_, r)| (*r).clone()),
-            );
-        }
+        let (deleted, added) = crate::xfr::diff_names(&touched, &zone.nodes, &nodes);
         let records = nodes
             .into_values()
             .flat_map(|n| n.rrsets)
@@ -540,17 +524,6 @@ impl Update {
             diff: step,
         }))
     }
-}
-
-/// The records of a node other than its SOA, by type and data (as
-/// xfr::diff tells records apart).
-fn by_key(node: Option<&Node>) -> BTreeMap<(u16, Vec<u8>), &Record> {
-    node.into_iter()
-        .flat_map(|n| n.rrsets.iter())
-        .filter(|s| s.rtype != Type::SOA)
-        .flat_map(|s| s.records.iter())
-        .map(|r| ((r.rtype.0, r.rdata.to_wire()), r))
-        .collect()
 }
 
 impl Update {

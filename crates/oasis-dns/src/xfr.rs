@@ -322,8 +322,8 @@ fn transfer_message(msg: &[u8], id: u16, received: &mut usize) -> Result<Message
 mod ixfr;
 mod refresh;
 pub use ixfr::{
-    Diff, IxfrCollector, IxfrKind, IxfrResult, Journal, apply, diff, is_ixfr, ixfr_query, ixfr_udp,
-    refuse, serial_of, udp_limit,
+    Diff, IxfrCollector, IxfrKind, IxfrResult, Journal, apply, diff, diff_names, is_ixfr,
+    ixfr_query, ixfr_udp, refuse, serial_of, udp_limit,
 };
 pub use refresh::Refresh;
 

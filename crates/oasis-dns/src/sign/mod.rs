@@ -496,31 +496,7 @@ pub fn sign_changes(
 /// `names` (lower-cased) — the same as [`crate::xfr::diff`] when the zones
 /// differ nowhere else, without comparing every record.
 pub fn diff_at(old: &Zone, new: &Zone, names: &BTreeSet<Name>) -> crate::xfr::Diff {
-    fn by_key(node: Option<&Node>) -> BTreeMap<(u16, Vec<u8>), &Record> {
-        node.into_iter()
-            .flat_map(|n| n.rrsets.iter())
-            .filter(|s| s.rtype != Type::SOA)
-            .flat_map(|s| s.records.iter())
-            .map(|r| ((r.rtype.0, r.rdata.to_wire()), r))
-            .collect()
-    }
-    let (mut deleted, mut added) = (Vec::new(), Vec::new());
-    for name in names {
-        let (a, b) = (by_key(old.nodes.get(name)), by_key(new.nodes.get(name)));
-        let same = |x: &Record, y: Option<&&Record>| {
-            y.is_some_and(|y| y.ttl == x.ttl && y.class == x.class)
-        };
-        deleted.extend(
-            a.iter()
-                .filter(|(k, r)| !same(r, b.get(*k)))
-                .map(|(_, r)| (*r).clone()),
-        );
-        added.extend(
-            b.iter()
-                .filter(|(k, r)| !same(r, a.get(*k)))
-                .map(|(_, r)| (*r).clone()),
-        );
-    }
+    let (deleted, added) = crate::xfr::diff_names(names, &old.nodes, &new.nodes);
     crate::xfr::Diff {
         old_soa: old.soa().clone(),
         deleted,

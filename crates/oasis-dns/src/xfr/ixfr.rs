@@ -6,12 +6,13 @@
 //! consistent.
 
 use super::{MAX_MESSAGE, Transfer, XfrError, serial_newer, zone_records};
-use crate::engine::{Catalog, Zone};
+use crate::engine::{Catalog, Node, Zone};
 use crate::wire::{Class, Message, Name, Question, RData, Rcode, Record, Type, flag};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
+use hashbrown::HashMap;
 
 /// One step from a version of a zone to the next, as IXFR carries it: the
 /// old SOA, the records deleted, the new SOA, the records added (RFC 1995
@@ -167,6 +168,41 @@ pub fn diff(old: &Zone, new: &Zone) -> Diff {
             .map(|(_, r)| r.clone())
             .collect(),
     }
+}
+
+/// What [`diff`] finds, looking only at the records the names `names`
+/// own in `old` and in `new` (each a zone's nodes): (deleted, added). For a
+/// change known to touch only those names, without comparing every record.
+pub fn diff_names<'a>(
+    names: impl IntoIterator<Item = &'a Name>,
+    old: &HashMap<Name, Node>,
+    new: &HashMap<Name, Node>,
+) -> (Vec<Record>, Vec<Record>) {
+    fn by_key(node: Option<&Node>) -> BTreeMap<(u16, Vec<u8>), &Record> {
+        node.into_iter()
+            .flat_map(|n| n.rrsets.iter())
+            .filter(|s| s.rtype != Type::SOA)
+            .flat_map(|s| s.records.iter())
+            .map(|r| ((r.rtype.0, r.rdata.to_wire()), r))
+            .collect()
+    }
+    let same =
+        |x: &Record, y: Option<&&Record>| y.is_some_and(|y| y.ttl == x.ttl && y.class == x.class);
+    let (mut deleted, mut added) = (Vec::new(), Vec::new());
+    for name in names {
+        let (a, b) = (by_key(old.get(name)), by_key(new.get(name)));
+        deleted.extend(
+            a.iter()
+                .filter(|(k, r)| !same(r, b.get(*k)))
+                .map(|(_, r)| (*r).clone()),
+        );
+        added.extend(
+            b.iter()
+                .filter(|(k, r)| !same(r, a.get(*k)))
+                .map(|(_, r)| (*r).clone()),
+        );
+    }
+    (deleted, added)
 }
 
 fn inconsistent(why: alloc::string::String) -> XfrError {
