@@ -676,8 +676,6 @@ impl Service {
             // Signed here: the change is made to the zone's data, which is
             // signed again (see crate::signing).
             Some((signing, keys)) => {
-                // Timed where a platform has booted (not in unit tests).
-                let started = oasis::rt::platform::services().map(|_| oasis::Instant::now());
                 let result = u.apply(&unsigned(&current));
                 match result {
                     Ok(Some(a)) => {
@@ -707,12 +705,6 @@ impl Service {
                                     Some(_) => diff_at(&current, &signed, &names),
                                     None => oasis_dns::xfr::diff(&current, &signed),
                                 };
-                                if let Some(t) = started {
-                                    debug!(
-                                        "dns: UPDATE of {apex}: signed again in {} ms",
-                                        t.elapsed().as_millis()
-                                    );
-                                }
                                 let mut last = last.borrow_mut();
                                 last.retain(|(z, _)| *z != apex);
                                 last.push((apex.clone(), opts));
