@@ -20,6 +20,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{kvm_usable, ran};
+use oasis_testkit::process::run;
 use usernet::{Guest, unused_port};
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -45,16 +46,6 @@ fn missing() -> Vec<&'static str> {
         out.push("python3-selenium");
     }
     out
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Runs the browser script with `home` as its HOME (its NSS store); its
