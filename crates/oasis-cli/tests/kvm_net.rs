@@ -4,8 +4,10 @@
 //! failure. Nothing is sent outside that namespace.
 
 mod common;
+mod usernet;
 
-use std::net::UdpSocket;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, UdpSocket};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -190,4 +192,144 @@ fn frames_nobody_reads_do_not_wake_the_guest() {
     );
     drop(ns);
     ran("frames_nobody_reads_do_not_wake_the_guest");
+}
+
+/// `GET PATH` on a keep-alive connection; the body (Content-Length framed,
+/// or chunked).
+fn get(c: &mut TcpStream, path: &str) -> Vec<u8> {
+    write!(c, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let mut r = BufReader::new(c);
+    let mut line = String::new();
+    let (mut length, mut chunked) = (None, false);
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{path}: {line}");
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        let l = line.trim_end().to_ascii_lowercase();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(v) = l.strip_prefix("content-length:") {
+            length = Some(v.trim().parse::<usize>().unwrap());
+        }
+        chunked |= l == "transfer-encoding: chunked";
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            let n = usize::from_str_radix(line.trim_end(), 16).unwrap();
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        body.resize(length.expect("a length"), 0);
+        r.read_exact(&mut body).unwrap();
+    }
+    body
+}
+
+#[test]
+fn tcp_answers_leave_a_tap_as_segment_trains_byte_for_byte() {
+    if !can_run() {
+        return;
+    }
+    let image = usernet::image("examples/hello-http");
+    let ns = Netns::with_tap("kvmnet-trains");
+    let mut vmm = ns
+        .command(env!("CARGO_BIN_EXE_oasis"))
+        .args(["vmm", "--stats", "--net:service=tap0,mac=02:00:00:00:00:02"])
+        .args([s(&image), "--"])
+        .args(["--ipv4=10.0.0.2/24", "--port=80"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the VMM");
+    let page = std::fs::read(common::root().join("examples/hello-http/static/index.html")).unwrap();
+    ns.within(|| {
+        let mut c = None;
+        for _ in 0..100 {
+            if let Ok(s) = TcpStream::connect_timeout(
+                &"10.0.0.2:80".parse().unwrap(),
+                Duration::from_millis(200),
+            ) {
+                c = Some(s);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut c = c.expect("the guest accepts a connection");
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // IPv4: 2 MiB streamed, twice on one connection, and a static file.
+        for _ in 0..2 {
+            let body = get(&mut c, "/stream/2048");
+            assert_eq!(body.len(), 2048 * 1024);
+            for (i, line) in body.chunks(1024).enumerate() {
+                assert_eq!(&line[..8], format!("{i:08}").as_bytes(), "line {i}");
+                assert!(
+                    line[8..1023].iter().all(|&b| b == b'x') && line[1023] == b'\n',
+                    "line {i}"
+                );
+            }
+        }
+        assert_eq!(get(&mut c, "/static/"), page);
+        // IPv6: the guest's link-local address (SLAAC from its MAC).
+        // SAFETY: a NUL-terminated name.
+        let tap = unsafe { libc::if_nametoindex(c"tap0".as_ptr()) };
+        let to = std::net::SocketAddrV6::new("fe80::ff:fe00:2".parse().unwrap(), 80, 0, tap);
+        let mut c6 = None;
+        for _ in 0..100 {
+            if let Ok(s) = TcpStream::connect_timeout(&to.into(), Duration::from_millis(200)) {
+                c6 = Some(s);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut c6 = c6.expect("the guest accepts a connection over IPv6");
+        c6.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let body = get(&mut c6, "/stream/512");
+        assert_eq!(body.len(), 512 * 1024);
+        assert!(
+            body.chunks(1024)
+                .enumerate()
+                .all(|(i, l)| l[..8] == *format!("{i:08}").as_bytes())
+        );
+    });
+    // SAFETY: a signal to the VMM this test started.
+    unsafe { libc::kill(vmm.id() as i32, libc::SIGTERM) };
+    let _ = vmm.wait();
+    let mut err = String::new();
+    vmm.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let (_, _, tx) = stats(&err);
+    let writes = {
+        let at = err
+            .find(" TAP writes")
+            .unwrap_or_else(|| panic!("no TAP writes: {err}"));
+        let digits: String = err[..at]
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits
+            .chars()
+            .rev()
+            .collect::<String>()
+            .parse::<u64>()
+            .unwrap()
+    };
+    // 4.5 MiB in ~3,300 segments: most of them leave in trains.
+    assert!(tx > 3200, "{tx} frames: {err}");
+    assert!(
+        writes * 3 < tx,
+        "{writes} TAP writes for {tx} frames: {err}"
+    );
+    println!("trains: {tx} frames in {writes} TAP writes");
+    drop(ns);
+    ran("tcp_answers_leave_a_tap_as_segment_trains_byte_for_byte");
 }

@@ -10,8 +10,13 @@
 //! fast path answers it where it lies). What to do with each kind is the
 //! caller's policy: the guest hands everything that passes to its stack,
 //! the gateway carries only ARP and IPv4.
+//!
+//! [`gso`] sorts a batch of frames a guest sent into trains of TCP
+//! segments the monitor writes to a TAP as one packet.
 #![no_std]
 #![warn(missing_docs)]
+
+pub mod gso;
 
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, Icmpv4Packet, Icmpv6Packet,

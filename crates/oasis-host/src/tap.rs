@@ -14,8 +14,21 @@ struct IfReq {
 }
 
 /// Opens the TAP interface `name` (non-blocking, close-on-exec, no packet
-/// information header).
+/// information header): each `read` gives one frame, each `write` sends one.
 pub fn open_tap(name: &str) -> io::Result<File> {
+    open(name, 0)
+}
+
+/// Opens the TAP interface `name` as [`open_tap`] does, with every frame
+/// read and written behind a `virtio_net_hdr` (`IFF_VNET_HDR`;
+/// `oasis_frame::gso`): a write may then hand the host a TCP packet of
+/// many segments at once. No offload is offered for reading (no
+/// `TUNSETOFFLOAD`), so frames read are whole, their checksums complete.
+pub fn open_tap_vnet(name: &str) -> io::Result<File> {
+    open(name, libc::IFF_VNET_HDR)
+}
+
+fn open(name: &str, flags: libc::c_int) -> io::Result<File> {
     if name.is_empty() || name.len() >= libc::IFNAMSIZ {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -29,7 +42,7 @@ pub fn open_tap(name: &str) -> io::Result<File> {
         .open("/dev/net/tun")?;
     let mut req = IfReq {
         name: [0; libc::IFNAMSIZ],
-        flags: (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short,
+        flags: (libc::IFF_TAP | libc::IFF_NO_PI | flags) as libc::c_short,
         _pad: [0; 22],
     };
     req.name[..name.len()].copy_from_slice(name.as_bytes());

@@ -30,6 +30,8 @@ pub struct Stats {
     pub rx_frames: u64,
     /// Frames moved from TX rings to TAPs.
     pub tx_frames: u64,
+    /// Writes to TAPs (a train of TCP segments is one: `oasis_frame::gso`).
+    pub tap_writes: u64,
     /// Frames from guests dropped as malformed (user-mode networks).
     pub malformed_frames: u64,
     /// Times the rings' slot pages went back to the host (`Host::poll`).
@@ -46,11 +48,12 @@ impl Stats {
             .map(|n| format!("{:?} {}", n, self.exits[*n as usize]))
             .collect();
         format!(
-            "oasis-vmm: stats: {total} exits ({}), net rx {} frames, tx {} frames, ran {:.3} s, {} malformed frames dropped, {} ring trims",
+            "oasis-vmm: stats: {total} exits ({}), net rx {} frames, tx {} frames, ran {:.3} s, {} TAP writes, {} malformed frames dropped, {} ring trims",
             per.join(", "),
             self.rx_frames,
             self.tx_frames,
             ran.as_secs_f64(),
+            self.tap_writes,
             self.malformed_frames,
             self.ring_trims
         )

@@ -318,6 +318,15 @@ impl Machine {
                     Device::Block(_) => 0,
                 })
                 .sum();
+            self.host.stats.tap_writes = self
+                .host
+                .devices
+                .iter()
+                .map(|d| match d {
+                    Device::Net(n) => n.tap_writes(),
+                    Device::Block(_) => 0,
+                })
+                .sum();
             eprintln!("{}", self.host.stats.line(self.host.started.elapsed()));
         }
         if let Some(f) = &self.footprint {

@@ -84,7 +84,7 @@ fn rules(needs: Needs) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Error> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut allowed: Vec<i64> = vec![
-        libc::SYS_write,      // console (stdout, stderr); TAP frames
+        libc::SYS_write,      // console (stdout, stderr)
         libc::SYS_ppoll,      // POLL: sleep until the deadline or input
         libc::SYS_exit_group, // the end
         libc::SYS_exit,
@@ -101,7 +101,9 @@ fn rules(needs: Needs) -> Result<BTreeMap<i64, Vec<SeccompRule>>, Error> {
         libc::SYS_clock_gettime, // wall clock, if the vDSO is unavailable
     ];
     if needs.net {
-        allowed.push(libc::SYS_read); // TAP frames
+        // TAP frames, each behind its virtio_net_hdr (a train of segments:
+        // one writev)
+        allowed.extend([libc::SYS_read, libc::SYS_readv, libc::SYS_writev]);
     }
     if needs.user_net {
         allowed.extend([
@@ -224,6 +226,7 @@ mod tests {
         })
         .unwrap();
         assert!(!r.contains_key(&libc::SYS_read));
+        assert!(!r.contains_key(&libc::SYS_writev));
         assert!(!r.contains_key(&libc::SYS_pwrite64));
         assert!(!r.contains_key(&libc::SYS_openat));
         assert!(!r.contains_key(&libc::SYS_accept4));
@@ -237,6 +240,8 @@ mod tests {
         })
         .unwrap();
         assert!(tap.contains_key(&libc::SYS_read));
+        assert!(tap.contains_key(&libc::SYS_readv));
+        assert!(tap.contains_key(&libc::SYS_writev));
         assert!(!tap.contains_key(&libc::SYS_recvfrom));
         assert_eq!(tap[&libc::SYS_ioctl].len(), 3);
         let user = rules(Needs {

@@ -156,6 +156,14 @@ impl NetDevice {
             NetDevice::User(u) => u.counters().malformed,
         }
     }
+
+    /// Writes to the TAP so far (a train of TCP segments is one).
+    pub fn tap_writes(&self) -> u64 {
+        match self {
+            NetDevice::Tap(t) => t.writes,
+            NetDevice::User(_) => 0,
+        }
+    }
 }
 
 /// The VMM's two ends of a device's rings at `rx` and `tx` in guest memory,
