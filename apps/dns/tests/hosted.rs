@@ -128,6 +128,57 @@ fn serves_the_zones_of_a_tar_on_the_zones_device() {
     assert_eq!(a_records(&m), [[192, 0, 2, 7]]);
 }
 
+/// `dns --help` lists every boot argument: the application's own and the
+/// server's, declared by oasis-dns-server (`oasis_dns_server::args`).
+#[test]
+fn help_lists_every_boot_argument() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dns"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for key in [
+        "zone-file=FILE ...",
+        "port=PORT",
+        "tcp-idle=SECONDS",
+        "tcp-max=N",
+        "tcp-per-client=N",
+        "axfr-allow=ADDR ...",
+        "notify=",
+        "secondary=",
+        "ixfr-journal=N",
+        "tsig-key=",
+        "xfr-key=",
+        "update-key=",
+        "update-allow=",
+        "sign-key=ZONE/FILE ...",
+        "nsec3=",
+        "sig-validity=DAYS",
+        "rrl-rate=N",
+        "rrl-burst=N",
+        "rrl-slip=N",
+        "rrl-ipv4-prefix=BITS",
+        "rrl-ipv6-prefix=BITS",
+        "rrl-buckets=N",
+        "dns-stats=SECONDS",
+        "metrics-port=PORT",
+        "metrics-allow=ADDR ...",
+        "nsid=",
+        "chaos=on|off",
+        "version-string=TEXT",
+        "identity=TEXT",
+        "cookies=",
+        "cookie-secret=HEX32",
+        "cookie-secret-previous=HEX32",
+    ] {
+        assert!(
+            help.contains(&format!("  --{key}")),
+            "--{key} missing from: {help}"
+        );
+    }
+}
+
 #[test]
 fn a_bad_zone_file_is_one_line_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,17 +1,18 @@
 //! What a [`Server`](crate::Server) is told: its port, its limits on TCP
 //! connections, who may transfer zones, which secondaries to NOTIFY and
-//! which zones to take from primaries; and the boot-argument value types an
-//! application declares its keys with, so every server built on this crate
-//! reads `ADDR`, `ADDR:PORT` and `ZONE@ADDR:PORT` alike:
+//! which zones to take from primaries; and the boot-argument value types the
+//! server's keys are declared with ([`crate::args`]), and an application
+//! declares its own with, so every server built on this crate reads
+//! `ADDR`, `ADDR:PORT` and `ZONE@ADDR:PORT` alike:
 //!
 //! ```no_run
-//! use oasis_dns_server::config::SecondaryZone;
+//! use oasis_dns_server::config::ServerAddr;
 //!
 //! oasis::boot_arg! {
-//!     /// Zones taken from primaries.
-//!     static SECONDARY: SecondaryZone = Arg::new("secondary", "serve ZONE as a secondary of the primary at ADDR:PORT (repeatable)").repeat();
+//!     /// Where queries for other zones go.
+//!     static FORWARD: ServerAddr = Arg::new("forward", "forward queries for zones not served here to ADDR:PORT");
 //! }
-//! let secondaries: Vec<SecondaryZone> = SECONDARY.values();
+//! let forward: Option<ServerAddr> = FORWARD.value();
 //! ```
 
 use alloc::format;

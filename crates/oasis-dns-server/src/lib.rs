@@ -22,9 +22,12 @@
 //! oasis-store on a block device, replayed at the next start), also for
 //! zones it signs itself ([`signing`]: keys online, the zone signed at load
 //! and again after each update). The application chooses the
-//! zones and the [`Config`]; [`config`] also has the boot-argument value
-//! types for it, so a server configured by boot arguments writes them as
-//! `apps/dns` does.
+//! zones and the [`Config`]; [`args`] declares the server's boot arguments
+//! and builds the [`Config`] and the [`signing::Signing`] from them, and
+//! [`Server::boot`] starts a server as `apps/dns` does (the update log on a
+//! block device replayed, the zones signed here signed), so an application
+//! configured by boot arguments is little more than where its zones come
+//! from; [`config`] has the boot-argument value types.
 //!
 //! ```no_run
 //! use oasis_dns::engine::{Catalog, Zone};
@@ -59,6 +62,8 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod args;
+mod boot;
 pub mod config;
 pub use oasis_net::conns;
 pub mod ident;
