@@ -37,6 +37,13 @@ pub trait UpdateLog {
     fn append(&self, apex: &Name, step: &Diff) -> Result<(), String>;
 }
 
+/// A log shared (e.g. with what looks at its [`StoredLog::size`]).
+impl<L: UpdateLog + ?Sized> UpdateLog for alloc::rc::Rc<L> {
+    fn append(&self, apex: &Name, step: &Diff) -> Result<(), String> {
+        (**self).append(apex, step)
+    }
+}
+
 /// One acknowledged update as stored: its sequence number (the order of
 /// replay), the zone's apex in wire form, and its step
 /// ([`Diff::to_bytes`]).
@@ -48,33 +55,134 @@ struct StoredStep {
     step: Vec<u8>,
 }
 
+/// When [`StoredLog`] squashes the chain of a zone's latest stored steps
+/// into one ([`oasis_dns::xfr::squash`]): when it holds more than
+/// `max_steps` records, or more than `max_bytes` bytes and more than twice
+/// the bytes of its first record.
+///
+/// The defaults (64 steps, 4 MiB) keep the log of a zone that takes small
+/// updates to at most 64 records, so that a start replays a few dozen
+/// steps rather than the whole history, at the cost of one more commit
+/// every 64 updates (the squashing reads, nets out and writes the chain:
+/// a few milliseconds for small steps). Steps as large as a whole zone's
+/// signatures (the renewal of a zone signed here replaces every RRSIG:
+/// about 5 MB for a zone of 10,000 names) pass 4 MiB at once; for them the
+/// second condition squashes only once the chain holds twice what its first
+/// record does. A squashed chain of renewals is about one renewal (the
+/// first signatures deleted, the last added), so such a zone's log peaks
+/// near three renewals and falls back to one, rather than growing by one
+/// every week until the device is full; squashing only when it at least
+/// halves the chain bounds the bytes rewritten to twice those appended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compaction {
+    /// Records of one chain beyond which it is squashed.
+    pub max_steps: usize,
+    /// Bytes of one chain beyond which it is squashed (if also more than
+    /// twice its first record).
+    pub max_bytes: usize,
+}
+
+impl Default for Compaction {
+    fn default() -> Compaction {
+        Compaction {
+            max_steps: 64,
+            max_bytes: 4 << 20,
+        }
+    }
+}
+
+/// How much a [`StoredLog`] holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogSize {
+    /// Records stored (steps, squashed or not).
+    pub records: usize,
+    /// Their steps' bytes ([`Diff::to_bytes`]) together.
+    pub bytes: usize,
+    /// Chains squashed since the log was opened.
+    pub squashed: u64,
+}
+
+/// What [`StoredLog`] knows of each of its records without reading it.
+#[derive(Clone, Debug)]
+struct Entry {
+    seq: u64,
+    zone: Vec<u8>,
+    /// The serials the step leads from and to (none: it did not read
+    /// back, and is never squashed).
+    serials: Option<(u32, u32)>,
+    bytes: usize,
+}
+
 /// The update log on a block device, in oasis-store: each update one
-/// durable commit of one record.
+/// durable commit of one record. When a zone's latest chain of steps grows
+/// past its [`Compaction`] bounds, it is squashed into one record (the
+/// chain's records deleted and the squashed one saved in one durable
+/// transaction: a crash leaves one or the other), which replays to the
+/// same zone.
+///
+/// The chain squashed is the zone's latest records (in the order stored)
+/// each starting from the serial the one before led to: the steps applied
+/// one after another since the zone was loaded at its serial. Older
+/// records of the zone (from before its file changed) stay as they are,
+/// and are skipped at replay as before. Replay then applies a squashed
+/// chain as a whole onto the serial it starts from, or skips it: a zone
+/// file changed to the serial of a step inside the chain no longer takes
+/// that chain's later steps, which were made on other contents.
 pub struct StoredLog {
     store: Store,
     next: core::cell::Cell<u64>,
+    /// Every record, by sequence number.
+    index: core::cell::RefCell<Vec<Entry>>,
+    compaction: Option<Compaction>,
+    squashed: core::cell::Cell<u64>,
 }
 
 impl StoredLog {
-    /// Opens (or formats) the log on `dev`.
+    /// Opens (or formats) the log on `dev`, squashing chains past the
+    /// default [`Compaction`] bounds.
     pub fn open<B: oasis::Block + Send + 'static>(dev: B) -> Result<StoredLog, String> {
         let store = Store::builder()
             .record::<StoredStep>()
             .open(dev)
             .map_err(|e| format!("{e}"))?;
-        let next = store
+        let index: Vec<Entry> = store
             .query::<StoredStep>()
             .seq()
-            .desc()
-            .limit(1)
+            .asc()
             .fetch()
             .map_err(|e| format!("{e}"))?
-            .first()
-            .map_or(0, |s| s.seq + 1);
+            .into_iter()
+            .map(|s| Entry {
+                seq: s.seq,
+                serials: Diff::from_bytes(&s.step).map(|d| (d.from(), d.to())),
+                bytes: s.step.len(),
+                zone: s.zone,
+            })
+            .collect();
+        let next = index.last().map_or(0, |e| e.seq + 1);
         Ok(StoredLog {
             store,
             next: core::cell::Cell::new(next),
+            index: core::cell::RefCell::new(index),
+            compaction: Some(Compaction::default()),
+            squashed: core::cell::Cell::new(0),
         })
+    }
+
+    /// The same with other bounds (none: never squashed).
+    pub fn with_compaction(mut self, compaction: Option<Compaction>) -> StoredLog {
+        self.compaction = compaction;
+        self
+    }
+
+    /// How much the log holds now.
+    pub fn size(&self) -> LogSize {
+        let index = self.index.borrow();
+        LogSize {
+            records: index.len(),
+            bytes: index.iter().map(|e| e.bytes).sum(),
+            squashed: self.squashed.get(),
+        }
     }
 
     /// Every step stored, in the order they were acknowledged; a record
@@ -99,19 +207,117 @@ impl StoredLog {
         }
         Ok(out)
     }
+
+    /// The sequence numbers of the latest chain of `zone`'s records: its
+    /// latest record and those before it, each leading to the serial the
+    /// next starts from.
+    fn chain(&self, zone: &[u8]) -> Vec<u64> {
+        let index = self.index.borrow();
+        let mut mine = index.iter().rev().filter(|e| e.zone == zone);
+        let mut chain = Vec::new();
+        let Some(Some((mut from, _))) = mine.next().map(|e| {
+            chain.push(e.seq);
+            e.serials
+        }) else {
+            return Vec::new();
+        };
+        for e in mine {
+            match e.serials {
+                Some((f, to)) if to == from => {
+                    chain.push(e.seq);
+                    from = f;
+                }
+                _ => break,
+            }
+        }
+        chain.reverse();
+        chain
+    }
+
+    /// Squashes the latest chain of `zone` if it is past the bounds.
+    fn compact(&self, zone: &[u8], limits: Compaction) -> Result<(), String> {
+        let chain = self.chain(zone);
+        let (bytes, first) = {
+            let index = self.index.borrow();
+            let size = |seq: &u64| index.iter().find(|e| e.seq == *seq).map_or(0, |e| e.bytes);
+            (
+                chain.iter().map(size).sum::<usize>(),
+                chain.first().map_or(0, size),
+            )
+        };
+        let due = chain.len() > limits.max_steps
+            || (chain.len() > 1 && bytes > limits.max_bytes && bytes > 2 * first);
+        if !due {
+            return Ok(());
+        }
+        let mut steps = Vec::with_capacity(chain.len());
+        for seq in &chain {
+            let stored = self
+                .store
+                .get::<StoredStep>(*seq)
+                .map_err(|e| format!("reading update {seq}: {e}"))?
+                .ok_or_else(|| format!("update {seq} is gone"))?;
+            steps.push(
+                Diff::from_bytes(&stored.step)
+                    .ok_or_else(|| format!("update {seq} does not read back"))?,
+            );
+        }
+        let one = oasis_dns::xfr::squash(&steps).map_err(|e| format!("{e}"))?;
+        let last = *chain.last().expect("a chain due is not empty");
+        let record = StoredStep {
+            seq: last,
+            zone: zone.to_vec(),
+            step: one.to_bytes(),
+        };
+        // One transaction: the chain's records are replaced by the squashed
+        // one (under the last one's number, so that later records still
+        // come after it), or, on a crash or error, left as they were.
+        self.store
+            .write(|tx| {
+                for seq in &chain[..chain.len() - 1] {
+                    tx.delete::<StoredStep>(*seq)?;
+                }
+                tx.save(&record)
+            })
+            .map_err(|e| format!("{e}"))?;
+        let mut index = self.index.borrow_mut();
+        index.retain(|e| !chain[..chain.len() - 1].contains(&e.seq));
+        if let Some(e) = index.iter_mut().find(|e| e.seq == last) {
+            e.serials = Some((one.from(), one.to()));
+            e.bytes = record.step.len();
+        }
+        self.squashed.set(self.squashed.get() + 1);
+        Ok(())
+    }
 }
 
 impl UpdateLog for StoredLog {
     fn append(&self, apex: &Name, step: &Diff) -> Result<(), String> {
         let seq = self.next.get();
+        let zone = apex.to_lowercase().as_wire().to_vec();
+        let bytes = step.to_bytes();
+        let len = bytes.len();
         self.store
             .save(&StoredStep {
                 seq,
-                zone: apex.to_lowercase().as_wire().to_vec(),
-                step: step.to_bytes(),
+                zone: zone.clone(),
+                step: bytes,
             })
             .map_err(|e| format!("{e}"))?;
         self.next.set(seq + 1);
+        self.index.borrow_mut().push(Entry {
+            seq,
+            zone: zone.clone(),
+            serials: Some((step.from(), step.to())),
+            bytes: len,
+        });
+        // The step is durable: a failure to squash leaves the log longer,
+        // not the update unacknowledged.
+        if let Some(limits) = self.compaction
+            && let Err(e) = self.compact(&zone, limits)
+        {
+            warn!("update log: the steps of {apex} not squashed: {e}");
+        }
         Ok(())
     }
 }
