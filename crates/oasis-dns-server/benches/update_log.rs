@@ -11,6 +11,14 @@
 //!
 //! `cargo bench -p oasis-dns-server --bench update_log -- small 100000`
 //! `cargo bench -p oasis-dns-server --bench update_log -- signed 60`
+//!
+//! And `stall N`: N renewals of that zone in one go
+//! (`Service::renew_signatures`) and N in slices
+//! (`Service::renew_signatures_in_slices`), each beside a task answering
+//! queries one after another on the same executor: the longest gap between
+//! two answers is how long a query waits at worst.
+//!
+//! `cargo bench -p oasis-dns-server --bench update_log -- stall 3`
 
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -164,7 +172,8 @@ fn signed(n: u32) {
     let signed = signing.sign_all(&mut zones, t0).unwrap();
     for compaction in [None, Some(Compaction::default())] {
         let (log, _) = log(compaction);
-        let mut service = Service::new(Catalog::new(zones.clone()).unwrap(), Vec::new(), Vec::new());
+        let mut service =
+            Service::new(Catalog::new(zones.clone()).unwrap(), Vec::new(), Vec::new());
         service.set_signing(signing.clone(), signed.clone());
         let service = service.with_updates(policy(), Some(Box::new(log.clone())), Vec::new());
         let mut times = Vec::new();
@@ -230,19 +239,138 @@ fn probe(mib_each: u32) {
             added: added.clone(),
         };
         if let Err(e) = log.append(&z.apex, &step) {
-            println!("steps of {} each: append {} failed: {e}", mib(step.to_bytes().len()), k + 1);
+            println!(
+                "steps of {} each: append {} failed: {e}",
+                mib(step.to_bytes().len()),
+                k + 1
+            );
             return;
         }
     }
 }
 
+/// Runs `renew` on an executor beside a task answering queries one after
+/// another; gives how long it took, the answers given meanwhile and the
+/// longest gap between two (or from its start to the first, from the last
+/// to its end).
+fn with_queries(
+    service: Rc<Service>,
+    renew: impl AsyncFnOnce(&Service) -> Vec<Name>,
+) -> (Duration, usize, Duration) {
+    use std::cell::{Cell, RefCell};
+    let reactor = oasis_hosted::reactor::Reactor::new().unwrap();
+    oasis::rt::exec::block_on(&reactor, async move {
+        let done = Rc::new(Cell::new(false));
+        let answers = Rc::new(RefCell::new(Vec::new()));
+        let asker = {
+            let (service, done, answers) = (service.clone(), done.clone(), answers.clone());
+            oasis::spawn(async move {
+                let q = oasis_dns::xfr::query(&name("host7.example.com."), Type::A, 1);
+                let mut out = [0u8; 512];
+                while !done.get() {
+                    service
+                        .catalog()
+                        .answer(&q, oasis_dns::engine::Transport::Udp, &mut out)
+                        .unwrap();
+                    answers.borrow_mut().push(Instant::now());
+                    oasis::yield_now().await;
+                }
+            })
+        };
+        oasis::yield_now().await;
+        let started = Instant::now();
+        let renewed = renew(&service).await;
+        assert_eq!(renewed.len(), 1);
+        let ended = Instant::now();
+        done.set(true);
+        asker.await;
+        let mut times: Vec<Instant> = answers
+            .borrow()
+            .iter()
+            .copied()
+            .filter(|t| *t >= started && *t <= ended)
+            .collect();
+        let during = times.len();
+        times.insert(0, started);
+        times.push(ended);
+        let gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+        (ended - started, during, gap)
+    })
+}
+
+/// The longest wait of a query during a renewal of the 10,000-host zone
+/// (no update log), in one go and in slices, `n` times each.
+fn stall(n: u32) {
+    oasis::rt::platform::install(oasis_hosted::services());
+    let apex = name("example.com.");
+    let mut signing = Signing::default();
+    signing.add(
+        apex.clone(),
+        Key::from_secret(Algorithm::Ed25519, &[7; 32], KSK_FLAGS).unwrap(),
+    );
+    signing.add(
+        apex.clone(),
+        Key::from_secret(Algorithm::Ed25519, &[9; 32], ZSK_FLAGS).unwrap(),
+    );
+    let t0 = 1_800_000_000;
+    let late = t0 + DEFAULT_VALIDITY / 2 + 1;
+    let mut zones = vec![big_zone()];
+    let signed = signing.sign_all(&mut zones, t0).unwrap();
+    // The parts of the last step, which is done in one go either way.
+    let mut later = zones.clone();
+    signing.sign_all(&mut later, late).unwrap();
+    let time = |f: &mut dyn FnMut()| {
+        let started = Instant::now();
+        f();
+        started.elapsed().as_millis()
+    };
+    let compile = time(&mut || drop(Catalog::new(later.clone()).unwrap()));
+    let diff = time(&mut || drop(oasis_dns::xfr::diff(&zones[0], &later[0])));
+    let rebuild = time(&mut || {
+        let records = oasis_dns::xfr::zone_records(&later[0]);
+        drop(Zone::new(&apex, records).unwrap())
+    });
+    println!(
+        "the signed zone's catalog compiled: {compile} ms; the renewal's step (xfr::diff): \
+         {diff} ms; the zone built from its records (Zone::new): {rebuild} ms"
+    );
+    for sliced in [false, true] {
+        for _ in 0..n {
+            let mut service =
+                Service::new(Catalog::new(zones.clone()).unwrap(), Vec::new(), Vec::new());
+            service.set_signing(signing.clone(), signed.clone());
+            let (took, during, gap) = if sliced {
+                with_queries(Rc::new(service), async move |s: &Service| {
+                    s.renew_signatures_in_slices(late, oasis_dns_server::service::RENEW_SLICE)
+                        .await
+                })
+            } else {
+                with_queries(Rc::new(service), async move |s: &Service| {
+                    s.renew_signatures(late)
+                })
+            };
+            println!(
+                "renewal of the 10,000-host zone {}: {} ms, {during} answers meanwhile, \
+                 longest gap between answers {} ms",
+                if sliced { "in slices" } else { "in one go" },
+                took.as_millis(),
+                gap.as_millis()
+            );
+        }
+    }
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let n = |default: u32| args.get(1).and_then(|a| a.parse().ok()).unwrap_or(default);
     match args.first().map(String::as_str) {
         Some("small") => small(n(100_000)),
         Some("signed") => signed(n(60)),
         Some("probe") => probe(n(6)),
+        Some("stall") => stall(n(3)),
         _ => {
             small(n(100_000));
             signed(n(60));
