@@ -19,6 +19,9 @@
 //! two answers is how long a query waits at worst.
 //!
 //! `cargo bench -p oasis-dns-server --bench update_log -- stall 3`
+//!
+//! And `probe M`: steps of about M MiB appended to a log that never
+//! squashes until the disk is full, and why the append failed.
 
 use std::fmt::Write;
 use std::net::IpAddr;

@@ -151,3 +151,90 @@ fn queries_are_answered_between_the_slices_of_a_renewal() {
     });
     assert!(renewed.is_empty());
 }
+
+#[test]
+fn an_update_between_the_slices_is_kept_and_signed_with_the_renewal() {
+    use oasis_dns::update::{Change, request};
+    use oasis_dns::wire::{Class, RData, Record};
+    use oasis_dns_server::update::Policy;
+    oasis::rt::platform::install(oasis_hosted::services());
+    let t0 = 1_800_000_000;
+    let late = t0 + DEFAULT_VALIDITY / 2 + 1;
+    let apex = name("example.com.");
+    let peer: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let policy = Policy {
+        keys: Vec::new(),
+        addrs: vec![(None, peer)],
+    };
+    let add = Change::Add(Record {
+        name: name("new.example.com."),
+        rtype: Type::A,
+        class: Class::IN,
+        ttl: 300,
+        rdata: RData::A([192, 0, 2, 99]),
+    });
+    let req = request(&apex, 1, &[], &[add.to_record()]);
+    let service =
+        |hosts| signed_service(zone(hosts), t0).with_updates(policy.clone(), None, Vec::new());
+    let send = |s: &Service| {
+        let mut out = [0u8; 512];
+        s.update(&req, peer, None, &mut out).unwrap();
+        assert_eq!(out[3] & 0xf, 0);
+    };
+    // The update, then the renewal in one go.
+    let whole = service(60);
+    send(&whole);
+    assert_eq!(whole.renew_signatures(late), vec![apex.clone()]);
+    // The renewal in slices (62 names, 8 at a time: 8 slices, then a turn
+    // between the zone signed and its commit), the update arriving after
+    // the first slice, after the last ones, or between signing and commit.
+    for turns in [1, 7, 8, 9] {
+        let sliced = Rc::new(service(60));
+        let reactor = oasis_hosted::reactor::Reactor::new().unwrap();
+        let renewed = oasis::rt::exec::block_on(&reactor, {
+            let sliced = sliced.clone();
+            async move {
+                let updater = {
+                    let sliced = sliced.clone();
+                    oasis::spawn(async move {
+                        for _ in 0..turns {
+                            oasis::yield_now().await;
+                        }
+                        let mut out = [0u8; 512];
+                        let peer: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+                        let add = Change::Add(Record {
+                            name: name("new.example.com."),
+                            rtype: Type::A,
+                            class: Class::IN,
+                            ttl: 300,
+                            rdata: RData::A([192, 0, 2, 99]),
+                        });
+                        let req = request(&name("example.com."), 1, &[], &[add.to_record()]);
+                        sliced.update(&req, peer, None, &mut out).unwrap();
+                        assert_eq!(out[3] & 0xf, 0);
+                    })
+                };
+                let renewed = sliced.renew_signatures_in_slices(late, 8).await;
+                updater.await;
+                renewed
+            }
+        });
+        assert_eq!(renewed, vec![apex.clone()], "update after {turns} turns");
+        assert_eq!(
+            sliced.update_counts().applied,
+            2,
+            "the update and the renewal"
+        );
+        let (a, b) = (whole.catalog(), sliced.catalog());
+        assert_eq!(
+            serial_of(b.zones()[0].soa()),
+            3,
+            "update after {turns} turns"
+        );
+        assert_eq!(
+            zone_records(&a.zones()[0]),
+            zone_records(&b.zones()[0]),
+            "update after {turns} turns"
+        );
+    }
+}
