@@ -324,7 +324,10 @@ impl Server {
             oasis::spawn(async move {
                 loop {
                     oasis::sleep(service::RENEW_CHECK).await;
-                    for apex in service.renew_signatures(signing::now()) {
+                    for apex in service
+                        .renew_signatures_in_slices(signing::now(), service::RENEW_SLICE)
+                        .await
+                    {
                         info!("zone {apex}: signatures renewed (the serial one up)");
                     }
                 }

@@ -323,7 +323,7 @@ mod ixfr;
 mod refresh;
 pub use ixfr::{
     Diff, IxfrCollector, IxfrKind, IxfrResult, Journal, apply, diff, diff_names, is_ixfr,
-    ixfr_query, ixfr_udp, refuse, serial_of, udp_limit,
+    ixfr_query, ixfr_udp, refuse, serial_of, squash, udp_limit,
 };
 pub use refresh::Refresh;
 

@@ -492,6 +492,50 @@ pub fn sign_changes(
     Ok((signed, changed))
 }
 
+/// New signatures, with `opts`'s times, over the RRsets owned by `names`
+/// in `signed` (a zone signed with `keys`) that are signed there now: what
+/// [`sign`] would make for them, to give it in its `previous` zone (with
+/// `signed`'s other records) so that it takes them instead of signing. For
+/// renewing a big zone's signatures a slice of names at a time, between
+/// which a server answers queries; a signature made here for an RRset that
+/// changed before the zone is signed is simply not taken.
+pub fn resign(signed: &Zone, names: &[Name], keys: &[Key], opts: &Options) -> Vec<Record> {
+    let ksks: Vec<&Key> = keys.iter().filter(|k| k.is_ksk()).collect();
+    let zsks: Vec<&Key> = keys.iter().filter(|k| !k.is_ksk()).collect();
+    let dnskey_signers = if ksks.is_empty() { &zsks } else { &ksks };
+    let other_signers = if zsks.is_empty() { &ksks } else { &zsks };
+    let mut signer = Signer {
+        apex: &signed.apex,
+        opts,
+        previous: None,
+        out: Vec::new(),
+        fresh: BTreeSet::new(),
+    };
+    for node in names.iter().filter_map(|n| signed.nodes.get(n)) {
+        for set in &node.rrsets {
+            if set.rtype == Type::RRSIG
+                || crate::engine::dnssec::sigs(node, set.rtype)
+                    .next()
+                    .is_none()
+            {
+                continue;
+            }
+            let mut records = set.records.clone();
+            let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(0);
+            for r in &mut records {
+                r.ttl = ttl;
+            }
+            let by = if set.rtype == Type::DNSKEY {
+                dnskey_signers
+            } else {
+                other_signers
+            };
+            signer.sign_rrset(&records, by);
+        }
+    }
+    signer.out
+}
+
 /// The IXFR step from `old` to `new`, looking only at the records owned by
 /// `names` (lower-cased) — the same as [`crate::xfr::diff`] when the zones
 /// differ nowhere else, without comparing every record.

@@ -565,3 +565,35 @@ d DNAME x.example.\na.d A 192.0.2.2\nsub NS ns.sub\n*.sub NS ns.sub\nns.sub A 19
         }
     }
 }
+
+#[test]
+fn signatures_made_ahead_in_slices_are_taken_by_the_signer() {
+    let (zsk, ksk) = keys();
+    let keys = [zsk, ksk];
+    for denial in [Denial::Nsec, Denial::nsec3()] {
+        let old = Options::at(1_800_000_000, 14 * 86400, denial.clone());
+        let new = Options::at(1_800_000_000 + 7 * 86400, 14 * 86400, denial);
+        let signed = sign(&zone_of(ZONE), &keys, &old, None).unwrap();
+        // Made ahead, three names at a time.
+        let names: Vec<Name> = signed.nodes.keys().cloned().collect();
+        let mut sigs = Vec::new();
+        for slice in names.chunks(3) {
+            sigs.extend(resign(&signed, slice, &keys, &new));
+        }
+        let data = crate::xfr::zone_records(&signed)
+            .into_iter()
+            .filter(|r| r.rtype != Type::RRSIG);
+        let ahead = Zone::new(&signed.apex, data.chain(sigs)).unwrap();
+        let (renewed, fresh) = sign_changes(&zone_of(ZONE), &keys, &new, Some(&ahead)).unwrap();
+        assert!(fresh.is_empty(), "signed again: {fresh:?}");
+        let whole = sign(&zone_of(ZONE), &keys, &new, None).unwrap();
+        assert_eq!(
+            crate::xfr::zone_records(&renewed),
+            crate::xfr::zone_records(&whole)
+        );
+        assert_ne!(
+            crate::xfr::zone_records(&renewed),
+            crate::xfr::zone_records(&signed)
+        );
+    }
+}

@@ -399,3 +399,77 @@ fn write_ixfr_fuzz_seeds() {
         std::fs::write(format!("{dir}/{name}"), bytes).unwrap();
     }
 }
+
+/// Versions `serial`, `serial + 1`, ... of the random zones `picks`.
+fn chain_of(serial: u32, picks: &[Vec<(bool, u8)>]) -> (Zone, Vec<Diff>) {
+    let zones: Vec<Zone> = picks
+        .iter()
+        .enumerate()
+        .map(|(i, p)| random_zone(serial + i as u32, p))
+        .collect();
+    let steps = zones.windows(2).map(|w| diff(&w[0], &w[1])).collect();
+    (zones[0].clone(), steps)
+}
+
+proptest! {
+    /// A chain squashed into one step: the same zone as the chain applied
+    /// step by step, and no more than the difference between its ends
+    /// (what was added then deleted, or deleted then added back, is gone).
+    #[test]
+    fn a_squashed_chain_applies_as_the_chain(
+        picks in proptest::collection::vec(picks(), 2..8),
+    ) {
+        let (v1, steps) = chain_of(7, &picks);
+        let last = random_zone(7 + picks.len() as u32 - 1, &picks[picks.len() - 1]);
+        let one = squash(&steps).unwrap();
+        prop_assert_eq!(one.from(), 7);
+        prop_assert_eq!(one.to(), 7 + steps.len() as u32);
+        let by_steps = apply(&v1, &steps).unwrap();
+        let at_once = apply(&v1, core::slice::from_ref(&one)).unwrap();
+        prop_assert_eq!(canonical(&at_once), canonical(&by_steps));
+        prop_assert_eq!(canonical(&at_once), canonical(&last));
+        prop_assert_eq!(one, diff(&v1, &last));
+        // Squashing squashed steps changes nothing.
+        let (a, b) = steps.split_at(steps.len() / 2);
+        if !a.is_empty() {
+            let twice = squash(&[squash(a).unwrap(), squash(b).unwrap()]).unwrap();
+            prop_assert_eq!(twice, diff(&v1, &last));
+        }
+    }
+
+    /// A chain with a gap, or a step twice, is refused.
+    #[test]
+    fn a_broken_chain_is_not_squashed(
+        picks in proptest::collection::vec(picks(), 3..6),
+        at in any::<prop::sample::Index>(),
+    ) {
+        let (_, mut steps) = chain_of(7, &picks);
+        let i = at.index(steps.len());
+        let mut twice = steps.clone();
+        twice.insert(i, steps[i].clone());
+        prop_assert!(squash(&twice).is_err());
+        if steps.len() >= 3 {
+            steps.remove(1 + at.index(steps.len() - 2));
+            prop_assert!(squash(&steps).is_err());
+        }
+    }
+}
+
+#[test]
+fn squashing_refuses_an_empty_chain_and_a_record_deleted_twice() {
+    let vs = versions();
+    assert!(squash(&[]).is_err());
+    let s1 = diff(&vs[0], &vs[1]);
+    let mut again = diff(&vs[1], &vs[2]);
+    // The second step deletes what the first deleted (www 192.0.2.10).
+    again.deleted.push(s1.deleted[0].clone());
+    assert!(squash(&[s1.clone(), again]).is_err());
+    // The IXFR example chain squashed: v1 to v4 in one.
+    let steps: Vec<Diff> = vs.windows(2).map(|w| diff(&w[0], &w[1])).collect();
+    let one = squash(&steps).unwrap();
+    assert_eq!(one, diff(&vs[0], &vs[3]));
+    assert_eq!(
+        canonical(&apply(&vs[0], &[one]).unwrap()),
+        canonical(&vs[3])
+    );
+}
