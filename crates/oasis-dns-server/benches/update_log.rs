@@ -157,18 +157,22 @@ fn small(n: u32) {
     }
 }
 
+/// Ed25519 keys (a KSK and a ZSK) for `apex`, fixed so that runs compare.
+fn ed25519_signing(apex: &Name) -> Signing {
+    let mut signing = Signing::default();
+    for (secret, flags) in [([7; 32], KSK_FLAGS), ([9; 32], ZSK_FLAGS)] {
+        signing.add(
+            apex.clone(),
+            Key::from_secret(Algorithm::Ed25519, &secret, flags).unwrap(),
+        );
+    }
+    signing
+}
+
 fn signed(n: u32) {
     oasis::rt::platform::install(oasis_hosted::services());
     let apex = name("example.com.");
-    let mut signing = Signing::default();
-    signing.add(
-        apex.clone(),
-        Key::from_secret(Algorithm::Ed25519, &[7; 32], KSK_FLAGS).unwrap(),
-    );
-    signing.add(
-        apex.clone(),
-        Key::from_secret(Algorithm::Ed25519, &[9; 32], ZSK_FLAGS).unwrap(),
-    );
+    let signing = ed25519_signing(&apex);
     let t0 = 1_800_000_000;
     let half = DEFAULT_VALIDITY / 2 + 1;
     let mut zones = vec![big_zone()];
@@ -306,15 +310,7 @@ fn with_queries(
 fn stall(n: u32) {
     oasis::rt::platform::install(oasis_hosted::services());
     let apex = name("example.com.");
-    let mut signing = Signing::default();
-    signing.add(
-        apex.clone(),
-        Key::from_secret(Algorithm::Ed25519, &[7; 32], KSK_FLAGS).unwrap(),
-    );
-    signing.add(
-        apex.clone(),
-        Key::from_secret(Algorithm::Ed25519, &[9; 32], ZSK_FLAGS).unwrap(),
-    );
+    let signing = ed25519_signing(&apex);
     let t0 = 1_800_000_000;
     let late = t0 + DEFAULT_VALIDITY / 2 + 1;
     let mut zones = vec![big_zone()];
