@@ -157,9 +157,14 @@ impl StoreBuilder {
             // The engine read a block failing its sum while opening: a
             // commit cut short, which the engine's own repair handles when
             // it may read the cut pages (see `BlockBackend::repairing`).
-            Err(_) if probe.damage_seen() => {
-                probe.repairing(|| self.engine(probe.share(), true))?
-            }
+            // Should that fail too, the first error says which block.
+            Err(first) if probe.damage_seen() => probe
+                .repairing(|| self.engine(probe.share(), true))
+                .map_err(|repair| {
+                    Error::Engine(format!(
+                        "{first}; read as it is, the engine's own check refuses it too: {repair}"
+                    ))
+                })?,
             r => r?,
         };
         self.open_with(db, Some(log))
