@@ -54,8 +54,9 @@
 //!  journal/   the write-ahead log and its records
 //!  error.rs   the shared error (it wraps the backend's OpenError)
 //!  backend/   redb's storage on a Block device: superblock, gathered
-//!             writes, the log region
+//!             writes, the log region, the engine pages' sums
 //!  le.rs      little-endian fields of on-device headers
+//!  checksum.rs the 64-bit checksum of log records and engine pages
 //! ```
 //!
 //! The feature `test-devices` adds the modules `mem` (a RAM disk) and
@@ -67,6 +68,7 @@
 extern crate alloc;
 
 mod backend;
+mod checksum;
 mod engine;
 mod error;
 mod journal;
@@ -76,7 +78,7 @@ mod store;
 #[cfg(feature = "test-devices")]
 mod test_devices;
 
-pub use backend::{BackendIo, BlockBackend, OpenError, superblock};
+pub use backend::{BackendIo, BlockBackend, OpenError, PageDamaged, superblock};
 pub use error::{Error, Result};
 pub use oasis_store_derive::Record;
 pub use record::query::{FieldQuery, Order, Query};

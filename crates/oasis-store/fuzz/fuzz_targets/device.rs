@@ -18,12 +18,14 @@ struct Person {
 }
 
 /// Device layout when the first byte asks for a valid superblock: the
-/// engine's region, then the write-ahead log's (64 KiB, the least a log
-/// region may be).
+/// engine's region, its page sums (one block: enough for 2 MiB), then the
+/// write-ahead log's (64 KiB, the least a log region may be).
 const DEVICE: usize = 256 * 1024;
 const DATA_OFFSET: usize = 4096;
 const LOG_LEN: usize = 64 * 1024;
 const LOG_OFFSET: usize = DEVICE - LOG_LEN;
+const SUMS_LEN: usize = 4096;
+const SUMS_OFFSET: usize = LOG_OFFSET - SUMS_LEN;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -34,14 +36,23 @@ fuzz_target!(|data: &[u8]| {
         Superblock {
             sector_size: 512,
             data_offset: DATA_OFFSET as u64,
-            data_len: (rest.len().min(LOG_OFFSET - DATA_OFFSET) as u64).div_ceil(4096) * 4096,
+            data_len: (rest.len().min(SUMS_OFFSET - DATA_OFFSET) as u64).div_ceil(4096) * 4096,
             log_offset: LOG_OFFSET as u64,
             log_len: LOG_LEN as u64,
+            sums_offset: SUMS_OFFSET as u64,
+            sums_len: SUMS_LEN as u64,
         }
         .emit(&mut bytes[..512]);
         // Bit 1: the input goes into the log region, so that recovery
-        // replays (or refuses) what the fuzzer wrote there.
-        if mode & 2 == 2 { LOG_OFFSET } else { DATA_OFFSET }
+        // replays (or refuses) what the fuzzer wrote there; bit 2: into the
+        // sums, so that the engine's pages (zero) are checked against them.
+        if mode & 2 == 2 {
+            LOG_OFFSET
+        } else if mode & 4 == 4 {
+            SUMS_OFFSET
+        } else {
+            DATA_OFFSET
+        }
     } else {
         0
     };

@@ -7,13 +7,20 @@
 //! bytes plus a [`Superblock`] representation with `parse` and `emit`.
 //!
 //! ```text
-//!  0      8       12      16            24            32           40           48         56
-//!  +------+-------+-------+-------------+-------------+------------+------------+----------+
-//!  |magic |version|sector | data offset | data length | log offset | log length | checksum |
-//!  +------+-------+-------+-------------+-------------+------------+------------+----------+
+//!  0      8       12      16            24            32           40           48
+//!  +------+-------+-------+-------------+-------------+------------+------------+
+//!  |magic |version|sector | data offset | data length | log offset | log length |
+//!  +------+-------+-------+-------------+-------------+------------+------------+
+//!  48            56            64         72
+//!  +-------------+-------------+----------+
+//!  | sums offset | sums length | checksum |
+//!  +-------------+-------------+----------+
 //! ```
-//! The rest of the sector is zero. The checksum is FNV-1a 64 over bytes 0..48.
-//! Version 1 (no log region) is refused with a clear error.
+//! The rest of the sector is zero. The checksum is FNV-1a 64 over bytes 0..64.
+//! The sums region holds one 8-byte checksum per block of the engine's
+//! storage (see the backend's module documentation).
+//! Version 1 (no log region) and version 2 (no sums region; its checksum at
+//! 48, over bytes 0..48) are refused with a clear error.
 
 use core::fmt;
 
@@ -29,7 +36,11 @@ mod field {
     pub const DATA_LEN: Range<usize> = 24..32;
     pub const LOG_OFFSET: Range<usize> = 32..40;
     pub const LOG_LEN: Range<usize> = 40..48;
-    pub const CHECKSUM: Range<usize> = 48..56;
+    pub const SUMS_OFFSET: Range<usize> = 48..56;
+    pub const SUMS_LEN: Range<usize> = 56..64;
+    pub const CHECKSUM: Range<usize> = 64..72;
+    /// Where format version 2 kept its checksum (over bytes 0..48).
+    pub const V2_CHECKSUM: Range<usize> = 48..56;
     /// Where format version 1 kept its checksum (over bytes 0..32).
     pub const V1_CHECKSUM: Range<usize> = 32..40;
 }
@@ -41,7 +52,7 @@ pub const SUPERBLOCK_LEN: usize = field::CHECKSUM.end;
 pub const MAGIC: [u8; 8] = *b"oasisDB\x01";
 
 /// The on-device format version this code reads and writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Why the first sector is not a usable superblock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +94,10 @@ impl fmt::Display for SuperblockError {
                 f,
                 "oasis-store format version 1 (before the write-ahead log) is not supported: this build reads version {VERSION}; read the records out with an older build and save them into a new store"
             ),
+            Self::Version(2) => write!(
+                f,
+                "oasis-store format version 2 (before the engine's pages had checksums of their own) is not supported: this build reads version {VERSION}; read the records out with an older build and save them into a new store"
+            ),
             Self::Version(v) => write!(
                 f,
                 "oasis-store format version {v} is not supported (this build reads version {VERSION})"
@@ -110,6 +125,11 @@ pub struct Superblock {
     pub log_offset: u64,
     /// Bytes in the log region.
     pub log_len: u64,
+    /// Byte offset on the device of the sums region (the engine's pages'
+    /// checksums), between the engine's storage and the log region.
+    pub sums_offset: u64,
+    /// Bytes in the sums region.
+    pub sums_len: u64,
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -133,6 +153,12 @@ impl Superblock {
             // An intact superblock of the format before the log region.
             return Err(SuperblockError::Version(1));
         }
+        if u32_at(&bytes[field::VERSION]) == 2
+            && u64_at(&bytes[field::V2_CHECKSUM]) == fnv1a(&bytes[..field::V2_CHECKSUM.start])
+        {
+            // An intact superblock of the format before the sums region.
+            return Err(SuperblockError::Version(2));
+        }
         let stored = u64_at(&bytes[field::CHECKSUM]);
         let computed = fnv1a(&bytes[..field::CHECKSUM.start]);
         if stored != computed {
@@ -148,6 +174,8 @@ impl Superblock {
             data_len: u64_at(&bytes[field::DATA_LEN]),
             log_offset: u64_at(&bytes[field::LOG_OFFSET]),
             log_len: u64_at(&bytes[field::LOG_LEN]),
+            sums_offset: u64_at(&bytes[field::SUMS_OFFSET]),
+            sums_len: u64_at(&bytes[field::SUMS_LEN]),
         })
     }
 
@@ -162,6 +190,8 @@ impl Superblock {
         out[field::DATA_LEN].copy_from_slice(&self.data_len.to_le_bytes());
         out[field::LOG_OFFSET].copy_from_slice(&self.log_offset.to_le_bytes());
         out[field::LOG_LEN].copy_from_slice(&self.log_len.to_le_bytes());
+        out[field::SUMS_OFFSET].copy_from_slice(&self.sums_offset.to_le_bytes());
+        out[field::SUMS_LEN].copy_from_slice(&self.sums_len.to_le_bytes());
         let sum = fnv1a(&out[..field::CHECKSUM.start]);
         out[field::CHECKSUM].copy_from_slice(&sum.to_le_bytes());
     }
@@ -172,16 +202,18 @@ mod tests {
     use super::*;
 
     /// A superblock for 512-byte sectors, data at 4096, 1 MiB in use, a
-    /// 64 KiB log at 16 MiB.
-    const SAMPLE: [u8; 56] = [
+    /// 64 KiB log at 16 MiB, 32 KiB of sums before it.
+    const SAMPLE: [u8; 72] = [
         0x6f, 0x61, 0x73, 0x69, 0x73, 0x44, 0x42, 0x01, // magic "oasisDB\x01"
-        0x02, 0x00, 0x00, 0x00, // version 2
+        0x03, 0x00, 0x00, 0x00, // version 3
         0x00, 0x02, 0x00, 0x00, // sector size 512
         0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // data offset 4096
         0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, // data length 1 MiB
         0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, // log offset 16 MiB
         0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, // log length 64 KiB
-        0x8d, 0x0a, 0x4a, 0xd9, 0x0c, 0xc6, 0xfd, 0xe9, // checksum
+        0x00, 0x80, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, // sums offset 16 MiB - 32 KiB
+        0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // sums length 32 KiB
+        0x7b, 0x8f, 0x90, 0x66, 0x89, 0x8e, 0xcf, 0x91, // checksum
     ];
 
     fn sample() -> Superblock {
@@ -191,6 +223,8 @@ mod tests {
             data_len: 1 << 20,
             log_offset: 16 << 20,
             log_len: 64 << 10,
+            sums_offset: (16 << 20) - (32 << 10),
+            sums_len: 32 << 10,
         }
     }
 
@@ -198,8 +232,8 @@ mod tests {
     fn emit_matches_literal_bytes_and_parses_back() {
         let mut sector = [0xffu8; 512];
         sample().emit(&mut sector);
-        assert_eq!(&sector[..56], &SAMPLE[..]);
-        assert!(sector[56..].iter().all(|&b| b == 0));
+        assert_eq!(&sector[..72], &SAMPLE[..]);
+        assert!(sector[72..].iter().all(|&b| b == 0));
         assert_eq!(Superblock::parse(&SAMPLE), Ok(sample()));
     }
 
@@ -220,18 +254,30 @@ mod tests {
             Err(SuperblockError::Checksum { .. })
         ));
         // A version 1 superblock, as that format wrote it (checksum at 32).
-        let mut v1 = [0u8; 56];
+        let mut v1 = [0u8; 72];
         v1[..32].copy_from_slice(&SAMPLE[..32]);
         v1[8] = 1;
         let sum = fnv1a(&v1[..32]);
         v1[32..40].copy_from_slice(&sum.to_le_bytes());
         assert_eq!(Superblock::parse(&v1), Err(SuperblockError::Version(1)));
-        let mut v3 = [0u8; 56];
-        sample().emit(&mut v3);
-        v3[8] = 3;
-        let sum = fnv1a(&v3[..48]);
-        v3[48..56].copy_from_slice(&sum.to_le_bytes());
-        assert_eq!(Superblock::parse(&v3), Err(SuperblockError::Version(3)));
+        // A version 2 superblock, as that format wrote it (checksum at 48).
+        let mut v2 = [0u8; 72];
+        v2[..48].copy_from_slice(&SAMPLE[..48]);
+        v2[8] = 2;
+        let sum = fnv1a(&v2[..48]);
+        v2[48..56].copy_from_slice(&sum.to_le_bytes());
+        assert_eq!(Superblock::parse(&v2), Err(SuperblockError::Version(2)));
+        let why = alloc::string::ToString::to_string(&SuperblockError::Version(2));
+        assert!(
+            why.contains("version 2") && why.contains("checksums"),
+            "{why}"
+        );
+        let mut v4 = [0u8; 72];
+        sample().emit(&mut v4);
+        v4[8] = 4;
+        let sum = fnv1a(&v4[..64]);
+        v4[64..72].copy_from_slice(&sum.to_le_bytes());
+        assert_eq!(Superblock::parse(&v4), Err(SuperblockError::Version(4)));
         let why = alloc::string::ToString::to_string(&SuperblockError::Version(1));
         assert!(
             why.contains("version 1") && why.contains("write-ahead log"),
@@ -246,9 +292,9 @@ mod tests {
         }
 
         #[test]
-        fn emit_then_parse_is_the_identity(sector_size in 64u32..8192, offset: u64, len: u64, log_offset: u64, log_len: u64) {
-            let sb = Superblock { sector_size, data_offset: offset, data_len: len, log_offset, log_len };
-            let mut sector = [0u8; 64];
+        fn emit_then_parse_is_the_identity(sector_size in 64u32..8192, offset: u64, len: u64, log_offset: u64, log_len: u64, sums_offset: u64, sums_len: u64) {
+            let sb = Superblock { sector_size, data_offset: offset, data_len: len, log_offset, log_len, sums_offset, sums_len };
+            let mut sector = [0u8; 72];
             sb.emit(&mut sector);
             proptest::prop_assert_eq!(Superblock::parse(&sector), Ok(sb));
         }

@@ -71,6 +71,19 @@ use view::{Overlay, overlay};
 /// Log-record bytes of parked commits past which the engine commits them.
 pub(crate) const PARK_LIMIT: usize = 4 << 20;
 
+/// Begins an engine write transaction whose durable commit also records
+/// the engine's allocator state (redb's quick repair, with its two-phase
+/// commit): opening after a crash or a power cut then loads that state
+/// instead of walking every page to rebuild it, so an open costs the same
+/// whatever the database holds.
+pub(crate) fn begin_write(
+    db: &redb::Database,
+) -> core::result::Result<redb::WriteTransaction, redb::TransactionError> {
+    let mut tx = db.begin_write()?;
+    tx.set_quick_repair(true);
+    Ok(tx)
+}
+
 /// Where the engine's write transaction is. (One per store: its size does
 /// not matter, and boxing it would allocate at every park.)
 #[allow(clippy::large_enum_variant)]
@@ -193,9 +206,7 @@ impl Engine {
                 Slot::Parked(tx) => return Ok((tx, true)),
                 Slot::Empty => {
                     drop(e);
-                    return self
-                        .db
-                        .begin_write()
+                    return begin_write(&self.db)
                         .map(|tx| (Held::hold(tx), false))
                         .map_err(|err| {
                             self.parking.lock().slot = Slot::Empty;

@@ -47,29 +47,7 @@ const TABLE: u8 = 1;
 const INSERT: u8 = 2;
 const REMOVE: u8 = 3;
 
-/// A 64-bit checksum (FNV-1a style over 8-byte words, then mixed): cheap
-/// enough for every commit, and a torn or stale record passes it only by
-/// a 2^-64 accident.
-pub(crate) fn checksum(bytes: &[u8]) -> u64 {
-    const PRIME: u64 = 0x0100_0000_01b3;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ (bytes.len() as u64);
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        h = (h ^ u64::from_le_bytes(a))
-            .wrapping_mul(PRIME)
-            .rotate_left(31);
-    }
-    for &b in words.remainder() {
-        h = (h ^ u64::from(b)).wrapping_mul(PRIME);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}
+pub(crate) use crate::checksum::checksum;
 
 /// Appends `record(sequence, payload)`, padded to `sector` bytes, to `out`.
 pub(crate) fn emit(out: &mut Vec<u8>, sequence: u64, payload: &[u8], sector: usize) {

@@ -77,7 +77,7 @@ impl Store {
         if self.engine.journal.is_none() {
             return Ok(Transaction::new(
                 self,
-                Held::hold(self.engine.db.begin_write()?),
+                Held::hold(crate::engine::begin_write(&self.engine.db)?),
                 false,
             ));
         }

@@ -54,7 +54,8 @@ struct Declared {
 pub struct StoreBuilder {
     declared: Vec<Declared>,
     cache_bytes: usize,
-    verify: bool,
+    /// `None`: the default of the storage opened on.
+    verify: Option<bool>,
 }
 
 impl fmt::Debug for StoreBuilder {
@@ -73,7 +74,7 @@ impl Default for StoreBuilder {
         StoreBuilder {
             declared: Vec::new(),
             cache_bytes: 16 << 20,
-            verify: true,
+            verify: None,
         }
     }
 }
@@ -132,12 +133,17 @@ impl StoreBuilder {
         self
     }
 
-    /// Whether to verify every page's checksum when opening (default on).
-    /// The engine trusts the pages it reads, and may panic on pages damaged
-    /// outside it; verification turns such damage into an error at open, at
-    /// the cost of reading the whole database once.
+    /// Whether to verify every page's checksum when opening, at the cost
+    /// of reading the whole database once. The engine trusts the pages it
+    /// reads, and may panic on pages damaged outside it. On a block device
+    /// ([`StoreBuilder::open`]) the default is off: the block backend checks
+    /// each page against its own checksum the first time it is read, so
+    /// damage is an error of the operation that meets it, and opening reads
+    /// nothing it does not need. On other storage
+    /// ([`StoreBuilder::open_backend`]), which has no such check, the
+    /// default is on.
     pub fn verify_on_open(mut self, verify: bool) -> Self {
-        self.verify = verify;
+        self.verify = Some(verify);
         self
     }
 
@@ -146,23 +152,37 @@ impl StoreBuilder {
     pub fn open<B: Block + Send + 'static>(self, dev: B) -> Result<Store> {
         let backend = BlockBackend::open(dev)?;
         let log = backend.log_region();
-        self.open_with(backend, Some(log))
+        let probe = backend.share();
+        let db = match self.engine(backend, self.verify.unwrap_or(false)) {
+            // The engine read a block failing its sum while opening: a
+            // commit cut short, which the engine's own repair handles when
+            // it may read the cut pages (see `BlockBackend::repairing`).
+            // Should that fail too, the first error says which block.
+            Err(first) if probe.damage_seen() => probe
+                .repairing(|| self.engine(probe.share(), true))
+                .map_err(|repair| {
+                    Error::Engine(format!(
+                        "{first}; read as it is, the engine's own check refuses it too: {repair}"
+                    ))
+                })?,
+            r => r?,
+        };
+        self.open_with(db, Some(log))
     }
 
     /// Opens the store on any redb storage backend, without a log: every
     /// durable commit is then a durable commit of the engine.
     pub fn open_backend(self, backend: impl StorageBackend) -> Result<Store> {
-        self.open_with(backend, None)
+        let db = self.engine(backend, self.verify.unwrap_or(true))?;
+        self.open_with(db, None)
     }
 
-    fn open_with(
-        self,
-        backend: impl StorageBackend,
-        log: Option<Box<dyn LogDevice>>,
-    ) -> Result<Store> {
-        let db = redb::Builder::new()
+    /// Opens the engine on `backend`, checking every page it can reach
+    /// first if `verify`.
+    fn engine(&self, backend: impl StorageBackend, verify: bool) -> Result<redb::Database> {
+        redb::Builder::new()
             .set_cache_size(self.cache_bytes)
-            .set_check_integrity_on_open(self.verify)
+            .set_check_integrity_on_open(verify)
             .create_with_backend(backend)
             .map_err(|e| {
                 let m = e.to_string();
@@ -171,7 +191,10 @@ impl StoreBuilder {
                 } else {
                     Error::Engine(format!("opening the database: {m}"))
                 }
-            })?;
+            })
+    }
+
+    fn open_with(self, db: redb::Database, log: Option<Box<dyn LogDevice>>) -> Result<Store> {
         let records = self
             .declared
             .iter()
