@@ -26,8 +26,6 @@ pub const VNET_HDR_LEN: usize = 10;
 /// `virtio_net_hdr.flags`: the checksum at `csum_start + csum_offset` is
 /// to be completed over the bytes from `csum_start` on.
 pub const VNET_F_NEEDS_CSUM: u8 = 1;
-/// `virtio_net_hdr.gso_type`: no segmentation.
-const GSO_NONE: u8 = 0;
 /// `virtio_net_hdr.gso_type`: TCP over IPv4.
 const GSO_TCPV4: u8 = 1;
 /// `virtio_net_hdr.gso_type`: TCP over IPv6.
@@ -35,6 +33,10 @@ const GSO_TCPV6: u8 = 4;
 
 /// Segments one train takes at most.
 pub const MAX_SEGMENTS: usize = 64;
+
+/// Bytes [`Train::header`] writes at most: the `virtio_net_hdr`, Ethernet,
+/// IPv6 and a TCP header with 40 bytes of options.
+pub const HEADER_MAX: usize = VNET_HDR_LEN + 14 + 40 + 60;
 
 const ETH_LEN: usize = 14;
 const IPV4_LEN: usize = 20;
@@ -273,19 +275,9 @@ impl Train {
         hdr[lead.l4 + 16..lead.l4 + 18].copy_from_slice(&fold(pseudo).to_be_bytes());
         let vnet = VnetHdr {
             flags: VNET_F_NEEDS_CSUM,
-            gso_type: if self.count == 1 {
-                GSO_NONE
-            } else if lead.v6 {
-                GSO_TCPV6
-            } else {
-                GSO_TCPV4
-            },
+            gso_type: if lead.v6 { GSO_TCPV6 } else { GSO_TCPV4 },
             hdr_len: lead.header_len as u16,
-            gso_size: if self.count == 1 {
-                0
-            } else {
-                lead.payload_len as u16
-            },
+            gso_size: lead.payload_len as u16,
             csum_start: lead.l4 as u16,
             csum_offset: 16,
         };

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         rest = &tail[n..];
     }
     let mut seen = vec![0u8; frames.len()];
-    let mut head = [0u8; 128];
+    let mut head = [0u8; gso::HEADER_MAX];
     gso::plan(&frames, |p| match p {
         Packet::Single(i) => seen[i] += 1,
         Packet::Train(t, members) => {

@@ -153,7 +153,7 @@ impl TapNet {
         let fd = self.file.as_raw_fd();
         let mut writes = 0u64;
         let mut failed = None;
-        let mut head = [0u8; VNET_HDR_LEN + 14 + 40 + 60];
+        let mut head = [0u8; gso::HEADER_MAX];
         let mut iov: Vec<libc::iovec> = Vec::with_capacity(gso::MAX_SEGMENTS + 1);
         gso::plan(&frames, |packet| {
             if failed.is_some() {
