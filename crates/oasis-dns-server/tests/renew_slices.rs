@@ -193,6 +193,7 @@ fn an_update_between_the_slices_is_kept_and_signed_with_the_renewal() {
         let reactor = oasis_hosted::reactor::Reactor::new().unwrap();
         let renewed = oasis::rt::exec::block_on(&reactor, {
             let sliced = sliced.clone();
+            let req = req.clone();
             async move {
                 let updater = {
                     let sliced = sliced.clone();
@@ -201,15 +202,6 @@ fn an_update_between_the_slices_is_kept_and_signed_with_the_renewal() {
                             oasis::yield_now().await;
                         }
                         let mut out = [0u8; 512];
-                        let peer: std::net::IpAddr = "127.0.0.1".parse().unwrap();
-                        let add = Change::Add(Record {
-                            name: name("new.example.com."),
-                            rtype: Type::A,
-                            class: Class::IN,
-                            ttl: 300,
-                            rdata: RData::A([192, 0, 2, 99]),
-                        });
-                        let req = request(&name("example.com."), 1, &[], &[add.to_record()]);
                         sliced.update(&req, peer, None, &mut out).unwrap();
                         assert_eq!(out[3] & 0xf, 0);
                     })
