@@ -7,7 +7,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use oasis::log::{info, warn};
-use oasis_dns::engine::Catalog;
+use oasis_dns::engine::{Catalog, Zone};
 
 use crate::signing::{Signing, strip_signatures};
 use crate::update::{StoredLog, replay};
@@ -34,6 +34,8 @@ impl Server {
         // zones just loaded.
         let mut log = None;
         let mut replayed = Vec::new();
+        // The zones changed by the replay or the signing, compiled once at the end.
+        let mut changed: Option<Vec<Zone>> = None;
         if !config.update.is_empty() {
             match storage {
                 Some(disk) => {
@@ -45,10 +47,9 @@ impl Server {
                     // Zones signed here are signed below, after the replay.
                     let steps = strip_signatures(&signing, steps);
                     if !steps.is_empty() {
-                        let mut zones = catalog.zones().to_vec();
-                        replayed = replay(&mut zones, steps);
+                        let zones = changed.insert(catalog.zones().to_vec());
+                        replayed = replay(zones, steps);
                         replayed.retain(|(apex, _)| signing.keys(apex).is_none());
-                        catalog = Catalog::new(zones)?;
                     }
                     info!(
                         "dynamic UPDATE: acknowledged updates are kept on block device `storage` \
@@ -66,14 +67,16 @@ impl Server {
         let mut signed = Vec::new();
         if !signing.is_empty() {
             let started = oasis::Instant::now();
-            let mut zones = catalog.zones().to_vec();
-            signed = signing.sign_all(&mut zones, crate::signing::now())?;
-            catalog = Catalog::new(zones)?;
+            let zones = changed.get_or_insert_with(|| catalog.zones().to_vec());
+            signed = signing.sign_all(zones, crate::signing::now())?;
             info!(
                 "signed {} zone(s) in {} ms",
                 signed.len(),
                 started.elapsed().as_millis()
             );
+        }
+        if let Some(zones) = changed {
+            catalog = Catalog::new(zones)?;
         }
         let mut server = Server::new(catalog, config);
         if let Some(log) = log {
